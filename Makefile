@@ -1,0 +1,38 @@
+# firstsight: PGXS build
+EXTENSION = firstsight
+EXTVERSION = $(shell sed -n "s/^default_version = '\(.*\)'/\1/p" firstsight.control)
+
+MODULE_big = firstsight
+SRCS = $(sort $(wildcard src/*.c src/*/*.c))
+OBJS = $(SRCS:.c=.o)
+HEADERS = $(wildcard src/*/*.h)
+
+# the install script is the SQL pieces of src/sql, in name order
+SQL_PIECES = $(sort $(wildcard src/sql/*.sql))
+DATA_built = sql/$(EXTENSION)--$(EXTVERSION).sql
+DATA = $(wildcard sql/upgrade/$(EXTENSION)--*--*.sql)
+
+# one regression file per feature, run in name order
+REGRESS = $(sort $(patsubst sql/%.sql,%,$(filter-out sql/$(EXTENSION)--%,$(wildcard sql/*.sql))))
+REGRESS_OPTS = --inputdir=. --load-extension=$(EXTENSION)
+
+TAP_TESTS = 1
+PROVE_FLAGS = -I ./test/perl
+PROVE_TESTS = test/t/*.pl
+
+PG_CPPFLAGS = -Isrc $(BLAS_CFLAGS)
+PG_CFLAGS = -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers
+SHLIB_LINK = -lopenblas -lcurl -lm
+
+EXTRA_CLEAN = $(DATA_built)
+
+PG_CONFIG ?= pg_config
+PGXS := $(shell $(PG_CONFIG) --pgxs)
+include $(PGXS)
+
+$(DATA_built): $(SQL_PIECES) firstsight.control
+	@{ printf '%s\n' "-- $(EXTENSION) $(EXTVERSION): generated from src/sql by make; edit the pieces there" \
+	   '\echo Use "CREATE EXTENSION $(EXTENSION)" to load this file. \quit'; \
+	   for f in $(SQL_PIECES); do printf '\n-- %s\n' "$$f"; cat "$$f"; done; } > $@
+
+$(OBJS): $(HEADERS)

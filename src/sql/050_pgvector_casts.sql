@@ -1,0 +1,80 @@
+-- Casts between pgvector's vector and embedding, whichever extension came
+-- first.  Both types share one binary layout, so the casts need no function;
+-- typmods are still checked by each type's length coercion.
+--
+-- The casts are members of firstsight, so DROP EXTENSION firstsight removes
+-- them.  Event triggers keep them in step with pgvector: created when vector
+-- appears, and removed at the start of any DROP EXTENSION (recreated at its end
+-- when vector is still there), so DROP EXTENSION vector works without CASCADE.
+
+CREATE FUNCTION vector_type() RETURNS regtype
+	LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
+	SELECT t.oid::regtype
+	FROM pg_type t
+	JOIN pg_depend d ON d.classid = 'pg_type'::regclass AND d.objid = t.oid AND d.deptype = 'e'
+	JOIN pg_extension e ON d.refclassid = 'pg_extension'::regclass AND d.refobjid = e.oid
+	WHERE e.extname = 'vector' AND t.typname = 'vector'
+$$;
+
+CREATE FUNCTION create_vector_casts() RETURNS boolean
+	LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	vtype regtype := firstsight.vector_type();
+	creating boolean := EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'firstsight') IS NOT TRUE;
+BEGIN
+	IF vtype IS NULL OR EXISTS (SELECT 1 FROM pg_cast
+			WHERE castsource = vtype AND casttarget = 'firstsight.embedding'::regtype) THEN
+		RETURN false;
+	END IF;
+	EXECUTE format('CREATE CAST (%s AS firstsight.embedding) WITHOUT FUNCTION AS ASSIGNMENT', vtype);
+	EXECUTE format('CREATE CAST (firstsight.embedding AS %s) WITHOUT FUNCTION AS ASSIGNMENT', vtype);
+	IF NOT creating THEN
+		EXECUTE format('ALTER EXTENSION firstsight ADD CAST (%s AS firstsight.embedding)', vtype);
+		EXECUTE format('ALTER EXTENSION firstsight ADD CAST (firstsight.embedding AS %s)', vtype);
+	END IF;
+	RETURN true;
+END
+$$;
+
+CREATE FUNCTION drop_vector_casts() RETURNS boolean
+	LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	vtype regtype := firstsight.vector_type();
+BEGIN
+	IF vtype IS NULL OR NOT EXISTS (SELECT 1 FROM pg_cast
+			WHERE castsource = vtype AND casttarget = 'firstsight.embedding'::regtype) THEN
+		RETURN false;
+	END IF;
+	EXECUTE format('ALTER EXTENSION firstsight DROP CAST (%s AS firstsight.embedding)', vtype);
+	EXECUTE format('ALTER EXTENSION firstsight DROP CAST (firstsight.embedding AS %s)', vtype);
+	EXECUTE format('DROP CAST (%s AS firstsight.embedding)', vtype);
+	EXECUTE format('DROP CAST (firstsight.embedding AS %s)', vtype);
+	RETURN true;
+END
+$$;
+
+CREATE FUNCTION vector_casts_on_create() RETURNS event_trigger
+	LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+	PERFORM firstsight.create_vector_casts();
+END
+$$;
+
+CREATE FUNCTION vector_casts_on_drop() RETURNS event_trigger
+	LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+	PERFORM firstsight.drop_vector_casts();
+END
+$$;
+
+REVOKE ALL ON FUNCTION create_vector_casts(), drop_vector_casts(),
+	vector_casts_on_create(), vector_casts_on_drop() FROM PUBLIC;
+
+CREATE EVENT TRIGGER firstsight_vector_casts_create ON ddl_command_end
+	WHEN TAG IN ('CREATE EXTENSION', 'DROP EXTENSION')
+	EXECUTE FUNCTION vector_casts_on_create();
+CREATE EVENT TRIGGER firstsight_vector_casts_drop ON ddl_command_start
+	WHEN TAG IN ('DROP EXTENSION')
+	EXECUTE FUNCTION vector_casts_on_drop();
+
+SELECT create_vector_casts();

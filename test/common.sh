@@ -1,0 +1,80 @@
+# common.sh: shared by test/run and demo/run.  Installs what firstsight needs,
+# builds and installs it, and starts a throwaway cluster that runs as an
+# unprivileged user (PostgreSQL refuses to run as root).
+# shellcheck shell=bash
+
+FS_PACKAGES="build-essential postgresql-15 postgresql-server-dev-15 libopenblas-dev libcurl4-openssl-dev libipc-run-perl rsync"
+
+fs_say() { printf '==> %s\n' "$*" >&2; }
+
+# install missing apt packages (as root) or say which are missing
+fs_install_deps() {
+	local missing=""
+	for p in $FS_PACKAGES; do
+		dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
+	done
+	[ -z "$missing" ] && return 0
+	if [ "$(id -u)" != 0 ]; then
+		fs_say "missing packages:$missing; run as root or install them"
+		return 1
+	fi
+	fs_say "installing$missing"
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get update -qq >/dev/null
+	# shellcheck disable=SC2086
+	apt-get install -y -qq --no-install-recommends $missing >/dev/null
+}
+
+# build and install the extension into the server's directories
+fs_build_install() {
+	fs_say "building firstsight"
+	make -s -j"$(nproc)" PG_CONFIG=/usr/lib/postgresql/15/bin/pg_config >/dev/null
+	make -s install PG_CONFIG=/usr/lib/postgresql/15/bin/pg_config >/dev/null
+}
+
+# a user to run servers and tests as
+fs_run_user() {
+	if [ "$(id -u)" = 0 ]; then echo postgres; else id -un; fi
+}
+
+# run a command as the unprivileged user, keeping the environment we need
+fs_as_user() {
+	if [ "$(id -u)" = 0 ]; then
+		runuser -u "$(fs_run_user)" -- env PATH="$PATH" "$@"
+	else
+		"$@"
+	fi
+}
+
+# copy the tree (without .git) to a scratch dir owned by the run user; prints it
+fs_scratch_copy() {
+	local dir
+	dir=$(mktemp -d "${TMPDIR:-/tmp}/firstsight.XXXXXX")
+	rsync -a --exclude .git --exclude tmp_check --exclude results ./ "$dir/"
+	[ "$(id -u)" = 0 ] && chown -R "$(fs_run_user)" "$dir"
+	echo "$dir"
+}
+
+# start a throwaway cluster in $1 (data, socket and log inside it) on a free port
+fs_start_cluster() {
+	local dir=$1 extra=${2:-}
+	local bin=/usr/lib/postgresql/15/bin
+	FS_PORT=$(( 20000 + RANDOM % 20000 ))
+	fs_as_user "$bin/initdb" -D "$dir/data" -A trust -U postgres --no-sync >/dev/null
+	cat >>"$dir/data/postgresql.conf" <<CONF
+port = $FS_PORT
+listen_addresses = ''
+unix_socket_directories = '$dir'
+fsync = off
+shared_buffers = 512MB
+maintenance_work_mem = 512MB
+$extra
+CONF
+	fs_as_user "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w start >/dev/null
+	export PGHOST=$dir PGPORT=$FS_PORT PGUSER=postgres
+}
+
+fs_stop_cluster() {
+	/usr/lib/postgresql/15/bin/pg_ctl -D "$1/data" -m fast stop >/dev/null 2>&1 ||
+		fs_as_user /usr/lib/postgresql/15/bin/pg_ctl -D "$1/data" -m fast stop >/dev/null 2>&1 || true
+}
