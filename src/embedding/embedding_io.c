@@ -299,20 +299,21 @@ embedding_typmod_cast(PG_FUNCTION_ARGS)
 	PG_RETURN_EMBEDDING_P(e);
 }
 
-/* one array element as a float, whatever the array's element type */
-static float
-ArrayElementToFloat(Oid elemtype, Datum d)
+/* one array element as a double, whatever the array's element type */
+static double
+ArrayElementToDouble(Oid elemtype, Datum d)
 {
 	switch (elemtype)
 	{
 		case INT4OID:
-			return (float) DatumGetInt32(d);
+			return (double) DatumGetInt32(d);
 		case FLOAT8OID:
-			return (float) DatumGetFloat8(d);
+			return DatumGetFloat8(d);
 		case FLOAT4OID:
-			return DatumGetFloat4(d);
+			return (double) DatumGetFloat4(d);
 		case NUMERICOID:
-			return DatumGetFloat4(DirectFunctionCall1(numeric_float4, d));
+			/* huge values become infinity here and are rejected below */
+			return DatumGetFloat8(DirectFunctionCall1(numeric_float8_no_overflow, d));
 	}
 	ereport(ERROR,
 			(errcode(ERRCODE_DATATYPE_MISMATCH),
@@ -352,11 +353,15 @@ array_to_embedding(PG_FUNCTION_ARGS)
 	result = InitEmbedding(n);
 	for (int i = 0; i < n; i++)
 	{
-		float		v = ArrayElementToFloat(elemtype, elems[i]);
+		double		v = ArrayElementToDouble(elemtype, elems[i]);
 
-		/* a double or numeric too large for float4 becomes infinite here */
-		EmbeddingCheckElement(v);
-		result->x[i] = v;
+		if (isinf((float) v) && (elemtype == NUMERICOID || !isinf(v)))
+			ereport(ERROR,
+					(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+					 errmsg("array element %d is out of range for type embedding", i + 1),
+					 errdetail("Elements are single-precision floats, at most 3.4028235e+38 in magnitude.")));
+		result->x[i] = (float) v;
+		EmbeddingCheckElement(result->x[i]);
 	}
 	pfree(elems);
 	pfree(nulls);
