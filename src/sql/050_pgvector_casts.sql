@@ -20,7 +20,7 @@ CREATE FUNCTION create_vector_casts() RETURNS boolean
 	LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
 	vtype regtype := firstsight.vector_type();
-	creating boolean := EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'firstsight') IS NOT TRUE;
+	c record;
 BEGIN
 	IF vtype IS NULL OR EXISTS (SELECT 1 FROM pg_cast
 			WHERE castsource = vtype AND casttarget = 'firstsight.embedding'::regtype) THEN
@@ -28,10 +28,15 @@ BEGIN
 	END IF;
 	EXECUTE format('CREATE CAST (%s AS firstsight.embedding) WITHOUT FUNCTION AS ASSIGNMENT', vtype);
 	EXECUTE format('CREATE CAST (firstsight.embedding AS %s) WITHOUT FUNCTION AS ASSIGNMENT', vtype);
-	IF NOT creating THEN
-		EXECUTE format('ALTER EXTENSION firstsight ADD CAST (%s AS firstsight.embedding)', vtype);
-		EXECUTE format('ALTER EXTENSION firstsight ADD CAST (firstsight.embedding AS %s)', vtype);
-	END IF;
+	-- inside CREATE EXTENSION firstsight the casts are members already
+	FOR c IN SELECT ct.castsource::regtype AS s, ct.casttarget::regtype AS t FROM pg_cast ct
+		WHERE ((ct.castsource = vtype AND ct.casttarget = 'firstsight.embedding'::regtype)
+			OR (ct.castsource = 'firstsight.embedding'::regtype AND ct.casttarget = vtype))
+		AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_cast'::regclass
+			AND d.objid = ct.oid AND d.deptype = 'e')
+	LOOP
+		EXECUTE format('ALTER EXTENSION firstsight ADD CAST (%s AS %s)', c.s, c.t);
+	END LOOP;
 	RETURN true;
 END
 $$;
