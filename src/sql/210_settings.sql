@@ -1,0 +1,172 @@
+-- Per-project settings: definitions with defaults, validated configure(),
+-- and the project_settings view.  Later layers add their own settings by
+-- inserting definitions.
+
+CREATE TABLE setting_definition (
+	setting text PRIMARY KEY,
+	kind text NOT NULL CHECK (kind IN ('distance', 'interval', 'integer', 'choice')),
+	default_value text NOT NULL,
+	small_dims_default text,		-- default for face models of 128 dimensions or fewer
+	allowed text[],					-- for kind = choice
+	description text NOT NULL
+);
+COMMENT ON TABLE setting_definition IS 'project settings firstsight.configure accepts, with their defaults';
+
+INSERT INTO setting_definition VALUES
+	('match_distance', 'distance', '0.55', '0.07', NULL,
+	 'cosine distance under which an unmasked capture matches a gallery face'),
+	('masked_match_distance', 'distance', '0.65', '0.09', NULL,
+	 'cosine distance under which a masked capture matches a gallery face'),
+	('visit_gap', 'interval', '2 hours', NULL, NULL,
+	 'captures of one person less than this apart form one visit'),
+	('max_clock_skew', 'interval', '5 minutes', NULL, NULL,
+	 'how far in the future captured_at may be before a capture is refused'),
+	('attribution_mode', 'choice', 'report_protection', NULL, '{report_protection,first_visit}',
+	 'report_protection: valid reports protect the agency; first_visit: the first visit decides'),
+	('natural_ownership_days', 'integer', '180', NULL, NULL,
+	 'days without a visit after which natural ownership lapses'),
+	('consultant_ownership_days', 'integer', '30', NULL, NULL,
+	 'days the first receiving consultant owns a person'),
+	('report_validity', 'interval', '72 hours', NULL, NULL,
+	 'how long a report protects before the visit it claims'),
+	('consent_mode', 'choice', 'notice', NULL, '{notice,consent}',
+	 'notice: faces kept under the retention policy; consent: unconsented faces kept until the end of the day');
+
+CREATE TABLE project_setting (
+	project_id bigint NOT NULL REFERENCES project ON DELETE CASCADE,
+	setting text NOT NULL REFERENCES setting_definition,
+	value text NOT NULL,
+	PRIMARY KEY (project_id, setting)
+);
+SELECT pg_catalog.pg_extension_config_dump('project_setting', '');
+
+-- the default of a setting for a project of dims dimensions
+CREATE FUNCTION setting_default(d setting_definition, dims integer) RETURNS text
+	LANGUAGE sql IMMUTABLE PARALLEL SAFE
+	AS $$ SELECT CASE WHEN dims <= 128 AND d.small_dims_default IS NOT NULL
+	                  THEN d.small_dims_default ELSE d.default_value END $$;
+
+CREATE VIEW project_settings AS
+	SELECT p.project_id, d.setting,
+	       coalesce(s.value, setting_default(d, p.dims)) AS value,
+	       s.value IS NULL AS is_default
+	FROM project p
+	CROSS JOIN setting_definition d
+	LEFT JOIN project_setting s ON s.project_id = p.project_id AND s.setting = d.setting;
+COMMENT ON VIEW project_settings IS 'every setting of every project, with is_default when not configured';
+
+-- the value of one setting of a project (NULL for an unknown project)
+CREATE FUNCTION project_setting_value(p_project_id bigint, p_setting text) RETURNS text
+	LANGUAGE sql STABLE PARALLEL SAFE
+	SET search_path = firstsight, pg_catalog, pg_temp
+	AS $$
+	SELECT coalesce(s.value, setting_default(d, p.dims))
+	FROM project p
+	JOIN setting_definition d ON d.setting = p_setting
+	LEFT JOIN project_setting s ON s.project_id = p.project_id AND s.setting = d.setting
+	WHERE p.project_id = p_project_id
+	$$;
+
+-- check a value against its definition; returns the normalised text
+CREATE FUNCTION setting_check(d setting_definition, value text) RETURNS text
+	LANGUAGE plpgsql STABLE
+	SET search_path = firstsight, pg_catalog, pg_temp
+	SET IntervalStyle = postgres
+	AS $$
+DECLARE
+	n float8;
+	i interval;
+	k bigint;
+BEGIN
+	IF value IS NULL THEN
+		RAISE EXCEPTION USING ERRCODE = 'invalid_parameter_value',
+			MESSAGE = format('value for setting "%s" must not be null', d.setting),
+			HINT = format('Use firstsight.reset_setting(project_id, %L) to return to the default.', d.setting);
+	END IF;
+	CASE d.kind
+	WHEN 'distance' THEN
+		BEGIN
+			n := value::float8;
+		EXCEPTION WHEN invalid_text_representation THEN
+			n := NULL;
+		END;
+		IF n IS NULL OR n = 'NaN'::float8 OR n <= 0 OR n >= 2 THEN
+			RAISE EXCEPTION USING ERRCODE = 'invalid_parameter_value',
+				MESSAGE = format('invalid value for setting "%s": "%s"', d.setting, value),
+				DETAIL = 'A cosine distance threshold is a number greater than 0 and less than 2.',
+				HINT = 'Typical thresholds are 0.4 to 0.6 for ArcFace-like 512-dimension models and 0.05 to 0.08 for 128-dimension models; firstsight.calibrate proposes one from verified identities.';
+		END IF;
+		RETURN n::text;
+	WHEN 'interval' THEN
+		BEGIN
+			i := value::interval;
+		EXCEPTION WHEN invalid_datetime_format OR datetime_field_overflow OR interval_field_overflow OR syntax_error THEN
+			i := NULL;
+		END;
+		IF i IS NULL OR i <= interval '0' THEN
+			RAISE EXCEPTION USING ERRCODE = 'invalid_parameter_value',
+				MESSAGE = format('invalid value for setting "%s": "%s"', d.setting, value),
+				DETAIL = 'The value must be a positive interval.',
+				HINT = format('For example %L.', d.default_value);
+		END IF;
+		RETURN i::text;
+	WHEN 'integer' THEN
+		BEGIN
+			k := value::bigint;
+		EXCEPTION WHEN invalid_text_representation OR numeric_value_out_of_range THEN
+			k := NULL;
+		END;
+		IF k IS NULL OR k < 0 OR k > 36500 THEN
+			RAISE EXCEPTION USING ERRCODE = 'invalid_parameter_value',
+				MESSAGE = format('invalid value for setting "%s": "%s"', d.setting, value),
+				DETAIL = 'The value must be a whole number of days from 0 to 36500.',
+				HINT = format('For example %L.', d.default_value);
+		END IF;
+		RETURN k::text;
+	ELSE
+		IF NOT value = ANY (d.allowed) THEN
+			RAISE EXCEPTION USING ERRCODE = 'invalid_parameter_value',
+				MESSAGE = format('invalid value for setting "%s": "%s"', d.setting, value),
+				DETAIL = format('Allowed values: %s.', array_to_string(d.allowed, ', '));
+		END IF;
+		RETURN value;
+	END CASE;
+END
+$$;
+
+-- change a project setting (validated); returns the stored value
+CREATE FUNCTION configure(project_id bigint, setting text, value text) RETURNS text
+	LANGUAGE plpgsql
+	SET search_path = firstsight, pg_catalog, pg_temp
+	AS $$
+DECLARE
+	d setting_definition;
+	v text;
+BEGIN
+	PERFORM 1 FROM project p WHERE p.project_id = configure.project_id;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION USING ERRCODE = 'foreign_key_violation',
+			MESSAGE = format('project %s does not exist', configure.project_id),
+			HINT = 'Create it with firstsight.create_project(name).';
+	END IF;
+	SELECT * INTO d FROM setting_definition sd WHERE sd.setting = configure.setting;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION USING ERRCODE = 'invalid_parameter_value',
+			MESSAGE = format('unknown setting "%s"', configure.setting),
+			DETAIL = format('Allowed settings: %s.',
+			                (SELECT string_agg(sd.setting, ', ' ORDER BY sd.setting) FROM setting_definition sd));
+	END IF;
+	v := setting_check(d, value);
+	INSERT INTO project_setting AS s (project_id, setting, value)
+		VALUES (configure.project_id, d.setting, v)
+		ON CONFLICT ON CONSTRAINT project_setting_pkey DO UPDATE SET value = excluded.value;
+	RETURN v;
+END
+$$;
+COMMENT ON FUNCTION configure(bigint, text, text) IS 'change a project setting; unknown settings and bad values are refused';
+
+-- return a project setting to its default
+CREATE FUNCTION reset_setting(project_id bigint, setting text) RETURNS void
+	LANGUAGE sql
+	SET search_path = firstsight, pg_catalog, pg_temp
+	AS $$ DELETE FROM project_setting s WHERE s.project_id = reset_setting.project_id AND s.setting = reset_setting.setting $$;

@@ -1,0 +1,83 @@
+-- Projects and their galleries.  Each project's gallery is a partition of
+-- face with its own HNSW index over face::embedding(dims), so every project
+-- matches at index speed whatever its face model's dimension.
+
+-- the gallery partition of a project
+CREATE FUNCTION gallery_table(project_id bigint) RETURNS regclass
+	LANGUAGE sql STABLE
+	SET search_path = firstsight, pg_catalog, pg_temp
+	AS $$ SELECT to_regclass(format('firstsight.%I', 'face_p' || project_id)) $$;
+
+-- create the HNSW index on a project's gallery if embedding_hnsw exists; true when one exists afterwards
+CREATE FUNCTION create_gallery_index(project_id bigint) RETURNS boolean
+	LANGUAGE plpgsql
+	SET search_path = firstsight, pg_catalog, pg_temp
+	AS $$
+DECLARE
+	dims integer;
+	part regclass := gallery_table(create_gallery_index.project_id);
+	idx text := 'face_p' || create_gallery_index.project_id || '_hnsw';
+BEGIN
+	SELECT p.dims INTO dims FROM project p WHERE p.project_id = create_gallery_index.project_id;
+	IF part IS NULL OR dims IS NULL THEN
+		RAISE EXCEPTION USING ERRCODE = 'undefined_object',
+			MESSAGE = format('project %s has no gallery', create_gallery_index.project_id);
+	END IF;
+	IF to_regclass(format('firstsight.%I', idx)) IS NOT NULL THEN
+		RETURN true;
+	END IF;
+	IF NOT EXISTS (SELECT 1 FROM pg_am WHERE amname = 'embedding_hnsw')
+	   OR NOT EXISTS (SELECT 1 FROM pg_opclass c JOIN pg_am a ON a.oid = c.opcmethod
+	                  WHERE a.amname = 'embedding_hnsw' AND c.opcname = 'embedding_cosine_ops') THEN
+		RETURN false;		-- exact search until the index access method is installed
+	END IF;
+	EXECUTE format('CREATE INDEX %I ON %s USING embedding_hnsw ((face::firstsight.embedding(%s)) firstsight.embedding_cosine_ops)',
+	               idx, part, dims);
+	RETURN true;
+END
+$$;
+COMMENT ON FUNCTION create_gallery_index(bigint) IS 'HNSW index on a project''s gallery when embedding_hnsw is installed';
+
+-- index every project's gallery that lacks one; the projects it indexed
+CREATE FUNCTION create_gallery_indexes() RETURNS SETOF bigint
+	LANGUAGE sql
+	SET search_path = firstsight, pg_catalog, pg_temp
+	AS $$
+	SELECT p.project_id FROM project p
+	WHERE to_regclass(format('firstsight.%I', 'face_p' || p.project_id || '_hnsw')) IS NULL
+	  AND create_gallery_index(p.project_id)
+	ORDER BY p.project_id
+	$$;
+
+-- a new sales office with its natural channel and gallery; returns its id
+CREATE FUNCTION create_project(name text, time_zone text DEFAULT 'Asia/Shanghai', dims integer DEFAULT 512)
+	RETURNS bigint
+	LANGUAGE plpgsql
+	SET search_path = firstsight, pg_catalog, pg_temp
+	AS $$
+DECLARE
+	id bigint;
+BEGIN
+	IF name IS NULL OR btrim(name) = '' THEN
+		RAISE EXCEPTION USING ERRCODE = 'invalid_parameter_value',
+			MESSAGE = 'project name must not be empty';
+	END IF;
+	IF NOT EXISTS (SELECT 1 FROM pg_timezone_names WHERE pg_timezone_names.name = create_project.time_zone) THEN
+		RAISE EXCEPTION USING ERRCODE = 'invalid_parameter_value',
+			MESSAGE = format('unknown time zone "%s"', time_zone),
+			HINT = 'Use a name from pg_timezone_names, such as Asia/Shanghai.';
+	END IF;
+	IF dims IS NULL OR dims < 1 OR dims > 16000 THEN
+		RAISE EXCEPTION USING ERRCODE = 'invalid_parameter_value',
+			MESSAGE = format('face model dimension %s is out of range', coalesce(dims::text, 'NULL')),
+			DETAIL = 'dims is the length of the cameras'' face embeddings: 128 for dlib or face-api, 512 for ArcFace.',
+			HINT = 'Give a dimension from 1 to 16000.';
+	END IF;
+	INSERT INTO project (name, time_zone, dims) VALUES (name, time_zone, dims) RETURNING project_id INTO id;
+	INSERT INTO channel (project_id, kind, name) VALUES (id, 'natural', 'natural visitor');
+	EXECUTE format('CREATE TABLE firstsight.%I PARTITION OF firstsight.face FOR VALUES IN (%s)', 'face_p' || id, id);
+	PERFORM create_gallery_index(id);
+	RETURN id;
+END
+$$;
+COMMENT ON FUNCTION create_project(text, text, integer) IS 'new project with its natural channel and gallery partition; returns project_id';

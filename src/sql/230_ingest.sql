@@ -1,0 +1,360 @@
+-- Camera ingestion: a statement-level trigger with a transition table
+-- validates every new capture, matches the whole statement as one batch
+-- (gallery search per capture, OpenBLAS for the batch against itself), makes
+-- persons and visits, improves the gallery and writes person_id, visit_id and
+-- match_distance back, all in the inserting statement.
+
+CREATE FUNCTION face_clusters(faces embedding[], masked boolean[], max_distance float8, masked_max_distance float8)
+	RETURNS integer[]
+	AS 'MODULE_PATHNAME', 'fs_face_clusters' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION face_clusters(embedding[], boolean[], float8, float8) IS
+	'for each face, the first 1-based position of its group of faces within the thresholds (OpenBLAS pairs, union-find)';
+
+-- the nearest gallery face of each query face, by index when the gallery has one
+CREATE FUNCTION gallery_nearest(project_id bigint, faces embedding[])
+	RETURNS TABLE (ord integer, person_id bigint, distance float8)
+	LANGUAGE plpgsql STABLE
+	SET search_path = firstsight, pg_catalog, pg_temp
+	AS $$
+DECLARE
+	dims integer;
+BEGIN
+	SELECT p.dims INTO dims FROM project p WHERE p.project_id = gallery_nearest.project_id;
+	-- identifiers and integers from the catalog only, never caller text
+	RETURN QUERY EXECUTE format(
+		'SELECT q.ord::integer, g.person_id, g.distance
+		 FROM unnest($1) WITH ORDINALITY AS q(face, ord)
+		 LEFT JOIN LATERAL (
+			SELECT f.person_id, f.face OPERATOR(firstsight.<=>) q.face AS distance
+			FROM firstsight.%I f
+			ORDER BY f.face::firstsight.embedding(%s) OPERATOR(firstsight.<=>) q.face
+			LIMIT 1) g ON true',
+		'face_p' || gallery_nearest.project_id, dims)
+		USING faces;
+END
+$$;
+
+-- recompute returning / previous visit for every visit of some persons
+CREATE FUNCTION refresh_visit_chain(p_project_id bigint, p_person_ids bigint[]) RETURNS void
+	LANGUAGE sql
+	SET search_path = firstsight, pg_catalog, pg_temp
+	AS $$
+	UPDATE visit v
+	SET seen_before = c.prev_id IS NOT NULL, previous_visit_id = c.prev_id, previous_visit_at = c.prev_end
+	FROM (SELECT visit_id,
+	             lag(visit_id) OVER w AS prev_id,
+	             lag(ended_at) OVER w AS prev_end
+	      FROM visit
+	      WHERE project_id = p_project_id AND person_id = ANY (p_person_ids)
+	      WINDOW w AS (PARTITION BY person_id ORDER BY started_at, visit_id)) c
+	WHERE v.project_id = p_project_id AND v.visit_id = c.visit_id
+	  AND (v.previous_visit_id IS DISTINCT FROM c.prev_id OR v.previous_visit_at IS DISTINCT FROM c.prev_end
+	       OR v.seen_before <> (c.prev_id IS NOT NULL))
+	$$;
+
+-- match one project's new captures (arrays in captured_at order) and record the results
+CREATE FUNCTION ingest_batch(p_project_id bigint, ids bigint[], faces embedding[], masks boolean[],
+                             ts timestamptz[], quality real[], cams text[])
+	RETURNS void
+	LANGUAGE plpgsql
+	SET search_path = firstsight, pg_catalog, pg_temp
+	AS $$
+DECLARE
+	cnt integer := cardinality(ids);
+	thr float8 := project_setting_value(p_project_id, 'match_distance')::float8;
+	mthr float8 := project_setting_value(p_project_id, 'masked_match_distance')::float8;
+	gap interval := project_setting_value(p_project_id, 'visit_gap')::interval;
+	persons bigint[] := array_fill(NULL::bigint, ARRAY[cnt]);
+	dist float8[] := array_fill(NULL::float8, ARRAY[cnt]);
+	labels integer[];
+	best integer[];
+	todo integer[];
+	new_ids bigint[];
+	chain bigint[];
+	r record;
+	i integer;
+	k integer;
+BEGIN
+	-- 1. each capture against the gallery
+	FOR r IN SELECT * FROM gallery_nearest(p_project_id, faces) LOOP
+		IF r.distance <= (CASE WHEN masks[r.ord] THEN mthr ELSE thr END) THEN
+			persons[r.ord] := r.person_id;
+			dist[r.ord] := r.distance;
+		END IF;
+	END LOOP;
+
+	-- 2. the batch against itself: captures of one face form one group
+	IF cnt > 1 THEN
+		labels := face_clusters(faces, masks, thr, mthr);
+	ELSE
+		labels := ARRAY[1];
+	END IF;
+
+	-- 3. unmatched captures: serialise new-person creation per project, look again, then create
+	IF array_position(persons, NULL) IS NOT NULL THEN
+		best := ingest_group_best(labels, persons, dist);
+		IF EXISTS (SELECT 1 FROM generate_subscripts(labels, 1) j WHERE best[labels[j]] IS NULL) THEN
+			PERFORM pg_advisory_xact_lock(hashtextextended('firstsight.new_person', p_project_id));
+			SELECT array_agg(j ORDER BY j) INTO todo
+			FROM generate_subscripts(labels, 1) j WHERE best[labels[j]] IS NULL;
+			FOR r IN SELECT * FROM gallery_nearest(p_project_id, (SELECT array_agg(faces[j] ORDER BY j) FROM unnest(todo) j)) LOOP
+				k := todo[r.ord];
+				IF r.distance <= (CASE WHEN masks[k] THEN mthr ELSE thr END) THEN
+					persons[k] := r.person_id;
+					dist[k] := r.distance;
+				END IF;
+			END LOOP;
+			best := ingest_group_best(labels, persons, dist);
+			-- one new person per group still without one
+			SELECT array_agg(DISTINCT labels[j]) INTO todo
+			FROM generate_subscripts(labels, 1) j WHERE best[labels[j]] IS NULL;
+			IF todo IS NOT NULL THEN
+				SELECT array_agg(nextval('person_id_seq') ORDER BY g) INTO new_ids FROM unnest(todo) g;
+				FOR k IN 1 .. cardinality(todo) LOOP
+					best[todo[k]] := -k;	-- marks "new person k"
+				END LOOP;
+			END IF;
+		END IF;
+		-- captures of a group take the group's person
+		FOR i IN 1 .. cnt LOOP
+			IF persons[i] IS NULL THEN
+				k := best[labels[i]];
+				IF k < 0 THEN
+					persons[i] := new_ids[-k];
+					IF labels[i] <> i THEN
+						dist[i] := faces[i] <=> faces[labels[i]];
+					END IF;
+				ELSE
+					persons[i] := persons[k];
+					dist[i] := faces[i] <=> faces[k];
+				END IF;
+			END IF;
+		END LOOP;
+		IF new_ids IS NOT NULL THEN
+			INSERT INTO person (project_id, person_id, first_seen, last_seen)
+			SELECT p_project_id, c.person_id, min(c.captured_at), min(c.captured_at)
+			FROM unnest(persons, ts) AS c(person_id, captured_at)
+			WHERE c.person_id = ANY (new_ids)
+			GROUP BY c.person_id;
+		END IF;
+	END IF;
+
+	-- 4. known persons are locked so concurrent cameras extend one visit, not two
+	PERFORM 1 FROM person p
+	WHERE p.project_id = p_project_id AND p.person_id = ANY (persons)
+	  AND (new_ids IS NULL OR p.person_id <> ALL (new_ids))
+	ORDER BY p.person_id FOR UPDATE;
+
+	-- 5. visits by the gap rule, then captures, persons and visits in one statement
+	WITH c AS (
+		SELECT * FROM unnest(ids, persons, dist, ts, cams) WITH ORDINALITY
+			AS c(capture_id, person_id, distance, captured_at, camera_id, ord)
+	), l AS (
+		SELECT c.*, lag(captured_at) OVER (PARTITION BY person_id ORDER BY captured_at, capture_id) AS lag_ts
+		FROM c
+	), g AS (
+		SELECT l.*, count(*) FILTER (WHERE lag_ts IS NULL OR captured_at - lag_ts >= gap)
+			OVER (PARTITION BY person_id ORDER BY captured_at, capture_id) AS grp
+		FROM l
+	), groups AS (
+		SELECT person_id, grp, min(captured_at) AS s, max(captured_at) AS e, count(*)::integer AS n,
+		       (array_agg(camera_id ORDER BY captured_at, capture_id))[1] AS first_cam,
+		       (array_agg(capture_id ORDER BY captured_at, capture_id))[1] AS first_cap
+		FROM g GROUP BY person_id, grp
+	), assigned AS MATERIALIZED (
+		SELECT groups.*, coalesce(v.visit_id, nextval('visit_id_seq')) AS visit_id, v.visit_id IS NULL AS is_new,
+		       pv.visit_id AS prev_id, pv.started_at AS prev_start, pv.ended_at AS prev_end,
+		       EXISTS (SELECT 1 FROM visit x WHERE x.project_id = p_project_id AND x.person_id = groups.person_id
+		               AND x.started_at > groups.s) AS out_of_order
+		FROM groups
+		LEFT JOIN LATERAL (
+			SELECT x.visit_id FROM visit x
+			WHERE x.project_id = p_project_id AND x.person_id = groups.person_id
+			  AND x.started_at - gap < groups.e AND x.ended_at + gap > groups.s
+			ORDER BY x.started_at LIMIT 1) v ON true
+		LEFT JOIN LATERAL (
+			SELECT x.visit_id, x.started_at, x.ended_at FROM visit x
+			WHERE x.project_id = p_project_id AND x.person_id = groups.person_id AND x.started_at < groups.s
+			ORDER BY x.started_at DESC LIMIT 1) pv ON true
+	), chained AS (
+		SELECT a.*,
+		       lag(visit_id) OVER w AS batch_prev_id, lag(e) OVER w AS batch_prev_end, lag(s) OVER w AS batch_prev_start
+		FROM assigned a WINDOW w AS (PARTITION BY person_id ORDER BY s)
+	), upd_visit AS (
+		UPDATE visit v
+		SET started_at = least(v.started_at, a.s),
+		    ended_at = greatest(v.ended_at, a.e),
+		    captures = v.captures + a.n,
+		    first_camera_id = CASE WHEN a.s < v.started_at THEN a.first_cam ELSE v.first_camera_id END,
+		    first_capture_id = CASE WHEN a.s < v.started_at THEN a.first_cap ELSE v.first_capture_id END
+		FROM assigned a
+		WHERE NOT a.is_new AND v.project_id = p_project_id AND v.visit_id = a.visit_id
+	), ins_visit AS (
+		INSERT INTO visit (project_id, visit_id, person_id, started_at, ended_at, captures,
+		                   first_camera_id, first_capture_id, seen_before, previous_visit_id, previous_visit_at)
+		SELECT p_project_id, a.visit_id, a.person_id, a.s, a.e, a.n, a.first_cam, a.first_cap,
+		       coalesce(a.batch_prev_id, a.prev_id) IS NOT NULL,
+		       CASE WHEN a.batch_prev_id IS NOT NULL AND (a.prev_id IS NULL OR a.batch_prev_start >= a.prev_start)
+		            THEN a.batch_prev_id ELSE a.prev_id END,
+		       CASE WHEN a.batch_prev_id IS NOT NULL AND (a.prev_id IS NULL OR a.batch_prev_start >= a.prev_start)
+		            THEN a.batch_prev_end ELSE a.prev_end END
+		FROM chained a WHERE a.is_new
+	), upd_capture AS (
+		UPDATE capture x
+		SET person_id = g.person_id, visit_id = a.visit_id, match_distance = g.distance
+		FROM g JOIN assigned a ON a.person_id = g.person_id AND a.grp = g.grp
+		WHERE x.project_id = p_project_id AND x.capture_id = g.capture_id
+	), upd_person AS (
+		UPDATE person p
+		SET first_seen = least(p.first_seen, s.s), last_seen = greatest(p.last_seen, s.e),
+		    captures = p.captures + s.n, visits = p.visits + s.new_visits
+		FROM (SELECT person_id, min(s) AS s, max(e) AS e, sum(n) AS n, count(*) FILTER (WHERE is_new) AS new_visits
+		      FROM assigned GROUP BY person_id) s
+		WHERE p.project_id = p_project_id AND p.person_id = s.person_id
+	)
+	SELECT array_agg(DISTINCT person_id) INTO chain FROM assigned WHERE is_new AND out_of_order;
+	IF chain IS NOT NULL THEN
+		PERFORM refresh_visit_chain(p_project_id, chain);
+	END IF;
+
+	-- 6. the gallery: best unmasked and best masked exemplar, and a recent one per visit
+	INSERT INTO face AS f (project_id, person_id, kind, capture_id, captured_at, quality, masked, face)
+	SELECT DISTINCT ON (c.person_id, c.masked)
+	       p_project_id, c.person_id, CASE WHEN c.masked THEN 'masked' ELSE 'unmasked' END,
+	       c.capture_id, c.captured_at, c.quality, c.masked, c.face
+	FROM unnest(ids, persons, ts, quality, masks, faces) AS c(capture_id, person_id, captured_at, quality, masked, face)
+	ORDER BY c.person_id, c.masked, c.quality DESC, c.captured_at DESC
+	ON CONFLICT (project_id, person_id, kind) DO UPDATE
+	SET capture_id = excluded.capture_id, captured_at = excluded.captured_at, quality = excluded.quality,
+	    face = excluded.face
+	WHERE excluded.quality > f.quality + 0.05;
+
+	INSERT INTO face AS f (project_id, person_id, kind, capture_id, captured_at, quality, masked, face)
+	SELECT p_project_id, c.person_id, 'recent', c.capture_id, c.captured_at, c.quality, c.masked, c.face
+	FROM (SELECT DISTINCT ON (c.person_id) c.*
+	      FROM unnest(ids, persons, ts, quality, masks, faces) AS c(capture_id, person_id, captured_at, quality, masked, face)
+	      ORDER BY c.person_id, c.captured_at DESC, c.quality DESC) c
+	WHERE NOT EXISTS (SELECT 1 FROM face x WHERE x.project_id = p_project_id AND x.person_id = c.person_id
+	                  AND x.captured_at > c.captured_at - gap)
+	ON CONFLICT (project_id, person_id, kind) DO UPDATE
+	SET capture_id = excluded.capture_id, captured_at = excluded.captured_at, quality = excluded.quality,
+	    masked = excluded.masked, face = excluded.face;
+END
+$$;
+
+-- for each group label, the member matched most closely to the gallery (NULL: none)
+CREATE FUNCTION ingest_group_best(labels integer[], persons bigint[], dist float8[]) RETURNS integer[]
+	LANGUAGE plpgsql IMMUTABLE
+	AS $$
+DECLARE
+	best integer[] := array_fill(NULL::integer, ARRAY[cardinality(labels)]);
+	l integer;
+BEGIN
+	FOR i IN 1 .. cardinality(labels) LOOP
+		l := labels[i];
+		IF persons[i] IS NOT NULL AND (best[l] IS NULL OR dist[i] < dist[best[l]]) THEN
+			best[l] := i;
+		END IF;
+	END LOOP;
+	RETURN best;
+END
+$$;
+
+-- statement trigger: validate, then match each project's captures as one batch
+CREATE FUNCTION capture_ingest() RETURNS trigger
+	LANGUAGE plpgsql SECURITY DEFINER
+	SET search_path = firstsight, pg_catalog, pg_temp
+	AS $$
+DECLARE
+	bad record;
+	b record;
+BEGIN
+	WITH ps AS (
+		SELECT p.project_id, p.dims, project_setting_value(p.project_id, 'max_clock_skew')::interval AS skew
+		FROM project p WHERE p.project_id IN (SELECT DISTINCT project_id FROM new_rows)
+	)
+	SELECT n.project_id, n.capture_id, n.camera_id, n.captured_at, n.quality, n.masked,
+	       n.person_id, n.visit_id, n.match_distance,
+	       n.face IS NULL AS no_face, CASE WHEN n.face IS NOT NULL THEN dims(n.face) END AS face_dims,
+	       ps.dims, ps.skew, ps.project_id IS NOT NULL AS has_project, c.camera_id IS NOT NULL AS has_camera
+	INTO bad
+	FROM new_rows n
+	LEFT JOIN ps ON ps.project_id = n.project_id
+	LEFT JOIN camera c ON c.project_id = n.project_id AND c.camera_id = n.camera_id
+	WHERE ps.project_id IS NULL OR c.camera_id IS NULL OR n.face IS NULL OR dims(n.face) <> ps.dims
+	   OR n.captured_at IS NULL OR n.captured_at > statement_timestamp() + ps.skew
+	   OR n.quality IS NULL OR NOT (n.quality >= 0 AND n.quality <= 1)
+	   OR n.masked IS NULL OR n.person_id IS NOT NULL OR n.visit_id IS NOT NULL OR n.match_distance IS NOT NULL
+	ORDER BY n.capture_id LIMIT 1;
+	IF FOUND THEN
+		PERFORM capture_reject(bad);
+	END IF;
+
+	FOR b IN
+		SELECT project_id,
+		       array_agg(capture_id ORDER BY captured_at, capture_id) AS ids,
+		       array_agg(face ORDER BY captured_at, capture_id) AS faces,
+		       array_agg(masked ORDER BY captured_at, capture_id) AS masks,
+		       array_agg(captured_at ORDER BY captured_at, capture_id) AS ts,
+		       array_agg(quality ORDER BY captured_at, capture_id) AS quality,
+		       array_agg(camera_id ORDER BY captured_at, capture_id) AS cams
+		FROM new_rows GROUP BY project_id ORDER BY project_id
+	LOOP
+		PERFORM ingest_batch(b.project_id, b.ids, b.faces, b.masks, b.ts, b.quality, b.cams);
+	END LOOP;
+	RETURN NULL;
+END
+$$;
+
+-- raise the error for the first bad capture of a statement; shows no biometric data
+CREATE FUNCTION capture_reject(bad record) RETURNS void
+	LANGUAGE plpgsql
+	SET search_path = firstsight, pg_catalog, pg_temp
+	AS $$
+DECLARE
+	what text := format('The capture from camera %s at %s was refused; nothing from this statement was stored.',
+	                    coalesce(quote_literal(bad.camera_id), 'NULL'), coalesce(bad.captured_at::text, 'NULL'));
+BEGIN
+	IF NOT bad.has_project THEN
+		RAISE EXCEPTION USING ERRCODE = 'foreign_key_violation',
+			MESSAGE = format('project %s does not exist', coalesce(bad.project_id::text, 'NULL')),
+			DETAIL = what, HINT = 'Create the project with firstsight.create_project and give the camera its project_id.';
+	ELSIF NOT bad.has_camera THEN
+		RAISE EXCEPTION USING ERRCODE = 'foreign_key_violation',
+			MESSAGE = format('camera %s is not registered in project %s', coalesce(quote_literal(bad.camera_id), 'NULL'), bad.project_id),
+			DETAIL = what, HINT = 'Register it first: INSERT INTO firstsight.camera (project_id, camera_id, zone).';
+	ELSIF bad.no_face THEN
+		RAISE EXCEPTION USING ERRCODE = 'not_null_violation',
+			MESSAGE = 'capture has no face embedding',
+			DETAIL = what, HINT = 'Every capture needs a face embedding.';
+	ELSIF bad.face_dims <> bad.dims THEN
+		RAISE EXCEPTION USING ERRCODE = 'data_exception',
+			MESSAGE = format('face embedding has %s dimensions, project %s expects %s', bad.face_dims, bad.project_id, bad.dims),
+			DETAIL = what, HINT = 'The camera''s face model must match the dims given to firstsight.create_project.';
+	ELSIF bad.captured_at IS NULL THEN
+		RAISE EXCEPTION USING ERRCODE = 'not_null_violation',
+			MESSAGE = 'capture has no captured_at time',
+			DETAIL = what, HINT = 'Send the time the camera saw the face.';
+	ELSIF bad.captured_at > statement_timestamp() + bad.skew THEN
+		RAISE EXCEPTION USING ERRCODE = 'datetime_field_overflow',
+			MESSAGE = 'captured_at is in the future',
+			DETAIL = what, HINT = format('Captures may be at most %s ahead of the server clock (setting max_clock_skew); check the camera''s clock.', bad.skew);
+	ELSIF bad.quality IS NULL OR NOT (bad.quality >= 0 AND bad.quality <= 1) THEN
+		RAISE EXCEPTION USING ERRCODE = 'check_violation',
+			MESSAGE = format('capture quality %s is outside 0 to 1', coalesce(bad.quality::text, 'NULL')),
+			DETAIL = what, HINT = 'Scale the camera''s quality score to the range 0 to 1.';
+	ELSIF bad.masked IS NULL THEN
+		RAISE EXCEPTION USING ERRCODE = 'not_null_violation',
+			MESSAGE = 'capture has a null masked flag',
+			DETAIL = what, HINT = 'Send true or false, or leave the column out (false).';
+	ELSE
+		RAISE EXCEPTION USING ERRCODE = 'generated_always',
+			MESSAGE = 'person_id, visit_id and match_distance are filled by firstsight',
+			DETAIL = what, HINT = 'Leave these columns out of the INSERT or COPY.';
+	END IF;
+END
+$$;
+
+CREATE TRIGGER capture_ingest AFTER INSERT ON capture
+	REFERENCING NEW TABLE AS new_rows
+	FOR EACH STATEMENT EXECUTE FUNCTION capture_ingest();
