@@ -301,7 +301,8 @@ StateValues(ArrayType *state, int *n)
 	if (ARR_NDIM(state) != 1 || ARR_HASNULL(state) || ARR_ELEMTYPE(state) != FLOAT8OID)
 		elog(ERROR, "embedding aggregate: corrupt transition state");
 	*n = ARR_DIMS(state)[0];
-	return (float8 *) ARR_DATA_PTR(state);
+	/* no null bitmap (checked above), so the data follows the fixed header */
+	return (float8 *) ((char *) state + ARR_OVERHEAD_NONULLS(1));
 }
 
 /* a new state array from values */
