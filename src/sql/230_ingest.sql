@@ -67,7 +67,6 @@ DECLARE
 	persons bigint[] := array_fill(NULL::bigint, ARRAY[cnt]);
 	dist float8[] := array_fill(NULL::float8, ARRAY[cnt]);
 	labels integer[];
-	best integer[];
 	todo integer[];
 	new_ids bigint[];
 	chain bigint[];
@@ -83,60 +82,46 @@ BEGIN
 		END IF;
 	END LOOP;
 
-	-- 2. the batch against itself: captures of one face form one group
-	IF cnt > 1 THEN
-		labels := face_clusters(faces, masks, thr, mthr);
-	ELSE
-		labels := ARRAY[1];
-	END IF;
-
-	-- 3. unmatched captures: serialise new-person creation per project, look again, then create
-	IF array_position(persons, NULL) IS NOT NULL THEN
-		best := ingest_group_best(labels, persons, dist);
-		IF EXISTS (SELECT 1 FROM generate_subscripts(labels, 1) j WHERE best[labels[j]] IS NULL) THEN
-			PERFORM pg_advisory_xact_lock(hashtextextended('firstsight.new_person', p_project_id));
-			SELECT array_agg(j ORDER BY j) INTO todo
-			FROM generate_subscripts(labels, 1) j WHERE best[labels[j]] IS NULL;
-			FOR r IN SELECT * FROM gallery_nearest(p_project_id, (SELECT array_agg(faces[j] ORDER BY j) FROM unnest(todo) j)) LOOP
-				k := todo[r.ord];
-				IF r.distance <= (CASE WHEN masks[k] THEN mthr ELSE thr END) THEN
-					persons[k] := r.person_id;
-					dist[k] := r.distance;
-				END IF;
-			END LOOP;
-			best := ingest_group_best(labels, persons, dist);
-			-- one new person per group still without one
-			SELECT array_agg(DISTINCT labels[j]) INTO todo
-			FROM generate_subscripts(labels, 1) j WHERE best[labels[j]] IS NULL;
-			IF todo IS NOT NULL THEN
-				SELECT array_agg(nextval('person_id_seq') ORDER BY g) INTO new_ids FROM unnest(todo) g;
-				FOR k IN 1 .. cardinality(todo) LOOP
-					best[todo[k]] := -k;	-- marks "new person k"
-				END LOOP;
-			END IF;
-		END IF;
-		-- captures of a group take the group's person
-		FOR i IN 1 .. cnt LOOP
-			IF persons[i] IS NULL THEN
-				k := best[labels[i]];
-				IF k < 0 THEN
-					persons[i] := new_ids[-k];
-					IF labels[i] <> i THEN
-						dist[i] := faces[i] <=> faces[labels[i]];
-					END IF;
-				ELSE
-					persons[i] := persons[k];
-					dist[i] := faces[i] <=> faces[k];
-				END IF;
+	-- 2. unmatched captures: serialise new-person creation per project and look again
+	SELECT array_agg(j ORDER BY j) INTO todo FROM generate_subscripts(persons, 1) j WHERE persons[j] IS NULL;
+	IF todo IS NOT NULL THEN
+		PERFORM pg_advisory_xact_lock(hashtextextended('firstsight.new_person', p_project_id));
+		FOR r IN SELECT * FROM gallery_nearest(p_project_id, (SELECT array_agg(faces[j] ORDER BY j) FROM unnest(todo) j)) LOOP
+			k := todo[r.ord];
+			IF r.distance <= (CASE WHEN masks[k] THEN mthr ELSE thr END) THEN
+				persons[k] := r.person_id;
+				dist[k] := r.distance;
 			END IF;
 		END LOOP;
-		IF new_ids IS NOT NULL THEN
-			INSERT INTO person (project_id, person_id, first_seen, last_seen)
-			SELECT p_project_id, c.person_id, min(c.captured_at), min(c.captured_at)
-			FROM unnest(persons, ts) AS c(person_id, captured_at)
-			WHERE c.person_id = ANY (new_ids)
-			GROUP BY c.person_id;
+		SELECT array_agg(j ORDER BY j) INTO todo FROM unnest(todo) j WHERE persons[j] IS NULL;
+	END IF;
+
+	-- 3. the batch against itself (OpenBLAS): one new person per group of still unmatched captures
+	IF todo IS NOT NULL THEN
+		IF cardinality(todo) > 1 THEN
+			labels := face_clusters((SELECT array_agg(faces[j] ORDER BY o) FROM unnest(todo) WITH ORDINALITY AS u(j, o)),
+			                        (SELECT array_agg(masks[j] ORDER BY o) FROM unnest(todo) WITH ORDINALITY AS u(j, o)),
+			                        thr, mthr);
+		ELSE
+			labels := ARRAY[1];
 		END IF;
+		new_ids := array_fill(NULL::bigint, ARRAY[cardinality(todo)]);
+		FOR k IN 1 .. cardinality(todo) LOOP
+			i := todo[k];
+			IF labels[k] = k THEN
+				new_ids[k] := nextval('person_id_seq');
+				persons[i] := new_ids[k];
+			ELSE
+				persons[i] := new_ids[labels[k]];
+				dist[i] := faces[i] <=> faces[todo[labels[k]]];
+			END IF;
+		END LOOP;
+		new_ids := array_remove(new_ids, NULL);
+		INSERT INTO person (project_id, person_id, first_seen, last_seen)
+		SELECT p_project_id, c.person_id, min(c.captured_at), min(c.captured_at)
+		FROM unnest(persons, ts) AS c(person_id, captured_at)
+		WHERE c.person_id = ANY (new_ids)
+		GROUP BY c.person_id;
 	END IF;
 
 	-- 4. known persons are locked so concurrent cameras extend one visit, not two
@@ -239,24 +224,6 @@ BEGIN
 	ON CONFLICT (project_id, person_id, kind) DO UPDATE
 	SET capture_id = excluded.capture_id, captured_at = excluded.captured_at, quality = excluded.quality,
 	    masked = excluded.masked, face = excluded.face;
-END
-$$;
-
--- for each group label, the member matched most closely to the gallery (NULL: none)
-CREATE FUNCTION ingest_group_best(labels integer[], persons bigint[], dist float8[]) RETURNS integer[]
-	LANGUAGE plpgsql IMMUTABLE
-	AS $$
-DECLARE
-	best integer[] := array_fill(NULL::integer, ARRAY[cardinality(labels)]);
-	l integer;
-BEGIN
-	FOR i IN 1 .. cardinality(labels) LOOP
-		l := labels[i];
-		IF persons[i] IS NOT NULL AND (best[l] IS NULL OR dist[i] < dist[best[l]]) THEN
-			best[l] := i;
-		END IF;
-	END LOOP;
-	RETURN best;
 END
 $$;
 
