@@ -1,0 +1,91 @@
+#!/usr/bin/env bash
+# bench/ingest/run.sh: camera ingestion with matching against a gallery.
+#   sustained: CLIENTS pgbench clients, one capture per transaction, DURATION s
+#   copy:      one COPY of COPY_ROWS captures (90% known persons, 10% new)
+# Settings (environment): GALLERY persons (default 100000 when embedding_hnsw
+# is installed, else 5000: exact search is linear in the gallery), DIMS (512),
+# CLIENTS (8), DURATION (30), COPY_ROWS (10000).  Bounded: one throwaway
+# cluster, removed at the end.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+. test/common.sh
+
+DIMS=${DIMS:-512}
+CLIENTS=${CLIENTS:-8}
+DURATION=${DURATION:-30}
+COPY_ROWS=${COPY_ROWS:-10000}
+BIN=/usr/lib/postgresql/15/bin
+
+fs_install_deps
+fs_build_install
+dir=$(mktemp -d "${TMPDIR:-/tmp}/fs-ingest.XXXXXX")
+chmod 755 "$dir"; [ "$(id -u)" = 0 ] && chown "$(fs_run_user)" "$dir"
+trap 'fs_stop_cluster "$dir"; rm -rf "$dir"' EXIT
+fs_start_cluster "$dir" "max_connections = 50
+synchronous_commit = off
+checkpoint_timeout = 30min
+max_wal_size = 8GB"
+psql() { fs_as_user "$BIN/psql" -X -q -v ON_ERROR_STOP=1 -d postgres "$@"; }
+
+psql -c "CREATE EXTENSION firstsight"
+has_hnsw=$(psql -At -c "SELECT count(*) FROM pg_am WHERE amname = 'embedding_hnsw'")
+if [ -z "${GALLERY:-}" ]; then
+	if [ "$has_hnsw" = 1 ]; then GALLERY=100000; else GALLERY=5000; fi
+fi
+fs_say "gallery $GALLERY persons, $DIMS dims, embedding_hnsw installed: $has_hnsw"
+
+psql <<SQL
+SELECT firstsight.create_project('bench', dims => $DIMS);
+INSERT INTO firstsight.camera SELECT 1, 'cam' || i, 'entrance' FROM generate_series(0, 7) i;
+SELECT setseed(0.5);
+-- identities: random directions (far apart in $DIMS dimensions)
+CREATE UNLOGGED TABLE bench_centre AS
+	SELECT id, firstsight.l2_normalize(array_agg(random() - 0.5)::real[]::firstsight.embedding) AS face
+	FROM generate_series(1, $GALLERY + $COPY_ROWS) id, generate_series(1, $DIMS) k GROUP BY id;
+CREATE UNIQUE INDEX ON bench_centre (id);
+SQL
+
+fs_say "loading the gallery through the camera path (COPY batches of 1000, captured yesterday)"
+t0=$(date +%s.%N)
+for ((s = 1; s <= GALLERY; s += 1000)); do
+	e=$((s + 999)); [ $e -gt "$GALLERY" ] && e=$GALLERY
+	psql -c "INSERT INTO firstsight.capture (project_id, camera_id, captured_at, face, quality, masked)
+	         SELECT 1, 'cam0', now() - interval '1 day', face, 0.8, false FROM bench_centre WHERE id BETWEEN $s AND $e"
+done
+t1=$(date +%s.%N)
+psql -At -c "SELECT 'gallery persons: ' || count(*) FROM firstsight.person"
+fs_say "gallery load: $(echo "$GALLERY / ($t1 - $t0)" | bc -l | xargs printf '%.0f') captures/s"
+
+# probes: noisy re-captures of known persons (cosine distance ~0.02 from the centre)
+psql <<SQL
+CREATE UNLOGGED TABLE bench_probe AS
+	SELECT n, firstsight.l2_normalize(c.face OPERATOR(firstsight.+)
+	          (SELECT array_agg((random() - 0.5) * 0.01)::real[]::firstsight.embedding FROM generate_series(1, $DIMS) WHERE n > 0)) AS face
+	FROM generate_series(1, 20000) n JOIN bench_centre c ON c.id = 1 + (n * 7919) % $GALLERY;
+CREATE UNIQUE INDEX ON bench_probe (n);
+VACUUM ANALYZE;
+SQL
+
+cat >"$dir/ingest.sql" <<'SQL'
+\set n random(1, 20000)
+INSERT INTO firstsight.capture (project_id, camera_id, captured_at, face, quality, masked)
+SELECT 1, 'cam' || (:client_id % 8), now(), face, 0.8, false FROM bench_probe WHERE n = :n;
+SQL
+chmod 644 "$dir/ingest.sql"
+fs_say "sustained ingest: $CLIENTS clients, $DURATION s"
+(cd "$dir" && fs_as_user "$BIN/pgbench" -n -c "$CLIENTS" -j "$CLIENTS" -T "$DURATION" -f ingest.sql -l --log-prefix=lat \
+	-h "$PGHOST" -p "$PGPORT" -U postgres postgres) | grep -E "tps|latency average|failed"
+cat "$dir"/lat.* | awk '{print $3}' | sort -n | awk '{a[NR]=$1} END {printf "captures %d, p50 %.2f ms, p99 %.2f ms\n", NR, a[int(NR*0.5)]/1000, a[int(NR*0.99)]/1000}'
+psql -At -c "SELECT 'persons after sustained run: ' || count(*) || ' (new from probes: ' || (count(*) - $GALLERY) || ')' FROM firstsight.person"
+
+fs_say "COPY of $COPY_ROWS captures (90% known persons, 10% new)"
+psql -c "COPY (SELECT 1, 'cam1', now(), CASE WHEN g % 10 = 0 THEN c.face ELSE p.face END, 0.7, false
+               FROM generate_series(1, $COPY_ROWS) g
+               JOIN bench_probe p ON p.n = 1 + g % 20000
+               JOIN bench_centre c ON c.id = $GALLERY + g)
+          TO '$dir/copy.tsv'"
+t0=$(date +%s.%N)
+psql -c "COPY firstsight.capture (project_id, camera_id, captured_at, face, quality, masked) FROM '$dir/copy.tsv'"
+t1=$(date +%s.%N)
+echo "COPY $COPY_ROWS captures: $(echo "$t1 - $t0" | bc -l | xargs printf '%.2f') s, $(echo "$COPY_ROWS / ($t1 - $t0)" | bc -l | xargs printf '%.0f') captures/s"
+psql -At -c "SELECT 'captures without person: ' || count(*) FILTER (WHERE person_id IS NULL) FROM firstsight.capture"
