@@ -5,7 +5,7 @@ EXTVERSION = $(shell sed -n "s/^default_version = '\(.*\)'/\1/p" firstsight.cont
 MODULE_big = firstsight
 SRCS = $(sort $(wildcard src/*.c src/*/*.c))
 OBJS = $(SRCS:.c=.o)
-HEADERS = $(wildcard src/*/*.h)
+FS_HEADERS = $(wildcard src/*.h src/*/*.h)
 
 # the install script is the SQL pieces of src/sql, in name order
 SQL_PIECES = $(sort $(wildcard src/sql/*.sql))
@@ -35,4 +35,4 @@ $(DATA_built): $(SQL_PIECES) firstsight.control
 	   '\echo Use "CREATE EXTENSION $(EXTENSION)" to load this file. \quit'; \
 	   for f in $(SQL_PIECES); do printf '\n-- %s\n' "$$f"; cat "$$f"; done; } > $@
 
-$(OBJS): $(HEADERS)
+$(OBJS): $(FS_HEADERS)
