@@ -16,10 +16,7 @@ DATA = $(wildcard sql/upgrade/$(EXTENSION)--*--*.sql)
 REGRESS = $(sort $(patsubst sql/%.sql,%,$(filter-out sql/$(EXTENSION)--%,$(wildcard sql/*.sql))))
 REGRESS_OPTS = --inputdir=. --load-extension=$(EXTENSION)
 
-TAP_TESTS = 1
-PROVE_FLAGS = -I ./test/perl
-PROVE_TESTS = test/t/*.pl
-
+# TAP tests (test/t/*.pl) are run by test/run, one prove per file
 PG_CPPFLAGS = -Isrc $(BLAS_CFLAGS)
 PG_CFLAGS = -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers
 SHLIB_LINK = -lopenblas -lcurl -lm
