@@ -23,6 +23,11 @@ SHLIB_LINK = -lopenblas -lcurl -lm
 
 EXTRA_CLEAN = $(DATA_built)
 
+# clang: PostgreSQL's headers and gcc-only CFLAGS from pg_config warn; our code does not
+ifneq (,$(findstring clang,$(CC)))
+PG_CFLAGS += -Wno-ignored-attributes -Wno-unknown-warning-option -Wno-ignored-optimization-argument
+endif
+
 PG_CONFIG ?= pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
