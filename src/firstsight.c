@@ -6,6 +6,7 @@
 
 #include "catalog/pg_type.h"
 #include "fmgr.h"
+#include "hnsw/hnsw.h"
 #include "simd/simd.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
@@ -62,6 +63,8 @@ _PG_init(void)
 							 &simd_setting, -1, simd_options,
 							 PGC_USERSET, 0,
 							 SimdCheckHook, SimdAssignHook, NULL);
+
+	HnswInit();
 
 	MarkGUCPrefixReserved("firstsight");
 }

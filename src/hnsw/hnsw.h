@@ -1,0 +1,192 @@
+/*
+ * hnsw.h
+ *		The embedding_hnsw index access method: a hierarchical navigable
+ *		small-world graph stored in index pages.  See README.md beside this
+ *		file for the algorithm, the page layout and the locking.
+ */
+#ifndef FIRSTSIGHT_HNSW_H
+#define FIRSTSIGHT_HNSW_H
+
+#include "postgres.h"
+
+#include "access/amapi.h"
+#include "access/generic_xlog.h"
+#include "access/reloptions.h"
+#include "nodes/execnodes.h"
+#include "storage/bufmgr.h"
+#include "utils/relcache.h"
+
+#define HNSW_MAGIC			0x46534857	/* "FSHW" */
+#define HNSW_VERSION		1
+#define HNSW_METAPAGE_BLKNO 0
+#define HNSW_HEAD_BLKNO		1
+
+#define HNSW_DEFAULT_M		16
+#define HNSW_MIN_M			2
+#define HNSW_MAX_M			100
+#define HNSW_DEFAULT_EF_CONSTRUCTION 64
+#define HNSW_MIN_EF_CONSTRUCTION 4
+#define HNSW_MAX_EF_CONSTRUCTION 1000
+#define HNSW_DEFAULT_EF_SEARCH 40
+#define HNSW_MAX_DIM		2000
+#define HNSW_MAX_LEVEL		16
+
+/* a fake block number for the heavyweight lock that serialises entry-point changes */
+#define HNSW_UPDATE_LOCK	0xFFFFFFFE
+
+/* distance kinds; the opclass's support function 1 decides which */
+typedef enum HnswMetric
+{
+	HNSW_METRIC_L2 = 1,			/* squared Euclidean */
+	HNSW_METRIC_IP = 2,			/* negative inner product */
+	HNSW_METRIC_COSINE = 3		/* 1 - dot of unit vectors (stored normalised) */
+} HnswMetric;
+
+typedef enum HnswIterativeScan
+{
+	HNSW_ITERATIVE_OFF = 0,
+	HNSW_ITERATIVE_RELAXED = 1
+} HnswIterativeScan;
+
+/* reloptions */
+typedef struct HnswOptions
+{
+	int32		vl_len_;
+	int			m;
+	int			efConstruction;
+} HnswOptions;
+
+/* the metapage, in the contents area of block 0 */
+typedef struct HnswMetaPageData
+{
+	uint32		magic;
+	uint32		version;
+	uint16		dims;
+	uint16		m;
+	uint16		efConstruction;
+	uint16		metric;
+	uint16		maxLevel;		/* cap on levels, so every element fits a page */
+	int16		entryLevel;		/* -1 when the graph is empty */
+	ItemPointerData entry;		/* entry point element */
+	BlockNumber insertPage;		/* last page, where new elements go */
+	uint32		elements;		/* elements ever written */
+	uint32		deleted;		/* elements marked deleted */
+} HnswMetaPageData;
+
+typedef HnswMetaPageData *HnswMetaPage;
+
+/*
+ * An element tuple, one per indexed heap tuple: heap TID, level, flags, then
+ * the neighbour slots of every level (level 0 has 2m, each higher level m),
+ * each a TID and the distance to it, then the vector.  Neighbour lists live
+ * inline, so one buffer access gives both the vector and its links.  Empty
+ * slots hold an invalid TID and come after the valid ones.
+ */
+typedef struct HnswNeighbor
+{
+	ItemPointerData tid;
+	float		distance;
+} HnswNeighbor;
+
+typedef struct HnswElementTupleData
+{
+	ItemPointerData heaptid;
+	uint8		level;
+	uint8		deleted;
+	uint16		dims;
+	HnswNeighbor neighbors[FLEXIBLE_ARRAY_MEMBER];
+	/* float vector[dims] follows the neighbour slots */
+} HnswElementTupleData;
+
+typedef HnswElementTupleData *HnswElementTuple;
+
+#define HnswSlots(m, level)			(2 * (m) + (level) * (m))
+#define HnswLevelStart(m, lc)		((lc) == 0 ? 0 : 2 * (m) + ((lc) - 1) * (m))
+#define HnswLevelSlots(m, lc)		((lc) == 0 ? 2 * (m) : (m))
+#define HnswTupleSize(m, level, dims) \
+	(offsetof(HnswElementTupleData, neighbors) + sizeof(HnswNeighbor) * HnswSlots(m, level) + sizeof(float) * (dims))
+#define HnswTupleVector(tup, m) \
+	((float *) ((char *) (tup)->neighbors + sizeof(HnswNeighbor) * HnswSlots(m, (tup)->level)))
+
+/* what a search needs to know about the index */
+typedef struct HnswInfo
+{
+	Relation	index;
+	int			m;
+	int			efConstruction;
+	int			dims;
+	HnswMetric	metric;
+	int			maxLevel;
+	double		ml;				/* level multiplier 1/ln(m) */
+} HnswInfo;
+
+/* a graph element met during a search */
+typedef struct HnswCandidate
+{
+	ItemPointerData tid;		/* element tuple */
+	ItemPointerData heaptid;
+	float		distance;
+	uint8		level;
+	bool		deleted;
+	int			nneighbors;		/* neighbours copied for the searched level */
+	ItemPointerData *neighbors;
+} HnswCandidate;
+
+/* a set of visited element TIDs */
+typedef struct HnswVisited HnswVisited;
+
+/* settings */
+extern int	hnsw_ef_search;
+extern int	hnsw_iterative_scan;
+extern int	hnsw_max_scan_tuples;
+
+/* hnsw.c */
+extern void HnswInit(void);
+extern int	HnswGetM(Relation index);
+extern int	HnswGetEfConstruction(Relation index);
+extern HnswMetric HnswGetMetric(Relation index);
+
+/* hnswutils.c */
+extern void HnswInitInfo(HnswInfo *info, Relation index);
+extern int	HnswMaxLevelFor(int m, int dims);
+extern int	HnswRandomLevel(double ml, int maxLevel);
+extern bool HnswPrepareVector(HnswMetric metric, const float *in, float *out, int dims);
+extern float HnswDistance(HnswMetric metric, int dims, const float *a, const float *b);
+extern void HnswReadMeta(Relation index, HnswMetaPageData *meta);
+extern HnswVisited *HnswVisitedCreate(int expected);
+extern bool HnswVisitedAdd(HnswVisited *v, ItemPointer tid);
+extern bool HnswVisitedContains(HnswVisited *v, ItemPointer tid);
+extern HnswCandidate *HnswLoadCandidate(HnswInfo *info, ItemPointer tid, const float *q, int lc);
+extern HnswCandidate **HnswSearchLayer(HnswInfo *info, const float *q, HnswCandidate **entries,
+									   int nentries, int ef, int lc, HnswVisited *visited,
+									   int *nresult, int64 *visits);
+extern HnswCandidate **HnswSearchFromEntry(HnswInfo *info, HnswMetaPageData *meta, const float *q,
+										   int ef, int toLevel, int *nresult, int64 *visits);
+extern int	HnswSelectNeighbors(HnswInfo *info, HnswCandidate **cands, int ncands, int max,
+								float **vectors, int *chosen);
+extern void HnswInitPage(Page page);
+extern void HnswWriteMeta(Relation index, HnswMetaPageData *meta, bool wal, bool newPage);
+extern Buffer HnswNewBuffer(Relation index, ForkNumber fork);
+extern void HnswInsertElement(HnswInfo *info, const float *vec, ItemPointer heaptid, bool building);
+
+/* hnswbuild.c */
+extern IndexBuildResult *ehnswbuild(Relation heap, Relation index, IndexInfo *indexInfo);
+extern void ehnswbuildempty(Relation index);
+
+/* hnswinsert.c */
+extern bool ehnswinsert(Relation index, Datum *values, bool *isnull, ItemPointer heap_tid,
+						Relation heap, IndexUniqueCheck checkUnique, bool indexUnchanged,
+						IndexInfo *indexInfo);
+
+/* hnswscan.c */
+extern IndexScanDesc ehnswbeginscan(Relation index, int nkeys, int norderbys);
+extern void ehnswrescan(IndexScanDesc scan, ScanKey keys, int nkeys, ScanKey orderbys, int norderbys);
+extern bool ehnswgettuple(IndexScanDesc scan, ScanDirection dir);
+extern void ehnswendscan(IndexScanDesc scan);
+
+/* hnswvacuum.c */
+extern IndexBulkDeleteResult *ehnswbulkdelete(IndexVacuumInfo *info, IndexBulkDeleteResult *stats,
+											  IndexBulkDeleteCallback callback, void *callback_state);
+extern IndexBulkDeleteResult *ehnswvacuumcleanup(IndexVacuumInfo *info, IndexBulkDeleteResult *stats);
+
+#endif

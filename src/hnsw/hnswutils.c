@@ -1,0 +1,817 @@
+/*
+ * hnswutils.c
+ *		Pages, element tuples, distances, the visited set, layer search,
+ *		neighbour selection and on-disk insertion of embedding_hnsw.
+ */
+#include "postgres.h"
+
+#include <math.h>
+
+#include "common/pg_prng.h"
+#include "hnsw.h"
+#include "miscadmin.h"
+#include "simd/simd.h"
+#include "storage/lmgr.h"
+#include "utils/float.h"
+#include "utils/rel.h"
+
+/* fill in what searches need from the index's metapage and options */
+void
+HnswInitInfo(HnswInfo *info, Relation index)
+{
+	HnswMetaPageData meta;
+
+	HnswReadMeta(index, &meta);
+	info->index = index;
+	info->m = meta.m;
+	info->efConstruction = meta.efConstruction;
+	info->dims = meta.dims;
+	info->metric = (HnswMetric) meta.metric;
+	info->maxLevel = meta.maxLevel;
+	info->ml = 1.0 / log((double) info->m);
+}
+
+/* the highest level an element may have so that its tuple fits a page */
+int
+HnswMaxLevelFor(int m, int dims)
+{
+	Size		room = BLCKSZ - MAXALIGN(SizeOfPageHeaderData) - sizeof(ItemIdData) - 16;
+	int			level = -1;
+
+	while (level < HNSW_MAX_LEVEL && MAXALIGN(HnswTupleSize(m, level + 1, dims)) <= room)
+		level++;
+	return level;
+}
+
+/* a random level with P(level >= l) = m^-l */
+int
+HnswRandomLevel(double ml, int maxLevel)
+{
+	double		r = pg_prng_double(&pg_global_prng_state);
+	int			level;
+
+	if (r <= 0)
+		r = 1e-12;
+	level = (int) floor(-log(r) * ml);
+	return Min(level, maxLevel);
+}
+
+/* copy a value for the index; cosine stores unit vectors; false for a zero vector under cosine */
+bool
+HnswPrepareVector(HnswMetric metric, const float *in, float *out, int dims)
+{
+	double		norm;
+
+	memcpy(out, in, sizeof(float) * dims);
+	if (metric != HNSW_METRIC_COSINE)
+		return true;
+	norm = sqrt((double) fs_kernels->normsq(dims, out));
+	if (norm == 0 || isnan(norm))
+		return false;
+	for (int i = 0; i < dims; i++)
+		out[i] = (float) (out[i] / norm);
+	return true;
+}
+
+/* the distance the graph is ordered by (smaller is closer) */
+float
+HnswDistance(HnswMetric metric, int dims, const float *a, const float *b)
+{
+	switch (metric)
+	{
+		case HNSW_METRIC_L2:
+			return fs_kernels->l2sq(dims, a, b);
+		case HNSW_METRIC_IP:
+			return -fs_kernels->dot(dims, a, b);
+		case HNSW_METRIC_COSINE:
+			return 1.0f - fs_kernels->dot(dims, a, b);
+	}
+	return 0;
+}
+
+/* read the metapage */
+void
+HnswReadMeta(Relation index, HnswMetaPageData *meta)
+{
+	Buffer		buf = ReadBuffer(index, HNSW_METAPAGE_BLKNO);
+	HnswMetaPage m;
+
+	LockBuffer(buf, BUFFER_LOCK_SHARE);
+	m = (HnswMetaPage) PageGetContents(BufferGetPage(buf));
+	if (m->magic != HNSW_MAGIC)
+		ereport(ERROR,
+				(errcode(ERRCODE_INDEX_CORRUPTED),
+				 errmsg("index \"%s\" is not a valid embedding_hnsw index", RelationGetRelationName(index)),
+				 errhint("REINDEX the index.")));
+	if (m->version != HNSW_VERSION)
+		ereport(ERROR,
+				(errcode(ERRCODE_INDEX_CORRUPTED),
+				 errmsg("index \"%s\" has version %u, this build reads version %d",
+						RelationGetRelationName(index), m->version, HNSW_VERSION),
+				 errhint("REINDEX the index.")));
+	*meta = *m;
+	UnlockReleaseBuffer(buf);
+}
+
+/* initialise an empty index page */
+void
+HnswInitPage(Page page)
+{
+	PageInit(page, BLCKSZ, 0);
+}
+
+/* write the metapage (a new page for a build, else an update) */
+void
+HnswWriteMeta(Relation index, HnswMetaPageData *meta, bool wal, bool newPage)
+{
+	Buffer		buf;
+	Page		page;
+	GenericXLogState *state = NULL;
+
+	if (newPage)
+		buf = HnswNewBuffer(index, MAIN_FORKNUM);
+	else
+		buf = ReadBuffer(index, HNSW_METAPAGE_BLKNO);
+	if (!newPage)
+		LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
+	Assert(BufferGetBlockNumber(buf) == HNSW_METAPAGE_BLKNO);
+	if (wal)
+	{
+		state = GenericXLogStart(index);
+		page = GenericXLogRegisterBuffer(state, buf, newPage ? GENERIC_XLOG_FULL_IMAGE : 0);
+	}
+	else
+		page = BufferGetPage(buf);
+	if (newPage)
+		HnswInitPage(page);
+	memcpy(PageGetContents(page), meta, sizeof(HnswMetaPageData));
+	((PageHeader) page)->pd_lower = ((char *) PageGetContents(page) + sizeof(HnswMetaPageData)) - (char *) page;
+	if (wal)
+		GenericXLogFinish(state);
+	else
+		MarkBufferDirty(buf);
+	UnlockReleaseBuffer(buf);
+}
+
+/* a new, exclusively locked page at the end of a fork */
+Buffer
+HnswNewBuffer(Relation index, ForkNumber fork)
+{
+	Buffer		buf;
+
+	LockRelationForExtension(index, ExclusiveLock);
+	buf = ReadBufferExtended(index, fork, P_NEW, RBM_NORMAL, NULL);
+	LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
+	UnlockRelationForExtension(index, ExclusiveLock);
+	return buf;
+}
+
+/*
+ * The visited set: open addressing over packed TIDs.  Element TIDs are never
+ * zero (block 0 is the metapage), so zero marks an empty slot.
+ */
+struct HnswVisited
+{
+	uint64	   *slots;
+	uint32		mask;
+	uint32		count;
+};
+
+/* an empty set sized for about expected members */
+HnswVisited *
+HnswVisitedCreate(int expected)
+{
+	HnswVisited *v = palloc(sizeof(HnswVisited));
+	uint32		size = 64;
+
+	while (size < (uint32) expected * 2)
+		size <<= 1;
+	v->slots = palloc0(sizeof(uint64) * size);
+	v->mask = size - 1;
+	v->count = 0;
+	return v;
+}
+
+static inline uint64
+PackTid(ItemPointer tid)
+{
+	return ((uint64) ItemPointerGetBlockNumberNoCheck(tid) << 16) | ItemPointerGetOffsetNumberNoCheck(tid);
+}
+
+static inline uint32
+HashKey(uint64 k)
+{
+	k ^= k >> 33;
+	k *= UINT64CONST(0xff51afd7ed558ccd);
+	k ^= k >> 33;
+	return (uint32) k;
+}
+
+/* grow the table when it is half full */
+static void
+VisitedGrow(HnswVisited *v)
+{
+	uint64	   *old = v->slots;
+	uint32		oldsize = v->mask + 1;
+
+	v->slots = palloc0(sizeof(uint64) * oldsize * 2);
+	v->mask = oldsize * 2 - 1;
+	for (uint32 i = 0; i < oldsize; i++)
+	{
+		if (old[i] != 0)
+		{
+			uint32		h = HashKey(old[i]) & v->mask;
+
+			while (v->slots[h] != 0)
+				h = (h + 1) & v->mask;
+			v->slots[h] = old[i];
+		}
+	}
+	pfree(old);
+}
+
+/* add a TID; true when it was not there yet */
+bool
+HnswVisitedAdd(HnswVisited *v, ItemPointer tid)
+{
+	uint64		k = PackTid(tid);
+	uint32		h = HashKey(k) & v->mask;
+
+	while (v->slots[h] != 0)
+	{
+		if (v->slots[h] == k)
+			return false;
+		h = (h + 1) & v->mask;
+	}
+	v->slots[h] = k;
+	if (++v->count * 2 > v->mask)
+		VisitedGrow(v);
+	return true;
+}
+
+/* is a TID in the set? */
+bool
+HnswVisitedContains(HnswVisited *v, ItemPointer tid)
+{
+	uint64		k = PackTid(tid);
+	uint32		h = HashKey(k) & v->mask;
+
+	while (v->slots[h] != 0)
+	{
+		if (v->slots[h] == k)
+			return true;
+		h = (h + 1) & v->mask;
+	}
+	return false;
+}
+
+/* the element tuple at tid on a locked page */
+static HnswElementTuple
+TupleAt(Page page, ItemPointer tid, Relation index)
+{
+	OffsetNumber off = ItemPointerGetOffsetNumber(tid);
+
+	if (off < FirstOffsetNumber || off > PageGetMaxOffsetNumber(page))
+		ereport(ERROR,
+				(errcode(ERRCODE_INDEX_CORRUPTED),
+				 errmsg("index \"%s\" links to a missing element (%u,%u)",
+						RelationGetRelationName(index), ItemPointerGetBlockNumber(tid), off),
+				 errhint("Run firstsight.index_check on the index, then REINDEX it.")));
+	return (HnswElementTuple) PageGetItem(page, PageGetItemId(page, off));
+}
+
+/* read one element: its distance to q and its neighbours on level lc */
+HnswCandidate *
+HnswLoadCandidate(HnswInfo *info, ItemPointer tid, const float *q, int lc)
+{
+	HnswCandidate *c = palloc(sizeof(HnswCandidate));
+	Buffer		buf = ReadBuffer(info->index, ItemPointerGetBlockNumber(tid));
+	HnswElementTuple tup;
+
+	LockBuffer(buf, BUFFER_LOCK_SHARE);
+	tup = TupleAt(BufferGetPage(buf), tid, info->index);
+	c->tid = *tid;
+	c->heaptid = tup->heaptid;
+	c->level = tup->level;
+	c->deleted = tup->deleted != 0;
+	c->distance = c->deleted ? get_float4_infinity() :
+		HnswDistance(info->metric, info->dims, q, HnswTupleVector(tup, info->m));
+	c->nneighbors = 0;
+	c->neighbors = NULL;
+	if (lc >= 0 && tup->level >= lc)
+	{
+		int			start = HnswLevelStart(info->m, lc);
+		int			n = HnswLevelSlots(info->m, lc);
+
+		c->neighbors = palloc(sizeof(ItemPointerData) * n);
+		for (int i = 0; i < n && ItemPointerIsValid(&tup->neighbors[start + i].tid); i++)
+			c->neighbors[c->nneighbors++] = tup->neighbors[start + i].tid;
+	}
+	UnlockReleaseBuffer(buf);
+	return c;
+}
+
+/* copy the vector of the element at tid */
+static void
+FetchVector(HnswInfo *info, ItemPointer tid, float *out)
+{
+	Buffer		buf = ReadBuffer(info->index, ItemPointerGetBlockNumber(tid));
+	HnswElementTuple tup;
+
+	LockBuffer(buf, BUFFER_LOCK_SHARE);
+	tup = TupleAt(BufferGetPage(buf), tid, info->index);
+	memcpy(out, HnswTupleVector(tup, info->m), sizeof(float) * info->dims);
+	UnlockReleaseBuffer(buf);
+}
+
+/* binary heap of candidates; max-heap when max is set, else min-heap */
+typedef struct CandHeap
+{
+	HnswCandidate **items;
+	int			n;
+	int			cap;
+	bool		max;
+} CandHeap;
+
+static inline bool
+HeapAbove(CandHeap *h, HnswCandidate *a, HnswCandidate *b)
+{
+	return h->max ? a->distance > b->distance : a->distance < b->distance;
+}
+
+static void
+HeapInit(CandHeap *h, int cap, bool max)
+{
+	h->cap = Max(cap, 16);
+	h->items = palloc(sizeof(HnswCandidate *) * h->cap);
+	h->n = 0;
+	h->max = max;
+}
+
+static void
+HeapPush(CandHeap *h, HnswCandidate *c)
+{
+	int			i;
+
+	if (h->n == h->cap)
+	{
+		h->cap *= 2;
+		h->items = repalloc(h->items, sizeof(HnswCandidate *) * h->cap);
+	}
+	i = h->n++;
+	while (i > 0 && HeapAbove(h, c, h->items[(i - 1) / 2]))
+	{
+		h->items[i] = h->items[(i - 1) / 2];
+		i = (i - 1) / 2;
+	}
+	h->items[i] = c;
+}
+
+static HnswCandidate *
+HeapPop(CandHeap *h)
+{
+	HnswCandidate *top = h->items[0];
+	HnswCandidate *last = h->items[--h->n];
+	int			i = 0;
+
+	for (;;)
+	{
+		int			l = 2 * i + 1;
+		int			best;
+
+		if (l >= h->n)
+			break;
+		best = (l + 1 < h->n && HeapAbove(h, h->items[l + 1], h->items[l])) ? l + 1 : l;
+		if (!HeapAbove(h, h->items[best], last))
+			break;
+		h->items[i] = h->items[best];
+		i = best;
+	}
+	if (h->n > 0)
+		h->items[i] = last;
+	return top;
+}
+
+/* sort ascending by distance */
+static int
+CandidateCmp(const void *a, const void *b)
+{
+	float		da = (*(HnswCandidate *const *) a)->distance;
+	float		db = (*(HnswCandidate *const *) b)->distance;
+
+	return (da > db) - (da < db);
+}
+
+/*
+ * Search one level from the entries; returns up to ef live elements nearest
+ * to q, ascending.  Deleted elements are walked through but never returned.
+ */
+HnswCandidate **
+HnswSearchLayer(HnswInfo *info, const float *q, HnswCandidate **entries,
+				int nentries, int ef, int lc, HnswVisited *visited,
+				int *nresult, int64 *visits)
+{
+	CandHeap	cand,
+				res;
+	HnswCandidate **out;
+
+	HeapInit(&cand, ef * 2, false);
+	HeapInit(&res, ef + 1, true);
+	for (int i = 0; i < nentries; i++)
+	{
+		HnswVisitedAdd(visited, &entries[i]->tid);
+		HeapPush(&cand, entries[i]);
+		if (!entries[i]->deleted)
+			HeapPush(&res, entries[i]);
+	}
+	while (res.n > ef)
+		HeapPop(&res);
+
+	while (cand.n > 0)
+	{
+		HnswCandidate *c = HeapPop(&cand);
+
+		if (res.n >= ef && c->distance > res.items[0]->distance)
+			break;
+		CHECK_FOR_INTERRUPTS();
+		for (int i = 0; i < c->nneighbors; i++)
+		{
+			HnswCandidate *e;
+
+			if (!HnswVisitedAdd(visited, &c->neighbors[i]))
+				continue;
+			e = HnswLoadCandidate(info, &c->neighbors[i], q, lc);
+			if (visits)
+				(*visits)++;
+			if (e->deleted)
+			{
+				/* walk through it, but it is never a result */
+				if (res.n < ef)
+					HeapPush(&cand, e);
+				continue;
+			}
+			if (res.n < ef || e->distance < res.items[0]->distance)
+			{
+				HeapPush(&cand, e);
+				HeapPush(&res, e);
+				if (res.n > ef)
+					HeapPop(&res);
+			}
+		}
+	}
+
+	out = palloc(sizeof(HnswCandidate *) * Max(res.n, 1));
+	memcpy(out, res.items, sizeof(HnswCandidate *) * res.n);
+	qsort(out, res.n, sizeof(HnswCandidate *), CandidateCmp);
+	*nresult = res.n;
+	return out;
+}
+
+/* greedy descent from the entry point to toLevel + 1, then a search of ef on toLevel */
+HnswCandidate **
+HnswSearchFromEntry(HnswInfo *info, HnswMetaPageData *meta, const float *q,
+					int ef, int toLevel, int *nresult, int64 *visits)
+{
+	HnswCandidate *ep;
+	HnswCandidate **w = NULL;
+	int			n = 0;
+
+	if (meta->entryLevel < 0)
+	{
+		*nresult = 0;
+		return NULL;
+	}
+	ep = HnswLoadCandidate(info, &meta->entry, q, meta->entryLevel);
+	for (int lc = meta->entryLevel; lc >= toLevel; lc--)
+	{
+		HnswVisited *visited = HnswVisitedCreate(lc > toLevel ? 64 : ef * 16);
+		int			thisEf = lc > toLevel ? 1 : ef;
+
+		w = HnswSearchLayer(info, q, &ep, 1, thisEf, lc, visited, &n, visits);
+		if (lc > toLevel && n > 0)
+			ep = HnswLoadCandidate(info, &w[0]->tid, q, lc - 1);
+		else if (lc > toLevel)
+			ep = HnswLoadCandidate(info, &ep->tid, q, lc - 1);
+	}
+	*nresult = n;
+	return w;
+}
+
+/*
+ * The neighbour-selection heuristic: walk candidates nearest first and keep
+ * one only if it is closer to the base than to every one already kept, which
+ * keeps links in several directions instead of all into one cluster.
+ * vectors[i] is candidate i's vector; chosen gets the kept indexes.
+ */
+int
+HnswSelectNeighbors(HnswInfo *info, HnswCandidate **cands, int ncands, int max,
+					float **vectors, int *chosen)
+{
+	int			nchosen = 0;
+
+	for (int i = 0; i < ncands && nchosen < max; i++)
+	{
+		bool		keep = true;
+
+		for (int j = 0; j < nchosen && keep; j++)
+			if (HnswDistance(info->metric, info->dims, vectors[i], vectors[chosen[j]]) < cands[i]->distance)
+				keep = false;
+		if (keep)
+			chosen[nchosen++] = i;
+	}
+	return nchosen;
+}
+
+/* start changing a buffer, through generic WAL unless building */
+static Page
+BeginChange(GenericXLogState **state, Relation index, Buffer buf, bool building, int flags)
+{
+	if (building)
+	{
+		*state = NULL;
+		return BufferGetPage(buf);
+	}
+	*state = GenericXLogStart(index);
+	return GenericXLogRegisterBuffer(*state, buf, flags);
+}
+
+/* finish a change begun by BeginChange */
+static void
+FinishChange(GenericXLogState *state, Buffer buf)
+{
+	if (state)
+		GenericXLogFinish(state);
+	else
+		MarkBufferDirty(buf);
+}
+
+/* put an element tuple on the insert page or a new one; returns its TID */
+static ItemPointerData
+WriteElement(HnswInfo *info, HnswElementTuple tup, Size size, bool building)
+{
+	HnswMetaPageData meta;
+	Buffer		buf;
+	Page		page;
+	GenericXLogState *state;
+	OffsetNumber off;
+	ItemPointerData tid;
+	bool		extended = false;
+
+	HnswReadMeta(info->index, &meta);
+	buf = ReadBuffer(info->index, meta.insertPage);
+	LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
+	if (PageGetFreeSpace(BufferGetPage(buf)) < MAXALIGN(size))
+	{
+		UnlockReleaseBuffer(buf);
+		buf = HnswNewBuffer(info->index, MAIN_FORKNUM);
+		extended = true;
+	}
+	page = BeginChange(&state, info->index, buf, building, extended ? GENERIC_XLOG_FULL_IMAGE : 0);
+	if (extended)
+		HnswInitPage(page);
+	off = PageAddItem(page, (Item) tup, size, InvalidOffsetNumber, false, false);
+	if (off == InvalidOffsetNumber)
+		elog(ERROR, "failed to add element to embedding_hnsw index \"%s\"", RelationGetRelationName(info->index));
+	FinishChange(state, buf);
+	ItemPointerSet(&tid, BufferGetBlockNumber(buf), off);
+	UnlockReleaseBuffer(buf);
+
+	if (extended)
+	{
+		/* later inserts go to the new page */
+		buf = ReadBuffer(info->index, HNSW_METAPAGE_BLKNO);
+		LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
+		page = BeginChange(&state, info->index, buf, building, 0);
+		((HnswMetaPage) PageGetContents(page))->insertPage = ItemPointerGetBlockNumber(&tid);
+		FinishChange(state, buf);
+		UnlockReleaseBuffer(buf);
+	}
+	return tid;
+}
+
+/*
+ * Add a link from element n to the new element on level lc.  A full list is
+ * re-pruned with the heuristic over its members and the newcomer; the
+ * vectors for that are read without holding n's page, so the list is checked
+ * again before it is written and the work redone if it changed meanwhile.
+ */
+static void
+AddBackLink(HnswInfo *info, ItemPointer n, int lc, ItemPointer newTid, const float *newVec,
+			float distance, bool building)
+{
+	int			start = HnswLevelStart(info->m, lc);
+	int			slots = HnswLevelSlots(info->m, lc);
+
+	for (int attempt = 0; attempt < 3; attempt++)
+	{
+		Buffer		buf = ReadBuffer(info->index, ItemPointerGetBlockNumber(n));
+		GenericXLogState *state;
+		HnswElementTuple tup;
+		HnswNeighbor *list;
+		HnswNeighbor before[HNSW_MAX_M * 2];
+		int			used = 0;
+		float	   *base;
+		HnswCandidate **cands;
+		float	  **vecs;
+		int		   *chosen;
+		int			nchosen;
+
+		LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
+		tup = TupleAt(BufferGetPage(buf), n, info->index);
+		if (tup->deleted || tup->level < lc)
+		{
+			UnlockReleaseBuffer(buf);
+			return;
+		}
+		list = &tup->neighbors[start];
+		while (used < slots && ItemPointerIsValid(&list[used].tid))
+			used++;
+		if (used < slots)
+		{
+			Page		page = BeginChange(&state, info->index, buf, building, 0);
+
+			tup = TupleAt(page, n, info->index);
+			tup->neighbors[start + used].tid = *newTid;
+			tup->neighbors[start + used].distance = distance;
+			FinishChange(state, buf);
+			UnlockReleaseBuffer(buf);
+			return;
+		}
+
+		/* full: choose again among the members and the newcomer */
+		memcpy(before, list, sizeof(HnswNeighbor) * slots);
+		base = palloc(sizeof(float) * info->dims);
+		memcpy(base, HnswTupleVector(tup, info->m), sizeof(float) * info->dims);
+		UnlockReleaseBuffer(buf);
+
+		cands = palloc(sizeof(HnswCandidate *) * (slots + 1));
+		vecs = palloc(sizeof(float *) * (slots + 1));
+		chosen = palloc(sizeof(int) * (slots + 1));
+		for (int i = 0; i <= slots; i++)
+		{
+			cands[i] = palloc0(sizeof(HnswCandidate));
+			vecs[i] = palloc(sizeof(float) * info->dims);
+			if (i < slots)
+			{
+				cands[i]->tid = before[i].tid;
+				cands[i]->distance = before[i].distance;
+				FetchVector(info, &before[i].tid, vecs[i]);
+			}
+			else
+			{
+				cands[i]->tid = *newTid;
+				cands[i]->distance = distance;
+				memcpy(vecs[i], newVec, sizeof(float) * info->dims);
+			}
+		}
+		/* sort candidates (and their vectors) nearest first */
+		for (int i = 1; i <= slots; i++)
+			for (int j = i; j > 0 && cands[j]->distance < cands[j - 1]->distance; j--)
+			{
+				HnswCandidate *tc = cands[j];
+				float	   *tv = vecs[j];
+
+				cands[j] = cands[j - 1];
+				cands[j - 1] = tc;
+				vecs[j] = vecs[j - 1];
+				vecs[j - 1] = tv;
+			}
+		nchosen = HnswSelectNeighbors(info, cands, slots + 1, slots, vecs, chosen);
+
+		buf = ReadBuffer(info->index, ItemPointerGetBlockNumber(n));
+		LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
+		tup = TupleAt(BufferGetPage(buf), n, info->index);
+		if (memcmp(&tup->neighbors[start], before, sizeof(HnswNeighbor) * slots) == 0)
+		{
+			Page		page = BeginChange(&state, info->index, buf, building, 0);
+
+			tup = TupleAt(page, n, info->index);
+			for (int i = 0; i < slots; i++)
+			{
+				if (i < nchosen)
+				{
+					tup->neighbors[start + i].tid = cands[chosen[i]]->tid;
+					tup->neighbors[start + i].distance = cands[chosen[i]]->distance;
+				}
+				else
+				{
+					ItemPointerSetInvalid(&tup->neighbors[start + i].tid);
+					tup->neighbors[start + i].distance = 0;
+				}
+			}
+			FinishChange(state, buf);
+			UnlockReleaseBuffer(buf);
+			return;
+		}
+		UnlockReleaseBuffer(buf);
+	}
+}
+
+/* insert one vector (already prepared for the metric) into the on-disk graph */
+void
+HnswInsertElement(HnswInfo *info, const float *vec, ItemPointer heaptid, bool building)
+{
+	HnswMetaPageData meta;
+	int			level = HnswRandomLevel(info->ml, info->maxLevel);
+	Size		size = HnswTupleSize(info->m, level, info->dims);
+	HnswElementTuple tup = palloc0(size);
+	HnswCandidate **levelResults[HNSW_MAX_LEVEL + 1];
+	int			levelCounts[HNSW_MAX_LEVEL + 1];
+	int			levelChosen[HNSW_MAX_LEVEL + 1][HNSW_MAX_M * 2];
+	int			levelNChosen[HNSW_MAX_LEVEL + 1];
+	ItemPointerData tid;
+	LOCKMODE	lockmode = ShareLock;
+	int			top;
+
+	tup->heaptid = *heaptid;
+	tup->level = level;
+	tup->dims = info->dims;
+	for (int i = 0; i < HnswSlots(info->m, level); i++)
+		ItemPointerSetInvalid(&tup->neighbors[i].tid);
+	memcpy(HnswTupleVector(tup, info->m), vec, sizeof(float) * info->dims);
+
+	/* a new top level changes the entry point: serialise with other inserts */
+	LockPage(info->index, HNSW_UPDATE_LOCK, lockmode);
+	HnswReadMeta(info->index, &meta);
+	if (level > meta.entryLevel)
+	{
+		UnlockPage(info->index, HNSW_UPDATE_LOCK, lockmode);
+		lockmode = ExclusiveLock;
+		LockPage(info->index, HNSW_UPDATE_LOCK, lockmode);
+		HnswReadMeta(info->index, &meta);
+	}
+
+	top = Min(level, meta.entryLevel);
+	if (meta.entryLevel >= 0)
+	{
+		HnswCandidate *ep = HnswLoadCandidate(info, &meta.entry, vec, meta.entryLevel);
+
+		for (int lc = meta.entryLevel; lc > top; lc--)
+		{
+			HnswVisited *visited = HnswVisitedCreate(64);
+			int			n;
+			HnswCandidate **w = HnswSearchLayer(info, vec, &ep, 1, 1, lc, visited, &n, NULL);
+
+			ep = HnswLoadCandidate(info, n > 0 ? &w[0]->tid : &ep->tid, vec, lc - 1);
+		}
+		for (int lc = top; lc >= 0; lc--)
+		{
+			HnswVisited *visited = HnswVisitedCreate(info->efConstruction * 16);
+			HnswCandidate **w;
+			float	  **vecs;
+			int			n;
+
+			w = HnswSearchLayer(info, vec, &ep, 1, info->efConstruction, lc, visited, &n, NULL);
+			vecs = palloc(sizeof(float *) * Max(n, 1));
+			for (int i = 0; i < n; i++)
+			{
+				vecs[i] = palloc(sizeof(float) * info->dims);
+				FetchVector(info, &w[i]->tid, vecs[i]);
+			}
+			levelResults[lc] = w;
+			levelCounts[lc] = n;
+			levelNChosen[lc] = HnswSelectNeighbors(info, w, n, HnswLevelSlots(info->m, lc), vecs, levelChosen[lc]);
+			for (int i = 0; i < levelNChosen[lc]; i++)
+			{
+				HnswCandidate *c = w[levelChosen[lc][i]];
+
+				tup->neighbors[HnswLevelStart(info->m, lc) + i].tid = c->tid;
+				tup->neighbors[HnswLevelStart(info->m, lc) + i].distance = c->distance;
+			}
+			if (n > 0)
+			{
+				/* the next level down starts from the nearest found here */
+				ep = HnswLoadCandidate(info, &w[0]->tid, vec, lc - 1);
+			}
+		}
+	}
+
+	tid = WriteElement(info, tup, size, building);
+
+	/* links back from the chosen neighbours */
+	for (int lc = top; lc >= 0 && meta.entryLevel >= 0; lc--)
+		for (int i = 0; i < levelNChosen[lc]; i++)
+		{
+			HnswCandidate *c = levelResults[lc][levelChosen[lc][i]];
+
+			AddBackLink(info, &c->tid, lc, &tid, vec, c->distance, building);
+		}
+	(void) levelCounts;
+
+	if (level > meta.entryLevel)
+	{
+		Buffer		buf = ReadBuffer(info->index, HNSW_METAPAGE_BLKNO);
+		GenericXLogState *state;
+		Page		page;
+		HnswMetaPage m;
+
+		LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
+		page = BeginChange(&state, info->index, buf, building, 0);
+		m = (HnswMetaPage) PageGetContents(page);
+		m->entry = tid;
+		m->entryLevel = level;
+		FinishChange(state, buf);
+		UnlockReleaseBuffer(buf);
+	}
+	UnlockPage(info->index, HNSW_UPDATE_LOCK, lockmode);
+}

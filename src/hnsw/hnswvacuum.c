@@ -1,0 +1,378 @@
+/*
+ * hnswvacuum.c
+ *		VACUUM of an embedding_hnsw index, in three passes:
+ *		1. mark the elements of dead heap tuples deleted and erase their
+ *		   vectors at once (the bytes of an erased face do not stay on disk);
+ *		2. repair every live element that linked to a deleted one: its new
+ *		   links are chosen with the heuristic among its live links and the
+ *		   live links of the deleted ones (two hops);
+ *		3. drop the deleted elements' own links and move the entry point if
+ *		   it was deleted.
+ *		Deleted slots are not reused, so a scan or insert that still holds a
+ *		TID of a deleted element reads an element marked deleted, never a
+ *		different one.
+ */
+#include "postgres.h"
+
+#include "access/generic_xlog.h"
+#include "commands/vacuum.h"
+#include "hnsw.h"
+#include "miscadmin.h"
+#include "storage/bufmgr.h"
+#include "storage/lmgr.h"
+#include "utils/memutils.h"
+
+/* pass 1: mark dead elements deleted and erase them; returns the deleted set */
+static HnswVisited *
+MarkDeleted(HnswInfo *info, IndexBulkDeleteCallback callback, void *state,
+			IndexBulkDeleteResult *stats, int64 *ndeleted)
+{
+	BlockNumber nblocks = RelationGetNumberOfBlocks(info->index);
+	HnswVisited *deleted = HnswVisitedCreate(1024);
+
+	*ndeleted = 0;
+	for (BlockNumber blk = HNSW_HEAD_BLKNO; blk < nblocks; blk++)
+	{
+		Buffer		buf = ReadBufferExtended(info->index, MAIN_FORKNUM, blk, RBM_NORMAL, NULL);
+		GenericXLogState *xs = NULL;
+		Page		page;
+		OffsetNumber maxoff;
+
+		vacuum_delay_point();
+		LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
+		page = BufferGetPage(buf);
+		maxoff = PageGetMaxOffsetNumber(page);
+		for (OffsetNumber off = FirstOffsetNumber; off <= maxoff; off++)
+		{
+			HnswElementTuple tup = (HnswElementTuple) PageGetItem(page, PageGetItemId(page, off));
+			ItemPointerData tid;
+
+			ItemPointerSet(&tid, blk, off);
+			if (tup->deleted)
+			{
+				HnswVisitedAdd(deleted, &tid);
+				continue;
+			}
+			stats->num_index_tuples++;
+			if (!callback(&tup->heaptid, state))
+				continue;
+			if (xs == NULL)
+			{
+				xs = GenericXLogStart(info->index);
+				page = GenericXLogRegisterBuffer(xs, buf, 0);
+				tup = (HnswElementTuple) PageGetItem(page, PageGetItemId(page, off));
+			}
+			tup->deleted = 1;
+			ItemPointerSetInvalid(&tup->heaptid);
+			memset(HnswTupleVector(tup, info->m), 0, sizeof(float) * info->dims);
+			HnswVisitedAdd(deleted, &tid);
+			stats->tuples_removed++;
+			stats->num_index_tuples--;
+			(*ndeleted)++;
+		}
+		if (xs)
+			GenericXLogFinish(xs);
+		UnlockReleaseBuffer(buf);
+	}
+	return deleted;
+}
+
+/* copy of one element: vector and links */
+typedef struct ElementCopy
+{
+	int			level;
+	bool		deleted;
+	float	   *vec;
+	HnswNeighbor *nbrs;
+	int			nslots;
+} ElementCopy;
+
+/* read an element under a share lock */
+static bool
+CopyElement(HnswInfo *info, ItemPointer tid, ElementCopy *ec, bool wantVec)
+{
+	Buffer		buf = ReadBuffer(info->index, ItemPointerGetBlockNumber(tid));
+	Page		page;
+	HnswElementTuple tup;
+
+	LockBuffer(buf, BUFFER_LOCK_SHARE);
+	page = BufferGetPage(buf);
+	if (ItemPointerGetOffsetNumber(tid) > PageGetMaxOffsetNumber(page))
+	{
+		UnlockReleaseBuffer(buf);
+		return false;
+	}
+	tup = (HnswElementTuple) PageGetItem(page, PageGetItemId(page, ItemPointerGetOffsetNumber(tid)));
+	ec->level = tup->level;
+	ec->deleted = tup->deleted != 0;
+	ec->nslots = HnswSlots(info->m, tup->level);
+	ec->nbrs = palloc(sizeof(HnswNeighbor) * ec->nslots);
+	memcpy(ec->nbrs, tup->neighbors, sizeof(HnswNeighbor) * ec->nslots);
+	ec->vec = NULL;
+	if (wantVec)
+	{
+		ec->vec = palloc(sizeof(float) * info->dims);
+		memcpy(ec->vec, HnswTupleVector(tup, info->m), sizeof(float) * info->dims);
+	}
+	UnlockReleaseBuffer(buf);
+	return true;
+}
+
+/* new links for level lc of an element whose list named deleted elements */
+static int
+RepairLevel(HnswInfo *info, ItemPointer self, ElementCopy *ec, int lc, HnswVisited *deleted,
+			HnswNeighbor *out)
+{
+	int			start = HnswLevelStart(info->m, lc);
+	int			slots = HnswLevelSlots(info->m, lc);
+	int			cap = slots * (slots + 1) + 1;
+	HnswCandidate **cands = palloc(sizeof(HnswCandidate *) * cap);
+	float	  **vecs = palloc(sizeof(float *) * cap);
+	int		   *chosen = palloc(sizeof(int) * slots);
+	HnswVisited *seen = HnswVisitedCreate(cap);
+	int			n = 0;
+	int			k;
+
+	HnswVisitedAdd(seen, self);
+	for (int i = 0; i < slots && ItemPointerIsValid(&ec->nbrs[start + i].tid); i++)
+	{
+		ItemPointer t = &ec->nbrs[start + i].tid;
+		ElementCopy nc;
+
+		if (!HnswVisitedAdd(seen, t) || !CopyElement(info, t, &nc, !HnswVisitedContains(deleted, t)))
+			continue;
+		if (!HnswVisitedContains(deleted, t) && !nc.deleted)
+		{
+			cands[n] = palloc0(sizeof(HnswCandidate));
+			cands[n]->tid = *t;
+			cands[n]->distance = ec->nbrs[start + i].distance;
+			vecs[n++] = nc.vec;
+			continue;
+		}
+		/* a deleted neighbour: take its live links on this level instead */
+		if (nc.level < lc)
+			continue;
+		for (int j = 0; j < slots && ItemPointerIsValid(&nc.nbrs[start + j].tid); j++)
+		{
+			ItemPointer t2 = &nc.nbrs[start + j].tid;
+			ElementCopy c2;
+
+			if (HnswVisitedContains(deleted, t2) || !HnswVisitedAdd(seen, t2) ||
+				!CopyElement(info, t2, &c2, true) || c2.deleted || c2.level < lc)
+				continue;
+			cands[n] = palloc0(sizeof(HnswCandidate));
+			cands[n]->tid = *t2;
+			cands[n]->distance = HnswDistance(info->metric, info->dims, ec->vec, c2.vec);
+			vecs[n++] = c2.vec;
+		}
+	}
+	/* nearest first, vectors alongside */
+	for (int i = 1; i < n; i++)
+		for (int j = i; j > 0 && cands[j]->distance < cands[j - 1]->distance; j--)
+		{
+			HnswCandidate *tc = cands[j];
+			float	   *tv = vecs[j];
+
+			cands[j] = cands[j - 1];
+			cands[j - 1] = tc;
+			vecs[j] = vecs[j - 1];
+			vecs[j - 1] = tv;
+		}
+	k = HnswSelectNeighbors(info, cands, n, slots, vecs, chosen);
+	for (int i = 0; i < slots; i++)
+	{
+		if (i < k)
+		{
+			out[i].tid = cands[chosen[i]]->tid;
+			out[i].distance = cands[chosen[i]]->distance;
+		}
+		else
+		{
+			ItemPointerSetInvalid(&out[i].tid);
+			out[i].distance = 0;
+		}
+	}
+	return k;
+}
+
+/* pass 2: repair the links of every live element that named a deleted one */
+static void
+RepairGraph(HnswInfo *info, HnswVisited *deleted, MemoryContext tmp)
+{
+	BlockNumber nblocks = RelationGetNumberOfBlocks(info->index);
+
+	for (BlockNumber blk = HNSW_HEAD_BLKNO; blk < nblocks; blk++)
+	{
+		OffsetNumber maxoff;
+		Buffer		buf = ReadBuffer(info->index, blk);
+
+		LockBuffer(buf, BUFFER_LOCK_SHARE);
+		maxoff = PageGetMaxOffsetNumber(BufferGetPage(buf));
+		UnlockReleaseBuffer(buf);
+
+		for (OffsetNumber off = FirstOffsetNumber; off <= maxoff; off++)
+		{
+			MemoryContext old = MemoryContextSwitchTo(tmp);
+			ItemPointerData tid;
+			ElementCopy ec;
+
+			vacuum_delay_point();
+			ItemPointerSet(&tid, blk, off);
+			if (CopyElement(info, &tid, &ec, true) && !ec.deleted)
+			{
+				for (int lc = 0; lc <= ec.level; lc++)
+				{
+					int			start = HnswLevelStart(info->m, lc);
+					int			slots = HnswLevelSlots(info->m, lc);
+					bool		affected = false;
+					HnswNeighbor fresh[HNSW_MAX_M * 2];
+
+					for (int i = 0; i < slots && ItemPointerIsValid(&ec.nbrs[start + i].tid); i++)
+						if (HnswVisitedContains(deleted, &ec.nbrs[start + i].tid))
+							affected = true;
+					if (!affected)
+						continue;
+					RepairLevel(info, &tid, &ec, lc, deleted, fresh);
+
+					/* write, unless an insert changed the list meanwhile */
+					buf = ReadBuffer(info->index, blk);
+					LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
+					{
+						Page		page = BufferGetPage(buf);
+						HnswElementTuple tup = (HnswElementTuple) PageGetItem(page, PageGetItemId(page, off));
+
+						if (memcmp(&tup->neighbors[start], &ec.nbrs[start], sizeof(HnswNeighbor) * slots) == 0)
+						{
+							GenericXLogState *xs = GenericXLogStart(info->index);
+
+							page = GenericXLogRegisterBuffer(xs, buf, 0);
+							tup = (HnswElementTuple) PageGetItem(page, PageGetItemId(page, off));
+							memcpy(&tup->neighbors[start], fresh, sizeof(HnswNeighbor) * slots);
+							GenericXLogFinish(xs);
+						}
+					}
+					UnlockReleaseBuffer(buf);
+				}
+			}
+			MemoryContextSwitchTo(old);
+			MemoryContextReset(tmp);
+		}
+	}
+}
+
+/* pass 3: clear deleted elements' links and fix the entry point */
+static void
+FinishDeletion(HnswInfo *info, HnswVisited *deleted, int64 ndeleted)
+{
+	BlockNumber nblocks = RelationGetNumberOfBlocks(info->index);
+	HnswMetaPageData meta;
+	ItemPointerData best;
+	int			bestLevel = -1;
+	Buffer		buf;
+	GenericXLogState *xs;
+	HnswMetaPage mp;
+
+	ItemPointerSetInvalid(&best);
+	for (BlockNumber blk = HNSW_HEAD_BLKNO; blk < nblocks; blk++)
+	{
+		Page		page;
+		OffsetNumber maxoff;
+
+		buf = ReadBuffer(info->index, blk);
+		LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
+		page = BufferGetPage(buf);
+		maxoff = PageGetMaxOffsetNumber(page);
+		xs = NULL;
+		for (OffsetNumber off = FirstOffsetNumber; off <= maxoff; off++)
+		{
+			HnswElementTuple tup = (HnswElementTuple) PageGetItem(page, PageGetItemId(page, off));
+
+			if (!tup->deleted)
+			{
+				if (tup->level > bestLevel)
+				{
+					bestLevel = tup->level;
+					ItemPointerSet(&best, blk, off);
+				}
+				continue;
+			}
+			if (!ItemPointerIsValid(&tup->neighbors[0].tid))
+				continue;
+			if (xs == NULL)
+			{
+				xs = GenericXLogStart(info->index);
+				page = GenericXLogRegisterBuffer(xs, buf, 0);
+				tup = (HnswElementTuple) PageGetItem(page, PageGetItemId(page, off));
+			}
+			for (int s = 0; s < HnswSlots(info->m, tup->level); s++)
+			{
+				ItemPointerSetInvalid(&tup->neighbors[s].tid);
+				tup->neighbors[s].distance = 0;
+			}
+		}
+		if (xs)
+			GenericXLogFinish(xs);
+		UnlockReleaseBuffer(buf);
+	}
+
+	/* the entry point: kept if live, else a live element of the top level */
+	LockPage(info->index, HNSW_UPDATE_LOCK, ExclusiveLock);
+	HnswReadMeta(info->index, &meta);
+	buf = ReadBuffer(info->index, HNSW_METAPAGE_BLKNO);
+	LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
+	xs = GenericXLogStart(info->index);
+	mp = (HnswMetaPage) PageGetContents(GenericXLogRegisterBuffer(xs, buf, 0));
+	if (meta.entryLevel >= 0 && HnswVisitedContains(deleted, &meta.entry))
+	{
+		mp->entry = best;
+		mp->entryLevel = bestLevel;
+	}
+	mp->deleted += (uint32) ndeleted;
+	GenericXLogFinish(xs);
+	UnlockReleaseBuffer(buf);
+	UnlockPage(info->index, HNSW_UPDATE_LOCK, ExclusiveLock);
+}
+
+/* ambulkdelete */
+IndexBulkDeleteResult *
+ehnswbulkdelete(IndexVacuumInfo *info, IndexBulkDeleteResult *stats,
+				IndexBulkDeleteCallback callback, void *callback_state)
+{
+	HnswInfo	hi;
+	MemoryContext ctx = AllocSetContextCreate(CurrentMemoryContext, "embedding_hnsw vacuum", ALLOCSET_DEFAULT_SIZES);
+	MemoryContext tmp = AllocSetContextCreate(ctx, "embedding_hnsw vacuum element", ALLOCSET_DEFAULT_SIZES);
+	MemoryContext old = MemoryContextSwitchTo(ctx);
+	HnswVisited *deleted;
+	int64		ndeleted;
+
+	if (stats == NULL)
+		stats = (IndexBulkDeleteResult *) MemoryContextAllocZero(old, sizeof(IndexBulkDeleteResult));
+	stats->num_index_tuples = 0;
+	HnswInitInfo(&hi, info->index);
+	deleted = MarkDeleted(&hi, callback, callback_state, stats, &ndeleted);
+	if (ndeleted > 0)
+	{
+		RepairGraph(&hi, deleted, tmp);
+		FinishDeletion(&hi, deleted, ndeleted);
+	}
+	MemoryContextSwitchTo(old);
+	MemoryContextDelete(ctx);
+	return stats;
+}
+
+/* amvacuumcleanup */
+IndexBulkDeleteResult *
+ehnswvacuumcleanup(IndexVacuumInfo *info, IndexBulkDeleteResult *stats)
+{
+	if (info->analyze_only)
+		return stats;
+	if (stats == NULL)
+	{
+		/* nothing was deleted: the heap's count will do */
+		stats = palloc0(sizeof(IndexBulkDeleteResult));
+		stats->num_index_tuples = info->num_heap_tuples;
+		stats->estimated_count = info->estimated_count;
+	}
+	stats->num_pages = RelationGetNumberOfBlocks(info->index);
+	return stats;
+}
