@@ -1,0 +1,602 @@
+-- Privacy by design (issue 6): retention, consent and erasure.
+-- Every biometric row (capture.face, capture.photo, face.face) carries an
+-- expiry kept current by triggers from the project's retention policy and the
+-- person's category and consent.  Erasure nulls the embedding and photo of a
+-- capture (the capture row itself, its camera, time, person and visit stay, so
+-- visits, deals, attribution and the BI views keep their numbers) and deletes
+-- gallery rows, and with them their index entries at the next VACUUM.
+-- No table here holds biometric data; logs name persons by id only.
+
+ALTER TABLE capture ADD COLUMN photo_expires_at timestamptz;
+ALTER TABLE capture ADD COLUMN erased_at timestamptz;
+COMMENT ON COLUMN capture.expires_at IS 'when the embedding and photo are erased (privacy layer); null once erased';
+COMMENT ON COLUMN capture.photo_expires_at IS 'when the photo is erased: 24 hours (photo_retention) unless consent covers photos';
+COMMENT ON COLUMN capture.erased_at IS 'when the embedding and photo were erased; the non-biometric facts stay';
+CREATE INDEX capture_expires ON capture (expires_at) WHERE expires_at IS NOT NULL;
+CREATE INDEX capture_photo_expires ON capture (photo_expires_at) WHERE photo_expires_at IS NOT NULL;
+CREATE INDEX face_expires ON face (expires_at);
+
+ALTER TABLE person ADD COLUMN consent_given boolean;
+ALTER TABLE person ADD COLUMN consent_scope text;
+ALTER TABLE person ADD COLUMN consent_at timestamptz;
+COMMENT ON COLUMN person.category IS 'retention category: visitor (no consent), consented, buyer (has a deal), or one with its own retention_policy row (staff, ...)';
+COMMENT ON COLUMN person.consent_given IS 'the latest consent record: true given, false withdrawn, null never asked';
+
+INSERT INTO setting_definition VALUES
+	('photo_retention', 'interval', '24 hours', NULL, NULL,
+	 'photos are erased this long after capture unless the person''s consent covers photos');
+
+-- retention per project and category; a row per default category is made with each project
+CREATE TABLE retention_policy (
+	project_id bigint NOT NULL REFERENCES project ON DELETE CASCADE,
+	category text NOT NULL CHECK (category ~ '^[a-z_]{1,40}$'),
+	keep interval NOT NULL CHECK (keep > interval '0'),
+	PRIMARY KEY (project_id, category)
+);
+COMMENT ON TABLE retention_policy IS 'how long biometric data is kept: visitor and consented after the end of the last visit''s day, buyer after the later of the last deal and that';
+SELECT pg_catalog.pg_extension_config_dump('retention_policy', '');
+
+CREATE TABLE retention_default (
+	category text PRIMARY KEY,
+	keep interval NOT NULL
+);
+INSERT INTO retention_default VALUES ('visitor', '30 days'), ('consented', '90 days'), ('buyer', '180 days');
+COMMENT ON TABLE retention_default IS 'the retention_policy rows every new project starts with';
+
+-- processing record: every consent given or withdrawn
+CREATE SEQUENCE consent_id_seq;
+CREATE TABLE consent (
+	project_id bigint NOT NULL,
+	consent_id bigint NOT NULL DEFAULT nextval('consent_id_seq'),
+	person_id bigint NOT NULL,
+	given boolean NOT NULL,
+	method text NOT NULL,
+	scope text NOT NULL,
+	evidence text,
+	recorded_at timestamptz NOT NULL DEFAULT statement_timestamp(),
+	recorded_by name NOT NULL DEFAULT session_user,
+	PRIMARY KEY (project_id, consent_id)
+);
+CREATE INDEX consent_person ON consent (project_id, person_id, recorded_at);
+SELECT pg_catalog.pg_extension_config_dump('consent', '');
+
+-- erasure record: what was erased for whom and why; never biometric content
+CREATE SEQUENCE erasure_id_seq;
+CREATE TABLE erasure_log (
+	erasure_id bigint NOT NULL DEFAULT nextval('erasure_id_seq') PRIMARY KEY,
+	project_id bigint NOT NULL,
+	person_id bigint NOT NULL,
+	kind text NOT NULL CHECK (kind IN ('request', 'consent_withdrawn')),
+	reason text NOT NULL,
+	requested_by name NOT NULL DEFAULT session_user,
+	requested_at timestamptz NOT NULL,
+	completed_at timestamptz NOT NULL,
+	captures_erased integer NOT NULL,
+	photos_erased integer NOT NULL,
+	faces_erased integer NOT NULL
+);
+CREATE INDEX erasure_log_project ON erasure_log (project_id, requested_at);
+SELECT pg_catalog.pg_extension_config_dump('erasure_log', '');
+
+-- one row per enforce_retention call that erased something
+CREATE SEQUENCE retention_run_id_seq;
+CREATE TABLE retention_log (
+	run_id bigint NOT NULL DEFAULT nextval('retention_run_id_seq') PRIMARY KEY,
+	started_at timestamptz NOT NULL,
+	finished_at timestamptz NOT NULL,
+	as_of timestamptz NOT NULL,
+	captures_erased bigint NOT NULL,
+	photos_erased bigint NOT NULL,
+	faces_erased bigint NOT NULL,
+	by_project jsonb NOT NULL
+);
+SELECT pg_catalog.pg_extension_config_dump('retention_log', '');
+
+-- records are kept at least three years: no updates, and no deletes of younger rows
+CREATE FUNCTION records_guard() RETURNS trigger
+	LANGUAGE plpgsql
+	SET search_path = firstsight, pg_catalog, pg_temp
+	AS $$
+DECLARE
+	t timestamptz := (to_jsonb(OLD) ->> TG_ARGV[0])::timestamptz;
+BEGIN
+	IF TG_OP = 'UPDATE' THEN
+		RAISE EXCEPTION USING ERRCODE = 'insufficient_privilege',
+			MESSAGE = format('%s records cannot be changed', TG_TABLE_NAME),
+			HINT = 'Processing and erasure records are append-only.';
+	END IF;
+	IF t > now() - interval '3 years' THEN
+		RAISE EXCEPTION USING ERRCODE = 'insufficient_privilege',
+			MESSAGE = format('%s records are kept for at least 3 years', TG_TABLE_NAME),
+			DETAIL = 'Processing and erasure records must outlive the biometric data they describe.',
+			HINT = 'Delete only records older than 3 years.';
+	END IF;
+	RETURN OLD;
+END
+$$;
+CREATE TRIGGER consent_guard BEFORE UPDATE OR DELETE ON consent
+	FOR EACH ROW EXECUTE FUNCTION records_guard('recorded_at');
+CREATE TRIGGER erasure_log_guard BEFORE UPDATE OR DELETE ON erasure_log
+	FOR EACH ROW EXECUTE FUNCTION records_guard('requested_at');
+CREATE TRIGGER retention_log_guard BEFORE UPDATE OR DELETE ON retention_log
+	FOR EACH ROW EXECUTE FUNCTION records_guard('started_at');
+
+-- the end of the local day of ts in time zone tz
+CREATE FUNCTION end_of_day(ts timestamptz, tz text) RETURNS timestamptz
+	LANGUAGE sql STABLE PARALLEL SAFE
+	SET search_path = firstsight, pg_catalog, pg_temp
+	AS $$ SELECT (date_trunc('day', ts AT TIME ZONE tz) + interval '1 day') AT TIME ZONE tz $$;
+
+-- how one person's biometric rows expire
+CREATE TYPE retention_terms AS (
+	end_of_day boolean,		-- consent mode and no consent: each row at the end of its day
+	time_zone text,
+	until timestamptz,		-- otherwise every row at this time
+	photo_keep interval,	-- photos at most this long after capture ...
+	photo_consent boolean	-- ... unless consent covers photos
+);
+
+-- the retention terms of a person now
+CREATE FUNCTION retention_terms(p_project_id bigint, p_person_id bigint) RETURNS retention_terms
+	LANGUAGE plpgsql STABLE
+	SET search_path = firstsight, pg_catalog, pg_temp
+	AS $$
+DECLARE
+	p person;
+	t retention_terms;
+	keep interval;
+	deal_at timestamptz;
+BEGIN
+	SELECT * INTO p FROM person WHERE project_id = p_project_id AND person_id = p_person_id;
+	IF NOT FOUND THEN
+		RETURN NULL;
+	END IF;
+	SELECT x.time_zone INTO t.time_zone FROM project x WHERE x.project_id = p_project_id;
+	t.end_of_day := project_setting_value(p_project_id, 'consent_mode') = 'consent' AND p.consent_given IS NOT TRUE;
+	t.photo_keep := project_setting_value(p_project_id, 'photo_retention')::interval;
+	t.photo_consent := p.consent_given IS TRUE AND 'photo' = ANY (string_to_array(p.consent_scope, ','));
+	SELECT coalesce((SELECT r.keep FROM retention_policy r WHERE r.project_id = p_project_id AND r.category = p.category),
+	                (SELECT r.keep FROM retention_policy r WHERE r.project_id = p_project_id AND r.category = 'visitor'),
+	                (SELECT d.keep FROM retention_default d WHERE d.category = 'visitor'))
+	INTO keep;
+	t.until := end_of_day(p.last_seen, t.time_zone);
+	IF p.category = 'buyer' THEN
+		SELECT max(d.signed_at) INTO deal_at FROM deal d
+		WHERE d.project_id = p_project_id AND (d.person_id = p_person_id OR p_person_id = ANY (d.co_buyer_ids));
+		t.until := greatest(t.until, deal_at);
+	END IF;
+	t.until := t.until + keep;
+	RETURN t;
+END
+$$;
+
+-- when a biometric row captured at ts expires under terms t
+CREATE FUNCTION expiry(t retention_terms, ts timestamptz) RETURNS timestamptz
+	LANGUAGE sql STABLE PARALLEL SAFE
+	SET search_path = firstsight, pg_catalog, pg_temp
+	AS $$ SELECT CASE WHEN t.end_of_day THEN end_of_day(ts, t.time_zone) ELSE t.until END $$;
+
+-- when a photo captured at ts expires under terms t
+CREATE FUNCTION photo_expiry(t retention_terms, ts timestamptz) RETURNS timestamptz
+	LANGUAGE sql STABLE PARALLEL SAFE
+	SET search_path = firstsight, pg_catalog, pg_temp
+	AS $$ SELECT CASE WHEN t.photo_consent THEN expiry(t, ts) ELSE least(expiry(t, ts), ts + t.photo_keep) END $$;
+
+-- set expires_at on every biometric row of a person that is not yet erased
+CREATE FUNCTION refresh_expiry(p_project_id bigint, p_person_id bigint) RETURNS void
+	LANGUAGE plpgsql
+	SET search_path = firstsight, pg_catalog, pg_temp
+	AS $$
+DECLARE
+	t retention_terms := retention_terms(p_project_id, p_person_id);
+BEGIN
+	IF t IS NULL THEN
+		RETURN;
+	END IF;
+	UPDATE capture c
+	SET expires_at = CASE WHEN c.face IS NOT NULL THEN expiry(t, c.captured_at) END,
+	    photo_expires_at = CASE WHEN c.photo IS NOT NULL THEN photo_expiry(t, c.captured_at) END
+	WHERE c.project_id = p_project_id AND c.person_id = p_person_id
+	  AND (c.face IS NOT NULL OR c.photo IS NOT NULL)
+	  AND (c.expires_at IS DISTINCT FROM CASE WHEN c.face IS NOT NULL THEN expiry(t, c.captured_at) END
+	       OR c.photo_expires_at IS DISTINCT FROM CASE WHEN c.photo IS NOT NULL THEN photo_expiry(t, c.captured_at) END);
+	UPDATE face f SET expires_at = expiry(t, f.captured_at)
+	WHERE f.project_id = p_project_id AND f.person_id = p_person_id
+	  AND f.expires_at IS DISTINCT FROM expiry(t, f.captured_at);
+END
+$$;
+
+-- refresh every person of a project (policy or setting changes)
+CREATE FUNCTION refresh_project_expiry(p_project_id bigint, p_category text DEFAULT NULL) RETURNS void
+	LANGUAGE plpgsql
+	SET search_path = firstsight, pg_catalog, pg_temp
+	AS $$
+DECLARE
+	pid bigint;
+BEGIN
+	FOR pid IN SELECT p.person_id FROM person p
+	           WHERE p.project_id = p_project_id AND p.merged_into IS NULL
+	             AND (p_category IS NULL OR p.category = p_category
+	                  OR (p_category = 'visitor' AND NOT EXISTS (
+	                      SELECT 1 FROM retention_policy r WHERE r.project_id = p_project_id AND r.category = p.category)))
+	           ORDER BY p.person_id LOOP
+		PERFORM refresh_expiry(p_project_id, pid);
+	END LOOP;
+END
+$$;
+
+-- gallery rows get their expiry as they are written (ingestion, rebuild_gallery)
+CREATE FUNCTION face_expiry() RETURNS trigger
+	LANGUAGE plpgsql SECURITY DEFINER
+	SET search_path = firstsight, pg_catalog, pg_temp
+	AS $$
+BEGIN
+	NEW.expires_at := expiry(retention_terms(NEW.project_id, NEW.person_id), NEW.captured_at);
+	RETURN NEW;
+END
+$$;
+CREATE TRIGGER face_expiry BEFORE INSERT OR UPDATE OF person_id, captured_at, face ON face
+	FOR EACH ROW EXECUTE FUNCTION face_expiry();
+
+-- captures get theirs when ingestion updates their person (last_seen, captures), or category or consent change
+CREATE FUNCTION person_expiry() RETURNS trigger
+	LANGUAGE plpgsql SECURITY DEFINER
+	SET search_path = firstsight, pg_catalog, pg_temp
+	AS $$
+BEGIN
+	PERFORM refresh_expiry(NEW.project_id, NEW.person_id);
+	RETURN NULL;
+END
+$$;
+CREATE TRIGGER person_expiry AFTER UPDATE ON person
+	FOR EACH ROW
+	WHEN (OLD.last_seen IS DISTINCT FROM NEW.last_seen OR OLD.captures IS DISTINCT FROM NEW.captures
+	      OR OLD.category IS DISTINCT FROM NEW.category OR OLD.consent_given IS DISTINCT FROM NEW.consent_given
+	      OR OLD.consent_scope IS DISTINCT FROM NEW.consent_scope)
+	EXECUTE FUNCTION person_expiry();
+
+-- the category a person's deals and consent give them (custom categories stay unless a deal makes a buyer)
+CREATE FUNCTION derived_category(p person) RETURNS text
+	LANGUAGE sql STABLE
+	SET search_path = firstsight, pg_catalog, pg_temp
+	AS $$
+	SELECT CASE
+		WHEN EXISTS (SELECT 1 FROM deal d WHERE d.project_id = p.project_id
+		             AND (d.person_id = p.person_id OR p.person_id = ANY (d.co_buyer_ids))) THEN 'buyer'
+		WHEN p.category NOT IN ('visitor', 'consented', 'buyer') THEN p.category
+		WHEN p.consent_given THEN 'consented'
+		ELSE 'visitor' END
+	$$;
+
+-- re-derive the category of some persons and refresh their expiry (deal dates move the buyer's)
+CREATE FUNCTION recategorize(p_project_id bigint, p_person_ids bigint[]) RETURNS void
+	LANGUAGE plpgsql
+	SET search_path = firstsight, pg_catalog, pg_temp
+	AS $$
+DECLARE
+	pid bigint;
+BEGIN
+	FOR pid IN SELECT DISTINCT u FROM unnest(p_person_ids) u WHERE u IS NOT NULL ORDER BY u LOOP
+		UPDATE person p SET category = derived_category(p)
+		WHERE p.project_id = p_project_id AND p.person_id = pid AND p.category IS DISTINCT FROM derived_category(p);
+		PERFORM refresh_expiry(p_project_id, pid);
+	END LOOP;
+END
+$$;
+
+-- deals make buyers (and stop making them when deleted or moved)
+CREATE FUNCTION deal_category() RETURNS trigger
+	LANGUAGE plpgsql SECURITY DEFINER
+	SET search_path = firstsight, pg_catalog, pg_temp
+	AS $$
+BEGIN
+	IF TG_OP IN ('UPDATE', 'DELETE') THEN
+		PERFORM recategorize(OLD.project_id, OLD.person_id || OLD.co_buyer_ids);
+	END IF;
+	IF TG_OP IN ('INSERT', 'UPDATE') THEN
+		PERFORM recategorize(NEW.project_id, NEW.person_id || NEW.co_buyer_ids);
+	END IF;
+	RETURN NULL;
+END
+$$;
+CREATE TRIGGER deal_category AFTER INSERT OR UPDATE OR DELETE ON deal
+	FOR EACH ROW EXECUTE FUNCTION deal_category();
+
+-- new projects start with the default policy rows
+CREATE FUNCTION project_retention_defaults() RETURNS trigger
+	LANGUAGE plpgsql SECURITY DEFINER
+	SET search_path = firstsight, pg_catalog, pg_temp
+	AS $$
+BEGIN
+	INSERT INTO retention_policy (project_id, category, keep)
+	SELECT NEW.project_id, d.category, d.keep FROM retention_default d
+	ON CONFLICT DO NOTHING;
+	RETURN NULL;
+END
+$$;
+CREATE TRIGGER project_retention_defaults AFTER INSERT ON project
+	FOR EACH ROW EXECUTE FUNCTION project_retention_defaults();
+
+-- policy changes apply to the rows already stored
+CREATE FUNCTION retention_policy_changed() RETURNS trigger
+	LANGUAGE plpgsql SECURITY DEFINER
+	SET search_path = firstsight, pg_catalog, pg_temp
+	AS $$
+BEGIN
+	IF TG_OP = 'DELETE' THEN
+		PERFORM refresh_project_expiry(OLD.project_id, OLD.category);
+	ELSE
+		PERFORM refresh_project_expiry(NEW.project_id, NEW.category);
+	END IF;
+	RETURN NULL;
+END
+$$;
+CREATE TRIGGER retention_policy_changed AFTER UPDATE OR DELETE ON retention_policy
+	FOR EACH ROW EXECUTE FUNCTION retention_policy_changed();
+CREATE TRIGGER retention_policy_added AFTER INSERT ON retention_policy
+	FOR EACH ROW WHEN (NEW.category NOT IN ('visitor', 'consented', 'buyer'))
+	EXECUTE FUNCTION retention_policy_changed();
+
+-- consent_mode and photo_retention changes apply to the rows already stored
+CREATE FUNCTION retention_setting_changed() RETURNS trigger
+	LANGUAGE plpgsql SECURITY DEFINER
+	SET search_path = firstsight, pg_catalog, pg_temp
+	AS $$
+BEGIN
+	IF TG_OP = 'DELETE' THEN
+		IF OLD.setting IN ('consent_mode', 'photo_retention') THEN
+			PERFORM refresh_project_expiry(OLD.project_id);
+		END IF;
+	ELSIF NEW.setting IN ('consent_mode', 'photo_retention') THEN
+		PERFORM refresh_project_expiry(NEW.project_id);
+	END IF;
+	RETURN NULL;
+END
+$$;
+CREATE TRIGGER retention_setting_changed AFTER INSERT OR UPDATE OR DELETE ON project_setting
+	FOR EACH ROW EXECUTE FUNCTION retention_setting_changed();
+
+-- set how long a category's biometric data is kept in a project; applies at once to stored rows
+CREATE FUNCTION set_retention(project_id bigint, category text, keep interval) RETURNS interval
+	LANGUAGE plpgsql SECURITY DEFINER
+	SET search_path = firstsight, pg_catalog, pg_temp
+	AS $$
+BEGIN
+	PERFORM 1 FROM project p WHERE p.project_id = set_retention.project_id;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION USING ERRCODE = 'foreign_key_violation',
+			MESSAGE = format('project %s does not exist', coalesce(set_retention.project_id::text, 'NULL'));
+	END IF;
+	IF category IS NULL OR category !~ '^[a-z_]{1,40}$' THEN
+		RAISE EXCEPTION USING ERRCODE = 'invalid_parameter_value',
+			MESSAGE = format('invalid retention category "%s"', coalesce(category, 'NULL')),
+			DETAIL = 'Categories are visitor, consented, buyer, or a lower-case name of your own such as staff.';
+	END IF;
+	IF keep IS NULL OR keep <= interval '0' OR keep > interval '10 years' THEN
+		RAISE EXCEPTION USING ERRCODE = 'invalid_parameter_value',
+			MESSAGE = format('invalid retention period "%s"', coalesce(keep::text, 'NULL')),
+			DETAIL = 'Biometric data is never kept forever: give a positive interval of at most 10 years.',
+			HINT = 'For example ''30 days''.';
+	END IF;
+	INSERT INTO retention_policy AS r (project_id, category, keep)
+	VALUES (set_retention.project_id, set_retention.category, set_retention.keep)
+	ON CONFLICT ON CONSTRAINT retention_policy_pkey DO UPDATE SET keep = excluded.keep;
+	RETURN keep;
+END
+$$;
+COMMENT ON FUNCTION set_retention(bigint, text, interval) IS 'set a project''s retention period for a category; recomputes expires_at of stored rows';
+
+-- erase the biometric data of one person now; the log row (no biometric content)
+CREATE FUNCTION erase_biometrics(p_project_id bigint, p_person_id bigint, p_kind text, p_reason text)
+	RETURNS erasure_log
+	LANGUAGE plpgsql
+	SET search_path = firstsight, pg_catalog, pg_temp
+	AS $$
+DECLARE
+	started timestamptz := clock_timestamp();
+	persons bigint[];
+	nc integer;
+	np integer;
+	nf integer;
+	l erasure_log;
+BEGIN
+	-- the person and any merged into them (their captures moved, but be thorough)
+	WITH RECURSIVE m(person_id) AS (
+		SELECT p_person_id
+		UNION
+		SELECT p.person_id FROM person p JOIN m ON p.project_id = p_project_id AND p.merged_into = m.person_id)
+	SELECT array_agg(person_id) INTO persons FROM m;
+	PERFORM 1 FROM person p WHERE p.project_id = p_project_id AND p.person_id = ANY (persons)
+	ORDER BY p.person_id FOR UPDATE;
+	WITH u AS (
+		UPDATE capture c SET face = NULL, photo = NULL, expires_at = NULL, photo_expires_at = NULL,
+		                     erased_at = statement_timestamp()
+		FROM (SELECT x.capture_id, x.face IS NOT NULL AS had_face, x.photo IS NOT NULL AS had_photo
+		      FROM capture x WHERE x.project_id = p_project_id AND x.person_id = ANY (persons)
+		        AND (x.face IS NOT NULL OR x.photo IS NOT NULL)) o
+		WHERE c.project_id = p_project_id AND c.capture_id = o.capture_id
+		RETURNING o.had_face, o.had_photo)
+	SELECT count(*) FILTER (WHERE had_face), count(*) FILTER (WHERE had_photo) INTO nc, np FROM u;
+	DELETE FROM face f WHERE f.project_id = p_project_id AND f.person_id = ANY (persons);
+	GET DIAGNOSTICS nf = ROW_COUNT;
+	INSERT INTO erasure_log (project_id, person_id, kind, reason, requested_at, completed_at,
+	                         captures_erased, photos_erased, faces_erased)
+	VALUES (p_project_id, p_person_id, p_kind, p_reason, started, clock_timestamp(), nc, np, nf)
+	RETURNING * INTO l;
+	RETURN l;
+END
+$$;
+
+-- the current (unmerged) person of an id, or an error that names no biometric data
+CREATE FUNCTION privacy_person(p_project_id bigint, p_person_id bigint) RETURNS bigint
+	LANGUAGE plpgsql STABLE
+	SET search_path = firstsight, pg_catalog, pg_temp
+	AS $$
+DECLARE
+	pid bigint := current_person(p_project_id, p_person_id);
+BEGIN
+	IF pid IS NULL THEN
+		RAISE EXCEPTION USING ERRCODE = 'no_data_found',
+			MESSAGE = format('person %s does not exist in project %s', coalesce(p_person_id::text, 'NULL'),
+			                 coalesce(p_project_id::text, 'NULL')),
+			HINT = 'Persons are numbered within a project; see firstsight.person.';
+	END IF;
+	RETURN pid;
+END
+$$;
+
+-- erase a person's biometric data at once (their request); visits, deals and attribution stay
+CREATE FUNCTION erase_person(project_id bigint, person_id bigint, reason text) RETURNS erasure_log
+	LANGUAGE plpgsql SECURITY DEFINER
+	SET search_path = firstsight, pg_catalog, pg_temp
+	AS $$
+DECLARE
+	pid bigint := privacy_person(erase_person.project_id, erase_person.person_id);
+BEGIN
+	IF reason IS NULL OR btrim(reason) = '' THEN
+		RAISE EXCEPTION USING ERRCODE = 'invalid_parameter_value',
+			MESSAGE = 'an erasure needs a reason',
+			HINT = 'Give the request reference, for example ''request 2024-017 by email''.';
+	END IF;
+	RETURN erase_biometrics(erase_person.project_id, pid, 'request', reason);
+END
+$$;
+COMMENT ON FUNCTION erase_person(bigint, bigint, text) IS 'erase a person''s embeddings, photos and gallery rows now; logged in erasure_log';
+
+-- record consent given or withdrawn; withdrawal erases the person's biometric data at once
+CREATE FUNCTION record_consent(project_id bigint, person_id bigint, given boolean, method text, scope text, evidence text)
+	RETURNS bigint
+	LANGUAGE plpgsql SECURITY DEFINER
+	SET search_path = firstsight, pg_catalog, pg_temp
+	AS $$
+DECLARE
+	pid bigint := privacy_person(record_consent.project_id, record_consent.person_id);
+	parts text[] := string_to_array(scope, ',');
+	id bigint;
+BEGIN
+	IF given IS NULL THEN
+		RAISE EXCEPTION USING ERRCODE = 'invalid_parameter_value',
+			MESSAGE = 'consent must be given (true) or withdrawn (false)';
+	END IF;
+	IF method IS NULL OR btrim(method) = '' THEN
+		RAISE EXCEPTION USING ERRCODE = 'invalid_parameter_value',
+			MESSAGE = 'consent needs a method',
+			HINT = 'Say how it was given or withdrawn, for example ''kiosk'', ''paper form'' or ''app''.';
+	END IF;
+	IF parts IS NULL OR cardinality(parts) = 0 OR NOT parts <@ ARRAY['face', 'photo'] THEN
+		RAISE EXCEPTION USING ERRCODE = 'invalid_parameter_value',
+			MESSAGE = format('invalid consent scope "%s"', coalesce(scope, 'NULL')),
+			DETAIL = 'The scope is face, photo or face,photo.',
+			HINT = 'face keeps the embedding under the consented retention; photo also keeps photos past photo_retention.';
+	END IF;
+	INSERT INTO consent (project_id, person_id, given, method, scope, evidence)
+	VALUES (record_consent.project_id, pid, given, method, scope, evidence)
+	RETURNING consent_id INTO id;
+	UPDATE person p SET consent_given = given, consent_scope = scope, consent_at = statement_timestamp()
+	WHERE p.project_id = record_consent.project_id AND p.person_id = pid;
+	PERFORM recategorize(record_consent.project_id, ARRAY[pid]);
+	IF NOT given THEN
+		PERFORM erase_biometrics(record_consent.project_id, pid, 'consent_withdrawn', 'consent ' || id || ' withdrawn');
+	END IF;
+	RETURN id;
+END
+$$;
+COMMENT ON FUNCTION record_consent(bigint, bigint, boolean, text, text, text) IS
+	'record consent given or withdrawn (method, scope face/photo, evidence reference); withdrawal erases biometric data at once';
+
+-- erase expired biometric data in bounded batches; what it erased, and whether more is due
+CREATE FUNCTION enforce_retention(batch_size integer DEFAULT 10000, as_of timestamptz DEFAULT now())
+	RETURNS TABLE (captures_erased bigint, photos_erased bigint, faces_erased bigint, more boolean)
+	LANGUAGE plpgsql SECURITY DEFINER
+	SET search_path = firstsight, pg_catalog, pg_temp
+	AS $$
+DECLARE
+	started timestamptz := clock_timestamp();
+	nc bigint;
+	np bigint;
+	nf bigint;
+	per jsonb;
+	r record;
+BEGIN
+	IF batch_size IS NULL OR batch_size < 1 OR batch_size > 1000000 THEN
+		RAISE EXCEPTION USING ERRCODE = 'invalid_parameter_value',
+			MESSAGE = format('batch size %s is out of range', coalesce(batch_size::text, 'NULL')),
+			HINT = 'Give 1 to 1000000; 10000 keeps each call well under a second.';
+	END IF;
+	as_of := coalesce(as_of, now());
+	CREATE TEMP TABLE IF NOT EXISTS pg_temp.fs_erased (project_id bigint, what text) ON COMMIT DROP;
+	TRUNCATE pg_temp.fs_erased;
+
+	-- captures: embedding and photo; rows locked elsewhere (ingestion) wait for the next call
+	WITH b AS (
+		SELECT c.project_id, c.capture_id FROM capture c
+		WHERE c.expires_at <= as_of
+		ORDER BY c.expires_at LIMIT batch_size
+		FOR UPDATE SKIP LOCKED
+	), u AS (
+		UPDATE capture c SET face = NULL, photo = NULL, expires_at = NULL, photo_expires_at = NULL,
+		                     erased_at = statement_timestamp()
+		FROM b WHERE c.project_id = b.project_id AND c.capture_id = b.capture_id
+		RETURNING c.project_id)
+	INSERT INTO pg_temp.fs_erased SELECT u.project_id, 'captures' FROM u;
+	GET DIAGNOSTICS nc = ROW_COUNT;
+
+	-- photos past photo_retention whose embedding stays
+	WITH b AS (
+		SELECT c.project_id, c.capture_id FROM capture c
+		WHERE c.photo_expires_at <= as_of
+		ORDER BY c.photo_expires_at LIMIT batch_size
+		FOR UPDATE SKIP LOCKED
+	), u AS (
+		UPDATE capture c SET photo = NULL, photo_expires_at = NULL
+		FROM b WHERE c.project_id = b.project_id AND c.capture_id = b.capture_id
+		RETURNING c.project_id)
+	INSERT INTO pg_temp.fs_erased SELECT u.project_id, 'photos' FROM u;
+	GET DIAGNOSTICS np = ROW_COUNT;
+
+	-- gallery rows (their index entries go at the next VACUUM and are never returned before)
+	WITH b AS (
+		SELECT f.project_id, f.face_id FROM face f
+		WHERE f.expires_at <= as_of
+		ORDER BY f.expires_at LIMIT batch_size
+		FOR UPDATE SKIP LOCKED
+	), d AS (
+		DELETE FROM face f USING b WHERE f.project_id = b.project_id AND f.face_id = b.face_id
+		RETURNING f.project_id)
+	INSERT INTO pg_temp.fs_erased SELECT d.project_id, 'faces' FROM d;
+	GET DIAGNOSTICS nf = ROW_COUNT;
+
+	IF nc + np + nf > 0 THEN
+		SELECT jsonb_object_agg(s.project_id::text, s.counts) INTO per
+		FROM (SELECT e.project_id, jsonb_object_agg(e.what, e.n) AS counts
+		      FROM (SELECT project_id, what, count(*) AS n FROM pg_temp.fs_erased GROUP BY 1, 2) e
+		      GROUP BY e.project_id) s;
+		INSERT INTO retention_log (started_at, finished_at, as_of, captures_erased, photos_erased, faces_erased, by_project)
+		VALUES (started, clock_timestamp(), as_of, nc, np, nf, per);
+		IF to_regprocedure('firstsight.emit_event(bigint,text,text,jsonb)') IS NOT NULL THEN
+			FOR r IN SELECT key::bigint AS project_id, value AS counts FROM jsonb_each(per) ORDER BY 1 LOOP
+				PERFORM firstsight.emit_event(r.project_id, 'retention.completed', 'retention',
+				                              r.counts || jsonb_build_object('as_of', as_of));
+			END LOOP;
+		END IF;
+	END IF;
+	TRUNCATE pg_temp.fs_erased;
+	RETURN QUERY SELECT nc, np, nf, (nc = batch_size OR np = batch_size OR nf = batch_size);
+END
+$$;
+COMMENT ON FUNCTION enforce_retention(integer, timestamptz) IS
+	'erase up to batch_size expired embeddings, photos and gallery rows each; call again while more is true';
+
+-- enforce retention to the end, committing after every batch (pg_cron, psql)
+CREATE PROCEDURE enforce_retention_all(batch_size integer DEFAULT 10000)
+	LANGUAGE plpgsql
+	AS $$
+DECLARE
+	more boolean := true;
+BEGIN
+	WHILE more LOOP
+		SELECT r.more INTO more FROM firstsight.enforce_retention(batch_size) r;
+		COMMIT;
+	END LOOP;
+END
+$$;

@@ -1,0 +1,265 @@
+-- Least privilege (issue 6): four NOLOGIN roles, row-level security for
+-- project managers, and audited functions as the only way to read photos and
+-- embeddings.  setup_roles() is idempotent: run it again after upgrades so
+-- new views and functions get their grants.
+
+-- which roles manage which projects (firstsight.grant_project)
+CREATE TABLE project_access (
+	role_name name NOT NULL,
+	project_id bigint NOT NULL REFERENCES project ON DELETE CASCADE,
+	granted_at timestamptz NOT NULL DEFAULT statement_timestamp(),
+	granted_by name NOT NULL DEFAULT session_user,
+	PRIMARY KEY (role_name, project_id)
+);
+SELECT pg_catalog.pg_extension_config_dump('project_access', '');
+
+-- every read of a photo or embedding: who, when, which person, why; no biometric content
+CREATE SEQUENCE biometric_access_id_seq;
+CREATE TABLE biometric_access_log (
+	access_id bigint NOT NULL DEFAULT nextval('biometric_access_id_seq') PRIMARY KEY,
+	accessed_at timestamptz NOT NULL DEFAULT clock_timestamp(),
+	accessed_by name NOT NULL DEFAULT session_user,
+	project_id bigint NOT NULL,
+	capture_id bigint NOT NULL,
+	person_id bigint,
+	what text NOT NULL CHECK (what IN ('photo', 'embedding')),
+	purpose text NOT NULL,
+	returned boolean NOT NULL
+);
+CREATE INDEX biometric_access_log_person ON biometric_access_log (project_id, person_id, accessed_at);
+SELECT pg_catalog.pg_extension_config_dump('biometric_access_log', '');
+CREATE TRIGGER biometric_access_log_guard BEFORE UPDATE OR DELETE ON biometric_access_log
+	FOR EACH ROW EXECUTE FUNCTION records_guard('accessed_at');
+
+-- true when the current role manages the project (used by row-level security)
+CREATE FUNCTION has_project_access(project_id bigint) RETURNS boolean
+	LANGUAGE sql STABLE
+	SET search_path = firstsight, pg_catalog, pg_temp
+	AS $$
+	SELECT EXISTS (SELECT 1 FROM project_access a JOIN pg_roles r ON r.rolname = a.role_name
+	               WHERE a.project_id = has_project_access.project_id AND pg_has_role(r.oid, 'MEMBER'))
+	$$;
+
+-- may the session user read biometric data of a project (privacy officer, or manager of it)
+CREATE FUNCTION may_read_biometrics(p_project_id bigint, p_what text) RETURNS boolean
+	LANGUAGE sql STABLE
+	SET search_path = firstsight, pg_catalog, pg_temp
+	AS $$
+	SELECT (SELECT rolsuper FROM pg_roles WHERE rolname = session_user)
+	    OR (to_regrole('firstsight_privacy_officer') IS NOT NULL
+	        AND pg_has_role(session_user, 'firstsight_privacy_officer', 'MEMBER'))
+	    OR (p_what = 'photo' AND to_regrole('firstsight_manager') IS NOT NULL
+	        AND pg_has_role(session_user, 'firstsight_manager', 'MEMBER')
+	        AND EXISTS (SELECT 1 FROM project_access a JOIN pg_roles r ON r.rolname = a.role_name
+	                    WHERE a.project_id = p_project_id AND pg_has_role(session_user, r.oid, 'MEMBER')))
+	$$;
+
+-- check and log one read of a capture's biometric data; the capture's person
+CREATE FUNCTION audit_biometric_read(p_project_id bigint, p_capture_id bigint, p_what text, p_purpose text,
+                                     p_returned boolean, p_person_id bigint) RETURNS void
+	LANGUAGE plpgsql
+	SET search_path = firstsight, pg_catalog, pg_temp
+	AS $$
+BEGIN
+	INSERT INTO biometric_access_log (project_id, capture_id, person_id, what, purpose, returned)
+	VALUES (p_project_id, p_capture_id, p_person_id, p_what, p_purpose, p_returned);
+END
+$$;
+
+-- refuse a biometric read that has no purpose or no right
+CREATE FUNCTION check_biometric_read(p_project_id bigint, p_capture_id bigint, p_what text, p_purpose text) RETURNS void
+	LANGUAGE plpgsql STABLE
+	SET search_path = firstsight, pg_catalog, pg_temp
+	AS $$
+BEGIN
+	IF p_purpose IS NULL OR length(btrim(p_purpose)) < 3 THEN
+		RAISE EXCEPTION USING ERRCODE = 'invalid_parameter_value',
+			MESSAGE = format('reading a %s needs a purpose', p_what),
+			DETAIL = 'Every read of biometric data is logged with its purpose in firstsight.biometric_access_log.',
+			HINT = 'Give the reason, for example ''dispute 2024-031: agency claims this visit''.';
+	END IF;
+	IF NOT may_read_biometrics(p_project_id, p_what) THEN
+		RAISE EXCEPTION USING ERRCODE = 'insufficient_privilege',
+			MESSAGE = format('permission denied to read this %s', p_what),
+			DETAIL = format('Capture %s of project %s; nothing was returned or logged.',
+			                coalesce(p_capture_id::text, 'NULL'), coalesce(p_project_id::text, 'NULL')),
+			HINT = CASE WHEN p_what = 'photo'
+			            THEN 'Photos are for the privacy officer and for managers of the project (firstsight.grant_project).'
+			            ELSE 'Embeddings are for the privacy officer (firstsight_privacy_officer).' END;
+	END IF;
+END
+$$;
+
+-- a capture's photo, for a stated purpose; every call is logged (NULL once erased)
+CREATE FUNCTION photo(project_id bigint, capture_id bigint, purpose text) RETURNS bytea
+	LANGUAGE plpgsql SECURITY DEFINER
+	SET search_path = firstsight, pg_catalog, pg_temp
+	AS $$
+DECLARE
+	img bytea;
+	pid bigint;
+BEGIN
+	PERFORM check_biometric_read(photo.project_id, photo.capture_id, 'photo', purpose);
+	SELECT c.photo, c.person_id INTO img, pid FROM capture c
+	WHERE c.project_id = photo.project_id AND c.capture_id = photo.capture_id;
+	PERFORM audit_biometric_read(photo.project_id, photo.capture_id, 'photo', purpose, img IS NOT NULL, pid);
+	RETURN img;
+END
+$$;
+COMMENT ON FUNCTION photo(bigint, bigint, text) IS 'a capture''s photo for a stated purpose, logged in biometric_access_log; NULL once erased';
+
+-- a capture's face embedding, for a stated purpose; every call is logged (NULL once erased)
+CREATE FUNCTION face_embedding(project_id bigint, capture_id bigint, purpose text) RETURNS embedding
+	LANGUAGE plpgsql SECURITY DEFINER
+	SET search_path = firstsight, pg_catalog, pg_temp
+	AS $$
+DECLARE
+	e embedding;
+	pid bigint;
+BEGIN
+	PERFORM check_biometric_read(face_embedding.project_id, face_embedding.capture_id, 'embedding', purpose);
+	SELECT c.face, c.person_id INTO e, pid FROM capture c
+	WHERE c.project_id = face_embedding.project_id AND c.capture_id = face_embedding.capture_id;
+	PERFORM audit_biometric_read(face_embedding.project_id, face_embedding.capture_id, 'embedding', purpose, e IS NOT NULL, pid);
+	RETURN e;
+END
+$$;
+COMMENT ON FUNCTION face_embedding(bigint, bigint, text) IS 'a capture''s embedding for a stated purpose, logged in biometric_access_log; NULL once erased';
+
+-- let a role manage one project: it becomes a firstsight_manager that sees only its projects
+CREATE FUNCTION grant_project(role name, project_id bigint) RETURNS boolean
+	LANGUAGE plpgsql
+	SET search_path = firstsight, pg_catalog, pg_temp
+	AS $$
+DECLARE
+	r name;
+BEGIN
+	SELECT rolname INTO r FROM pg_roles WHERE rolname = grant_project.role;
+	IF r IS NULL THEN
+		RAISE EXCEPTION USING ERRCODE = 'undefined_object',
+			MESSAGE = format('role "%s" does not exist', coalesce(grant_project.role::text, 'NULL')),
+			HINT = 'Create the manager''s login role first.';
+	END IF;
+	IF to_regrole('firstsight_manager') IS NULL THEN
+		RAISE EXCEPTION USING ERRCODE = 'undefined_object',
+			MESSAGE = 'role "firstsight_manager" does not exist',
+			HINT = 'Run SELECT firstsight.setup_roles() first.';
+	END IF;
+	IF r IN ('firstsight_camera', 'firstsight_analyst', 'firstsight_privacy_officer', 'firstsight_manager')
+	   OR (SELECT rolsuper FROM pg_roles WHERE rolname = r) THEN
+		RAISE EXCEPTION USING ERRCODE = 'invalid_parameter_value',
+			MESSAGE = format('role "%s" cannot be scoped to a project', r),
+			HINT = 'Grant projects to a manager''s own role, not to the firstsight roles or a superuser.';
+	END IF;
+	PERFORM 1 FROM project p WHERE p.project_id = grant_project.project_id;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION USING ERRCODE = 'foreign_key_violation',
+			MESSAGE = format('project %s does not exist', coalesce(grant_project.project_id::text, 'NULL'));
+	END IF;
+	-- the role name comes from the catalog, quoted as an identifier
+	IF NOT EXISTS (SELECT 1 FROM pg_auth_members m
+	               WHERE m.roleid = 'firstsight_manager'::regrole AND m.member = r::regrole) THEN
+		EXECUTE format('GRANT firstsight_manager TO %I', r);
+	END IF;
+	INSERT INTO project_access (role_name, project_id) VALUES (r, grant_project.project_id)
+	ON CONFLICT DO NOTHING;
+	RETURN FOUND;
+END
+$$;
+COMMENT ON FUNCTION grant_project(name, bigint) IS 'make a role a firstsight_manager of one more project (row-level security)';
+
+-- stop a role managing a project
+CREATE FUNCTION revoke_project(role name, project_id bigint) RETURNS boolean
+	LANGUAGE sql
+	SET search_path = firstsight, pg_catalog, pg_temp
+	AS $$
+	WITH d AS (DELETE FROM project_access a WHERE a.role_name = revoke_project.role AND a.project_id = revoke_project.project_id
+	           RETURNING 1)
+	SELECT EXISTS (SELECT 1 FROM d)
+	$$;
+
+-- create the four roles and give each the least it needs; idempotent
+CREATE FUNCTION setup_roles() RETURNS void
+	LANGUAGE plpgsql
+	SET search_path = firstsight, pg_catalog, pg_temp
+	SET client_min_messages = warning
+	AS $$
+DECLARE
+	r text;
+	t text;
+	f regprocedure;
+	scoped text[] := ARRAY['project', 'camera', 'consultant', 'channel', 'agent', 'person', 'visit', 'deal', 'attribution'];
+	views text[] := ARRAY['daily_traffic', 'channel_share', 'conversion_funnel', 'flagged_deals', 'commission_ledger',
+	                      'consultant_board', 'protection_expiring', 'project_settings'];
+BEGIN
+	-- identifiers below are constants or come from the catalog; nothing from a caller
+	FOREACH r IN ARRAY ARRAY['firstsight_camera', 'firstsight_analyst', 'firstsight_manager', 'firstsight_privacy_officer'] LOOP
+		IF to_regrole(r) IS NULL THEN
+			EXECUTE format('CREATE ROLE %I NOLOGIN', r);
+		END IF;
+		EXECUTE format('GRANT USAGE ON SCHEMA firstsight TO %I', r);
+	END LOOP;
+
+	-- SECURITY DEFINER functions run as the owner: nobody calls them unless granted below
+	FOR f IN SELECT p.oid::regprocedure FROM pg_proc p
+	         WHERE p.pronamespace = 'firstsight'::regnamespace AND p.prosecdef ORDER BY 1 LOOP
+		EXECUTE format('REVOKE EXECUTE ON FUNCTION %s FROM PUBLIC', f);
+	END LOOP;
+	REVOKE ALL ON hash_key FROM PUBLIC;
+
+	-- camera: insert captures (camera-supplied columns only), read nothing back
+	GRANT INSERT (project_id, camera_id, captured_at, face, quality, masked, photo) ON capture TO firstsight_camera;
+	GRANT USAGE ON SEQUENCE capture_id_seq TO firstsight_camera;
+
+	-- analyst: the BI views that are installed (no biometric columns)
+	FOREACH t IN ARRAY views LOOP
+		IF to_regclass('firstsight.' || t) IS NOT NULL THEN
+			EXECUTE format('GRANT SELECT ON firstsight.%I TO firstsight_analyst', t);
+		END IF;
+	END LOOP;
+
+	-- manager: non-biometric tables and capture columns, rows of their projects only
+	FOREACH t IN ARRAY scoped LOOP
+		IF to_regclass('firstsight.' || t) IS NOT NULL THEN
+			EXECUTE format('GRANT SELECT ON firstsight.%I TO firstsight_manager', t);
+			EXECUTE format('ALTER TABLE firstsight.%I ENABLE ROW LEVEL SECURITY', t);
+			EXECUTE format('DROP POLICY IF EXISTS manager_projects ON firstsight.%I', t);
+			EXECUTE format('CREATE POLICY manager_projects ON firstsight.%I FOR SELECT TO firstsight_manager
+			                USING (firstsight.has_project_access(project_id))', t);
+			EXECUTE format('DROP POLICY IF EXISTS privacy_officer_all ON firstsight.%I', t);
+			EXECUTE format('CREATE POLICY privacy_officer_all ON firstsight.%I FOR SELECT TO firstsight_privacy_officer
+			                USING (true)', t);
+		END IF;
+	END LOOP;
+	GRANT SELECT (project_id, capture_id, camera_id, captured_at, quality, masked, person_id, visit_id,
+	              match_distance, inserted_at, expires_at, photo_expires_at, erased_at) ON capture TO firstsight_manager;
+	ALTER TABLE capture ENABLE ROW LEVEL SECURITY;
+	DROP POLICY IF EXISTS manager_projects ON capture;
+	CREATE POLICY manager_projects ON capture FOR SELECT TO firstsight_manager USING (has_project_access(project_id));
+	DROP POLICY IF EXISTS camera_insert ON capture;
+	CREATE POLICY camera_insert ON capture FOR INSERT TO firstsight_camera WITH CHECK (true);
+	GRANT SELECT ON project_access TO firstsight_manager;
+	ALTER TABLE project_access ENABLE ROW LEVEL SECURITY;
+	DROP POLICY IF EXISTS own_grants ON project_access;
+	CREATE POLICY own_grants ON project_access FOR SELECT TO firstsight_manager USING (pg_has_role(role_name, 'MEMBER'));
+	GRANT EXECUTE ON FUNCTION photo(bigint, bigint, text) TO firstsight_manager;
+
+	-- privacy officer: consent, erasure, retention, audit, and the audited reads
+	GRANT EXECUTE ON FUNCTION record_consent(bigint, bigint, boolean, text, text, text), erase_person(bigint, bigint, text),
+		enforce_retention(integer, timestamptz), set_retention(bigint, text, interval),
+		photo(bigint, bigint, text), face_embedding(bigint, bigint, text) TO firstsight_privacy_officer;
+	GRANT SELECT ON consent, erasure_log, retention_log, biometric_access_log, retention_policy, project_access,
+		project, person TO firstsight_privacy_officer;
+	DROP POLICY IF EXISTS privacy_officer_all ON project_access;
+	CREATE POLICY privacy_officer_all ON project_access FOR SELECT TO firstsight_privacy_officer USING (true);
+	GRANT SELECT (project_id, capture_id, camera_id, captured_at, person_id, visit_id, inserted_at, expires_at,
+	              photo_expires_at, erased_at) ON capture TO firstsight_privacy_officer;
+	DROP POLICY IF EXISTS privacy_officer_all ON capture;
+	CREATE POLICY privacy_officer_all ON capture FOR SELECT TO firstsight_privacy_officer USING (true);
+	IF to_regclass('firstsight.compliance') IS NOT NULL THEN
+		GRANT SELECT ON compliance TO firstsight_privacy_officer;
+	END IF;
+END
+$$;
+COMMENT ON FUNCTION setup_roles() IS 'create firstsight_camera, firstsight_analyst, firstsight_manager and firstsight_privacy_officer with least privilege; idempotent';
+REVOKE EXECUTE ON FUNCTION setup_roles(), grant_project(name, bigint), revoke_project(name, bigint) FROM PUBLIC;
