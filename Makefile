@@ -12,8 +12,9 @@ SQL_PIECES = $(sort $(wildcard src/sql/*.sql))
 DATA_built = sql/$(EXTENSION)--$(EXTVERSION).sql
 DATA = $(wildcard sql/upgrade/$(EXTENSION)--*--*.sql)
 
-# one regression file per feature, run in name order
-REGRESS = $(sort $(patsubst sql/%.sql,%,$(filter-out sql/$(EXTENSION)--%,$(wildcard sql/*.sql))))
+# one regression file per feature, run in name order: every sql/NAME.sql
+# that has its expected/NAME.out (a new test runs once its output is approved)
+REGRESS = $(sort $(filter $(patsubst expected/%.out,%,$(wildcard expected/*.out)),$(patsubst sql/%.sql,%,$(filter-out sql/$(EXTENSION)--%,$(wildcard sql/*.sql)))))
 REGRESS_OPTS = --inputdir=. --load-extension=$(EXTENSION)
 
 # TAP tests (test/t/*.pl) are run by test/run, one prove per file
