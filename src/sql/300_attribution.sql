@@ -1,0 +1,183 @@
+-- Attribution: who brought a buyer, who gets paid, and why.  Receptions and
+-- reports (报备) come from the sales apps; a deal's attribution is decided on
+-- INSERT of the deal and kept as numbered versions (reattribute adds a new
+-- version, never overwrites).  Every decision carries its evidence and flags.
+-- Days are calendar days in the project's time zone: a window of N days that
+-- starts on local day D ends at local midnight starting day D + N (exclusive),
+-- so the starting day counts as day 1 and a visit exactly at the end is outside.
+
+INSERT INTO setting_definition VALUES
+	('abnormal_cycle_sigma', 'integer', '2', NULL, NULL,
+	 'standard deviations from the channel''s mean first-visit-to-deal time beyond which a deal is flagged abnormal_cycle'),
+	('abnormal_cycle_window_days', 'integer', '180', NULL, NULL,
+	 'days of the channel''s earlier deals the abnormal_cycle mean is taken over'),
+	('abnormal_cycle_min_deals', 'integer', '20', NULL, NULL,
+	 'earlier deals of the channel needed before abnormal_cycle is flagged');
+
+-- a fixed daily cut-off for a channel's reports (NULL: report_validity applies)
+ALTER TABLE channel ADD COLUMN report_cutoff time;
+COMMENT ON COLUMN channel.report_cutoff IS 'reports of this channel are valid until the next occurrence of this local time after filing; NULL: the project''s report_validity';
+
+-- the deposit notion: a customer who paid a deposit (认筹/定金) cannot be reported any more
+ALTER TABLE person ADD COLUMN deposit_at timestamptz;
+COMMENT ON COLUMN person.deposit_at IS 'when the person paid a deposit; reports on them filed at or after this are refused';
+
+CREATE INDEX report_phone ON report (project_id, phone_hash) WHERE phone_hash IS NOT NULL;
+CREATE INDEX report_phone_masked ON report (project_id, phone_masked_hash);
+CREATE INDEX visit_agent ON visit (project_id, agent_id) WHERE agent_id IS NOT NULL;
+
+CREATE TABLE attribution (
+	project_id bigint NOT NULL,
+	deal_id bigint NOT NULL,
+	version integer NOT NULL,
+	entitled_channel_id bigint NOT NULL,
+	entitled_agent_id bigint,
+	entitled_consultant_id bigint,
+	commission numeric NOT NULL DEFAULT 0,
+	rule text NOT NULL,
+	evidence jsonb NOT NULL,
+	flags text[] NOT NULL DEFAULT '{}',
+	decided_at timestamptz NOT NULL DEFAULT now(),
+	signed_at timestamptz NOT NULL,
+	first_visit_at timestamptz,
+	cycle_days numeric,
+	is_current boolean NOT NULL DEFAULT true,
+	reason text,
+	PRIMARY KEY (project_id, deal_id, version),
+	FOREIGN KEY (project_id, deal_id) REFERENCES deal ON DELETE CASCADE
+);
+CREATE UNIQUE INDEX attribution_current ON attribution (project_id, deal_id) WHERE is_current;
+CREATE INDEX attribution_channel ON attribution (project_id, entitled_channel_id, signed_at) WHERE is_current;
+COMMENT ON TABLE attribution IS 'decisions for deals; the current one is the highest version (is_current)';
+COMMENT ON COLUMN attribution.rule IS 'the rule that decided: first_touch_natural, first_touch_agency, agency_after_natural_lapse, protection_expired, no_recorded_visit';
+COMMENT ON COLUMN attribution.evidence IS 'buyers, first sighting, visits, reports, protection windows and a timeline; no biometric data';
+COMMENT ON COLUMN attribution.cycle_days IS 'days from the buyers'' first visit to signing';
+COMMENT ON COLUMN attribution.reason IS 'why this version was made: deal inserted, or the reattribute call';
+SELECT pg_catalog.pg_extension_config_dump('attribution', '');
+
+-- the end (exclusive) of a window of n calendar days starting on ts's local day
+CREATE FUNCTION local_days_end(ts timestamptz, n integer, tz text) RETURNS timestamptz
+	LANGUAGE sql STABLE PARALLEL SAFE
+	AS $$ SELECT (((ts AT TIME ZONE tz)::date + n)::timestamp) AT TIME ZONE tz $$;
+
+-- when a report filed at reported_at stops being valid
+CREATE FUNCTION report_expiry(reported_at timestamptz, cutoff time, validity interval, tz text) RETURNS timestamptz
+	LANGUAGE sql STABLE PARALLEL SAFE
+	AS $$
+	SELECT CASE WHEN cutoff IS NULL THEN reported_at + validity
+	            WHEN (reported_at AT TIME ZONE tz)::time < cutoff
+	            THEN (((reported_at AT TIME ZONE tz)::date + cutoff)::timestamp) AT TIME ZONE tz
+	            ELSE (((reported_at AT TIME ZONE tz)::date + 1 + cutoff)::timestamp) AT TIME ZONE tz END
+	$$;
+
+-- local time text for timelines
+CREATE FUNCTION local_text(ts timestamptz, tz text) RETURNS text
+	LANGUAGE sql STABLE PARALLEL SAFE
+	AS $$ SELECT to_char(ts AT TIME ZONE tz, 'YYYY-MM-DD HH24:MI') $$;
+
+-- send an event through the notification layer when it is installed
+CREATE FUNCTION attribution_emit(p_project_id bigint, p_event text, p_subject text, p_payload jsonb) RETURNS void
+	LANGUAGE plpgsql
+	SET search_path = firstsight, pg_catalog, pg_temp
+	AS $$
+BEGIN
+	IF to_regprocedure('firstsight.emit_event(bigint,text,text,jsonb)') IS NOT NULL THEN
+		PERFORM firstsight.emit_event(p_project_id, p_event, p_subject, p_payload);
+	END IF;
+END
+$$;
+
+-- record who received a visit and which agent brought the person (NULL: came alone)
+CREATE FUNCTION receive(project_id bigint, visit_id bigint, consultant_id bigint, agent_id bigint DEFAULT NULL)
+	RETURNS void
+	LANGUAGE plpgsql SECURITY DEFINER
+	SET search_path = firstsight, pg_catalog, pg_temp
+	AS $$
+DECLARE
+	pid bigint := receive.project_id;
+BEGIN
+	IF consultant_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM consultant c WHERE c.project_id = pid AND c.consultant_id = receive.consultant_id) THEN
+		RAISE EXCEPTION USING ERRCODE = 'foreign_key_violation',
+			MESSAGE = format('consultant %s of project %s does not exist', receive.consultant_id, pid),
+			HINT = 'Add the consultant to firstsight.consultant first.';
+	END IF;
+	IF agent_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM agent a WHERE a.project_id = pid AND a.agent_id = receive.agent_id) THEN
+		RAISE EXCEPTION USING ERRCODE = 'foreign_key_violation',
+			MESSAGE = format('agent %s of project %s does not exist', receive.agent_id, pid),
+			HINT = 'Add the agent to firstsight.agent first.';
+	END IF;
+	UPDATE visit v SET consultant_id = receive.consultant_id, agent_id = receive.agent_id, received_at = now()
+	WHERE v.project_id = pid AND v.visit_id = receive.visit_id;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION USING ERRCODE = 'foreign_key_violation',
+			MESSAGE = format('visit %s of project %s does not exist', receive.visit_id, pid),
+			HINT = 'Receive a visit the cameras recorded; see firstsight.visit.';
+	END IF;
+END
+$$;
+COMMENT ON FUNCTION receive(bigint, bigint, bigint, bigint) IS 'record the receiving consultant and accompanying agent (NULL: came alone) of a visit';
+
+-- record that a person paid a deposit; later reports on them are refused
+CREATE FUNCTION record_deposit(project_id bigint, person_id bigint, paid_at timestamptz DEFAULT now())
+	RETURNS void
+	LANGUAGE plpgsql SECURITY DEFINER
+	SET search_path = firstsight, pg_catalog, pg_temp
+	AS $$
+BEGIN
+	UPDATE person p SET deposit_at = least(coalesce(p.deposit_at, paid_at), paid_at)
+	WHERE p.project_id = record_deposit.project_id
+	  AND p.person_id = current_person(record_deposit.project_id, record_deposit.person_id);
+	IF NOT FOUND THEN
+		RAISE EXCEPTION USING ERRCODE = 'foreign_key_violation',
+			MESSAGE = format('person %s of project %s does not exist', record_deposit.person_id, record_deposit.project_id);
+	END IF;
+END
+$$;
+COMMENT ON FUNCTION record_deposit(bigint, bigint, timestamptz) IS 'the person paid a deposit: reports on them are refused from then on';
+
+-- an agency's report of a customer's phone (full or 138****8000); returns the report
+CREATE FUNCTION file_report(project_id bigint, agent_id bigint, phone text, reported_at timestamptz DEFAULT now())
+	RETURNS bigint
+	LANGUAGE plpgsql SECURITY DEFINER
+	SET search_path = firstsight, pg_catalog, pg_temp
+	AS $$
+DECLARE
+	pid bigint := file_report.project_id;
+	v text := regexp_replace(phone, '[\s()+.-]', '', 'g');
+	full_hash bytea;
+	masked_hash bytea;
+	id bigint;
+BEGIN
+	IF phone IS NULL OR reported_at IS NULL THEN
+		RAISE EXCEPTION USING ERRCODE = 'null_value_not_allowed',
+			MESSAGE = 'a report needs a phone number and a time';
+	END IF;
+	IF NOT EXISTS (SELECT 1 FROM agent a WHERE a.project_id = pid AND a.agent_id = file_report.agent_id) THEN
+		RAISE EXCEPTION USING ERRCODE = 'foreign_key_violation',
+			MESSAGE = format('agent %s of project %s does not exist', file_report.agent_id, pid),
+			HINT = 'Add the agent to firstsight.agent first.';
+	END IF;
+	IF v ~ '^[0-9]{3}\*+[0-9]{4}$' THEN
+		masked_hash := identity_hash('phone_masked', phone_mask(v));
+	ELSE
+		full_hash := identity_hash('phone', normalize_phone(phone));
+		masked_hash := identity_hash('phone_masked', phone_mask(phone));
+	END IF;
+	IF EXISTS (SELECT 1 FROM identity i JOIN person p ON p.project_id = i.project_id
+	                                                AND p.person_id = current_person(pid, i.person_id)
+	           WHERE i.project_id = pid AND p.deposit_at <= reported_at
+	             AND CASE WHEN full_hash IS NOT NULL THEN i.phone_hash = full_hash
+	                      ELSE i.phone_masked_hash = masked_hash END) THEN
+		RAISE EXCEPTION USING ERRCODE = 'object_not_in_prerequisite_state',
+			MESSAGE = 'customer has already paid a deposit and cannot be reported',
+			DETAIL = 'A person bound to this phone number paid a deposit before the report time.',
+			HINT = 'Reports protect agencies only for customers who have not yet paid a deposit.';
+	END IF;
+	INSERT INTO report (project_id, agent_id, phone_hash, phone_masked_hash, reported_at)
+	VALUES (pid, file_report.agent_id, full_hash, masked_hash, file_report.reported_at)
+	RETURNING report_id INTO id;
+	RETURN id;
+END
+$$;
+COMMENT ON FUNCTION file_report(bigint, bigint, text, timestamptz) IS
+	'an agency''s report (报备) of a full or masked (138****8000) phone; stores keyed hashes only; returns report_id';
