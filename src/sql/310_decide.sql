@@ -3,6 +3,13 @@
 -- owning consultant, recording every fact it used in the evidence; the flags
 -- come from the same walk.  attribute_deal stores the result as a new version.
 
+-- a channel's name for timelines
+CREATE FUNCTION channel_label(p_project_id bigint, p_channel_id bigint) RETURNS text
+	LANGUAGE sql STABLE
+	SET search_path = firstsight, pg_catalog, pg_temp
+	AS $$ SELECT coalesce((SELECT c.name FROM channel c WHERE c.project_id = p_project_id AND c.channel_id = p_channel_id),
+	                      'no channel') $$;
+
 -- the current owner-of-the-buyers decision for one deal (version and decided_at left to the caller)
 CREATE FUNCTION decide_attribution(p_project_id bigint, p_deal_id bigint) RETURNS attribution
 	LANGUAGE plpgsql STABLE
@@ -87,7 +94,8 @@ BEGIN
 
 	timeline := timeline || jsonb_build_object('at', d.signed_at, 'event',
 		format('deal %s signed by person %s, price %s; claimed channel %s, agent %s, consultant %s',
-		       d.deal_id, array_to_string(buyers, ', person '), d.price, coalesce(d.channel_id::text, '-'), coalesce(d.agent_id::text, '-'),
+		       d.deal_id, array_to_string(buyers, ', person '), d.price,
+		       CASE WHEN d.channel_id IS NULL THEN '-' ELSE channel_label(p_project_id, d.channel_id) END, coalesce(d.agent_id::text, '-'),
 		       coalesce(d.consultant_id::text, '-')));
 
 	-- reports matching a buyer's phone: full reports on the full number, masked ones on the masked digits
@@ -105,8 +113,8 @@ BEGIN
 		reports := reports || jsonb_build_object('report_id', r.report_id, 'agent_id', r.agent_id,
 			'channel_id', r.channel_id, 'reported_at', r.reported_at, 'expires_at', r.expires_at, 'masked', r.masked);
 		timeline := timeline || jsonb_build_object('at', r.reported_at, 'event',
-			format('report %s filed by agent %s (channel %s) on a %s phone, valid until %s',
-			       r.report_id, r.agent_id, r.channel_id, CASE WHEN r.masked THEN 'masked' ELSE 'full' END,
+			format('report %s filed by agent %s (%s) on a %s phone, valid until %s',
+			       r.report_id, r.agent_id, channel_label(p_project_id, r.channel_id), CASE WHEN r.masked THEN 'masked' ELSE 'full' END,
 			       local_text(r.expires_at, tz)));
 	END LOOP;
 
@@ -149,7 +157,7 @@ BEGIN
 			format('visit %s of person %s (first seen at %s), received by consultant %s, %s%s',
 			       v.visit_id, v.person_id, coalesce(v.zone, 'unknown camera'), coalesce(v.consultant_id::text, '-'),
 			       CASE WHEN v.agent_id IS NULL THEN 'came alone'
-			            ELSE format('accompanied by agent %s (channel %s)', v.agent_id, vch) END,
+			            ELSE format('accompanied by agent %s (%s)', v.agent_id, channel_label(p_project_id, vch)) END,
 			       CASE WHEN v.agent_id IS NULL THEN ''
 			            WHEN mode = 'first_visit' THEN ': counts for the agency (first_visit mode)'
 			            WHEN counts THEN format(': counts for the agency under report %s', rep_id)
@@ -159,7 +167,7 @@ BEGIN
 			-- first touch, or the previous ownership lapsed: this visit decides
 			IF own_kind IS NOT NULL THEN
 				timeline := timeline || jsonb_build_object('at', own_until, 'event',
-					format('%s ownership lapsed', CASE WHEN own_kind = 'natural' THEN 'natural' ELSE format('channel %s protection', own_ch) END));
+					format('%s lapsed', CASE WHEN own_kind = 'natural' THEN 'natural ownership' ELSE format('%s protection', channel_label(p_project_id, own_ch)) END));
 			END IF;
 			IF counts THEN
 				rule := CASE WHEN own_kind IS NULL THEN 'first_touch_agency'
@@ -170,8 +178,8 @@ BEGIN
 				windows := windows || jsonb_build_object('channel_id', vch, 'agent_id', v.agent_id,
 					'visit_id', v.visit_id, 'from', v.started_at, 'until', own_until);
 				timeline := timeline || jsonb_build_object('at', v.started_at, 'event',
-					format('channel %s (agent %s) owns the buyer; protected for %s days, until %s',
-					       vch, v.agent_id, v.protection_days, local_text(own_until, tz)));
+					format('%s (agent %s) owns the buyer; protected for %s days, until %s',
+					       channel_label(p_project_id, vch), v.agent_id, v.protection_days, local_text(own_until, tz)));
 			ELSE
 				own_from_first := own_kind IS NULL;
 				rule := 'first_touch_natural';
@@ -183,13 +191,13 @@ BEGIN
 			own_until := local_days_end(v.started_at, nat_days, tz);	-- each visit renews natural ownership
 			IF counts OR v.agent_id IS NOT NULL THEN
 				timeline := timeline || jsonb_build_object('at', v.started_at, 'event',
-					format('channel %s brings a buyer already owned by the natural channel: no ownership change', vch));
+					format('%s brings a buyer already owned by the natural channel: no ownership change', channel_label(p_project_id, vch)));
 			END IF;
 		ELSIF counts AND vch <> own_ch THEN
 			flags := flags || 'protection_conflict'::text;
 			timeline := timeline || jsonb_build_object('at', v.started_at, 'event',
-				format('protection conflict: channel %s claims a buyer protected by channel %s until %s',
-				       vch, own_ch, local_text(own_until, tz)));
+				format('protection conflict: %s claims a buyer protected by %s until %s',
+				       channel_label(p_project_id, vch), channel_label(p_project_id, own_ch), local_text(own_until, tz)));
 		END IF;
 
 		-- the consultant who first received the person owns them for cons_days
@@ -209,7 +217,7 @@ BEGIN
 		rule := 'protection_expired';
 		ent_ch := natural_ch;
 		timeline := timeline || jsonb_build_object('at', own_until, 'event',
-			format('channel %s protection ended before the deal', own_ch));
+			format('%s protection ended before the deal', channel_label(p_project_id, own_ch)));
 	ELSE
 		ent_ch := own_ch;
 		ent_agent := own_agent;
@@ -257,8 +265,8 @@ BEGIN
 		IF n >= min_deals AND sd > 0 AND abs(cycle - mean) > sigma * sd THEN
 			flags := flags || 'abnormal_cycle'::text;
 			timeline := timeline || jsonb_build_object('at', d.signed_at, 'event',
-				format('first visit to deal: %s days; channel %s mean %s days, standard deviation %s, over %s deals',
-				       round(cycle, 1), ent_ch, round(mean::numeric, 1), round(sd::numeric, 1), n));
+				format('first visit to deal: %s days; %s mean %s days, standard deviation %s, over %s deals',
+				       round(cycle, 1), channel_label(p_project_id, ent_ch), round(mean::numeric, 1), round(sd::numeric, 1), n));
 		END IF;
 	END IF;
 
@@ -316,8 +324,8 @@ BEGIN
 		'consultant', CASE WHEN cons IS NULL THEN NULL ELSE jsonb_build_object('consultant_id', cons, 'until', cons_until) END,
 		'seen_elsewhere', elsewhere,
 		'timeline', timeline || jsonb_build_object('at', d.signed_at, 'event',
-			format('decision: channel %s (%s), agent %s, consultant %s, commission %s, rule %s',
-			       ent_ch, chname, coalesce(ent_agent::text, '-'), coalesce(ent_cons::text, '-'),
+			format('decision: %s, agent %s, consultant %s, commission %s, rule %s',
+			       chname, coalesce(ent_agent::text, '-'), coalesce(ent_cons::text, '-'),
 			       round(coalesce(rate, 0) * d.price, 2), rule)));
 	RETURN a;
 END
@@ -377,6 +385,7 @@ DECLARE
 	dl record;
 	a attribution;
 	cur attribution;
+	tz text := (SELECT p.time_zone FROM project p WHERE p.project_id = reattribute.project_id);
 BEGIN
 	IF NOT EXISTS (SELECT 1 FROM project p WHERE p.project_id = pid) THEN
 		RAISE EXCEPTION USING ERRCODE = 'foreign_key_violation',
@@ -393,7 +402,7 @@ BEGIN
 			   IS DISTINCT FROM (cur.entitled_channel_id, cur.entitled_agent_id, cur.entitled_consultant_id, cur.commission, cur.rule, cur.flags)
 			OR a.evidence - 'timeline' IS DISTINCT FROM cur.evidence - 'timeline';
 		IF changed THEN
-			version := attribute_deal(pid, dl.deal_id, format('reattribute %s to %s', from_ts, to_ts));
+			version := attribute_deal(pid, dl.deal_id, format('reattribute %s to %s', local_text(from_ts, tz), local_text(to_ts, tz)));
 		ELSE
 			version := cur.version;
 		END IF;
