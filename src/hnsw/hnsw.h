@@ -167,6 +167,8 @@ extern int	HnswSelectNeighbors(HnswInfo *info, HnswCandidate **cands, int ncands
 extern void HnswInitPage(Page page);
 extern void HnswWriteMeta(Relation index, HnswMetaPageData *meta, bool wal, bool newPage);
 extern Buffer HnswNewBuffer(Relation index, ForkNumber fork);
+extern void HnswAddBackLink(HnswInfo *info, ItemPointer n, int lc, ItemPointer newTid, const float *newVec,
+							float distance, bool building);
 extern void HnswInsertElement(HnswInfo *info, const float *vec, ItemPointer heaptid, bool building);
 
 /* hnswbuild.c */

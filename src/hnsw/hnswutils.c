@@ -595,9 +595,9 @@ WriteElement(HnswInfo *info, HnswElementTuple tup, Size size, bool building)
  * vectors for that are read without holding n's page, so the list is checked
  * again before it is written and the work redone if it changed meanwhile.
  */
-static void
-AddBackLink(HnswInfo *info, ItemPointer n, int lc, ItemPointer newTid, const float *newVec,
-			float distance, bool building)
+void
+HnswAddBackLink(HnswInfo *info, ItemPointer n, int lc, ItemPointer newTid, const float *newVec,
+				float distance, bool building)
 {
 	int			start = HnswLevelStart(info->m, lc);
 	int			slots = HnswLevelSlots(info->m, lc);
@@ -605,6 +605,7 @@ AddBackLink(HnswInfo *info, ItemPointer n, int lc, ItemPointer newTid, const flo
 	for (int attempt = 0; attempt < 3; attempt++)
 	{
 		Buffer		buf = ReadBuffer(info->index, ItemPointerGetBlockNumber(n));
+		bool		present = false;
 		GenericXLogState *state;
 		HnswElementTuple tup;
 		HnswNeighbor *list;
@@ -625,7 +626,16 @@ AddBackLink(HnswInfo *info, ItemPointer n, int lc, ItemPointer newTid, const flo
 		}
 		list = &tup->neighbors[start];
 		while (used < slots && ItemPointerIsValid(&list[used].tid))
+		{
+			present |= ItemPointerEquals(&list[used].tid, newTid);
 			used++;
+		}
+		if (present)
+		{
+			/* already linked (a repair after VACUUM re-links existing elements) */
+			UnlockReleaseBuffer(buf);
+			return;
+		}
 		if (used < slots)
 		{
 			Page		page = BeginChange(&state, info->index, buf, building, 0);
@@ -794,7 +804,7 @@ HnswInsertElement(HnswInfo *info, const float *vec, ItemPointer heaptid, bool bu
 		{
 			HnswCandidate *c = levelResults[lc][levelChosen[lc][i]];
 
-			AddBackLink(info, &c->tid, lc, &tid, vec, c->distance, building);
+			HnswAddBackLink(info, &c->tid, lc, &tid, vec, c->distance, building);
 		}
 	(void) levelCounts;
 

@@ -6,8 +6,9 @@
  *		2. repair every live element that linked to a deleted one: its new
  *		   links are chosen with the heuristic among its live links and the
  *		   live links of the deleted ones (two hops);
- *		3. drop the deleted elements' own links and move the entry point if
- *		   it was deleted.
+ *		   elements left with too few links search the graph for new ones,
+ *		   from an entry point moved off any deleted element beforehand;
+ *		3. drop the deleted elements' own links.
  *		Deleted slots are not reused, so a scan or insert that still holds a
  *		TID of a deleted element reads an element marked deleted, never a
  *		different one.
@@ -120,15 +121,15 @@ CopyElement(HnswInfo *info, ItemPointer tid, ElementCopy *ec, bool wantVec)
 
 /* new links for level lc of an element whose list named deleted elements */
 static int
-RepairLevel(HnswInfo *info, ItemPointer self, ElementCopy *ec, int lc, HnswVisited *deleted,
-			HnswNeighbor *out)
+RepairLevel(HnswInfo *info, HnswMetaPageData *meta, ItemPointer self, ElementCopy *ec, int lc,
+			HnswVisited *deleted, HnswNeighbor *out)
 {
 	int			start = HnswLevelStart(info->m, lc);
 	int			slots = HnswLevelSlots(info->m, lc);
-	int			cap = slots * (slots + 1) + 1;
+	int			cap = slots * (slots + 1) + info->efConstruction + 1;
 	HnswCandidate **cands = palloc(sizeof(HnswCandidate *) * cap);
 	float	  **vecs = palloc(sizeof(float *) * cap);
-	int		   *chosen = palloc(sizeof(int) * slots);
+	int		   *chosen = palloc(sizeof(int) * (slots + cap));
 	HnswVisited *seen = HnswVisitedCreate(cap);
 	int			n = 0;
 	int			k;
@@ -166,6 +167,28 @@ RepairLevel(HnswInfo *info, ItemPointer self, ElementCopy *ec, int lc, HnswVisit
 			vecs[n++] = c2.vec;
 		}
 	}
+	/*
+	 * Too few left nearby (most of the neighbourhood was deleted): search the
+	 * graph for the element as an insert would, deleted elements serving as
+	 * bridges until pass 3 clears them.
+	 */
+	if (n < slots && meta->entryLevel >= lc)
+	{
+		int			nw;
+		HnswCandidate **w = HnswSearchFromEntry(info, meta, ec->vec, info->efConstruction, lc, &nw, NULL);
+
+		for (int i = 0; i < nw && n < cap; i++)
+		{
+			ElementCopy c2;
+
+			if (HnswVisitedContains(deleted, &w[i]->tid) || !HnswVisitedAdd(seen, &w[i]->tid) ||
+				!CopyElement(info, &w[i]->tid, &c2, true) || c2.deleted)
+				continue;
+			cands[n] = w[i];
+			vecs[n++] = c2.vec;
+		}
+	}
+
 	/* nearest first, vectors alongside */
 	for (int i = 1; i < n; i++)
 		for (int j = i; j > 0 && cands[j]->distance < cands[j - 1]->distance; j--)
@@ -179,6 +202,16 @@ RepairLevel(HnswInfo *info, ItemPointer self, ElementCopy *ec, int lc, HnswVisit
 			vecs[j - 1] = tv;
 		}
 	k = HnswSelectNeighbors(info, cands, n, slots, vecs, chosen);
+	/* keep pruned candidates in the free slots: after heavy deletion, links are scarce */
+	for (int i = 0; i < n && k < slots; i++)
+	{
+		bool		taken = false;
+
+		for (int j = 0; j < k && !taken; j++)
+			taken = chosen[j] == i;
+		if (!taken)
+			chosen[k++] = i;
+	}
 	for (int i = 0; i < slots; i++)
 	{
 		if (i < k)
@@ -195,12 +228,50 @@ RepairLevel(HnswInfo *info, ItemPointer self, ElementCopy *ec, int lc, HnswVisit
 	return k;
 }
 
-/* pass 2: repair the links of every live element that named a deleted one */
+/* live elements that deleted ones linked to: they lost links into them */
+static HnswVisited *
+TouchedElements(HnswInfo *info, HnswVisited *deleted)
+{
+	BlockNumber nblocks = RelationGetNumberOfBlocks(info->index);
+	HnswVisited *touched = HnswVisitedCreate(1024);
+
+	for (BlockNumber blk = HNSW_HEAD_BLKNO; blk < nblocks; blk++)
+	{
+		Buffer		buf = ReadBuffer(info->index, blk);
+		Page		page;
+
+		vacuum_delay_point();
+		LockBuffer(buf, BUFFER_LOCK_SHARE);
+		page = BufferGetPage(buf);
+		for (OffsetNumber off = FirstOffsetNumber; off <= PageGetMaxOffsetNumber(page); off++)
+		{
+			HnswElementTuple tup = (HnswElementTuple) PageGetItem(page, PageGetItemId(page, off));
+
+			if (!tup->deleted)
+				continue;
+			for (int s = 0; s < HnswSlots(info->m, tup->level); s++)
+				if (ItemPointerIsValid(&tup->neighbors[s].tid) &&
+					!HnswVisitedContains(deleted, &tup->neighbors[s].tid))
+					HnswVisitedAdd(touched, &tup->neighbors[s].tid);
+		}
+		UnlockReleaseBuffer(buf);
+	}
+	return touched;
+}
+
+/*
+ * pass 2: repair every live element that linked to a deleted one or was
+ * linked from one: new links out, chosen again, and links back in from the
+ * chosen, as an insert makes them, so no live element is left unreachable.
+ */
 static void
 RepairGraph(HnswInfo *info, HnswVisited *deleted, MemoryContext tmp)
 {
+	HnswVisited *touched = TouchedElements(info, deleted);
+	HnswMetaPageData meta;
 	BlockNumber nblocks = RelationGetNumberOfBlocks(info->index);
 
+	HnswReadMeta(info->index, &meta);
 	for (BlockNumber blk = HNSW_HEAD_BLKNO; blk < nblocks; blk++)
 	{
 		OffsetNumber maxoff;
@@ -224,15 +295,16 @@ RepairGraph(HnswInfo *info, HnswVisited *deleted, MemoryContext tmp)
 				{
 					int			start = HnswLevelStart(info->m, lc);
 					int			slots = HnswLevelSlots(info->m, lc);
-					bool		affected = false;
+					bool		affected = HnswVisitedContains(touched, &tid);
 					HnswNeighbor fresh[HNSW_MAX_M * 2];
+					int			nfresh;
 
 					for (int i = 0; i < slots && ItemPointerIsValid(&ec.nbrs[start + i].tid); i++)
 						if (HnswVisitedContains(deleted, &ec.nbrs[start + i].tid))
 							affected = true;
 					if (!affected)
 						continue;
-					RepairLevel(info, &tid, &ec, lc, deleted, fresh);
+					nfresh = RepairLevel(info, &meta, &tid, &ec, lc, deleted, fresh);
 
 					/* write, unless an insert changed the list meanwhile */
 					buf = ReadBuffer(info->index, blk);
@@ -252,6 +324,8 @@ RepairGraph(HnswInfo *info, HnswVisited *deleted, MemoryContext tmp)
 						}
 					}
 					UnlockReleaseBuffer(buf);
+					for (int i = 0; i < nfresh && i < slots && ItemPointerIsValid(&fresh[i].tid); i++)
+						HnswAddBackLink(info, &fresh[i].tid, lc, &tid, ec.vec, fresh[i].distance, false);
 				}
 			}
 			MemoryContextSwitchTo(old);
@@ -260,9 +334,9 @@ RepairGraph(HnswInfo *info, HnswVisited *deleted, MemoryContext tmp)
 	}
 }
 
-/* pass 3: clear deleted elements' links and fix the entry point */
+/* before repair: move the entry point off a deleted element, to a live one of the top level */
 static void
-FinishDeletion(HnswInfo *info, HnswVisited *deleted, int64 ndeleted)
+FixEntryPoint(HnswInfo *info, HnswVisited *deleted, int64 ndeleted)
 {
 	BlockNumber nblocks = RelationGetNumberOfBlocks(info->index);
 	HnswMetaPageData meta;
@@ -272,31 +346,68 @@ FinishDeletion(HnswInfo *info, HnswVisited *deleted, int64 ndeleted)
 	GenericXLogState *xs;
 	HnswMetaPage mp;
 
+	LockPage(info->index, HNSW_UPDATE_LOCK, ExclusiveLock);
+	HnswReadMeta(info->index, &meta);
 	ItemPointerSetInvalid(&best);
-	for (BlockNumber blk = HNSW_HEAD_BLKNO; blk < nblocks; blk++)
+	if (meta.entryLevel >= 0 && HnswVisitedContains(deleted, &meta.entry))
 	{
-		Page		page;
-		OffsetNumber maxoff;
-
-		buf = ReadBuffer(info->index, blk);
-		LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
-		page = BufferGetPage(buf);
-		maxoff = PageGetMaxOffsetNumber(page);
-		xs = NULL;
-		for (OffsetNumber off = FirstOffsetNumber; off <= maxoff; off++)
+		for (BlockNumber blk = HNSW_HEAD_BLKNO; blk < nblocks; blk++)
 		{
-			HnswElementTuple tup = (HnswElementTuple) PageGetItem(page, PageGetItemId(page, off));
+			Page		page;
 
-			if (!tup->deleted)
+			buf = ReadBuffer(info->index, blk);
+			LockBuffer(buf, BUFFER_LOCK_SHARE);
+			page = BufferGetPage(buf);
+			for (OffsetNumber off = FirstOffsetNumber; off <= PageGetMaxOffsetNumber(page); off++)
 			{
-				if (tup->level > bestLevel)
+				HnswElementTuple tup = (HnswElementTuple) PageGetItem(page, PageGetItemId(page, off));
+
+				if (!tup->deleted && tup->level > bestLevel)
 				{
 					bestLevel = tup->level;
 					ItemPointerSet(&best, blk, off);
 				}
-				continue;
 			}
-			if (!ItemPointerIsValid(&tup->neighbors[0].tid))
+			UnlockReleaseBuffer(buf);
+		}
+	}
+	buf = ReadBuffer(info->index, HNSW_METAPAGE_BLKNO);
+	LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
+	xs = GenericXLogStart(info->index);
+	mp = (HnswMetaPage) PageGetContents(GenericXLogRegisterBuffer(xs, buf, 0));
+	if (meta.entryLevel >= 0 && HnswVisitedContains(deleted, &meta.entry))
+	{
+		mp->entry = best;
+		mp->entryLevel = bestLevel;
+	}
+	mp->deleted += (uint32) ndeleted;
+	GenericXLogFinish(xs);
+	UnlockReleaseBuffer(buf);
+	UnlockPage(info->index, HNSW_UPDATE_LOCK, ExclusiveLock);
+}
+
+/* pass 3: clear deleted elements' links; nothing links to them any more */
+static void
+ClearDeleted(HnswInfo *info)
+{
+	BlockNumber nblocks = RelationGetNumberOfBlocks(info->index);
+
+	for (BlockNumber blk = HNSW_HEAD_BLKNO; blk < nblocks; blk++)
+	{
+		Buffer		buf = ReadBuffer(info->index, blk);
+		GenericXLogState *xs = NULL;
+		Page		page;
+		OffsetNumber maxoff;
+
+		vacuum_delay_point();
+		LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
+		page = BufferGetPage(buf);
+		maxoff = PageGetMaxOffsetNumber(page);
+		for (OffsetNumber off = FirstOffsetNumber; off <= maxoff; off++)
+		{
+			HnswElementTuple tup = (HnswElementTuple) PageGetItem(page, PageGetItemId(page, off));
+
+			if (!tup->deleted || !ItemPointerIsValid(&tup->neighbors[0].tid))
 				continue;
 			if (xs == NULL)
 			{
@@ -314,23 +425,6 @@ FinishDeletion(HnswInfo *info, HnswVisited *deleted, int64 ndeleted)
 			GenericXLogFinish(xs);
 		UnlockReleaseBuffer(buf);
 	}
-
-	/* the entry point: kept if live, else a live element of the top level */
-	LockPage(info->index, HNSW_UPDATE_LOCK, ExclusiveLock);
-	HnswReadMeta(info->index, &meta);
-	buf = ReadBuffer(info->index, HNSW_METAPAGE_BLKNO);
-	LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
-	xs = GenericXLogStart(info->index);
-	mp = (HnswMetaPage) PageGetContents(GenericXLogRegisterBuffer(xs, buf, 0));
-	if (meta.entryLevel >= 0 && HnswVisitedContains(deleted, &meta.entry))
-	{
-		mp->entry = best;
-		mp->entryLevel = bestLevel;
-	}
-	mp->deleted += (uint32) ndeleted;
-	GenericXLogFinish(xs);
-	UnlockReleaseBuffer(buf);
-	UnlockPage(info->index, HNSW_UPDATE_LOCK, ExclusiveLock);
 }
 
 /* ambulkdelete */
@@ -352,8 +446,9 @@ ehnswbulkdelete(IndexVacuumInfo *info, IndexBulkDeleteResult *stats,
 	deleted = MarkDeleted(&hi, callback, callback_state, stats, &ndeleted);
 	if (ndeleted > 0)
 	{
+		FixEntryPoint(&hi, deleted, ndeleted);
 		RepairGraph(&hi, deleted, tmp);
-		FinishDeletion(&hi, deleted, ndeleted);
+		ClearDeleted(&hi);
 	}
 	MemoryContextSwitchTo(old);
 	MemoryContextDelete(ctx);
