@@ -70,8 +70,12 @@ shared_buffers = 512MB
 maintenance_work_mem = 512MB
 $extra
 CONF
-	fs_as_user "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w start >/dev/null
 	export PGHOST=$dir PGPORT=$FS_PORT PGUSER=postgres
+	if ! fs_as_user "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w start >/dev/null; then
+		fs_say "the server did not start; its log ends:"
+		tail -n 5 "$dir/server.log" >&2
+		return 1
+	fi
 }
 
 fs_stop_cluster() {

@@ -24,6 +24,9 @@
 #include "utils/lsyscache.h"
 #include "utils/tuplestore.h"
 
+/* below this many rows on either side, per-pair kernels beat sgemm */
+#define FS_SGEMM_MIN_ROWS 16
+
 /* scale rows to unit length */
 void
 FsNormalizeRows(float *x, int m, int d)
@@ -56,6 +59,31 @@ FsCosinePairs(const float *a, int m, const float *b, int n, int d,
 	bzero = palloc(sizeof(bool) * n);
 	for (int j = 0; j < n; j++)
 		bzero[j] = fs_kernels->normsq(d, b + (Size) j * d) == 0;
+	/*
+	 * One side tiny (a single capture against a gallery): sgemm's packing
+	 * costs more than it saves (bench/blas: 5-8x slower for 1 x N), so use
+	 * the dot-product kernel pair by pair.
+	 */
+	if (Min(m, n) < FS_SGEMM_MIN_ROWS)
+	{
+		for (int i = 0; i < m; i++)
+		{
+			const float *ar = a + (Size) i * d;
+
+			if (fs_kernels->normsq(d, ar) == 0)
+				continue;
+			for (int j = 0; j < n; j++)
+			{
+				float		sim = fs_kernels->dot(d, ar, b + (Size) j * d);
+
+				if (sim >= min_sim && !bzero[j])
+					cb(arg, i, j, 1.0 - Min(1.0, Max(-1.0, (double) sim)));
+			}
+		}
+		pfree(bzero);
+		return;
+	}
+
 	rows_per_block = (int) Max(1, Min((Size) m, block_bytes / (sizeof(float) * (Size) n)));
 	c = palloc_extended(sizeof(float) * (Size) rows_per_block * n, MCXT_ALLOC_HUGE);
 
