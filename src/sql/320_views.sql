@@ -1,0 +1,233 @@
+-- Views for BI tools and analysts.  Built only from visit, person, deal,
+-- attribution, report and identity facts (never capture.face, capture.photo or
+-- the gallery), so they hold no biometric column and give the same numbers
+-- after biometric data is erased.  Days and months are the project's local ones.
+
+-- the channel of a visit: the accompanying agent's, or natural
+CREATE VIEW visit_channel AS
+	SELECT v.project_id, v.visit_id, v.person_id, v.started_at, v.seen_before, v.consultant_id, v.agent_id,
+	       coalesce(ag.channel_id, nc.channel_id) AS channel_id,
+	       (v.started_at AT TIME ZONE p.time_zone)::date AS day
+	FROM visit v
+	JOIN project p ON p.project_id = v.project_id
+	JOIN channel nc ON nc.project_id = v.project_id AND nc.kind = 'natural'
+	LEFT JOIN agent ag ON ag.project_id = v.project_id AND ag.agent_id = v.agent_id;
+COMMENT ON VIEW visit_channel IS 'each visit with its local day and channel (the accompanying agent''s, or natural)';
+
+CREATE VIEW daily_traffic AS
+	SELECT vc.project_id, vc.day,
+	       count(*) AS visits,
+	       count(DISTINCT vc.person_id) AS unique_persons,
+	       count(DISTINCT vc.person_id) FILTER (WHERE NOT vc.seen_before) AS new_persons,
+	       count(DISTINCT vc.person_id) FILTER (WHERE vc.seen_before) AS returning_persons,
+	       count(*) FILTER (WHERE vc.agent_id IS NOT NULL) AS accompanied_visits,
+	       count(*) FILTER (WHERE vc.consultant_id IS NOT NULL) AS received_visits
+	FROM visit_channel vc
+	GROUP BY vc.project_id, vc.day;
+COMMENT ON VIEW daily_traffic IS 'visits per project and local day: unique, new and returning persons';
+COMMENT ON COLUMN daily_traffic.day IS 'local date in the project''s time zone';
+COMMENT ON COLUMN daily_traffic.visits IS 'visits that started that day';
+COMMENT ON COLUMN daily_traffic.unique_persons IS 'distinct persons who visited that day';
+COMMENT ON COLUMN daily_traffic.new_persons IS 'persons on their first visit';
+COMMENT ON COLUMN daily_traffic.returning_persons IS 'persons who had visited before';
+COMMENT ON COLUMN daily_traffic.accompanied_visits IS 'visits with an accompanying agent';
+COMMENT ON COLUMN daily_traffic.received_visits IS 'visits a consultant received';
+
+CREATE VIEW channel_share AS
+	WITH v AS (
+		SELECT project_id, date_trunc('month', day)::date AS month, channel_id, count(*) AS visits
+		FROM visit_channel GROUP BY 1, 2, 3),
+	d AS (
+		SELECT a.project_id, date_trunc('month', a.signed_at AT TIME ZONE p.time_zone)::date AS month,
+		       a.entitled_channel_id AS channel_id, count(*) AS deals, sum(x.price) AS revenue
+		FROM attribution a
+		JOIN project p ON p.project_id = a.project_id
+		JOIN deal x ON x.project_id = a.project_id AND x.deal_id = a.deal_id
+		WHERE a.is_current GROUP BY 1, 2, 3),
+	j AS (
+		SELECT coalesce(v.project_id, d.project_id) AS project_id, coalesce(v.month, d.month) AS month,
+		       coalesce(v.channel_id, d.channel_id) AS channel_id,
+		       coalesce(v.visits, 0) AS visits, coalesce(d.deals, 0) AS deals, coalesce(d.revenue, 0) AS revenue
+		FROM v FULL JOIN d ON d.project_id = v.project_id AND d.month = v.month AND d.channel_id = v.channel_id)
+	SELECT j.project_id, j.month, j.channel_id, c.name AS channel, c.kind,
+	       j.visits, round(j.visits::numeric / nullif(sum(j.visits) OVER w, 0), 4) AS visit_share,
+	       j.deals, round(j.deals::numeric / nullif(sum(j.deals) OVER w, 0), 4) AS deal_share,
+	       j.revenue
+	FROM j JOIN channel c ON c.project_id = j.project_id AND c.channel_id = j.channel_id
+	WINDOW w AS (PARTITION BY j.project_id, j.month);
+COMMENT ON VIEW channel_share IS 'each channel''s share of visits and of (currently attributed) deals per project and local month';
+COMMENT ON COLUMN channel_share.month IS 'first day of the local month';
+COMMENT ON COLUMN channel_share.visits IS 'visits accompanied by the channel''s agents (natural: came alone)';
+COMMENT ON COLUMN channel_share.visit_share IS 'visits / all visits of the month (0 to 1)';
+COMMENT ON COLUMN channel_share.deals IS 'deals signed that month whose current attribution is this channel';
+COMMENT ON COLUMN channel_share.deal_share IS 'deals / all deals of the month (0 to 1)';
+COMMENT ON COLUMN channel_share.revenue IS 'sum of those deals'' prices';
+
+CREATE VIEW conversion_funnel AS
+	WITH firsts AS (
+		SELECT DISTINCT ON (vc.project_id, vc.person_id) vc.project_id, vc.person_id, vc.day, vc.channel_id
+		FROM visit_channel vc
+		JOIN person pe ON pe.project_id = vc.project_id AND pe.person_id = vc.person_id AND pe.merged_into IS NULL
+		ORDER BY vc.project_id, vc.person_id, vc.started_at, vc.visit_id),
+	buyers AS (
+		SELECT DISTINCT x.project_id, b.person_id
+		FROM deal x CROSS JOIN LATERAL unnest(x.person_id || x.co_buyer_ids) AS b(person_id))
+	SELECT f.project_id, date_trunc('month', f.day)::date AS month, f.channel_id, c.name AS channel, c.kind,
+	       count(*) AS first_visits,
+	       count(*) FILTER (WHERE pe.visits > 1) AS returned,
+	       count(b.person_id) AS bought,
+	       round(count(b.person_id)::numeric / count(*), 4) AS conversion_rate
+	FROM firsts f
+	JOIN person pe ON pe.project_id = f.project_id AND pe.person_id = f.person_id
+	JOIN channel c ON c.project_id = f.project_id AND c.channel_id = f.channel_id
+	LEFT JOIN buyers b ON b.project_id = f.project_id AND b.person_id = f.person_id
+	GROUP BY f.project_id, date_trunc('month', f.day)::date, f.channel_id, c.name, c.kind;
+COMMENT ON VIEW conversion_funnel IS 'persons by local month and channel of their first visit: how many returned and how many bought';
+COMMENT ON COLUMN conversion_funnel.month IS 'first day of the local month of the person''s first visit';
+COMMENT ON COLUMN conversion_funnel.channel IS 'the channel that brought the person the first time (natural: came alone)';
+COMMENT ON COLUMN conversion_funnel.first_visits IS 'persons whose first visit fell in this month and channel';
+COMMENT ON COLUMN conversion_funnel.returned IS 'of those, persons with more than one visit';
+COMMENT ON COLUMN conversion_funnel.bought IS 'of those, persons who are a buyer or co-buyer of a deal';
+COMMENT ON COLUMN conversion_funnel.conversion_rate IS 'bought / first_visits';
+
+CREATE VIEW flagged_deals AS
+	SELECT a.project_id, a.deal_id, (a.signed_at AT TIME ZONE p.time_zone) AS signed_local, x.price,
+	       x.channel_id AS claimed_channel_id, cc.name AS claimed_channel, x.agent_id AS claimed_agent_id,
+	       a.entitled_channel_id, ec.name AS entitled_channel, a.entitled_agent_id, a.entitled_consultant_id,
+	       a.commission, a.rule, a.flags, a.version, a.decided_at
+	FROM attribution a
+	JOIN project p ON p.project_id = a.project_id
+	JOIN deal x ON x.project_id = a.project_id AND x.deal_id = a.deal_id
+	JOIN channel ec ON ec.project_id = a.project_id AND ec.channel_id = a.entitled_channel_id
+	LEFT JOIN channel cc ON cc.project_id = x.project_id AND cc.channel_id = x.channel_id
+	WHERE a.is_current AND cardinality(a.flags) > 0;
+COMMENT ON VIEW flagged_deals IS 'deals whose current attribution carries flags; firstsight.explain_attribution gives the timeline';
+COMMENT ON COLUMN flagged_deals.signed_local IS 'signing time in the project''s time zone';
+COMMENT ON COLUMN flagged_deals.claimed_channel IS 'the channel the deal was entered with';
+COMMENT ON COLUMN flagged_deals.entitled_channel IS 'the channel the rules entitle';
+COMMENT ON COLUMN flagged_deals.commission IS 'commission owed to the entitled channel (rate x price)';
+COMMENT ON COLUMN flagged_deals.rule IS 'the rule that decided';
+COMMENT ON COLUMN flagged_deals.flags IS 'flying_order, hanging_order_suspect, protection_conflict, consultant_conflict, abnormal_cycle, prior_visit_elsewhere';
+COMMENT ON COLUMN flagged_deals.version IS 'the attribution version (highest = current)';
+
+CREATE VIEW commission_ledger AS
+	SELECT a.project_id, date_trunc('month', a.signed_at AT TIME ZONE p.time_zone)::date AS month,
+	       a.entitled_channel_id AS channel_id, c.name AS channel, c.kind, c.commission_rate,
+	       count(*) AS deals, sum(x.price) AS revenue, sum(a.commission) AS commission,
+	       count(*) FILTER (WHERE cardinality(a.flags) > 0) AS flagged_deals,
+	       coalesce(sum(a.commission) FILTER (WHERE cardinality(a.flags) > 0), 0) AS flagged_commission
+	FROM attribution a
+	JOIN project p ON p.project_id = a.project_id
+	JOIN deal x ON x.project_id = a.project_id AND x.deal_id = a.deal_id
+	JOIN channel c ON c.project_id = a.project_id AND c.channel_id = a.entitled_channel_id
+	WHERE a.is_current
+	GROUP BY a.project_id, 2, a.entitled_channel_id, c.name, c.kind, c.commission_rate;
+COMMENT ON VIEW commission_ledger IS 'commission owed per project, local month and entitled channel, from current attributions';
+COMMENT ON COLUMN commission_ledger.month IS 'first day of the local month of signing';
+COMMENT ON COLUMN commission_ledger.deals IS 'deals attributed to the channel';
+COMMENT ON COLUMN commission_ledger.revenue IS 'sum of their prices';
+COMMENT ON COLUMN commission_ledger.commission IS 'sum of commissions (rate x price)';
+COMMENT ON COLUMN commission_ledger.flagged_deals IS 'of those, deals with flags (to check before paying)';
+COMMENT ON COLUMN commission_ledger.flagged_commission IS 'commission on flagged deals';
+
+CREATE VIEW consultant_board AS
+	WITH r AS (
+		SELECT vc.project_id, date_trunc('month', vc.day)::date AS month, vc.consultant_id,
+		       count(*) AS receptions, count(DISTINCT vc.person_id) AS persons_received,
+		       count(*) FILTER (WHERE NOT vc.seen_before) AS new_persons_received
+		FROM visit_channel vc WHERE vc.consultant_id IS NOT NULL GROUP BY 1, 2, 3),
+	d AS (
+		SELECT a.project_id, date_trunc('month', a.signed_at AT TIME ZONE p.time_zone)::date AS month,
+		       a.entitled_consultant_id AS consultant_id, count(*) AS deals, sum(x.price) AS revenue,
+		       count(*) FILTER (WHERE 'consultant_conflict' = ANY (a.flags)) AS conflicts
+		FROM attribution a
+		JOIN project p ON p.project_id = a.project_id
+		JOIN deal x ON x.project_id = a.project_id AND x.deal_id = a.deal_id
+		WHERE a.is_current AND a.entitled_consultant_id IS NOT NULL GROUP BY 1, 2, 3)
+	SELECT coalesce(r.project_id, d.project_id) AS project_id, coalesce(r.month, d.month) AS month,
+	       coalesce(r.consultant_id, d.consultant_id) AS consultant_id, k.name AS consultant,
+	       coalesce(r.receptions, 0) AS receptions, coalesce(r.persons_received, 0) AS persons_received,
+	       coalesce(r.new_persons_received, 0) AS new_persons_received,
+	       coalesce(d.deals, 0) AS deals, coalesce(d.revenue, 0) AS revenue, coalesce(d.conflicts, 0) AS conflicts
+	FROM r FULL JOIN d ON d.project_id = r.project_id AND d.month = r.month AND d.consultant_id = r.consultant_id
+	LEFT JOIN consultant k ON k.project_id = coalesce(r.project_id, d.project_id)
+	                      AND k.consultant_id = coalesce(r.consultant_id, d.consultant_id);
+COMMENT ON VIEW consultant_board IS 'per consultant and local month: receptions and the deals the rules entitle them to';
+COMMENT ON COLUMN consultant_board.month IS 'first day of the local month';
+COMMENT ON COLUMN consultant_board.receptions IS 'visits the consultant received';
+COMMENT ON COLUMN consultant_board.persons_received IS 'distinct persons received';
+COMMENT ON COLUMN consultant_board.new_persons_received IS 'receptions of persons on their first visit';
+COMMENT ON COLUMN consultant_board.deals IS 'deals signed that month whose entitled consultant is this one';
+COMMENT ON COLUMN consultant_board.revenue IS 'sum of their prices';
+COMMENT ON COLUMN consultant_board.conflicts IS 'of those, deals flagged consultant_conflict (another consultant closed them)';
+
+-- the agency protection of each person's first touch, while it runs
+CREATE VIEW protection_expiring AS
+	WITH firsts AS (
+		SELECT DISTINCT ON (v.project_id, v.person_id) v.project_id, v.person_id, v.visit_id, v.started_at, v.agent_id
+		FROM visit v
+		JOIN person pe ON pe.project_id = v.project_id AND pe.person_id = v.person_id AND pe.merged_into IS NULL
+		ORDER BY v.project_id, v.person_id, v.started_at, v.visit_id)
+	SELECT f.project_id, f.person_id, ag.channel_id, c.name AS channel, f.agent_id,
+	       f.started_at AT TIME ZONE p.time_zone AS protected_from,
+	       local_days_end(f.started_at, c.protection_days, p.time_zone) AT TIME ZONE p.time_zone AS protected_until,
+	       (local_days_end(f.started_at, c.protection_days, p.time_zone) AT TIME ZONE p.time_zone)::date
+	         - (now() AT TIME ZONE p.time_zone)::date AS days_left
+	FROM firsts f
+	JOIN project p ON p.project_id = f.project_id
+	JOIN agent ag ON ag.project_id = f.project_id AND ag.agent_id = f.agent_id
+	JOIN channel c ON c.project_id = ag.project_id AND c.channel_id = ag.channel_id
+	WHERE local_days_end(f.started_at, c.protection_days, p.time_zone) > now()
+	  AND NOT EXISTS (SELECT 1 FROM deal x WHERE x.project_id = f.project_id AND x.person_id = f.person_id)
+	  AND (project_setting_value(f.project_id, 'attribution_mode') = 'first_visit'
+	       OR EXISTS (
+			SELECT 1 FROM report r
+			JOIN agent ra ON ra.project_id = r.project_id AND ra.agent_id = r.agent_id AND ra.channel_id = ag.channel_id
+			JOIN identity i ON i.project_id = r.project_id AND i.person_id = f.person_id
+			              AND (r.phone_hash = i.phone_hash OR (r.phone_hash IS NULL AND r.phone_masked_hash = i.phone_masked_hash))
+			WHERE r.project_id = f.project_id AND r.reported_at < f.started_at
+			  AND f.started_at < report_expiry(r.reported_at, c.report_cutoff,
+			                                   project_setting_value(f.project_id, 'report_validity')::interval, p.time_zone)));
+COMMENT ON VIEW protection_expiring IS 'running agency protection windows of persons without a deal, soonest end first when ordered by protected_until';
+COMMENT ON COLUMN protection_expiring.channel IS 'the agency that brought the person first (with a valid report, in report_protection mode)';
+COMMENT ON COLUMN protection_expiring.protected_from IS 'local time of the first visit';
+COMMENT ON COLUMN protection_expiring.protected_until IS 'local time the window ends (exclusive)';
+COMMENT ON COLUMN protection_expiring.days_left IS 'local calendar days from today to the end';
+
+-- the columns the views share, documented once
+DO $$
+DECLARE
+	c record;
+	common jsonb := '{
+		"project_id": "the project (sales office)",
+		"channel_id": "the channel",
+		"channel": "the channel''s name",
+		"kind": "the channel''s kind: natural, agency, platform, referral, staff",
+		"commission_rate": "the channel''s commission rate (0 to 1)",
+		"consultant_id": "the consultant",
+		"consultant": "the consultant''s name",
+		"deal_id": "the deal",
+		"price": "the deal''s price",
+		"person_id": "the person (a face identity, no biometric data)",
+		"agent_id": "the agent",
+		"claimed_channel_id": "the channel the deal was entered with",
+		"claimed_agent_id": "the agent the deal was entered with",
+		"entitled_channel_id": "the channel the rules entitle",
+		"entitled_agent_id": "the agent the rules entitle",
+		"entitled_consultant_id": "the consultant the rules entitle",
+		"decided_at": "when this attribution version was decided"
+	}';
+BEGIN
+	FOR c IN
+		SELECT a.attrelid::regclass AS rel, a.attname
+		FROM pg_attribute a JOIN pg_class k ON k.oid = a.attrelid
+		WHERE k.relnamespace = 'firstsight'::regnamespace
+		  AND k.relname IN ('daily_traffic', 'channel_share', 'conversion_funnel', 'flagged_deals',
+		                    'commission_ledger', 'consultant_board', 'protection_expiring')
+		  AND a.attnum > 0 AND col_description(a.attrelid, a.attnum) IS NULL
+		  AND common ? a.attname::text
+	LOOP
+		EXECUTE format('COMMENT ON COLUMN %s.%I IS %L', c.rel, c.attname, common->>c.attname::text);
+	END LOOP;
+END
+$$;
