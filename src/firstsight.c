@@ -11,6 +11,7 @@
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
+#include "worker/worker.h"
 
 PG_MODULE_MAGIC;
 
@@ -65,6 +66,7 @@ _PG_init(void)
 							 SimdCheckHook, SimdAssignHook, NULL);
 
 	HnswInit();
+	FsWorkerInit();
 
 	MarkGUCPrefixReserved("firstsight");
 }

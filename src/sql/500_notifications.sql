@@ -1,0 +1,288 @@
+-- Notifications (issue 7): webhook endpoints, a transactional outbox, per-webhook
+-- delivery state and the view operators read.  The background worker
+-- (src/worker) delivers; see src/worker/README.md.  Payloads never carry
+-- biometric data: emit_event refuses anything that looks like a face,
+-- an embedding or a photo.
+
+-- the event names of the public contract
+CREATE FUNCTION event_names() RETURNS text[]
+	LANGUAGE sql IMMUTABLE PARALLEL SAFE
+	AS $$ SELECT ARRAY['visitor.new', 'visitor.returned', 'deal.attributed', 'deal.flagged', 'retention.completed']::text[] $$;
+COMMENT ON FUNCTION event_names() IS 'the events emit_event accepts and webhooks subscribe to';
+
+-- C helpers (src/worker/outbox.c)
+CREATE FUNCTION outbox_check_payload(payload jsonb) RETURNS void
+	AS 'MODULE_PATHNAME', 'fs_outbox_check_payload' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION outbox_check_payload(jsonb) IS
+	'raise an error when an event payload is not an object, is too large, or looks like it carries biometric data';
+CREATE FUNCTION outbox_wake_at_commit() RETURNS void
+	AS 'MODULE_PATHNAME', 'fs_outbox_wake_at_commit' LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION outbox_wake_at_commit() IS 'wake the delivery worker when the current transaction commits';
+CREATE FUNCTION webhook_signature(secret text, body text) RETURNS text
+	AS 'MODULE_PATHNAME', 'fs_webhook_signature' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION webhook_signature(text, text) IS
+	'the X-Firstsight-Signature header value for body: sha256=<hex HMAC-SHA256 under secret>';
+CREATE FUNCTION webhook_host_check(url text) RETURNS text
+	AS 'MODULE_PATHNAME', 'fs_webhook_host_check' LANGUAGE C STABLE STRICT;
+COMMENT ON FUNCTION webhook_host_check(text) IS
+	'why the worker would refuse to send to url under firstsight.webhook_allowed_hosts, or NULL when it would send';
+REVOKE ALL ON FUNCTION outbox_wake_at_commit() FROM PUBLIC;
+
+CREATE SEQUENCE webhook_id_seq;
+CREATE TABLE webhook (
+	project_id bigint NOT NULL REFERENCES project ON DELETE CASCADE,
+	webhook_id bigint NOT NULL DEFAULT nextval('webhook_id_seq'),
+	url text NOT NULL,
+	secret text NOT NULL DEFAULT encode(random_bytes(32), 'hex'),
+	events text[] NOT NULL DEFAULT event_names(),
+	enabled boolean NOT NULL DEFAULT true,
+	created_at timestamptz NOT NULL DEFAULT now(),
+	PRIMARY KEY (project_id, webhook_id)
+);
+ALTER SEQUENCE webhook_id_seq OWNED BY webhook.webhook_id;
+COMMENT ON TABLE webhook IS
+	'webhook endpoints per project: URL, signing secret, event filter, enabled; the secret never leaves this table';
+SELECT pg_catalog.pg_extension_config_dump('webhook', '');
+SELECT pg_catalog.pg_extension_config_dump('webhook_id_seq', '');
+REVOKE ALL ON webhook FROM PUBLIC;
+
+-- refuse URLs the worker could not or should not call, secrets too weak to sign with,
+-- and unknown events
+CREATE FUNCTION webhook_validate() RETURNS trigger
+	LANGUAGE plpgsql
+	SET search_path = firstsight, pg_catalog, pg_temp
+	AS $$
+DECLARE
+	authority text;
+	bad text;
+	why text;
+BEGIN
+	-- NOT NULL violations would print the row, secret included: refuse NULLs here first
+	IF NEW.project_id IS NULL OR NEW.webhook_id IS NULL OR NEW.url IS NULL OR NEW.secret IS NULL
+	   OR NEW.events IS NULL OR NEW.enabled IS NULL OR NEW.created_at IS NULL THEN
+		RAISE EXCEPTION USING ERRCODE = 'not_null_violation',
+			MESSAGE = 'webhook columns must not be null',
+			DETAIL = 'project_id, webhook_id, url, secret, events, enabled and created_at are required.',
+			HINT = 'Leave secret, events and enabled out to get their defaults.';
+	END IF;
+	IF NEW.url !~* '^https?://' THEN
+		RAISE EXCEPTION USING ERRCODE = 'invalid_parameter_value',
+			MESSAGE = 'webhook URL must start with http:// or https://',
+			DETAIL = 'The worker only speaks HTTP and HTTPS.',
+			HINT = 'Give a URL such as https://apps.example.com/firstsight.';
+	END IF;
+	IF NEW.url ~ '[[:space:][:cntrl:]]' OR length(NEW.url) > 2048 THEN
+		RAISE EXCEPTION USING ERRCODE = 'invalid_parameter_value',
+			MESSAGE = 'webhook URL is not valid',
+			DETAIL = 'A URL has no spaces or control characters and at most 2048 characters.';
+	END IF;
+	authority := substring(NEW.url FROM '^[A-Za-z]+://([^/?#]*)');
+	IF authority LIKE '%@%' THEN
+		RAISE EXCEPTION USING ERRCODE = 'invalid_parameter_value',
+			MESSAGE = 'webhook URL must not carry credentials',
+			DETAIL = 'User names and passwords in URLs end up in logs.',
+			HINT = 'Authenticate the request with the signature header instead.';
+	END IF;
+	IF authority = '' OR authority ~ '^:' THEN
+		RAISE EXCEPTION USING ERRCODE = 'invalid_parameter_value',
+			MESSAGE = 'webhook URL has no host';
+	END IF;
+	IF length(NEW.secret) < 16 THEN
+		RAISE EXCEPTION USING ERRCODE = 'invalid_parameter_value',
+			MESSAGE = 'webhook secret is too short',
+			DETAIL = 'A signing secret has at least 16 characters.',
+			HINT = 'Leave the column out to get a random 64-character secret.';
+	END IF;
+	IF cardinality(NEW.events) = 0 OR array_position(NEW.events, NULL) IS NOT NULL THEN
+		RAISE EXCEPTION USING ERRCODE = 'invalid_parameter_value',
+			MESSAGE = 'webhook must subscribe to at least one event',
+			HINT = format('Events: %s.', array_to_string(event_names(), ', '));
+	END IF;
+	SELECT string_agg(e, ', ') INTO bad FROM unnest(NEW.events) e WHERE NOT e = ANY (event_names());
+	IF bad IS NOT NULL THEN
+		RAISE EXCEPTION USING ERRCODE = 'invalid_parameter_value',
+			MESSAGE = format('unknown webhook event: %s', bad),
+			HINT = format('Events: %s.', array_to_string(event_names(), ', '));
+	END IF;
+	NEW.events := ARRAY(SELECT DISTINCT e FROM unnest(NEW.events) e ORDER BY 1);
+	why := webhook_host_check(NEW.url);
+	IF why IS NOT NULL AND NEW.enabled THEN
+		RAISE NOTICE USING MESSAGE = 'the worker will refuse this webhook for now',
+			DETAIL = why,
+			HINT = 'Add the host to firstsight.webhook_allowed_hosts and reload the configuration.';
+	END IF;
+	RETURN NEW;
+END
+$$;
+CREATE TRIGGER webhook_validate BEFORE INSERT OR UPDATE OF url, secret, events, enabled ON webhook
+	FOR EACH ROW EXECUTE FUNCTION webhook_validate();
+
+-- the outbox: one row per event, written in the emitting transaction
+CREATE SEQUENCE outbox_event_id_seq;
+CREATE TABLE outbox (
+	project_id bigint NOT NULL REFERENCES project ON DELETE CASCADE,
+	event_id bigint NOT NULL DEFAULT nextval('outbox_event_id_seq'),
+	event text NOT NULL,
+	subject text NOT NULL,
+	payload jsonb NOT NULL,
+	created_at timestamptz NOT NULL DEFAULT clock_timestamp(),
+	PRIMARY KEY (project_id, event_id)
+);
+ALTER SEQUENCE outbox_event_id_seq OWNED BY outbox.event_id;
+COMMENT ON TABLE outbox IS
+	'events written by emit_event in the emitting transaction; never biometric data';
+SELECT pg_catalog.pg_extension_config_dump('outbox', '');
+SELECT pg_catalog.pg_extension_config_dump('outbox_event_id_seq', '');
+REVOKE ALL ON outbox FROM PUBLIC;
+
+-- what the worker has done for each (event, webhook): made by emit_event for the
+-- enabled webhooks subscribed to the event
+CREATE TABLE outbox_delivery (
+	project_id bigint NOT NULL,
+	event_id bigint NOT NULL,
+	webhook_id bigint NOT NULL,
+	subject text NOT NULL,
+	attempts integer NOT NULL DEFAULT 0,
+	next_attempt_at timestamptz NOT NULL DEFAULT clock_timestamp(),
+	last_attempt_at timestamptz,
+	last_status integer,
+	last_error text,
+	delivered_at timestamptz,
+	dead boolean NOT NULL DEFAULT false,
+	refused boolean NOT NULL DEFAULT false,
+	PRIMARY KEY (project_id, event_id, webhook_id),
+	FOREIGN KEY (project_id, event_id) REFERENCES outbox ON DELETE CASCADE,
+	FOREIGN KEY (project_id, webhook_id) REFERENCES webhook ON DELETE CASCADE
+);
+COMMENT ON TABLE outbox_delivery IS
+	'delivery state per event and webhook: attempts, next attempt, last error, delivered or dead';
+-- the worker's queue: due deliveries, and the per-subject ordering check
+CREATE INDEX outbox_delivery_due ON outbox_delivery (next_attempt_at)
+	WHERE delivered_at IS NULL AND NOT dead;
+CREATE INDEX outbox_delivery_order ON outbox_delivery (project_id, webhook_id, subject, event_id)
+	WHERE delivered_at IS NULL AND NOT dead;
+CREATE INDEX outbox_delivery_webhook ON outbox_delivery (project_id, webhook_id);
+SELECT pg_catalog.pg_extension_config_dump('outbox_delivery', '');
+REVOKE ALL ON outbox_delivery FROM PUBLIC;
+
+-- record an event in the caller's transaction; the worker delivers it after commit.
+-- subject is the ordering key ('person:42'): a webhook receives the events of one
+-- subject in emit order.  Returns the event id.
+CREATE FUNCTION emit_event(project_id bigint, event text, subject text, payload jsonb DEFAULT '{}')
+	RETURNS bigint
+	LANGUAGE plpgsql SECURITY DEFINER
+	SET search_path = firstsight, pg_catalog, pg_temp
+	AS $$
+DECLARE
+	id bigint;
+BEGIN
+	IF event IS NULL OR NOT event = ANY (event_names()) THEN
+		RAISE EXCEPTION USING ERRCODE = 'invalid_parameter_value',
+			MESSAGE = format('unknown event "%s"', coalesce(event, 'NULL')),
+			HINT = format('Events: %s.', array_to_string(event_names(), ', '));
+	END IF;
+	IF emit_event.project_id IS NULL THEN
+		RAISE EXCEPTION USING ERRCODE = 'null_value_not_allowed',
+			MESSAGE = 'an event needs a project';
+	END IF;
+	IF subject IS NULL OR subject = '' OR length(subject) > 200 THEN
+		RAISE EXCEPTION USING ERRCODE = 'invalid_parameter_value',
+			MESSAGE = 'an event needs a subject of 1 to 200 characters',
+			DETAIL = 'The subject is the ordering key: events of one subject reach a webhook in order.',
+			HINT = 'Use the entity the event is about, such as ''person:42'' or ''deal:7''.';
+	END IF;
+	payload := coalesce(payload, '{}'::jsonb);
+	PERFORM outbox_check_payload(payload);
+	INSERT INTO outbox (project_id, event, subject, payload)
+	VALUES (emit_event.project_id, emit_event.event, emit_event.subject, payload)
+	RETURNING outbox.event_id INTO id;
+	INSERT INTO outbox_delivery (project_id, event_id, webhook_id, subject)
+	SELECT w.project_id, id, w.webhook_id, emit_event.subject
+	FROM webhook w
+	WHERE w.project_id = emit_event.project_id AND w.enabled AND emit_event.event = ANY (w.events);
+	IF FOUND THEN
+		PERFORM outbox_wake_at_commit();
+	END IF;
+	RETURN id;
+END
+$$;
+COMMENT ON FUNCTION emit_event(bigint, text, text, jsonb) IS
+	'record an event in the current transaction for delivery to the project''s webhooks after commit';
+REVOKE ALL ON FUNCTION emit_event(bigint, text, text, jsonb) FROM PUBLIC;
+
+-- send dead or refused deliveries again (after fixing the receiver or the allowed hosts)
+CREATE FUNCTION redeliver(project_id bigint, webhook_id bigint DEFAULT NULL) RETURNS bigint
+	LANGUAGE plpgsql SECURITY DEFINER
+	SET search_path = firstsight, pg_catalog, pg_temp
+	AS $$
+DECLARE
+	n bigint;
+BEGIN
+	UPDATE outbox_delivery d
+	SET dead = false, refused = false, attempts = 0, next_attempt_at = clock_timestamp()
+	WHERE d.project_id = redeliver.project_id
+	  AND (redeliver.webhook_id IS NULL OR d.webhook_id = redeliver.webhook_id)
+	  AND d.dead AND d.delivered_at IS NULL;
+	GET DIAGNOSTICS n = ROW_COUNT;
+	IF n > 0 THEN
+		PERFORM outbox_wake_at_commit();
+	END IF;
+	RETURN n;
+END
+$$;
+COMMENT ON FUNCTION redeliver(bigint, bigint) IS
+	'queue dead and refused deliveries of a project (or one webhook) again; returns how many';
+REVOKE ALL ON FUNCTION redeliver(bigint, bigint) FROM PUBLIC;
+
+-- a webhook enabled again, or with a new URL: wake the worker for what waited
+CREATE FUNCTION webhook_changed() RETURNS trigger
+	LANGUAGE plpgsql
+	SET search_path = firstsight, pg_catalog, pg_temp
+	AS $$
+BEGIN
+	IF NEW.enabled THEN
+		PERFORM outbox_wake_at_commit();
+	END IF;
+	RETURN NULL;
+END
+$$;
+CREATE TRIGGER webhook_changed AFTER UPDATE OF url, enabled ON webhook
+	FOR EACH ROW EXECUTE FUNCTION webhook_changed();
+
+-- delivery state per event and webhook, for operators: no secret, no payload
+CREATE VIEW delivery_status AS
+SELECT d.project_id, d.webhook_id, d.event_id, o.event, o.subject,
+       CASE WHEN d.delivered_at IS NOT NULL THEN 'delivered'
+            WHEN d.refused THEN 'refused'
+            WHEN d.dead THEN 'dead'
+            WHEN NOT w.enabled THEN 'paused'
+            WHEN d.attempts > 0 THEN 'failed'
+            ELSE 'pending' END AS state,
+       d.attempts, o.created_at, d.last_attempt_at,
+       CASE WHEN d.delivered_at IS NULL AND NOT d.dead THEN d.next_attempt_at END AS next_attempt_at,
+       d.delivered_at,
+       d.delivered_at - o.created_at AS latency,
+       d.last_status, d.last_error,
+       lower(substring(w.url FROM '^[A-Za-z]+://([^/?#]*)')) AS host
+FROM outbox_delivery d
+JOIN outbox o ON o.project_id = d.project_id AND o.event_id = d.event_id
+JOIN webhook w ON w.project_id = d.project_id AND w.webhook_id = d.webhook_id;
+COMMENT ON VIEW delivery_status IS
+	'per event and webhook: pending, failed (will retry), delivered, dead, refused (host not allowed) or paused (webhook disabled), with latency and last error';
+
+-- one row per webhook: counts by state and delivery latency
+CREATE VIEW delivery_summary AS
+SELECT w.project_id, w.webhook_id, w.enabled,
+       lower(substring(w.url FROM '^[A-Za-z]+://([^/?#]*)')) AS host,
+       count(s.event_id) FILTER (WHERE s.state IN ('pending', 'paused')) AS pending,
+       count(s.event_id) FILTER (WHERE s.state = 'failed') AS failed,
+       count(s.event_id) FILTER (WHERE s.state = 'delivered') AS delivered,
+       count(s.event_id) FILTER (WHERE s.state = 'dead') AS dead,
+       count(s.event_id) FILTER (WHERE s.state = 'refused') AS refused,
+       percentile_cont(0.5) WITHIN GROUP (ORDER BY s.latency) AS latency_p50,
+       percentile_cont(0.99) WITHIN GROUP (ORDER BY s.latency) AS latency_p99,
+       max(s.delivered_at) AS last_delivered_at
+FROM webhook w
+LEFT JOIN delivery_status s ON s.project_id = w.project_id AND s.webhook_id = w.webhook_id
+GROUP BY w.project_id, w.webhook_id, w.enabled, w.url;
+COMMENT ON VIEW delivery_summary IS 'per webhook: deliveries by state and latency percentiles';
