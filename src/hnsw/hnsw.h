@@ -16,6 +16,15 @@
 #include "storage/bufmgr.h"
 #include "utils/relcache.h"
 
+/*
+ * Nothing declared here is exported from firstsight.so.  PostgreSQL loads
+ * libraries with RTLD_GLOBAL, and pgvector, often loaded in the same backend,
+ * has functions and variables of the same names (HnswInit, HnswSearchLayer,
+ * hnsw_ef_search, ...): exported, each library would bind to the other's
+ * (pgvector's _PG_init ran our HnswInit: "attempt to redefine parameter").
+ */
+#pragma GCC visibility push(hidden)
+
 #define HNSW_MAGIC			0x46534857	/* "FSHW" */
 #define HNSW_VERSION		1
 #define HNSW_METAPAGE_BLKNO 0
@@ -190,5 +199,7 @@ extern void ehnswendscan(IndexScanDesc scan);
 extern IndexBulkDeleteResult *ehnswbulkdelete(IndexVacuumInfo *info, IndexBulkDeleteResult *stats,
 											  IndexBulkDeleteCallback callback, void *callback_state);
 extern IndexBulkDeleteResult *ehnswvacuumcleanup(IndexVacuumInfo *info, IndexBulkDeleteResult *stats);
+
+#pragma GCC visibility pop
 
 #endif
