@@ -587,8 +587,8 @@ $$;
 COMMENT ON FUNCTION enforce_retention(integer, timestamptz) IS
 	'erase up to batch_size expired embeddings, photos and gallery rows each; call again while more is true';
 
--- enforce retention to the end, committing after every batch (pg_cron, psql)
-CREATE PROCEDURE enforce_retention_all(batch_size integer DEFAULT 10000)
+-- enforce retention to the end, committing after every batch (pg_cron, psql); pause spreads the load
+CREATE PROCEDURE enforce_retention_all(batch_size integer DEFAULT 10000, pause interval DEFAULT '0')
 	LANGUAGE plpgsql
 	AS $$
 DECLARE
@@ -597,6 +597,9 @@ BEGIN
 	WHILE more LOOP
 		SELECT r.more INTO more FROM firstsight.enforce_retention(batch_size) r;
 		COMMIT;
+		IF more AND pause > interval '0' THEN
+			PERFORM pg_catalog.pg_sleep_for(pause);
+		END IF;
 	END LOOP;
 END
 $$;

@@ -1,0 +1,144 @@
+#!/usr/bin/env bash
+# bench/privacy/run.sh: enforce_retention erasing EXPIRED expired captures while
+# cameras keep inserting.
+#   1. baseline: CLIENTS pgbench camera clients for DURATION s (matching
+#      against a gallery of GALLERY persons), no retention running
+#   2. CALL firstsight.enforce_retention_all(BATCH) (a commit per batch) erasing
+#      EXPIRED captures (embedding + photo) and their gallery rows, with the same
+#      camera load running; its time, and camera throughput while it ran
+# Settings (environment): EXPIRED (1000000), GALLERY (5000), DIMS (128),
+# CLIENTS (4), DURATION (30), BATCH (10000), PAUSE (between batches, '0'); PGBIN (the server's bin directory)
+# and FS_NO_INSTALL=1 to run an installation made elsewhere (a private copy of
+# the server with DESTDIR).  Bounded: one throwaway cluster, removed at the end.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+. test/common.sh
+
+EXPIRED=${EXPIRED:-1000000}
+GALLERY=${GALLERY:-5000}
+DIMS=${DIMS:-128}
+CLIENTS=${CLIENTS:-4}
+DURATION=${DURATION:-30}
+BATCH=${BATCH:-10000}
+PAUSE=${PAUSE:-0}
+BIN=${PGBIN:-/usr/lib/postgresql/15/bin}
+
+if [ "${FS_NO_INSTALL:-0}" != 1 ]; then
+	fs_install_deps
+	fs_build_install
+fi
+dir=$(mktemp -d "${TMPDIR:-/tmp}/fs-privacy.XXXXXX")
+chmod 755 "$dir"; [ "$(id -u)" = 0 ] && chown "$(fs_run_user)" "$dir"
+trap 'fs_as_user "$BIN/pg_ctl" -D "$dir/data" -m fast stop >/dev/null 2>&1 || true; rm -rf "$dir"' EXIT
+port=$(( 20000 + RANDOM % 20000 ))
+fs_as_user "$BIN/initdb" -D "$dir/data" -A trust -U postgres --no-sync >/dev/null
+cat >>"$dir/data/postgresql.conf" <<CONF
+port = $port
+listen_addresses = ''
+unix_socket_directories = '$dir'
+fsync = off
+shared_buffers = 512MB
+maintenance_work_mem = 512MB
+max_connections = 50
+synchronous_commit = off
+checkpoint_timeout = 30min
+max_wal_size = 8GB
+shared_preload_libraries = 'firstsight'
+CONF
+fs_as_user "$BIN/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w start >/dev/null
+export PGHOST=$dir PGPORT=$port PGUSER=postgres
+psql() { fs_as_user "$BIN/psql" -X -q -v ON_ERROR_STOP=1 -d postgres "$@"; }
+
+psql -c "CREATE EXTENSION firstsight"
+fs_say "$EXPIRED expired captures ($DIMS dims, a 2 kB photo on every tenth), gallery $GALLERY persons"
+t0=$(date +%s.%N)
+psql >/dev/null <<SQL
+SELECT firstsight.create_project('bench', dims => $DIMS);
+SELECT firstsight.create_project('archive', dims => $DIMS);	-- last year's data: its own gallery partition
+INSERT INTO firstsight.camera SELECT 1, 'cam' || i, 'entrance' FROM generate_series(0, 7) i;
+SELECT setseed(0.5);
+CREATE UNLOGGED TABLE bench_centre AS
+	SELECT id, firstsight.l2_normalize(array_agg(random() - 0.5)::real[]::firstsight.embedding) AS face
+	FROM generate_series(1, $GALLERY) id, generate_series(1, $DIMS) k GROUP BY id;
+CREATE UNIQUE INDEX ON bench_centre (id);
+-- last year's visitors (project 2) look like nobody seen today
+CREATE UNLOGGED TABLE bench_old AS
+	SELECT id, firstsight.l2_normalize(array_agg(random() - 0.5)::real[]::firstsight.embedding) AS face
+	FROM generate_series(1, 5000) id, generate_series(1, $DIMS) k GROUP BY id;
+CREATE UNIQUE INDEX ON bench_old (id);
+-- last year's visitors: persons, visits, captures and gallery rows, all expired (loaded directly)
+SET session_replication_role = replica;
+INSERT INTO firstsight.person (project_id, person_id, first_seen, last_seen, visits, captures)
+SELECT 2, 1000000000 + i, '2024-01-01', '2024-01-01', 1, 10 FROM generate_series(1, $EXPIRED / 10) i;
+INSERT INTO firstsight.visit (project_id, visit_id, person_id, started_at, ended_at, captures)
+SELECT 2, 1000000000 + i, 1000000000 + i, '2024-01-01', '2024-01-01', 10 FROM generate_series(1, $EXPIRED / 10) i;
+INSERT INTO firstsight.capture (project_id, capture_id, camera_id, captured_at, face, quality, masked, photo,
+                                person_id, visit_id, expires_at, photo_expires_at)
+SELECT 2, 1000000000 + i, 'cam0', '2024-01-01', c.face, 0.8, false,
+       CASE WHEN i % 10 = 0 THEN convert_to(repeat(md5(i::text), 64), 'UTF8') END,
+       1000000000 + i / 10 + 1, 1000000000 + i / 10 + 1, '2024-02-01',
+       CASE WHEN i % 10 = 0 THEN timestamptz '2024-01-02' END
+FROM generate_series(0, $EXPIRED - 1) i JOIN bench_old c ON c.id = 1 + i % 5000;
+INSERT INTO firstsight.face (project_id, person_id, kind, capture_id, captured_at, quality, masked, face, expires_at)
+SELECT 2, person_id, 'unmasked', min(capture_id), '2024-01-01', 0.8, false, min(face::text)::firstsight.embedding, '2024-02-01'
+FROM firstsight.capture WHERE capture_id >= 1000000000 AND capture_id % 10 = 0 GROUP BY person_id;
+RESET session_replication_role;
+SQL
+t1=$(date +%s.%N)
+fs_say "expired data loaded in $(echo "$t1 - $t0" | bc -l | xargs printf '%.0f') s"
+fs_say "loading the live gallery through the camera path"
+psql -c "INSERT INTO firstsight.capture (project_id, camera_id, captured_at, face, quality, masked)
+         SELECT 1, 'cam0', now() - interval '1 day', face, 0.8, false FROM bench_centre"
+psql <<SQL
+CREATE UNLOGGED TABLE bench_probe AS
+	SELECT n, firstsight.l2_normalize(c.face OPERATOR(firstsight.+)
+	          (SELECT array_agg((random() - 0.5) * 0.01)::real[]::firstsight.embedding FROM generate_series(1, $DIMS) WHERE n > 0)) AS face
+	FROM generate_series(1, 20000) n JOIN bench_centre c ON c.id = 1 + (n * 7919) % $GALLERY;
+CREATE UNIQUE INDEX ON bench_probe (n);
+VACUUM ANALYZE;
+SQL
+psql -At -c "SELECT 'biometric rows due: ' || (SELECT count(*) FROM firstsight.capture WHERE expires_at <= now()) || ' captures, '
+                    || (SELECT count(*) FROM firstsight.face WHERE expires_at <= now()) || ' gallery faces'"
+
+cat >"$dir/ingest.sql" <<'SQL'
+\set n random(1, 20000)
+INSERT INTO firstsight.capture (project_id, camera_id, captured_at, face, quality, masked)
+SELECT 1, 'cam' || (:client_id % 8), now(), face, 0.8, false FROM bench_probe WHERE n = :n;
+SQL
+chmod 644 "$dir/ingest.sql"
+bench() {	# bench PREFIX SECONDS: pgbench camera load with a per-transaction log
+	(cd "$dir" && fs_as_user "$BIN/pgbench" -n -c "$CLIENTS" -j "$CLIENTS" -T "$2" -f ingest.sql -l --log-prefix="$1" \
+		-h "$PGHOST" -p "$PGPORT" -U postgres postgres) | grep -E "tps|failed" || true
+}
+# transactions per second in the log of PREFIX between epoch times FROM and TO
+rate() { cat "$dir/$1".* | awk -v f="$2" -v t="$3" '{ts = $5 + $6 / 1e6} ts >= f && ts <= t {n++} END {printf "%.1f", n / (t - f)}'; }
+
+fs_say "1. baseline: $CLIENTS camera clients, $DURATION s, no retention"
+b0=$(date +%s.%N); bench base "$DURATION"; b1=$(date +%s.%N)
+base=$(rate base "$b0" "$b1")
+fs_say "baseline camera throughput: $base captures/s"
+
+fs_say "2. enforce_retention_all($BATCH, '$PAUSE') with the same camera load"
+bench during "$((DURATION * 4))" > "$dir/pgbench_during.txt" &
+bench_pid=$!
+sleep 3
+date +%s.%N > "$dir/ret.start"
+psql -c "CALL firstsight.enforce_retention_all($BATCH, '$PAUSE')"
+date +%s.%N > "$dir/ret.end"
+wait "$bench_pid"
+cat "$dir/pgbench_during.txt"
+r0=$(cat "$dir/ret.start"); r1=$(cat "$dir/ret.end")
+secs=$(echo "$r1 - $r0" | bc -l)
+pend=$(cat "$dir"/during.* | awk 'BEGIN {m = 0} {ts = $5 + $6 / 1e6; if (ts > m) m = ts} END {printf "%.3f", m}')
+w1=$(echo "if ($r1 < $pend) $r1 else $pend" | bc -l)
+during=$(rate during "$r0" "$w1")
+psql -At <<SQL
+SELECT 'erased: ' || sum(captures_erased) || ' captures, ' || sum(photos_erased) || ' photos, '
+       || sum(faces_erased) || ' gallery faces in ' || count(*) || ' batches' FROM firstsight.retention_log;
+SELECT 'still due after: ' || (SELECT count(*) FROM firstsight.capture WHERE expires_at <= now())
+       || ' captures, ' || (SELECT count(*) FROM firstsight.face WHERE expires_at <= now()) || ' gallery faces';
+SELECT 'longest batch: ' || round(extract(epoch FROM max(finished_at - started_at))::numeric * 1000) || ' ms' FROM firstsight.retention_log;
+SELECT 'capture rows kept: ' || count(*) || ', with an embedding: ' || count(face) FROM firstsight.capture;
+SQL
+fs_say "enforce_retention_all: $(printf '%.1f' "$secs") s for $EXPIRED captures ($(echo "$EXPIRED / $secs" | bc -l | xargs printf '%.0f') captures/s)"
+fs_say "camera throughput while it ran: $during captures/s = $(echo "100 * $during / $base" | bc -l | xargs printf '%.0f')% of baseline ($base)"
