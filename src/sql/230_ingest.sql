@@ -11,28 +11,12 @@ COMMENT ON FUNCTION face_clusters(embedding[], boolean[], float8, float8) IS
 	'for each face, the first 1-based position of its group of faces within the thresholds (OpenBLAS pairs, union-find)';
 
 -- the nearest gallery face of each query face, by index when the gallery has one
+-- (C: one kept SPI plan per project, see src/domain/gallery.c)
 CREATE FUNCTION gallery_nearest(project_id bigint, faces embedding[])
 	RETURNS TABLE (ord integer, person_id bigint, distance float8)
-	LANGUAGE plpgsql STABLE
-	SET search_path = firstsight, pg_catalog, pg_temp
-	AS $$
-DECLARE
-	dims integer;
-BEGIN
-	SELECT p.dims INTO dims FROM project p WHERE p.project_id = gallery_nearest.project_id;
-	-- identifiers and integers from the catalog only, never caller text
-	RETURN QUERY EXECUTE format(
-		'SELECT q.ord::integer, g.person_id, g.distance
-		 FROM unnest($1) WITH ORDINALITY AS q(face, ord)
-		 LEFT JOIN LATERAL (
-			SELECT f.person_id, f.face OPERATOR(firstsight.<=>) q.face AS distance
-			FROM firstsight.%I f
-			ORDER BY f.face::firstsight.embedding(%s) OPERATOR(firstsight.<=>) q.face
-			LIMIT 1) g ON true',
-		'face_p' || gallery_nearest.project_id, dims)
-		USING faces;
-END
-$$;
+	AS 'MODULE_PATHNAME', 'fs_gallery_nearest' LANGUAGE C STABLE STRICT;
+COMMENT ON FUNCTION gallery_nearest(bigint, embedding[]) IS
+	'nearest gallery face of each query face (1-based ord), by the project''s HNSW index when it has one';
 
 -- recompute returning / previous visit for every visit of some persons
 CREATE FUNCTION refresh_visit_chain(p_project_id bigint, p_person_ids bigint[]) RETURNS void
@@ -62,9 +46,9 @@ CREATE FUNCTION ingest_batch(p_project_id bigint, ids bigint[], faces embedding[
 	AS $$
 DECLARE
 	cnt integer := cardinality(ids);
-	thr float8 := project_setting_value(p_project_id, 'match_distance')::float8;
-	mthr float8 := project_setting_value(p_project_id, 'masked_match_distance')::float8;
-	gap interval := project_setting_value(p_project_id, 'visit_gap')::interval;
+	thr float8;
+	mthr float8;
+	gap interval;
 	persons bigint[] := array_fill(NULL::bigint, ARRAY[cnt]);
 	dist float8[] := array_fill(NULL::float8, ARRAY[cnt]);
 	labels integer[];
@@ -73,8 +57,20 @@ DECLARE
 	chain bigint[];
 	r record;
 	i integer;
+	pos integer;
 	k integer;
 BEGIN
+	-- the project's settings in one query
+	SELECT max(v) FILTER (WHERE setting = 'match_distance')::float8,
+	       max(v) FILTER (WHERE setting = 'masked_match_distance')::float8,
+	       max(v) FILTER (WHERE setting = 'visit_gap')::interval
+	INTO thr, mthr, gap
+	FROM (SELECT d.setting, coalesce(s.value, setting_default(d, p.dims)) AS v
+	      FROM project p
+	      JOIN setting_definition d ON d.setting IN ('match_distance', 'masked_match_distance', 'visit_gap')
+	      LEFT JOIN project_setting s ON s.project_id = p.project_id AND s.setting = d.setting
+	      WHERE p.project_id = p_project_id) x;
+
 	-- 1. each capture against the gallery
 	FOR r IN SELECT * FROM gallery_nearest(p_project_id, faces) LOOP
 		IF r.distance <= (CASE WHEN masks[r.ord] THEN mthr ELSE thr END) THEN
@@ -84,7 +80,11 @@ BEGIN
 	END LOOP;
 
 	-- 2. unmatched captures: serialise new-person creation per project and look again
-	SELECT array_agg(j ORDER BY j) INTO todo FROM generate_subscripts(persons, 1) j WHERE persons[j] IS NULL;
+	FOR pos IN 1 .. cnt LOOP
+		IF persons[pos] IS NULL THEN
+			todo := todo || pos;
+		END IF;
+	END LOOP;
 	IF todo IS NOT NULL THEN
 		PERFORM pg_advisory_xact_lock(hashtextextended('firstsight.new_person', p_project_id));
 		FOR r IN SELECT * FROM gallery_nearest(p_project_id, (SELECT array_agg(faces[j] ORDER BY j) FROM unnest(todo) j)) LOOP
@@ -204,12 +204,15 @@ BEGIN
 	END IF;
 
 	-- 6. the gallery: best unmasked and best masked exemplar, and a recent one per visit
+	-- (rows that would not replace the stored exemplar are left out before the
+	-- INSERT: its row triggers and the index insert attempt cost more than the check)
 	INSERT INTO face AS f (project_id, person_id, kind, capture_id, captured_at, quality, masked, face)
-	SELECT DISTINCT ON (c.person_id, c.masked)
-	       p_project_id, c.person_id, CASE WHEN c.masked THEN 'masked' ELSE 'unmasked' END,
-	       c.capture_id, c.captured_at, c.quality, c.masked, c.face
-	FROM unnest(ids, persons, ts, quality, masks, faces) AS c(capture_id, person_id, captured_at, quality, masked, face)
-	ORDER BY c.person_id, c.masked, c.quality DESC, c.captured_at DESC
+	SELECT p_project_id, c.person_id, c.kind, c.capture_id, c.captured_at, c.quality, c.masked, c.face
+	FROM (SELECT DISTINCT ON (c.person_id, c.masked) c.*, CASE WHEN c.masked THEN 'masked' ELSE 'unmasked' END AS kind
+	      FROM unnest(ids, persons, ts, quality, masks, faces) AS c(capture_id, person_id, captured_at, quality, masked, face)
+	      ORDER BY c.person_id, c.masked, c.quality DESC, c.captured_at DESC) c
+	WHERE NOT EXISTS (SELECT 1 FROM face x WHERE x.project_id = p_project_id AND x.person_id = c.person_id
+	                  AND x.kind = c.kind AND NOT (c.quality > x.quality + 0.05))
 	ON CONFLICT (project_id, person_id, kind) DO UPDATE
 	SET capture_id = excluded.capture_id, captured_at = excluded.captured_at, quality = excluded.quality,
 	    face = excluded.face
@@ -237,37 +240,54 @@ DECLARE
 	bad record;
 	b record;
 BEGIN
-	WITH ps AS (
-		SELECT p.project_id, p.dims, project_setting_value(p.project_id, 'max_clock_skew')::interval AS skew
-		FROM project p WHERE p.project_id IN (SELECT DISTINCT project_id FROM new_rows)
-	)
-	SELECT n.project_id, n.capture_id, n.camera_id, n.captured_at, n.quality, n.masked,
-	       n.person_id, n.visit_id, n.match_distance,
-	       n.face IS NULL AS no_face, CASE WHEN n.face IS NOT NULL THEN dims(n.face) END AS face_dims,
-	       ps.dims, ps.skew, ps.project_id IS NOT NULL AS has_project, c.camera_id IS NOT NULL AS has_camera
-	INTO bad
-	FROM new_rows n
-	LEFT JOIN ps ON ps.project_id = n.project_id
-	LEFT JOIN camera c ON c.project_id = n.project_id AND c.camera_id = n.camera_id
-	WHERE ps.project_id IS NULL OR c.camera_id IS NULL OR n.face IS NULL OR dims(n.face) <> ps.dims
-	   OR n.captured_at IS NULL OR n.captured_at > statement_timestamp() + ps.skew
-	   OR n.quality IS NULL OR NOT (n.quality >= 0 AND n.quality <= 1)
-	   OR n.masked IS NULL OR n.person_id IS NOT NULL OR n.visit_id IS NOT NULL OR n.match_distance IS NOT NULL
-	ORDER BY n.capture_id LIMIT 1;
-	IF FOUND THEN
-		PERFORM capture_reject(bad);
-	END IF;
-
+	-- one pass groups the captures by project and checks them; only a statement
+	-- with a bad capture runs the second query that finds its first bad capture
 	FOR b IN
-		SELECT project_id,
-		       array_agg(capture_id ORDER BY captured_at, capture_id) AS ids,
-		       array_agg(face ORDER BY captured_at, capture_id) AS faces,
-		       array_agg(masked ORDER BY captured_at, capture_id) AS masks,
-		       array_agg(captured_at ORDER BY captured_at, capture_id) AS ts,
-		       array_agg(quality ORDER BY captured_at, capture_id) AS quality,
-		       array_agg(camera_id ORDER BY captured_at, capture_id) AS cams
-		FROM new_rows GROUP BY project_id ORDER BY project_id
+		SELECT n.project_id,
+		       bool_or(bool_or(p.project_id IS NULL OR c.camera_id IS NULL OR n.face IS NULL OR dims(n.face) <> p.dims
+		                       OR n.captured_at IS NULL
+		                       OR n.captured_at > statement_timestamp() + coalesce(s.value, setting_default(d, p.dims))::interval
+		                       OR n.quality IS NULL OR NOT (n.quality >= 0 AND n.quality <= 1)
+		                       OR n.masked IS NULL OR n.person_id IS NOT NULL OR n.visit_id IS NOT NULL
+		                       OR n.match_distance IS NOT NULL)) OVER () AS any_bad,
+		       array_agg(n.capture_id ORDER BY n.captured_at, n.capture_id) AS ids,
+		       array_agg(n.face ORDER BY n.captured_at, n.capture_id) AS faces,
+		       array_agg(n.masked ORDER BY n.captured_at, n.capture_id) AS masks,
+		       array_agg(n.captured_at ORDER BY n.captured_at, n.capture_id) AS ts,
+		       array_agg(n.quality ORDER BY n.captured_at, n.capture_id) AS quality,
+		       array_agg(n.camera_id ORDER BY n.captured_at, n.capture_id) AS cams
+		FROM new_rows n
+		LEFT JOIN project p ON p.project_id = n.project_id
+		LEFT JOIN setting_definition d ON d.setting = 'max_clock_skew'
+		LEFT JOIN project_setting s ON s.project_id = p.project_id AND s.setting = d.setting
+		LEFT JOIN camera c ON c.project_id = n.project_id AND c.camera_id = n.camera_id
+		GROUP BY n.project_id ORDER BY n.project_id
 	LOOP
+		IF b.any_bad IS NOT FALSE THEN
+			WITH ps AS (
+				SELECT p.project_id, p.dims, coalesce(s.value, setting_default(d, p.dims))::interval AS skew
+				FROM project p
+				JOIN setting_definition d ON d.setting = 'max_clock_skew'
+				LEFT JOIN project_setting s ON s.project_id = p.project_id AND s.setting = d.setting
+				WHERE p.project_id IN (SELECT DISTINCT project_id FROM new_rows)
+			)
+			SELECT n.project_id, n.capture_id, n.camera_id, n.captured_at, n.quality, n.masked,
+			       n.person_id, n.visit_id, n.match_distance,
+			       n.face IS NULL AS no_face, CASE WHEN n.face IS NOT NULL THEN dims(n.face) END AS face_dims,
+			       ps.dims, ps.skew, ps.project_id IS NOT NULL AS has_project, c.camera_id IS NOT NULL AS has_camera
+			INTO bad
+			FROM new_rows n
+			LEFT JOIN ps ON ps.project_id = n.project_id
+			LEFT JOIN camera c ON c.project_id = n.project_id AND c.camera_id = n.camera_id
+			WHERE ps.project_id IS NULL OR c.camera_id IS NULL OR n.face IS NULL OR dims(n.face) <> ps.dims
+			   OR n.captured_at IS NULL OR n.captured_at > statement_timestamp() + ps.skew
+			   OR n.quality IS NULL OR NOT (n.quality >= 0 AND n.quality <= 1)
+			   OR n.masked IS NULL OR n.person_id IS NOT NULL OR n.visit_id IS NOT NULL OR n.match_distance IS NOT NULL
+			ORDER BY n.capture_id LIMIT 1;
+			IF FOUND THEN
+				PERFORM capture_reject(bad);
+			END IF;
+		END IF;
 		PERFORM ingest_batch(b.project_id, b.ids, b.faces, b.masks, b.ts, b.quality, b.cams);
 	END LOOP;
 	RETURN NULL;
