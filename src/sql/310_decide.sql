@@ -283,14 +283,15 @@ BEGIN
 			WHERE i.project_id = p_project_id AND i.person_id = ANY (buyers) AND i.id_card_hash IS NOT NULL
 			  AND p2.first_seen < fv_at
 			UNION ALL
-			SELECT f2.project_id, f2.person_id, 'face'
-			FROM face f
-			JOIN project q ON q.group_name = pr.group_name AND q.project_id <> p_project_id AND q.dims = pr.dims
-			JOIN face f2 ON f2.project_id = q.project_id AND NOT f2.masked
-			JOIN person p2 ON p2.project_id = f2.project_id AND p2.person_id = f2.person_id
-			WHERE f.project_id = p_project_id AND f.person_id = ANY (buyers) AND NOT f.masked
-			  AND p2.first_seen < fv_at
-			  AND (f.face OPERATOR(firstsight.<=>) f2.face) <= thr) o;
+			-- by face: the buyers' unmasked exemplars against each sister gallery of the same
+			-- dimension, nearest neighbour by that gallery's index; no embedding leaves this query
+			SELECT q.project_id, n.person_id, 'face'
+			FROM project q
+			CROSS JOIN LATERAL gallery_nearest(q.project_id,
+				ARRAY(SELECT f.face FROM face f WHERE f.project_id = p_project_id AND f.person_id = ANY (buyers) AND NOT f.masked)) n
+			JOIN person p2 ON p2.project_id = q.project_id AND p2.person_id = n.person_id
+			WHERE q.group_name = pr.group_name AND q.project_id <> p_project_id AND q.dims = pr.dims
+			  AND n.distance <= thr AND p2.first_seen < fv_at) o;
 		IF jsonb_array_length(elsewhere) > 0 THEN
 			flags := flags || 'prior_visit_elsewhere'::text;
 			timeline := timeline || jsonb_build_object('at', fv_at, 'event',

@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# bench/attribution/run.sh: a month at a sales office through the real camera path,
+# attribution agreement with the generator's truth, flag precision and recall,
+# attribution time per deal; then view timings over a year of 50 projects.
+#   PERSONS (1200)  visitors in the month      SEED (7)
+#   YEAR_PROJECTS (50), YEAR_VISITS_PER_DAY (60) for the view timings
+# Bounded: one throwaway cluster, removed at the end (or PGHOST/PGPORT of an
+# existing server with EXISTING=1, then a database bench_attribution is made).
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+. test/common.sh
+here=bench/attribution
+BIN=${BIN:-/usr/lib/postgresql/15/bin}
+dir=$(mktemp -d "${TMPDIR:-/tmp}/fs-attr.XXXXXX")
+chmod 755 "$dir"; [ "$(id -u)" = 0 ] && chown "$(fs_run_user)" "$dir"
+if [ "${EXISTING:-0}" = 1 ]; then
+	trap 'rm -rf "$dir"' EXIT
+else
+	fs_install_deps
+	fs_build_install
+	trap 'fs_stop_cluster "$dir"; rm -rf "$dir"' EXIT
+	fs_start_cluster "$dir" "synchronous_commit = off
+max_wal_size = 4GB"
+fi
+psql() { fs_as_user "$BIN/psql" -X -q -v ON_ERROR_STOP=1 "$@"; }
+psql -d postgres -c "DROP DATABASE IF EXISTS bench_attribution" -c "CREATE DATABASE bench_attribution"
+
+fs_say "generating a month"
+python3 $here/gen.py "$dir/gen"
+chmod -R a+r "$dir/gen"
+fs_say "loading through the camera path and deciding the deals"
+psql -d bench_attribution -v dir="$dir/gen" -f $here/load.sql
+fs_say "views over a year of 50 projects"
+psql -d bench_attribution -v projects="${YEAR_PROJECTS:-50}" -v per_day="${YEAR_VISITS_PER_DAY:-60}" -f $here/views.sql
