@@ -122,9 +122,9 @@ CREATE TRIGGER retention_log_guard BEFORE UPDATE OR DELETE ON retention_log
 	FOR EACH ROW EXECUTE FUNCTION records_guard('started_at');
 
 -- the end of the local day of ts in time zone tz
+-- (expiry helpers run per row: no SET clause, so the planner inlines them; names are qualified)
 CREATE FUNCTION end_of_day(ts timestamptz, tz text) RETURNS timestamptz
 	LANGUAGE sql STABLE PARALLEL SAFE
-	SET search_path = firstsight, pg_catalog, pg_temp
 	AS $$ SELECT (date_trunc('day', ts AT TIME ZONE tz) + interval '1 day') AT TIME ZONE tz $$;
 
 -- how one person's biometric rows expire
@@ -136,51 +136,49 @@ CREATE TYPE retention_terms AS (
 	photo_consent boolean	-- ... unless consent covers photos
 );
 
--- the retention terms of a person now
+-- the retention terms of a person now (one query with a cached plan: it runs for every capture)
 CREATE FUNCTION retention_terms(p_project_id bigint, p_person_id bigint) RETURNS retention_terms
 	LANGUAGE plpgsql STABLE
 	SET search_path = firstsight, pg_catalog, pg_temp
 	AS $$
 DECLARE
-	p person;
 	t retention_terms;
-	keep interval;
-	deal_at timestamptz;
 BEGIN
-	SELECT * INTO p FROM person WHERE project_id = p_project_id AND person_id = p_person_id;
+	SELECT coalesce((SELECT s.value FROM project_setting s WHERE s.project_id = p.project_id AND s.setting = 'consent_mode'),
+	                (SELECT d.default_value FROM setting_definition d WHERE d.setting = 'consent_mode')) = 'consent'
+	           AND p.consent_given IS NOT TRUE,
+	       pr.time_zone,
+	       greatest(end_of_day(p.last_seen, pr.time_zone),
+	                CASE WHEN p.category = 'buyer' THEN
+	                    (SELECT max(d.signed_at) FROM deal d
+	                     WHERE d.project_id = p.project_id AND (d.person_id = p.person_id OR p.person_id = ANY (d.co_buyer_ids)))
+	                END)
+	         + coalesce(rp.keep, rv.keep, (SELECT r.keep FROM retention_default r WHERE r.category = 'visitor')),
+	       coalesce((SELECT s.value FROM project_setting s WHERE s.project_id = p.project_id AND s.setting = 'photo_retention'),
+	                (SELECT d.default_value FROM setting_definition d WHERE d.setting = 'photo_retention'))::interval,
+	       p.consent_given IS TRUE AND 'photo' = ANY (string_to_array(p.consent_scope, ','))
+	INTO t.end_of_day, t.time_zone, t.until, t.photo_keep, t.photo_consent
+	FROM person p
+	JOIN project pr ON pr.project_id = p.project_id
+	LEFT JOIN retention_policy rp ON rp.project_id = p.project_id AND rp.category = p.category
+	LEFT JOIN retention_policy rv ON rv.project_id = p.project_id AND rv.category = 'visitor'
+	WHERE p.project_id = p_project_id AND p.person_id = p_person_id;
 	IF NOT FOUND THEN
 		RETURN NULL;
 	END IF;
-	SELECT x.time_zone INTO t.time_zone FROM project x WHERE x.project_id = p_project_id;
-	t.end_of_day := project_setting_value(p_project_id, 'consent_mode') = 'consent' AND p.consent_given IS NOT TRUE;
-	t.photo_keep := project_setting_value(p_project_id, 'photo_retention')::interval;
-	t.photo_consent := p.consent_given IS TRUE AND 'photo' = ANY (string_to_array(p.consent_scope, ','));
-	SELECT coalesce((SELECT r.keep FROM retention_policy r WHERE r.project_id = p_project_id AND r.category = p.category),
-	                (SELECT r.keep FROM retention_policy r WHERE r.project_id = p_project_id AND r.category = 'visitor'),
-	                (SELECT d.keep FROM retention_default d WHERE d.category = 'visitor'))
-	INTO keep;
-	t.until := end_of_day(p.last_seen, t.time_zone);
-	IF p.category = 'buyer' THEN
-		SELECT max(d.signed_at) INTO deal_at FROM deal d
-		WHERE d.project_id = p_project_id AND (d.person_id = p_person_id OR p_person_id = ANY (d.co_buyer_ids));
-		t.until := greatest(t.until, deal_at);
-	END IF;
-	t.until := t.until + keep;
 	RETURN t;
 END
 $$;
 
 -- when a biometric row captured at ts expires under terms t
-CREATE FUNCTION expiry(t retention_terms, ts timestamptz) RETURNS timestamptz
+CREATE FUNCTION expiry(t firstsight.retention_terms, ts timestamptz) RETURNS timestamptz
 	LANGUAGE sql STABLE PARALLEL SAFE
-	SET search_path = firstsight, pg_catalog, pg_temp
-	AS $$ SELECT CASE WHEN t.end_of_day THEN end_of_day(ts, t.time_zone) ELSE t.until END $$;
+	AS $$ SELECT CASE WHEN t.end_of_day THEN firstsight.end_of_day(ts, t.time_zone) ELSE t.until END $$;
 
 -- when a photo captured at ts expires under terms t
-CREATE FUNCTION photo_expiry(t retention_terms, ts timestamptz) RETURNS timestamptz
+CREATE FUNCTION photo_expiry(t firstsight.retention_terms, ts timestamptz) RETURNS timestamptz
 	LANGUAGE sql STABLE PARALLEL SAFE
-	SET search_path = firstsight, pg_catalog, pg_temp
-	AS $$ SELECT CASE WHEN t.photo_consent THEN expiry(t, ts) ELSE least(expiry(t, ts), ts + t.photo_keep) END $$;
+	AS $$ SELECT CASE WHEN t.photo_consent THEN firstsight.expiry(t, ts) ELSE least(firstsight.expiry(t, ts), ts + t.photo_keep) END $$;
 
 -- set expires_at on every biometric row of a person that is not yet erased
 CREATE FUNCTION refresh_expiry(p_project_id bigint, p_person_id bigint) RETURNS void
@@ -230,8 +228,15 @@ CREATE FUNCTION face_expiry() RETURNS trigger
 	LANGUAGE plpgsql SECURITY DEFINER
 	SET search_path = firstsight, pg_catalog, pg_temp
 	AS $$
+DECLARE
+	t retention_terms := retention_terms(NEW.project_id, NEW.person_id);
 BEGIN
-	NEW.expires_at := expiry(retention_terms(NEW.project_id, NEW.person_id), NEW.captured_at);
+	-- expiry(t, captured_at), spelt out: a SQL function call per row costs more than the rest
+	IF t.end_of_day THEN
+		NEW.expires_at := (date_trunc('day', NEW.captured_at AT TIME ZONE t.time_zone) + interval '1 day') AT TIME ZONE t.time_zone;
+	ELSE
+		NEW.expires_at := t.until;
+	END IF;
 	RETURN NEW;
 END
 $$;
