@@ -18,6 +18,8 @@
 #include "common/hmac.h"
 #include "common/sha2.h"
 #include "miscadmin.h"
+#include "storage/ipc.h"
+#include "storage/pmsignal.h"
 #include "utils/timestamp.h"
 #include "worker/worker.h"
 
@@ -348,6 +350,9 @@ FsDeliverBatch(FsDelivery *batch, int n)
 		if (running > 0)
 			curl_multi_poll(multi, NULL, 0, 100, NULL);
 		CHECK_FOR_INTERRUPTS();
+		/* the latch wait is not in use here: notice the postmaster's death ourselves */
+		if (!PostmasterIsAlive())
+			proc_exit(1);
 	}
 
 	for (int i = 0; i < n; i++)

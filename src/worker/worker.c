@@ -26,6 +26,7 @@
 #include "storage/ipc.h"
 #include "storage/latch.h"
 #include "storage/lwlock.h"
+#include "storage/pmsignal.h"
 #include "storage/proc.h"
 #include "storage/shmem.h"
 #include "storage/spin.h"
@@ -555,6 +556,8 @@ RetentionRun(void)
 		bool		isnull;
 
 		CHECK_FOR_INTERRUPTS();
+		if (!PostmasterIsAlive())
+			proc_exit(1);
 		TxBegin("firstsight: enforce_retention");
 		if (SPI_execute_with_args("SELECT r.more FROM firstsight.enforce_retention($1) r",
 								  1, types, args, NULL, false, 1) != SPI_OK_SELECT || SPI_processed != 1)
