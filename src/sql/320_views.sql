@@ -34,21 +34,20 @@ COMMENT ON COLUMN daily_traffic.accompanied_visits IS 'visits with an accompanyi
 COMMENT ON COLUMN daily_traffic.received_visits IS 'visits a consultant received';
 
 CREATE VIEW channel_share AS
-	WITH v AS (
-		SELECT project_id, date_trunc('month', day)::date AS month, channel_id, count(*) AS visits
-		FROM visit_channel GROUP BY 1, 2, 3),
-	d AS (
-		SELECT a.project_id, date_trunc('month', a.signed_at AT TIME ZONE p.time_zone)::date AS month,
-		       a.entitled_channel_id AS channel_id, count(*) AS deals, sum(x.price) AS revenue
+	WITH u AS (
+		SELECT project_id, date_trunc('month', day)::date AS month, channel_id,
+		       1 AS visits, 0 AS deals, 0::numeric AS revenue
+		FROM visit_channel
+		UNION ALL
+		SELECT a.project_id, date_trunc('month', a.signed_at AT TIME ZONE p.time_zone)::date,
+		       a.entitled_channel_id, 0, 1, x.price
 		FROM attribution a
 		JOIN project p ON p.project_id = a.project_id
 		JOIN deal x ON x.project_id = a.project_id AND x.deal_id = a.deal_id
-		WHERE a.is_current GROUP BY 1, 2, 3),
+		WHERE a.is_current),
 	j AS (
-		SELECT coalesce(v.project_id, d.project_id) AS project_id, coalesce(v.month, d.month) AS month,
-		       coalesce(v.channel_id, d.channel_id) AS channel_id,
-		       coalesce(v.visits, 0) AS visits, coalesce(d.deals, 0) AS deals, coalesce(d.revenue, 0) AS revenue
-		FROM v FULL JOIN d ON d.project_id = v.project_id AND d.month = v.month AND d.channel_id = v.channel_id)
+		SELECT project_id, month, channel_id, sum(visits) AS visits, sum(deals) AS deals, sum(revenue) AS revenue
+		FROM u GROUP BY project_id, month, channel_id)
 	SELECT j.project_id, j.month, j.channel_id, c.name AS channel, c.kind,
 	       j.visits, round(j.visits::numeric / nullif(sum(j.visits) OVER w, 0), 4) AS visit_share,
 	       j.deals, round(j.deals::numeric / nullif(sum(j.deals) OVER w, 0), 4) AS deal_share,
@@ -65,10 +64,10 @@ COMMENT ON COLUMN channel_share.revenue IS 'sum of those deals'' prices';
 
 CREATE VIEW conversion_funnel AS
 	WITH firsts AS (
-		SELECT DISTINCT ON (vc.project_id, vc.person_id) vc.project_id, vc.person_id, vc.day, vc.channel_id
+		-- a person's first visit is the one not seen_before (kept by the visit chain)
+		SELECT vc.project_id, vc.person_id, vc.day, vc.channel_id
 		FROM visit_channel vc
-		JOIN person pe ON pe.project_id = vc.project_id AND pe.person_id = vc.person_id AND pe.merged_into IS NULL
-		ORDER BY vc.project_id, vc.person_id, vc.started_at, vc.visit_id),
+		WHERE NOT vc.seen_before),
 	buyers AS (
 		SELECT DISTINCT x.project_id, b.person_id
 		FROM deal x CROSS JOIN LATERAL unnest(x.person_id || x.co_buyer_ids) AS b(person_id))
@@ -131,27 +130,24 @@ COMMENT ON COLUMN commission_ledger.flagged_deals IS 'of those, deals with flags
 COMMENT ON COLUMN commission_ledger.flagged_commission IS 'commission on flagged deals';
 
 CREATE VIEW consultant_board AS
-	WITH r AS (
-		SELECT vc.project_id, date_trunc('month', vc.day)::date AS month, vc.consultant_id,
-		       count(*) AS receptions, count(DISTINCT vc.person_id) AS persons_received,
-		       count(*) FILTER (WHERE NOT vc.seen_before) AS new_persons_received
-		FROM visit_channel vc WHERE vc.consultant_id IS NOT NULL GROUP BY 1, 2, 3),
-	d AS (
-		SELECT a.project_id, date_trunc('month', a.signed_at AT TIME ZONE p.time_zone)::date AS month,
-		       a.entitled_consultant_id AS consultant_id, count(*) AS deals, sum(x.price) AS revenue,
-		       count(*) FILTER (WHERE 'consultant_conflict' = ANY (a.flags)) AS conflicts
+	WITH u AS (
+		SELECT vc.project_id, date_trunc('month', vc.day)::date AS month, vc.consultant_id, vc.person_id,
+		       1 AS receptions, (NOT vc.seen_before)::int AS new_persons_received, 0 AS deals, 0::numeric AS revenue, 0 AS conflicts
+		FROM visit_channel vc WHERE vc.consultant_id IS NOT NULL
+		UNION ALL
+		SELECT a.project_id, date_trunc('month', a.signed_at AT TIME ZONE p.time_zone)::date, a.entitled_consultant_id, NULL,
+		       0, 0, 1, x.price, ('consultant_conflict' = ANY (a.flags))::int
 		FROM attribution a
 		JOIN project p ON p.project_id = a.project_id
 		JOIN deal x ON x.project_id = a.project_id AND x.deal_id = a.deal_id
-		WHERE a.is_current AND a.entitled_consultant_id IS NOT NULL GROUP BY 1, 2, 3)
-	SELECT coalesce(r.project_id, d.project_id) AS project_id, coalesce(r.month, d.month) AS month,
-	       coalesce(r.consultant_id, d.consultant_id) AS consultant_id, k.name AS consultant,
-	       coalesce(r.receptions, 0) AS receptions, coalesce(r.persons_received, 0) AS persons_received,
-	       coalesce(r.new_persons_received, 0) AS new_persons_received,
-	       coalesce(d.deals, 0) AS deals, coalesce(d.revenue, 0) AS revenue, coalesce(d.conflicts, 0) AS conflicts
-	FROM r FULL JOIN d ON d.project_id = r.project_id AND d.month = r.month AND d.consultant_id = r.consultant_id
-	LEFT JOIN consultant k ON k.project_id = coalesce(r.project_id, d.project_id)
-	                      AND k.consultant_id = coalesce(r.consultant_id, d.consultant_id);
+		WHERE a.is_current AND a.entitled_consultant_id IS NOT NULL)
+	SELECT u.project_id, u.month, u.consultant_id, k.name AS consultant,
+	       sum(u.receptions) AS receptions, count(DISTINCT u.person_id) AS persons_received,
+	       sum(u.new_persons_received) AS new_persons_received,
+	       sum(u.deals) AS deals, sum(u.revenue) AS revenue, sum(u.conflicts) AS conflicts
+	FROM u
+	LEFT JOIN consultant k ON k.project_id = u.project_id AND k.consultant_id = u.consultant_id
+	GROUP BY u.project_id, u.month, u.consultant_id, k.name;
 COMMENT ON VIEW consultant_board IS 'per consultant and local month: receptions and the deals the rules entitle them to';
 COMMENT ON COLUMN consultant_board.month IS 'first day of the local month';
 COMMENT ON COLUMN consultant_board.receptions IS 'visits the consultant received';
@@ -164,10 +160,11 @@ COMMENT ON COLUMN consultant_board.conflicts IS 'of those, deals flagged consult
 -- the agency protection of each person's first touch, while it runs
 CREATE VIEW protection_expiring AS
 	WITH firsts AS (
-		SELECT DISTINCT ON (v.project_id, v.person_id) v.project_id, v.person_id, v.visit_id, v.started_at, v.agent_id
+		-- first visits (not seen_before) with an accompanying agent
+		SELECT v.project_id, v.person_id, v.visit_id, v.started_at, v.agent_id
 		FROM visit v
 		JOIN person pe ON pe.project_id = v.project_id AND pe.person_id = v.person_id AND pe.merged_into IS NULL
-		ORDER BY v.project_id, v.person_id, v.started_at, v.visit_id)
+		WHERE NOT v.seen_before AND v.agent_id IS NOT NULL)
 	SELECT f.project_id, f.person_id, ag.channel_id, c.name AS channel, f.agent_id,
 	       f.started_at AT TIME ZONE p.time_zone AS protected_from,
 	       local_days_end(f.started_at, c.protection_days, p.time_zone) AT TIME ZONE p.time_zone AS protected_until,
