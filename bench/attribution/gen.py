@@ -7,7 +7,8 @@ Writes CSV files into the output directory (argument 1):
   persons.csv    tperson, phone, first_camera_id, first_captured_at
   reports.csv    agent_id, phone (full or 138****8000), reported_at
   deals.csv      deal_key, tperson, co_tperson, signed_at, price, channel_id, agent_id, consultant_id,
-                 expected_channel_id, expected_agent_id, expected_flags, kind
+                 expected_channel_id, expected_agent_id, expected_flags, kind, scored
+                 (scored: signed in the month; deals of the 25-day warm-up are history)
 Faces: 128 dimensions, a random unit centre per person plus Gaussian noise per capture.
 Channels: 1 = natural (made by create_project; the loader maps it), 11..14 agencies with agents
 21..32 (three each), consultants 1..8.  Times are Asia/Shanghai local (+08).
@@ -102,14 +103,17 @@ deal_key = 0
 for p in persons:
     buys = rnd.random() < 0.4
     abnormal = buys and not p['agency_first'] and rnd.random() < 0.06
+    # a warm-up of 25 days before the month gives every channel a steady history of
+    # deals (deals signed in the warm-up are loaded but not scored: early in an empty
+    # history only short cycles exist, which would bias the abnormal_cycle statistics)
     if abnormal:
-        first_day = rnd.randrange(0, 2)
+        first_day = rnd.randrange(-25, -2)
         cycle = rnd.uniform(28, 29.5)
     else:
-        first_day = rnd.randrange(0, 19)
+        first_day = rnd.randrange(-25, 19)
         cycle = rnd.uniform(4, 9)
     if not buys:
-        first_day = rnd.randrange(0, days)
+        first_day = rnd.randrange(-25, days)
     # fraud type of the deal (decided up front: it shapes the visits)
     fraud = None
     if buys and not abnormal:
@@ -188,7 +192,8 @@ for p in persons:
     # consultant ownership is 30 days: every deal here is inside it
     deals.append((deal_key, p['id'], '', ts(signed), rnd.randrange(150, 600) * 10000,
                   '' if claim_channel == NAT else claim_channel, claim_agent or '', claim_cons,
-                  truth_channel, truth_agent or '', '{' + ','.join(sorted(flags)) + '}', fraud or ('abnormal' if abnormal else 'honest')))
+                  truth_channel, truth_agent or '', '{' + ','.join(sorted(flags)) + '}', fraud or ('abnormal' if abnormal else 'honest'),
+                  'true' if signed >= start else 'false'))
 
 # co-buyers: some honest deals get a spouse who first came after the buyer, alone
 for i, dl in enumerate(deals):
@@ -204,7 +209,7 @@ for i, dl in enumerate(deals):
     s['first'] = add_visit(s, 0, fday, p['consultant'], None)
     s['row'] = (s['id'], s['phone'], s['first'][0], ts(s['first'][1]))
     persons.append(s)
-    deals[i] = dl[:2] + (s['id'],) + dl[3:11] + ('cobuyer',)
+    deals[i] = dl[:2] + (s['id'],) + dl[3:11] + ('cobuyer', dl[12])
 
 os.makedirs(out, exist_ok=True)
 with open(os.path.join(out, 'captures.csv'), 'w', newline='') as f:
@@ -217,6 +222,6 @@ with open(os.path.join(out, 'reports.csv'), 'w', newline='') as f:
     csv.writer(f).writerows(reports)
 with open(os.path.join(out, 'deals.csv'), 'w', newline='') as f:
     csv.writer(f).writerows(deals)
-print('persons %d, visits %d, captures %d (sister %d), reports %d, deals %d' % (
+print('persons %d, visits %d, captures %d (sister %d), reports %d, deals %d (%d in the month)' % (
     len(persons), len(visits), sum(1 for c in captures if c[0] == 'main'), sum(1 for c in captures if c[0] == 'sister'),
-    len(reports), len(deals)))
+    len(reports), len(deals), sum(1 for d in deals if d[12] == 'true')))

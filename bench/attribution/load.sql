@@ -20,7 +20,7 @@ CREATE TABLE bench_visit (tperson int, tvisit int, camera_id text, captured_at t
 CREATE TABLE bench_person (tperson int, phone text, camera_id text, captured_at timestamptz);
 CREATE TABLE bench_report (agent_id bigint, phone text, reported_at timestamptz);
 CREATE TABLE bench_deal (deal_key int, tperson int, co_tperson int, signed_at timestamptz, price numeric, channel_id bigint,
-	agent_id bigint, consultant_id bigint, expected_channel text, expected_agent bigint, expected_flags text[], kind text);
+	agent_id bigint, consultant_id bigint, expected_channel text, expected_agent bigint, expected_flags text[], kind text, scored boolean);
 \set f :dir '/captures.csv'
 COPY bench_capture FROM :'f' CSV;
 \set f :dir '/visits.csv'
@@ -89,14 +89,15 @@ BEGIN
 END
 $$;
 
--- agreement with the truth
+-- agreement with the truth, over the deals signed in the month (the warm-up's are history)
 CREATE TABLE bench_result AS
 SELECT b.*, a.entitled_channel_id, a.entitled_agent_id, a.flags, a.rule,
        (a.entitled_channel_id = CASE WHEN b.expected_channel = 'N' THEN (SELECT channel_id FROM firstsight.channel WHERE project_id = :main AND kind = 'natural')
                                      ELSE b.expected_channel::bigint END
         AND a.entitled_agent_id IS NOT DISTINCT FROM b.expected_agent) AS agrees
 FROM bench_deal b JOIN bench_deal_time t USING (deal_key)
-JOIN firstsight.attribution a ON a.project_id = :main AND a.deal_id = t.deal_id AND a.is_current;
+JOIN firstsight.attribution a ON a.project_id = :main AND a.deal_id = t.deal_id AND a.is_current
+WHERE b.scored;
 \echo RESULT attribution agreement
 SELECT count(*) AS deals, count(*) FILTER (WHERE agrees) AS agree, round(avg(agrees::int), 4) AS agreement FROM bench_result;
 SELECT kind, count(*) AS deals, count(*) FILTER (WHERE NOT agrees) AS disagree FROM bench_result GROUP BY kind ORDER BY kind;
