@@ -48,3 +48,7 @@ SELECT * FROM explain_attribution(:p, 999);
 \set VERBOSITY default
 -- the history of a deal: every version with its rule
 SELECT version, rule, reason FROM attribution WHERE project_id = :p AND deal_id = 3 ORDER BY version;
+-- notifications: deal.attributed for every stored version, deal.flagged when flags are non-empty
+SELECT event, count(*) FROM outbox WHERE project_id = :p AND event LIKE 'deal.%' GROUP BY event ORDER BY event;
+SELECT subject, payload->>'version' AS version, payload->'flags' AS flags, payload->>'rule' AS rule
+FROM outbox WHERE project_id = :p AND event = 'deal.attributed' AND subject = '3' ORDER BY event_id;
