@@ -14,7 +14,7 @@ COMMENT ON COLUMN capture.photo_expires_at IS 'when the photo is erased: 24 hour
 COMMENT ON COLUMN capture.erased_at IS 'when the embedding and photo were erased; the non-biometric facts stay';
 CREATE INDEX capture_expires ON capture (expires_at) WHERE expires_at IS NOT NULL;
 CREATE INDEX capture_photo_expires ON capture (photo_expires_at) WHERE photo_expires_at IS NOT NULL;
-CREATE INDEX face_expires ON face (expires_at);
+-- no index on face.expires_at: re-dating a gallery row stays a HOT update, not a new HNSW index entry
 
 ALTER TABLE person ADD COLUMN consent_given boolean;
 ALTER TABLE person ADD COLUMN consent_scope text;
