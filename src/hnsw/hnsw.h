@@ -173,11 +173,12 @@ extern HnswCandidate **HnswSearchFromEntry(HnswInfo *info, HnswMetaPageData *met
 										   int ef, int toLevel, int *nresult, int64 *visits);
 extern int	HnswSelectNeighbors(HnswInfo *info, HnswCandidate **cands, int ncands, int max,
 								float **vectors, int *chosen);
+extern int	HnswFillPruned(int k, int *chosen, int n, int max);
 extern void HnswInitPage(Page page);
 extern void HnswWriteMeta(Relation index, HnswMetaPageData *meta, bool wal, bool newPage);
 extern Buffer HnswNewBuffer(Relation index, ForkNumber fork);
-extern void HnswAddBackLink(HnswInfo *info, ItemPointer n, int lc, ItemPointer newTid, const float *newVec,
-							float distance, bool building);
+extern bool HnswAddBackLink(HnswInfo *info, ItemPointer n, int lc, ItemPointer newTid, const float *newVec,
+							float distance, bool building, bool force);
 extern void HnswInsertElement(HnswInfo *info, const float *vec, ItemPointer heaptid, bool building);
 
 /* hnswbuild.c */

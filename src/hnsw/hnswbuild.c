@@ -223,9 +223,9 @@ SelectMem(BuildState *bs, const Pair *cands, int n, int max, Pair *chosen)
 	return k;
 }
 
-/* link element n to newcomer e on level lc, pruning a full list */
-static void
-BackLinkMem(BuildState *bs, int n, int e, float d, int lc)
+/* link element n to newcomer e on level lc, pruning a full list; force: e must get in */
+static bool
+BackLinkMem(BuildState *bs, int n, int e, float d, int lc, bool force)
 {
 	int			m = bs->info.m;
 	BuildElement *ne = &bs->elems[n];
@@ -236,32 +236,85 @@ BackLinkMem(BuildState *bs, int n, int e, float d, int lc)
 	float		maxd = -1;
 	Pair		cands[HNSW_MAX_M * 2 + 1];
 	Pair		chosen[HNSW_MAX_M * 2 + 1];
+	int			idx[HNSW_MAX_M * 2 + 1];
 	int			k;
+	bool		kept = false;
 
 	while (used < slots && nbr[used] >= 0)
 	{
 		maxd = Max(maxd, nd[used]);
 		used++;
 	}
+	for (int i = 0; i < used; i++)
+		if (nbr[i] == e)
+			return true;
 	if (used < slots)
 	{
 		nbr[used] = e;
 		nd[used] = d;
-		return;
+		return true;
 	}
 	/* farther than every member: the heuristic would rarely keep it */
-	if (d >= maxd)
-		return;
+	if (d >= maxd && !force)
+		return false;
 	for (int i = 0; i < slots; i++)
 		cands[i] = (Pair) {nd[i], nbr[i]};
 	cands[slots] = (Pair) {d, e};
 	qsort(cands, slots + 1, sizeof(Pair), PairCmp);
 	k = SelectMem(bs, cands, slots + 1, slots, chosen);
+	/* as on disk: the list never shrinks; pruned candidates fill it, nearest first */
+	for (int i = 0, j = 0; i <= slots; i++)
+	{
+		if (j < k && chosen[j].id == cands[i].id)
+			idx[j++] = i;
+	}
+	k = HnswFillPruned(k, idx, slots + 1, slots);
+	for (int i = 0; i < k; i++)
+		kept |= cands[idx[i]].id == e;
+	if (!kept && !force)
+		return false;
+	if (!kept)
+	{
+		/* the newcomer takes the farthest member's place */
+		int			last = slots;
+
+		while (last >= 0 && cands[last].id == e)
+			last--;
+		for (int i = 0; i < k; i++)
+			if (idx[i] == last)
+				for (int j = 0; j <= slots; j++)
+					if (cands[j].id == e)
+						idx[i] = j;
+	}
 	for (int i = 0; i < slots; i++)
 	{
-		nbr[i] = i < k ? chosen[i].id : -1;
-		nd[i] = i < k ? chosen[i].d : 0;
+		nbr[i] = i < k ? cands[idx[i]].id : -1;
+		nd[i] = i < k ? cands[idx[i]].d : 0;
 	}
+	/* the member left out may have lost its last way in: the newcomer links to it if it has room */
+	for (int i = 0; i <= slots; i++)
+	{
+		bool		taken = false;
+
+		for (int j = 0; j < k && !taken; j++)
+			taken = idx[j] == i;
+		if (!taken && cands[i].id != e)
+		{
+			int32	   *enbr = bs->elems[e].nbr + HnswLevelStart(m, lc);
+			float	   *end = bs->elems[e].ndist + HnswLevelStart(m, lc);
+			int			used = 0;
+			bool		present = false;
+
+			while (used < slots && enbr[used] >= 0)
+				present |= enbr[used++] == cands[i].id;
+			if (!present && used < slots)
+			{
+				enbr[used] = cands[i].id;
+				end[used] = Dist(bs, bs->elems[e].vec, bs->elems[cands[i].id].vec);
+			}
+		}
+	}
+	return true;
 }
 
 /* add element id to the in-memory graph */
@@ -318,8 +371,15 @@ InsertMem(BuildState *bs, int id)
 			el->nbr[start + i] = chosen[i].id;
 			el->ndist[start + i] = chosen[i].d;
 		}
-		for (int i = 0; i < k; i++)
-			BackLinkMem(bs, chosen[i].id, id, chosen[i].d, lc);
+		{
+			bool		linked = false;
+
+			for (int i = 0; i < k; i++)
+				linked |= BackLinkMem(bs, chosen[i].id, id, chosen[i].d, lc, false);
+			/* on level 0 at least one neighbour must take the newcomer */
+			if (!linked && lc == 0 && k > 0)
+				BackLinkMem(bs, chosen[0].id, id, chosen[0].d, 0, true);
+		}
 		ep = w[0].id;
 		epDist = w[0].d;
 		pfree(w);

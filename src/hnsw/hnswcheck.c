@@ -20,6 +20,7 @@ typedef struct ElemInfo
 {
 	int16		level;			/* -1: no element at this offset */
 	bool		deleted;
+	bool		reached;		/* found by the walk from the entry point */
 } ElemInfo;
 
 typedef struct CheckState
@@ -59,6 +60,72 @@ Lookup(ElemInfo **elems, OffsetNumber *counts, BlockNumber nblocks, ItemPointer 
 	if (blk < HNSW_HEAD_BLKNO || blk >= nblocks || off < FirstOffsetNumber || off > counts[blk])
 		return NULL;
 	return &elems[blk][off - 1];
+}
+
+/* walk level 0 from the entry point; report live elements never reached */
+static void
+CheckReachable(Relation index, HnswMetaPageData *meta, ElemInfo **elems, OffsetNumber *counts,
+			   BlockNumber nblocks, CheckState *cs)
+{
+	int			cap = 1024;
+	int			head = 0,
+				tail = 0;
+	ItemPointerData *queue = palloc(sizeof(ItemPointerData) * cap);
+	int			unreached = 0;
+
+	Lookup(elems, counts, nblocks, &meta->entry)->reached = true;
+	queue[tail++] = meta->entry;
+	while (head < tail)
+	{
+		ItemPointerData cur = queue[head++];
+		Buffer		buf = ReadBuffer(index, ItemPointerGetBlockNumber(&cur));
+		Page		page;
+		HnswElementTuple tup;
+
+		CHECK_FOR_INTERRUPTS();
+		LockBuffer(buf, BUFFER_LOCK_SHARE);
+		page = BufferGetPage(buf);
+		tup = (HnswElementTuple) PageGetItem(page, PageGetItemId(page, ItemPointerGetOffsetNumber(&cur)));
+		for (int i = 0; i < 2 * meta->m && ItemPointerIsValid(&tup->neighbors[i].tid); i++)
+		{
+			ElemInfo   *t = Lookup(elems, counts, nblocks, &tup->neighbors[i].tid);
+
+			if (t == NULL || t->level < 0 || t->reached)
+				continue;
+			t->reached = true;
+			if (tail == cap)
+			{
+				if (head > 0)
+				{
+					memmove(queue, queue + head, sizeof(ItemPointerData) * (tail - head));
+					tail -= head;
+					head = 0;
+				}
+				if (tail == cap)
+				{
+					cap *= 2;
+					queue = repalloc(queue, sizeof(ItemPointerData) * cap);
+				}
+			}
+			queue[tail++] = tup->neighbors[i].tid;
+		}
+		UnlockReleaseBuffer(buf);
+	}
+	for (BlockNumber blk = HNSW_HEAD_BLKNO; blk < nblocks; blk++)
+		for (OffsetNumber off = FirstOffsetNumber; off <= counts[blk]; off++)
+		{
+			ElemInfo   *ei = &elems[blk][off - 1];
+
+			if (ei->level >= 0 && !ei->deleted && !ei->reached)
+			{
+				if (unreached < 10)
+					Problem(cs, "element (%u,%u) cannot be reached from the entry point on level 0", blk, off);
+				unreached++;
+			}
+		}
+	if (unreached > 10)
+		Problem(cs, "%d live elements in all cannot be reached from the entry point", unreached);
+	pfree(queue);
 }
 
 PG_FUNCTION_INFO_V1(hnsw_index_check);
@@ -113,6 +180,7 @@ hnsw_index_check(PG_FUNCTION_ARGS)
 			ElemInfo   *ei = &elems[blk][off - 1];
 
 			ei->level = -1;
+			ei->reached = false;
 			if (!ItemIdIsUsed(iid) || ItemIdGetLength(iid) < offsetof(HnswElementTupleData, neighbors))
 			{
 				Problem(&cs, "element (%u,%u): no element tuple at this offset", blk, off);
@@ -171,9 +239,15 @@ hnsw_index_check(PG_FUNCTION_ARGS)
 					if (target == NULL || target->level < 0)
 						Problem(&cs, "element (%u,%u) level %d: link to (%u,%u), which is not an element",
 								blk, off, lc, ItemPointerGetBlockNumberNoCheck(t), ItemPointerGetOffsetNumberNoCheck(t));
+					/*
+					 * A link to a deleted element is not a fault: deleted
+					 * slots are never reused and scans skip them; such links
+					 * remain between VACUUM's passes, after a crash inside
+					 * VACUUM, or when an insert linked to an element VACUUM
+					 * was deleting, and the next VACUUM repairs them.
+					 */
 					else if (target->deleted)
-						Problem(&cs, "element (%u,%u) level %d: link to deleted element (%u,%u)",
-								blk, off, lc, ItemPointerGetBlockNumber(t), ItemPointerGetOffsetNumber(t));
+						continue;
 					else if (target->level < lc)
 						Problem(&cs, "element (%u,%u) level %d: link to (%u,%u) of level %d",
 								blk, off, lc, ItemPointerGetBlockNumber(t), ItemPointerGetOffsetNumber(t), target->level);
@@ -203,6 +277,15 @@ hnsw_index_check(PG_FUNCTION_ARGS)
 		else if (topLive > meta.entryLevel)
 			Problem(&cs, "a live element has level %d, above the entry point's %d", topLive, meta.entryLevel);
 	}
+	/* every live element must be reachable on level 0 from the entry point */
+	if (topLive >= 0 && meta.entryLevel >= 0)
+	{
+		ElemInfo   *ep = Lookup(elems, counts, nblocks, &meta.entry);
+
+		if (ep != NULL && ep->level >= 0 && !ep->deleted)
+			CheckReachable(index, &meta, elems, counts, nblocks, &cs);
+	}
+
 	if (meta.insertPage < HNSW_HEAD_BLKNO || meta.insertPage >= nblocks)
 		Problem(&cs, "insert page %u is outside the index (%u blocks)", meta.insertPage, nblocks);
 

@@ -522,6 +522,27 @@ HnswSelectNeighbors(HnswInfo *info, HnswCandidate **cands, int ncands, int max,
 	return nchosen;
 }
 
+/*
+ * After the heuristic chose k of n candidates (sorted nearest first), fill
+ * the free slots with the pruned ones, nearest first, up to max.  A full list
+ * re-pruned on an insert must not shrink: every link dropped may be the last
+ * way into some element.  Only the farthest pruned candidate is left out.
+ */
+int
+HnswFillPruned(int k, int *chosen, int n, int max)
+{
+	for (int i = 0; i < n && k < max; i++)
+	{
+		bool		taken = false;
+
+		for (int j = 0; j < k && !taken; j++)
+			taken = chosen[j] == i;
+		if (!taken)
+			chosen[k++] = i;
+	}
+	return k;
+}
+
 /* start changing a buffer, through generic WAL unless building */
 static Page
 BeginChange(GenericXLogState **state, Relation index, Buffer buf, bool building, int flags)
@@ -589,20 +610,54 @@ WriteElement(HnswInfo *info, HnswElementTuple tup, Size size, bool building)
 	return tid;
 }
 
+/* add a link from element n to target on level lc if n has a free slot there */
+static void
+AppendLinkIfRoom(HnswInfo *info, ItemPointer n, int lc, ItemPointer target, float distance, bool building)
+{
+	Buffer		buf = ReadBuffer(info->index, ItemPointerGetBlockNumber(n));
+	HnswElementTuple tup;
+	int			start = HnswLevelStart(info->m, lc);
+	int			slots = HnswLevelSlots(info->m, lc);
+	int			used = 0;
+
+	LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
+	tup = TupleAt(BufferGetPage(buf), n, info->index);
+	if (!tup->deleted && tup->level >= lc)
+	{
+		while (used < slots && ItemPointerIsValid(&tup->neighbors[start + used].tid))
+		{
+			if (ItemPointerEquals(&tup->neighbors[start + used].tid, target))
+				break;
+			used++;
+		}
+		if (used < slots && !ItemPointerIsValid(&tup->neighbors[start + used].tid))
+		{
+			GenericXLogState *state;
+			Page		page = BeginChange(&state, info->index, buf, building, 0);
+
+			tup = TupleAt(page, n, info->index);
+			tup->neighbors[start + used].tid = *target;
+			tup->neighbors[start + used].distance = distance;
+			FinishChange(state, buf);
+		}
+	}
+	UnlockReleaseBuffer(buf);
+}
+
 /*
  * Add a link from element n to the new element on level lc.  A full list is
  * re-pruned with the heuristic over its members and the newcomer; the
  * vectors for that are read without holding n's page, so the list is checked
  * again before it is written and the work redone if it changed meanwhile.
  */
-void
+bool
 HnswAddBackLink(HnswInfo *info, ItemPointer n, int lc, ItemPointer newTid, const float *newVec,
-				float distance, bool building)
+				float distance, bool building, bool force)
 {
 	int			start = HnswLevelStart(info->m, lc);
 	int			slots = HnswLevelSlots(info->m, lc);
 
-	for (int attempt = 0; attempt < 3; attempt++)
+	for (int attempt = 0; attempt < 10; attempt++)
 	{
 		Buffer		buf = ReadBuffer(info->index, ItemPointerGetBlockNumber(n));
 		bool		present = false;
@@ -622,7 +677,7 @@ HnswAddBackLink(HnswInfo *info, ItemPointer n, int lc, ItemPointer newTid, const
 		if (tup->deleted || tup->level < lc)
 		{
 			UnlockReleaseBuffer(buf);
-			return;
+			return false;
 		}
 		list = &tup->neighbors[start];
 		while (used < slots && ItemPointerIsValid(&list[used].tid))
@@ -634,7 +689,7 @@ HnswAddBackLink(HnswInfo *info, ItemPointer n, int lc, ItemPointer newTid, const
 		{
 			/* already linked (a repair after VACUUM re-links existing elements) */
 			UnlockReleaseBuffer(buf);
-			return;
+			return true;
 		}
 		if (used < slots)
 		{
@@ -645,7 +700,7 @@ HnswAddBackLink(HnswInfo *info, ItemPointer n, int lc, ItemPointer newTid, const
 			tup->neighbors[start + used].distance = distance;
 			FinishChange(state, buf);
 			UnlockReleaseBuffer(buf);
-			return;
+			return true;
 		}
 
 		/* full: choose again among the members and the newcomer */
@@ -686,7 +741,33 @@ HnswAddBackLink(HnswInfo *info, ItemPointer n, int lc, ItemPointer newTid, const
 				vecs[j] = vecs[j - 1];
 				vecs[j - 1] = tv;
 			}
-		nchosen = HnswSelectNeighbors(info, cands, slots + 1, slots, vecs, chosen);
+		nchosen = HnswFillPruned(HnswSelectNeighbors(info, cands, slots + 1, slots, vecs, chosen),
+								 chosen, slots + 1, slots);
+		/*
+		 * The newcomer did not make it: the list stays as it was, unless the
+		 * caller needs this link (no other neighbour took the newcomer), and
+		 * then the newcomer takes the farthest member's place.
+		 */
+		{
+			bool		kept = false;
+
+			for (int i = 0; i < nchosen && !kept; i++)
+				kept = ItemPointerEquals(&cands[chosen[i]]->tid, newTid);
+			if (!kept && !force)
+				return false;
+			if (!kept)
+			{
+				int			last = slots;
+
+				while (last >= 0 && ItemPointerEquals(&cands[last]->tid, newTid))
+					last--;
+				for (int i = 0; i < nchosen; i++)
+					if (chosen[i] == last)
+						for (int j = 0; j <= slots; j++)
+							if (ItemPointerEquals(&cands[j]->tid, newTid))
+								chosen[i] = j;
+			}
+		}
 
 		buf = ReadBuffer(info->index, ItemPointerGetBlockNumber(n));
 		LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
@@ -711,10 +792,26 @@ HnswAddBackLink(HnswInfo *info, ItemPointer n, int lc, ItemPointer newTid, const
 			}
 			FinishChange(state, buf);
 			UnlockReleaseBuffer(buf);
-			return;
+
+			/*
+			 * The member left out may have lost its last way in: the
+			 * newcomer, near both, links to it if it has room.
+			 */
+			for (int i = 0; i <= slots; i++)
+			{
+				bool		taken = false;
+
+				for (int j = 0; j < nchosen && !taken; j++)
+					taken = chosen[j] == i;
+				if (!taken && !ItemPointerEquals(&cands[i]->tid, newTid))
+					AppendLinkIfRoom(info, newTid, lc, &cands[i]->tid,
+									 HnswDistance(info->metric, info->dims, newVec, vecs[i]), building);
+			}
+			return true;
 		}
 		UnlockReleaseBuffer(buf);
 	}
+	return false;
 }
 
 /* insert one vector (already prepared for the metric) into the on-disk graph */
@@ -798,14 +895,24 @@ HnswInsertElement(HnswInfo *info, const float *vec, ItemPointer heaptid, bool bu
 
 	tid = WriteElement(info, tup, size, building);
 
-	/* links back from the chosen neighbours */
+	/* links back from the chosen neighbours; on level 0 at least one must take it */
 	for (int lc = top; lc >= 0 && meta.entryLevel >= 0; lc--)
+	{
+		bool		linked = false;
+
 		for (int i = 0; i < levelNChosen[lc]; i++)
 		{
 			HnswCandidate *c = levelResults[lc][levelChosen[lc][i]];
 
-			HnswAddBackLink(info, &c->tid, lc, &tid, vec, c->distance, building);
+			linked |= HnswAddBackLink(info, &c->tid, lc, &tid, vec, c->distance, building, false);
 		}
+		if (!linked && lc == 0 && levelNChosen[0] > 0)
+		{
+			HnswCandidate *c = levelResults[0][levelChosen[0][0]];
+
+			HnswAddBackLink(info, &c->tid, 0, &tid, vec, c->distance, building, true);
+		}
+	}
 	(void) levelCounts;
 
 	if (level > meta.entryLevel)

@@ -26,12 +26,13 @@
 /* pass 1: mark dead elements deleted and erase them; returns the deleted set */
 static HnswVisited *
 MarkDeleted(HnswInfo *info, IndexBulkDeleteCallback callback, void *state,
-			IndexBulkDeleteResult *stats, int64 *ndeleted)
+			IndexBulkDeleteResult *stats, int64 *ndeleted, int64 *pending)
 {
 	BlockNumber nblocks = RelationGetNumberOfBlocks(info->index);
 	HnswVisited *deleted = HnswVisitedCreate(1024);
 
 	*ndeleted = 0;
+	*pending = 0;
 	for (BlockNumber blk = HNSW_HEAD_BLKNO; blk < nblocks; blk++)
 	{
 		Buffer		buf = ReadBufferExtended(info->index, MAIN_FORKNUM, blk, RBM_NORMAL, NULL);
@@ -52,6 +53,9 @@ MarkDeleted(HnswInfo *info, IndexBulkDeleteCallback callback, void *state,
 			if (tup->deleted)
 			{
 				HnswVisitedAdd(deleted, &tid);
+				/* still linked: an earlier VACUUM did not finish (crash) */
+				if (ItemPointerIsValid(&tup->neighbors[0].tid))
+					(*pending)++;
 				continue;
 			}
 			stats->num_index_tuples++;
@@ -201,17 +205,8 @@ RepairLevel(HnswInfo *info, HnswMetaPageData *meta, ItemPointer self, ElementCop
 			vecs[j] = vecs[j - 1];
 			vecs[j - 1] = tv;
 		}
-	k = HnswSelectNeighbors(info, cands, n, slots, vecs, chosen);
 	/* keep pruned candidates in the free slots: after heavy deletion, links are scarce */
-	for (int i = 0; i < n && k < slots; i++)
-	{
-		bool		taken = false;
-
-		for (int j = 0; j < k && !taken; j++)
-			taken = chosen[j] == i;
-		if (!taken)
-			chosen[k++] = i;
-	}
+	k = HnswFillPruned(HnswSelectNeighbors(info, cands, n, slots, vecs, chosen), chosen, n, slots);
 	for (int i = 0; i < slots; i++)
 	{
 		if (i < k)
@@ -325,7 +320,7 @@ RepairGraph(HnswInfo *info, HnswVisited *deleted, MemoryContext tmp)
 					}
 					UnlockReleaseBuffer(buf);
 					for (int i = 0; i < nfresh && i < slots && ItemPointerIsValid(&fresh[i].tid); i++)
-						HnswAddBackLink(info, &fresh[i].tid, lc, &tid, ec.vec, fresh[i].distance, false);
+						HnswAddBackLink(info, &fresh[i].tid, lc, &tid, ec.vec, fresh[i].distance, false, i == 0);
 				}
 			}
 			MemoryContextSwitchTo(old);
@@ -438,13 +433,14 @@ ehnswbulkdelete(IndexVacuumInfo *info, IndexBulkDeleteResult *stats,
 	MemoryContext old = MemoryContextSwitchTo(ctx);
 	HnswVisited *deleted;
 	int64		ndeleted;
+	int64		pending;
 
 	if (stats == NULL)
 		stats = (IndexBulkDeleteResult *) MemoryContextAllocZero(old, sizeof(IndexBulkDeleteResult));
 	stats->num_index_tuples = 0;
 	HnswInitInfo(&hi, info->index);
-	deleted = MarkDeleted(&hi, callback, callback_state, stats, &ndeleted);
-	if (ndeleted > 0)
+	deleted = MarkDeleted(&hi, callback, callback_state, stats, &ndeleted, &pending);
+	if (ndeleted > 0 || pending > 0)
 	{
 		FixEntryPoint(&hi, deleted, ndeleted);
 		RepairGraph(&hi, deleted, tmp);
