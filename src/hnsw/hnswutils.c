@@ -280,22 +280,37 @@ TupleAt(Page page, ItemPointer tid, Relation index)
 	return (HnswElementTuple) PageGetItem(page, PageGetItemId(page, off));
 }
 
-/* read one element: its distance to q and its neighbours on level lc */
+/*
+ * Read one element: its distance to q and its neighbours on level lc.  An
+ * element no nearer than bound is of no use to the search: NULL is returned
+ * without copying anything (most elements a search meets are such).
+ */
 HnswCandidate *
-HnswLoadCandidate(HnswInfo *info, ItemPointer tid, const float *q, int lc)
+HnswLoadCandidateBounded(HnswInfo *info, ItemPointer tid, const float *q, int lc, float bound)
 {
-	HnswCandidate *c = palloc(sizeof(HnswCandidate));
+	HnswCandidate *c;
 	Buffer		buf = ReadBuffer(info->index, ItemPointerGetBlockNumber(tid));
 	HnswElementTuple tup;
+	float		distance;
+	bool		deleted;
 
 	LockBuffer(buf, BUFFER_LOCK_SHARE);
 	tup = TupleAt(BufferGetPage(buf), tid, info->index);
+	deleted = tup->deleted != 0;
+	distance = deleted ? get_float4_infinity() :
+		HnswDistance(info->metric, info->dims, q, HnswTupleVector(tup, info->m));
+	/* a deleted element is walked through only while the result list has room */
+	if (deleted ? !isinf(bound) : distance >= bound)
+	{
+		UnlockReleaseBuffer(buf);
+		return NULL;
+	}
+	c = palloc(sizeof(HnswCandidate));
 	c->tid = *tid;
 	c->heaptid = tup->heaptid;
 	c->level = tup->level;
-	c->deleted = tup->deleted != 0;
-	c->distance = c->deleted ? get_float4_infinity() :
-		HnswDistance(info->metric, info->dims, q, HnswTupleVector(tup, info->m));
+	c->deleted = deleted;
+	c->distance = distance;
 	c->nneighbors = 0;
 	c->neighbors = NULL;
 	if (lc >= 0 && tup->level >= lc)
@@ -309,6 +324,13 @@ HnswLoadCandidate(HnswInfo *info, ItemPointer tid, const float *q, int lc)
 	}
 	UnlockReleaseBuffer(buf);
 	return c;
+}
+
+/* read one element whatever its distance */
+HnswCandidate *
+HnswLoadCandidate(HnswInfo *info, ItemPointer tid, const float *q, int lc)
+{
+	return HnswLoadCandidateBounded(info, tid, q, lc, get_float4_infinity());
 }
 
 /* copy the vector of the element at tid */
@@ -440,9 +462,12 @@ HnswSearchLayer(HnswInfo *info, const float *q, HnswCandidate **entries,
 
 			if (!HnswVisitedAdd(visited, &c->neighbors[i]))
 				continue;
-			e = HnswLoadCandidate(info, &c->neighbors[i], q, lc);
+			e = HnswLoadCandidateBounded(info, &c->neighbors[i], q, lc,
+										 res.n < ef ? get_float4_infinity() : res.items[0]->distance);
 			if (visits)
 				(*visits)++;
+			if (e == NULL)
+				continue;
 			if (e->deleted)
 			{
 				/* walk through it, but it is never a result */
