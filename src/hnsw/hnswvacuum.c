@@ -138,6 +138,9 @@ RepairLevel(HnswInfo *info, HnswMetaPageData *meta, ItemPointer self, ElementCop
 	int			n = 0;
 	int			k;
 
+	/* whole slots, padding too: they are compared with memcmp and WAL-logged */
+	memset(out, 0, sizeof(HnswNeighbor) * slots);
+
 	HnswVisitedAdd(seen, self);
 	for (int i = 0; i < slots && ItemPointerIsValid(&ec->nbrs[start + i].tid); i++)
 	{

@@ -161,7 +161,9 @@ CREATE INDEX outbox_delivery_due ON outbox_delivery (next_attempt_at)
 	WHERE delivered_at IS NULL AND NOT dead;
 CREATE INDEX outbox_delivery_order ON outbox_delivery (project_id, webhook_id, subject, event_id)
 	WHERE delivered_at IS NULL AND NOT dead;
-CREATE INDEX outbox_delivery_webhook ON outbox_delivery (project_id, webhook_id);
+-- no index on (project_id, webhook_id) alone: with fresh, unanalyzed statistics the
+-- planner used it for the ordering check above and scanned the whole queue per row
+-- (600 ms per batch at 20,000 pending instead of 4 ms); deleting a webhook scans instead.
 SELECT pg_catalog.pg_extension_config_dump('outbox_delivery', '');
 REVOKE ALL ON outbox_delivery FROM PUBLIC;
 
