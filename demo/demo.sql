@@ -98,3 +98,76 @@ SELECT kind, count(*) AS exemplars FROM face WHERE project_id = :office GROUP BY
 \echo
 \echo 'Settings of the office (defaults for a 128-dimension face model)'
 SELECT setting, value, is_default FROM project_settings WHERE project_id = :office ORDER BY setting;
+
+-- ===================================================================
+\echo
+\echo '== Who brought them, and who gets paid =='
+-- the sales team and two agencies with their protection periods
+INSERT INTO consultant (project_id, consultant_id, name) VALUES (:office, 1, 'Wang'), (:office, 2, 'Li'), (:office, 3, 'Zhang');
+INSERT INTO channel (project_id, channel_id, kind, name, commission_rate, protection_days)
+VALUES (:office, 11, 'agency', 'Lianjia', 0.03, 90), (:office, 12, 'agency', 'Woai', 0.02, 30);
+INSERT INTO agent (project_id, agent_id, channel_id, name)
+VALUES (:office, 21, 11, 'Lianjia Zhao'), (:office, 22, 11, 'Lianjia Sun'), (:office, 23, 12, 'Woai Qian');
+-- the person the cameras made of a visitor: the one of the capture nearest to their face
+CREATE TEMP TABLE who AS
+	SELECT v.v AS visitor, (SELECT c.person_id FROM capture c WHERE c.project_id = :office
+	                        ORDER BY c.face <=> v.face LIMIT 1) AS person_id
+	FROM visitor v WHERE v.v IN (4, 7, 8, 10, 20);
+-- four buyers give their phone at the desk (only keyed hashes are kept)
+SELECT count(bind_identity(:office, (SELECT max(c.capture_id) FROM capture c WHERE c.project_id = :office AND c.person_id = w.person_id),
+                           NULL, ph)) AS phones_bound
+FROM who w JOIN (VALUES (4, '139 0000 0004'), (7, '139 0000 0007'), (10, '139 0000 0010'), (20, '139 0000 0020')) p(v, ph) ON p.v = w.visitor;
+-- agency reports (报备), full or masked, filed before the visits they claim:
+-- Lianjia Zhao reports visitor 4 the evening before, Lianjia Sun reports visitor 20
+-- by the masked number in the morning; Woai Qian reports visitor 10 at noon, after
+-- the morning visit, and visitor 20 in the afternoon
+SELECT count(file_report(:office, ag, ph, at::timestamptz)) AS reports FROM (VALUES
+	(21, '13900000004', '2024-03-01 20:00+08'), (22, '139****0020', '2024-03-02 08:00+08'),
+	(23, '139 0000 0010', '2024-03-02 12:00+08'), (23, '13900000020', '2024-03-02 15:00+08')) r(ag, ph, at);
+-- the sign-in desk records who received each visit and which agent came along:
+-- visitor 4 and (in the morning) 20 came with Lianjia, 10 and 20 came back in the
+-- afternoon with Woai's agent; the others came on their own
+SELECT count(receive(:office, v.visit_id,
+                     CASE WHEN v.seen_before THEN 2 ELSE 1 + (v.person_id % 3)::int END,
+                     CASE WHEN w.visitor = 4 THEN 21
+                          WHEN w.visitor = 20 AND NOT v.seen_before THEN 22
+                          WHEN w.visitor IN (10, 20) AND v.seen_before THEN 23 END)) AS receptions
+FROM visit v LEFT JOIN who w ON w.person_id = v.person_id WHERE v.project_id = :office;
+-- two weeks later, four deals; the sales app enters each with the channel, agent and
+-- consultant it claims (the attribution trigger decides each on INSERT)
+INSERT INTO deal (project_id, deal_id, person_id, co_buyer_ids, signed_at, price, channel_id, agent_id, consultant_id)
+SELECT :office, d.deal_id, b.person_id, coalesce((SELECT array_agg(c.person_id) FROM who c WHERE c.visitor = d.co), '{}'),
+       '2024-03-16 15:00+08'::timestamptz + d.deal_id * interval '10 minutes', d.price, d.ch, d.ag,
+       (SELECT v.consultant_id FROM visit v WHERE v.project_id = :office AND v.person_id = b.person_id AND NOT v.seen_before)
+FROM (VALUES (1, 4, NULL, 3200000, 11, 21),	-- Lianjia's buyer, honestly claimed
+             (2, 7, 8, 2800000, NULL, NULL),	-- a couple who came on their own
+             (3, 10, NULL, 3500000, 12, 23),	-- came alone first; Woai claims them
+             (4, 20, NULL, 2600000, 12, 23)	-- Lianjia's buyer; Woai brought them again and claims them
+     ) d(deal_id, buyer, co, price, ch, ag)
+JOIN who b ON b.visitor = d.buyer;
+
+\echo
+\echo 'Attribution report: claimed against entitled, commission and the deciding rule'
+SELECT a.deal_id AS deal, x.price, coalesce(cc.name, '-') AS claimed, coalesce(ca.name, '-') AS claimed_agent,
+       ec.name AS entitled, coalesce(ea.name, '-') AS entitled_agent, k.name AS consultant,
+       a.commission, a.rule, CASE WHEN cardinality(a.flags) = 0 THEN '-' ELSE array_to_string(a.flags, ', ') END AS flags
+FROM attribution a
+JOIN deal x ON x.project_id = a.project_id AND x.deal_id = a.deal_id
+JOIN channel ec ON ec.project_id = a.project_id AND ec.channel_id = a.entitled_channel_id
+LEFT JOIN channel cc ON cc.project_id = x.project_id AND cc.channel_id = x.channel_id
+LEFT JOIN agent ca ON ca.project_id = x.project_id AND ca.agent_id = x.agent_id
+LEFT JOIN agent ea ON ea.project_id = a.project_id AND ea.agent_id = a.entitled_agent_id
+LEFT JOIN consultant k ON k.project_id = a.project_id AND k.consultant_id = a.entitled_consultant_id
+WHERE a.project_id = :office AND a.is_current ORDER BY a.deal_id;
+\echo
+\echo 'Commission ledger (view commission_ledger)'
+SELECT month, channel, commission_rate, deals, revenue, commission, flagged_deals, flagged_commission
+FROM commission_ledger WHERE project_id = :office ORDER BY month, channel;
+\echo
+\echo 'Flagged deals (view flagged_deals): hold these commissions for the dispute meeting'
+SELECT deal_id, signed_local, claimed_channel, claimed_agent_id, entitled_channel, entitled_agent_id, commission, rule, flags
+FROM flagged_deals WHERE project_id = :office ORDER BY deal_id;
+\echo
+\echo 'Why: the timeline behind each flagged deal (firstsight.explain_attribution), times local'
+SELECT format('SELECT line AS %I FROM explain_attribution(%s, %s) AS line', format('deal %s', deal_id), project_id, deal_id)
+FROM flagged_deals WHERE project_id = :office ORDER BY deal_id \gexec
