@@ -76,5 +76,17 @@ WHERE project_id = :p ORDER BY webhook_id;
 SELECT has_function_privilege('public', 'firstsight.emit_event(bigint,text,text,jsonb)', 'execute') AS public_may_emit;
 SELECT event_names FROM firstsight.event_names();
 
+-- the retry schedule (defaults: base 1 s, max 1 h): after the n-th failed attempt the
+-- worker waits a random delay in [d/2, d], d = min(1 h, 1 s * 2^(n-1)) (exponential
+-- backoff with equal jitter); 300 draws per n spread over that range
+WITH s AS (
+	SELECT n, least(1000 * 2 ^ (n - 1), 3600000) AS d,
+	       extract(epoch FROM firstsight.webhook_retry_delay(n)) * 1000 AS ms
+	FROM generate_series(1, 14) n, generate_series(1, 300) k)
+SELECT n, d AS max_ms, min(ms) >= d / 2 AND max(ms) <= d AS in_range,
+       min(ms) < 0.6 * d AND max(ms) > 0.9 * d AND count(DISTINCT ms) > 250 AS jittered
+FROM s GROUP BY n, d ORDER BY n;
+SELECT firstsight.webhook_retry_delay(0);
+
 DELETE FROM firstsight.outbox WHERE project_id = :p;
 DELETE FROM firstsight.webhook WHERE project_id = :p;

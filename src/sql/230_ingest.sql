@@ -55,6 +55,7 @@ DECLARE
 	todo integer[];
 	new_ids bigint[];
 	chain bigint[];
+	opened bigint[];
 	r record;
 	i integer;
 	pos integer;
@@ -198,9 +199,17 @@ BEGIN
 		      FROM assigned GROUP BY person_id) s
 		WHERE p.project_id = p_project_id AND p.person_id = s.person_id
 	)
-	SELECT array_agg(DISTINCT person_id) INTO chain FROM assigned WHERE is_new AND out_of_order;
+	SELECT array_agg(DISTINCT person_id) FILTER (WHERE is_new AND out_of_order),
+	       array_agg(visit_id) FILTER (WHERE is_new)
+	INTO chain, opened FROM assigned;
 	IF chain IS NOT NULL THEN
 		PERFORM refresh_visit_chain(p_project_id, chain);
+	END IF;
+
+	-- notifications: visitor.new / visitor.returned for the visits opened here, in
+	-- this transaction (src/sql/500_notifications.sql)
+	IF opened IS NOT NULL THEN
+		PERFORM emit_visit_events(p_project_id, opened, new_ids);
 	END IF;
 
 	-- 6. the gallery: best unmasked and best masked exemplar, and a recent one per visit

@@ -26,6 +26,10 @@ CREATE FUNCTION webhook_host_check(url text) RETURNS text
 	AS 'MODULE_PATHNAME', 'fs_webhook_host_check' LANGUAGE C STABLE STRICT;
 COMMENT ON FUNCTION webhook_host_check(text) IS
 	'why the worker would refuse to send to url under firstsight.webhook_allowed_hosts, or NULL when it would send';
+CREATE FUNCTION webhook_retry_delay(attempts integer) RETURNS interval
+	AS 'MODULE_PATHNAME', 'fs_webhook_retry_delay' LANGUAGE C VOLATILE STRICT;
+COMMENT ON FUNCTION webhook_retry_delay(integer) IS
+	'a delay the worker waits after the attempts-th failed attempt: uniform in [d/2, d], d = min(webhook_retry_max, webhook_retry_base * 2^(attempts-1))';
 REVOKE ALL ON FUNCTION outbox_wake_at_commit() FROM PUBLIC;
 
 CREATE SEQUENCE webhook_id_seq;
@@ -235,6 +239,67 @@ $$;
 COMMENT ON FUNCTION redeliver(bigint, bigint) IS
 	'queue dead and refused deliveries of a project (or one webhook) again; returns how many';
 REVOKE ALL ON FUNCTION redeliver(bigint, bigint) FROM PUBLIC;
+
+-- visitor.new and visitor.returned for visits a camera batch has just opened; called
+-- by ingest_batch (src/sql/230_ingest.sql) in the inserting transaction, after the
+-- visit chain is current.  A visit with an earlier visit of the same person is a
+-- return; the first visit of a person created by this batch is new; a late capture
+-- that opens a visit before every known visit of a known person is neither.
+-- Subject 'person:<id>': a webhook gets one person's events in order (the batch
+-- holds the person's row lock until commit).  Identifiers, times, camera and zone,
+-- consultants: nothing biometric.  Returns how many events were written.
+CREATE FUNCTION emit_visit_events(p_project_id bigint, p_visit_ids bigint[], p_new_person_ids bigint[])
+	RETURNS integer
+	LANGUAGE plpgsql
+	SET search_path = firstsight, pg_catalog, pg_temp
+	AS $$
+DECLARE
+	r record;
+	n integer := 0;
+BEGIN
+	FOR r IN
+		SELECT v.person_id,
+		       CASE WHEN pv.visit_id IS NOT NULL THEN 'visitor.returned'
+		            WHEN v.person_id = ANY (p_new_person_ids) THEN 'visitor.new' END AS event,
+		       jsonb_build_object('person_id', v.person_id, 'visit_id', v.visit_id,
+		                          'started_at', v.started_at, 'camera_id', v.first_camera_id, 'zone', c.zone)
+		       || CASE WHEN pv.visit_id IS NULL THEN '{}'::jsonb ELSE jsonb_build_object(
+		              'visits', p.visits, 'first_seen', p.first_seen,
+		              'previous_visit_id', pv.visit_id, 'previous_visit_at', pv.started_at,
+		              'previous_visit_ended_at', pv.ended_at,
+		              -- who received the person last time they were received, and the first time
+		              'previous_consultant_id', lc.consultant_id, 'previous_consultant_name', lcn.name,
+		              'previous_received_at', lc.received_at, 'previous_received_visit_id', lc.visit_id,
+		              'first_consultant_id', fc.consultant_id, 'first_consultant_name', fcn.name) END AS payload
+		FROM visit v
+		JOIN person p ON p.project_id = v.project_id AND p.person_id = v.person_id
+		LEFT JOIN camera c ON c.project_id = v.project_id AND c.camera_id = v.first_camera_id
+		LEFT JOIN visit pv ON pv.project_id = v.project_id AND pv.visit_id = v.previous_visit_id
+		LEFT JOIN LATERAL (
+			SELECT x.visit_id, x.consultant_id, x.received_at FROM visit x
+			WHERE x.project_id = v.project_id AND x.person_id = v.person_id AND x.started_at < v.started_at
+			  AND x.consultant_id IS NOT NULL
+			ORDER BY x.started_at DESC LIMIT 1) lc ON pv.visit_id IS NOT NULL
+		LEFT JOIN consultant lcn ON lcn.project_id = v.project_id AND lcn.consultant_id = lc.consultant_id
+		LEFT JOIN LATERAL (
+			SELECT x.consultant_id FROM visit x
+			WHERE x.project_id = v.project_id AND x.person_id = v.person_id AND x.started_at < v.started_at
+			  AND x.consultant_id IS NOT NULL
+			ORDER BY x.started_at LIMIT 1) fc ON pv.visit_id IS NOT NULL
+		LEFT JOIN consultant fcn ON fcn.project_id = v.project_id AND fcn.consultant_id = fc.consultant_id
+		WHERE v.project_id = p_project_id AND v.visit_id = ANY (p_visit_ids)
+		ORDER BY v.started_at, v.visit_id
+	LOOP
+		CONTINUE WHEN r.event IS NULL;
+		PERFORM emit_event(p_project_id, r.event, 'person:' || r.person_id, r.payload);
+		n := n + 1;
+	END LOOP;
+	RETURN n;
+END
+$$;
+COMMENT ON FUNCTION emit_visit_events(bigint, bigint[], bigint[]) IS
+	'write visitor.new / visitor.returned for visits just opened by a camera batch (called by ingest_batch)';
+REVOKE ALL ON FUNCTION emit_visit_events(bigint, bigint[], bigint[]) FROM PUBLIC;
 
 -- a webhook enabled again, or with a new URL: wake the worker for what waited
 CREATE FUNCTION webhook_changed() RETURNS trigger

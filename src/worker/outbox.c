@@ -16,6 +16,7 @@
 #include "fmgr.h"
 #include "utils/builtins.h"
 #include "utils/jsonb.h"
+#include "utils/timestamp.h"
 #include "worker/worker.h"
 
 #define FS_PAYLOAD_MAX_BYTES	65536
@@ -208,4 +209,24 @@ fs_webhook_host_check(PG_FUNCTION_ARGS)
 	if (why == NULL)
 		PG_RETURN_NULL();
 	PG_RETURN_TEXT_P(cstring_to_text(why));
+}
+
+PG_FUNCTION_INFO_V1(fs_webhook_retry_delay);
+/* a delay the worker would wait after the attempts-th failed attempt (random: jitter) */
+Datum
+fs_webhook_retry_delay(PG_FUNCTION_ARGS)
+{
+	int32		attempts = PG_GETARG_INT32(0);
+	double		ms;
+	Interval   *result;
+
+	if (attempts < 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("attempts must be at least 1"),
+				 errdetail("The delay follows the attempts-th failed attempt.")));
+	ms = FsRetryDelayMs(attempts);
+	result = palloc0(sizeof(Interval));
+	result->time = (TimeOffset) (ms * 1000.0);
+	PG_RETURN_INTERVAL_P(result);
 }

@@ -46,6 +46,7 @@ typedef struct FsDelivery
 /* worker.c */
 extern void FsWorkerInit(void);
 extern void FsWorkerWakeAtCommit(void);
+extern double FsRetryDelayMs(int attempts);
 extern PGDLLEXPORT void FsWorkerMain(Datum arg);
 
 /* delivery.c */

@@ -144,6 +144,18 @@ ok($node->poll_query_until('postgres',
 	"SELECT count(*) = 1 FROM firstsight.delivery_status WHERE webhook_id = 1 AND event = 'retention.completed' AND state = 'delivered'"),
 	'the worker ran enforce_retention and its retention.completed event was delivered');
 is($node->safe_psql('postgres', 'SELECT photo IS NULL FROM firstsight.capture'), 't', 'the expired photo is gone');
+
+# the camera insert above wrote visitor.new in its own transaction (ingestion owns
+# the event); it is delivered, signed, with identifiers only
+ok($node->poll_query_until('postgres', q{
+	SELECT count(*) = 1 FROM firstsight.delivery_status s JOIN firstsight.capture c ON s.subject = 'person:' || c.person_id
+	WHERE s.webhook_id = 1 AND s.event = 'visitor.new' AND s.state = 'delivered' AND s.event_id > 21}),
+	'the capture\'s visitor.new event was delivered');
+my ($vn) = grep { $_->{path} eq '/a' && $_->{event} eq 'visitor.new' && decode_json($_->{body})->{data}{camera_id} }
+	read_requests();
+ok($vn && $vn->{signature} eq 'sha256=' . hmac_sha256_hex($vn->{body}, $secret), 'visitor.new from ingestion is signed');
+is(join(',', sort keys %{ decode_json($vn->{body})->{data} }), 'camera_id,person_id,started_at,visit_id,zone',
+	'its payload: person, visit, time, camera and zone; no face, no photo');
 ok($node->poll_query_until('postgres',
 	"SELECT calls >= 2 FROM pg_stat_user_functions WHERE funcname = 'enforce_retention'"),
 	'enforce_retention runs again at the next interval');
