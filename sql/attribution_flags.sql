@@ -104,6 +104,30 @@ SELECT pg_temp.visit(5033, 533, '2024-01-01 10:00', 1, 21);
 SELECT pg_temp.deal(133, 533, '2024-02-10 10:00', 11, 21, 1);
 SELECT * FROM pg_temp.decision(133);
 SELECT reset_setting(:p, 'abnormal_cycle_min_deals');
+-- the bound is a prediction interval: mean and standard deviation are estimated from
+-- the channel's n earlier deals, so sigma = 2 becomes Student's t (n - 1 degrees of
+-- freedom) widened by sqrt(1 + 1/n): 2.18 sd over these 21 deals, not 2
+SELECT count(*) AS earlier_deals, round(avg(cycle_days), 2) AS mean_days, round(stddev_samp(cycle_days), 3) AS sd_days,
+       round(abnormal_cycle_bound(2, count(*))::numeric, 3) AS bound_sd,
+       round(avg(cycle_days) + 2 * stddev_samp(cycle_days), 2) AS two_sd_limit,
+       round(avg(cycle_days) + abnormal_cycle_bound(2, count(*))::numeric * stddev_samp(cycle_days), 2) AS limit_days
+FROM attribution WHERE project_id = :p AND entitled_channel_id = 11 AND is_current AND signed_at < '2024-01-20 18:00+08';
+-- negative: 13.05 days is beyond mean + 2 sd (12.91) but inside the bound (13.17): not flagged
+SELECT pg_temp.person(534, '13900000534');
+SELECT pg_temp.report(21, '13900000534', '2024-01-07 15:48');
+SELECT pg_temp.visit(5034, 534, '2024-01-07 16:48', 1, 21);
+SELECT pg_temp.deal(134, 534, '2024-01-20 18:00', 11, 21, 1);
+SELECT * FROM pg_temp.decision(134);
+-- positive: 13.3 days is beyond the bound: flagged, and the timeline states the bound
+SELECT pg_temp.person(535, '13900000535');
+SELECT pg_temp.report(21, '13900000535', '2024-01-07 09:48');
+SELECT pg_temp.visit(5035, 535, '2024-01-07 10:48', 1, 21);
+SELECT pg_temp.deal(135, 535, '2024-01-20 18:00', 11, 21, 1);
+SELECT * FROM pg_temp.decision(135);
+SELECT e->>'event' AS abnormal_cycle_evidence FROM attribution a, jsonb_array_elements(a.evidence->'timeline') e
+WHERE a.project_id = :p AND a.deal_id = 135 AND a.is_current AND e->>'event' LIKE 'first visit to deal%';
+-- the bound tends to sigma as the history grows
+SELECT n AS earlier_deals, round(abnormal_cycle_bound(2, n)::numeric, 3) AS bound_sd FROM unnest(ARRAY[20, 50, 200, 1000]) n;
 
 -- prior visit elsewhere, by face: seen at the sister project on 2024-01-05
 INSERT INTO capture (project_id, camera_id, captured_at, face, quality, masked)

@@ -10,6 +10,23 @@ CREATE FUNCTION channel_label(p_project_id bigint, p_channel_id bigint) RETURNS 
 	AS $$ SELECT coalesce((SELECT c.name FROM channel c WHERE c.project_id = p_project_id AND c.channel_id = p_channel_id),
 	                      'no channel') $$;
 
+-- the abnormal_cycle bound, in sample standard deviations, for a channel history of n
+-- deals: the two-sided prediction interval of a new deal with the coverage of
+-- sigma standard deviations of a normal distribution.  The mean and standard
+-- deviation are estimated from n deals, so the bound is Student's t quantile with
+-- n - 1 degrees of freedom (Cornish-Fisher expansion of the normal quantile sigma,
+-- within 0.1% for 10 or more deals) widened by sqrt(1 + 1/n); it tends to sigma as
+-- n grows (20 deals, sigma 2: 2.19; 50: 2.07; 200: 2.02)
+CREATE FUNCTION abnormal_cycle_bound(sigma float8, n bigint) RETURNS float8
+	LANGUAGE sql IMMUTABLE PARALLEL SAFE STRICT
+	AS $$
+	SELECT (z + (z ^ 3 + z) / (4 * nu) + (5 * z ^ 5 + 16 * z ^ 3 + 3 * z) / (96 * nu ^ 2)
+	          + (3 * z ^ 7 + 19 * z ^ 5 + 17 * z ^ 3 - 15 * z) / (384 * nu ^ 3)) * sqrt(1 + 1.0 / n)
+	FROM (SELECT sigma AS z, greatest(n - 1, 1)::float8 AS nu) s
+	$$;
+COMMENT ON FUNCTION abnormal_cycle_bound(float8, bigint) IS
+	'abnormal_cycle: the prediction-interval bound in sample standard deviations for a history of n deals';
+
 -- the current owner-of-the-buyers decision for one deal (version and decided_at left to the caller)
 CREATE FUNCTION decide_attribution(p_project_id bigint, p_deal_id bigint) RETURNS attribution
 	LANGUAGE plpgsql STABLE
@@ -19,11 +36,18 @@ DECLARE
 	d deal;
 	pr project;
 	tz text;
-	mode text := project_setting_value(p_project_id, 'attribution_mode');
-	nat_days integer := project_setting_value(p_project_id, 'natural_ownership_days')::integer;
-	cons_days integer := project_setting_value(p_project_id, 'consultant_ownership_days')::integer;
-	validity interval := project_setting_value(p_project_id, 'report_validity')::interval;
+	st jsonb;
+	mode text;
+	nat_days integer;
+	cons_days integer;
+	validity interval;
+	sigma float8;
+	win_days integer;
+	min_deals integer;
+	thr float8;
+	chnames jsonb;			-- channel_id -> name
 	natural_ch bigint;
+	claimed_ch bigint;
 	claimed_kind text;
 	buyers bigint[];
 	full_hashes bytea[];
@@ -33,6 +57,13 @@ DECLARE
 	vch bigint;
 	counts boolean;
 	rep_id bigint;
+	-- the matching reports, in filing order (for the per-visit check)
+	rp_ids bigint[] := '{}';
+	rp_ch bigint[] := '{}';
+	rp_at timestamptz[] := '{}';
+	rp_exp timestamptz[] := '{}';
+	k integer;
+	agents_seen bigint[] := '{}';
 	-- owner state
 	own_kind text;			-- NULL before the first visit, 'natural' or 'agency'
 	own_ch bigint;
@@ -46,15 +77,14 @@ DECLARE
 	fv_id bigint;
 	fv_at timestamptz;
 	fv_zone text;
-	fv_agent bigint;
 	fv_person bigint;
 	fv_counted boolean;
 	own_rep bigint;
 	flags text[] := '{}';
-	visits jsonb := '[]';
-	reports jsonb := '[]';
-	windows jsonb := '[]';
-	timeline jsonb := '[]';
+	visits jsonb[] := '{}';
+	reports jsonb[] := '{}';
+	windows jsonb[] := '{}';
+	timeline jsonb[] := '{}';
 	elsewhere jsonb := '[]';
 	ent_ch bigint;
 	ent_agent bigint;
@@ -64,11 +94,8 @@ DECLARE
 	n integer;
 	mean float8;
 	sd float8;
+	bound float8;
 	cycle numeric;
-	sigma float8 := project_setting_value(p_project_id, 'abnormal_cycle_sigma')::float8;
-	win_days integer := project_setting_value(p_project_id, 'abnormal_cycle_window_days')::integer;
-	min_deals integer := project_setting_value(p_project_id, 'abnormal_cycle_min_deals')::integer;
-	thr float8 := project_setting_value(p_project_id, 'match_distance')::float8;
 	chname text;
 BEGIN
 	SELECT * INTO d FROM deal WHERE project_id = p_project_id AND deal_id = p_deal_id;
@@ -78,14 +105,31 @@ BEGIN
 	END IF;
 	SELECT * INTO pr FROM project WHERE project_id = p_project_id;
 	tz := pr.time_zone;
-	SELECT channel_id INTO natural_ch FROM channel WHERE project_id = p_project_id AND kind = 'natural';
-	SELECT c.kind INTO claimed_kind FROM channel c
-	WHERE c.project_id = p_project_id
-	  AND c.channel_id = coalesce(d.channel_id, (SELECT ag.channel_id FROM agent ag WHERE ag.project_id = p_project_id AND ag.agent_id = d.agent_id));
+	-- the settings in one query
+	SELECT jsonb_object_agg(sdef.setting, coalesce(ps.value, setting_default(sdef, pr.dims))) INTO st
+	FROM setting_definition sdef
+	LEFT JOIN project_setting ps ON ps.project_id = p_project_id AND ps.setting = sdef.setting
+	WHERE sdef.setting IN ('attribution_mode', 'natural_ownership_days', 'consultant_ownership_days', 'report_validity',
+	                     'abnormal_cycle_sigma', 'abnormal_cycle_window_days', 'abnormal_cycle_min_deals', 'match_distance');
+	mode := st->>'attribution_mode';
+	nat_days := (st->>'natural_ownership_days')::integer;
+	cons_days := (st->>'consultant_ownership_days')::integer;
+	validity := (st->>'report_validity')::interval;
+	sigma := (st->>'abnormal_cycle_sigma')::float8;
+	win_days := (st->>'abnormal_cycle_window_days')::integer;
+	min_deals := (st->>'abnormal_cycle_min_deals')::integer;
+	thr := (st->>'match_distance')::float8;
+	-- the channels in one query
+	SELECT jsonb_object_agg(c.channel_id::text, c.name), min(c.channel_id) FILTER (WHERE c.kind = 'natural')
+	INTO chnames, natural_ch
+	FROM channel c WHERE c.project_id = p_project_id;
+	claimed_ch := coalesce(d.channel_id, (SELECT ag.channel_id FROM agent ag WHERE ag.project_id = p_project_id AND ag.agent_id = d.agent_id));
+	SELECT c.kind INTO claimed_kind FROM channel c WHERE c.project_id = p_project_id AND c.channel_id = claimed_ch;
 
 	-- the buyers as they are now (merged persons followed)
 	SELECT array_agg(DISTINCT cp ORDER BY cp) INTO buyers
-	FROM (SELECT current_person(p_project_id, x) AS cp FROM unnest(d.person_id || d.co_buyer_ids) x) s
+	FROM (SELECT CASE WHEN p.merged_into IS NULL THEN p.person_id ELSE current_person(p_project_id, p.person_id) END AS cp
+	      FROM person p WHERE p.project_id = p_project_id AND p.person_id = ANY (d.person_id || d.co_buyer_ids)) s
 	WHERE cp IS NOT NULL;
 	SELECT array_agg(i.phone_hash) FILTER (WHERE i.phone_hash IS NOT NULL),
 	       array_agg(i.phone_masked_hash) FILTER (WHERE i.phone_masked_hash IS NOT NULL)
@@ -95,28 +139,32 @@ BEGIN
 	timeline := timeline || jsonb_build_object('at', d.signed_at, 'event',
 		format('deal %s signed by person %s, price %s; claimed channel %s, agent %s, consultant %s',
 		       d.deal_id, array_to_string(buyers, ', person '), d.price,
-		       CASE WHEN d.channel_id IS NULL THEN '-' ELSE channel_label(p_project_id, d.channel_id) END, coalesce(d.agent_id::text, '-'),
+		       CASE WHEN d.channel_id IS NULL THEN '-' ELSE coalesce(chnames->>d.channel_id::text, 'no channel') END, coalesce(d.agent_id::text, '-'),
 		       coalesce(d.consultant_id::text, '-')));
 
 	-- reports matching a buyer's phone: full reports on the full number, masked ones on the masked digits
-	FOR r IN
-		SELECT rp.report_id, rp.agent_id, ag.channel_id, rp.reported_at, rp.phone_hash IS NULL AS masked,
-		       report_expiry(rp.reported_at, ch.report_cutoff, validity, tz) AS expires_at
-		FROM report rp
-		JOIN agent ag ON ag.project_id = rp.project_id AND ag.agent_id = rp.agent_id
-		JOIN channel ch ON ch.project_id = ag.project_id AND ch.channel_id = ag.channel_id
-		WHERE rp.project_id = p_project_id AND rp.reported_at <= d.signed_at
-		  AND ((rp.phone_hash IS NOT NULL AND rp.phone_hash = ANY (full_hashes))
-		       OR (rp.phone_hash IS NULL AND rp.phone_masked_hash = ANY (masked_hashes)))
-		ORDER BY rp.reported_at, rp.report_id
-	LOOP
-		reports := reports || jsonb_build_object('report_id', r.report_id, 'agent_id', r.agent_id,
-			'channel_id', r.channel_id, 'reported_at', r.reported_at, 'expires_at', r.expires_at, 'masked', r.masked);
-		timeline := timeline || jsonb_build_object('at', r.reported_at, 'event',
-			format('report %s filed by agent %s (%s) on a %s phone, valid until %s',
-			       r.report_id, r.agent_id, channel_label(p_project_id, r.channel_id), CASE WHEN r.masked THEN 'masked' ELSE 'full' END,
-			       local_text(r.expires_at, tz)));
-	END LOOP;
+	IF full_hashes IS NOT NULL OR masked_hashes IS NOT NULL THEN
+		FOR r IN
+			SELECT rp.report_id, rp.agent_id, ag.channel_id, rp.reported_at, rp.phone_hash IS NULL AS masked,
+			       report_expiry(rp.reported_at, ch.report_cutoff, validity, tz) AS expires_at
+			FROM report rp
+			JOIN agent ag ON ag.project_id = rp.project_id AND ag.agent_id = rp.agent_id
+			JOIN channel ch ON ch.project_id = ag.project_id AND ch.channel_id = ag.channel_id
+			WHERE rp.project_id = p_project_id AND rp.reported_at <= d.signed_at
+			  AND ((rp.phone_hash IS NOT NULL AND rp.phone_hash = ANY (full_hashes))
+			       OR (rp.phone_hash IS NULL AND rp.phone_masked_hash = ANY (masked_hashes)))
+			ORDER BY rp.reported_at, rp.report_id
+		LOOP
+			rp_ids := rp_ids || r.report_id; rp_ch := rp_ch || r.channel_id;
+			rp_at := rp_at || r.reported_at; rp_exp := rp_exp || r.expires_at;
+			reports := reports || jsonb_build_object('report_id', r.report_id, 'agent_id', r.agent_id,
+				'channel_id', r.channel_id, 'reported_at', r.reported_at, 'expires_at', r.expires_at, 'masked', r.masked);
+			timeline := timeline || jsonb_build_object('at', r.reported_at, 'event',
+				format('report %s filed by agent %s (%s) on a %s phone, valid until %s',
+				       r.report_id, r.agent_id, coalesce(chnames->>r.channel_id::text, 'no channel'), CASE WHEN r.masked THEN 'masked' ELSE 'full' END,
+				       local_text(r.expires_at, tz)));
+		END LOOP;
+	END IF;
 
 	FOR v IN
 		SELECT x.visit_id, x.person_id, x.started_at, x.consultant_id, x.agent_id, ag.channel_id AS agent_channel,
@@ -133,21 +181,22 @@ BEGIN
 		counts := false;
 		rep_id := NULL;
 		IF v.agent_id IS NOT NULL THEN
+			agents_seen := agents_seen || v.agent_id;
 			IF mode = 'first_visit' THEN
 				counts := true;
 			ELSE
-				-- a report by an agent of the same channel, before the visit and still valid at it
-				SELECT (e->>'report_id')::bigint INTO rep_id
-				FROM jsonb_array_elements(reports) e
-				WHERE (e->>'channel_id')::bigint = vch
-				  AND (e->>'reported_at')::timestamptz < v.started_at
-				  AND v.started_at < (e->>'expires_at')::timestamptz
-				ORDER BY (e->>'reported_at')::timestamptz LIMIT 1;
+				-- the earliest report by an agent of the same channel, before the visit and still valid at it
+				FOR k IN 1 .. coalesce(array_length(rp_ids, 1), 0) LOOP
+					IF rp_ch[k] = vch AND rp_at[k] < v.started_at AND v.started_at < rp_exp[k] THEN
+						rep_id := rp_ids[k];
+						EXIT;
+					END IF;
+				END LOOP;
 				counts := rep_id IS NOT NULL;
 			END IF;
 		END IF;
 		IF fv_id IS NULL THEN
-			fv_id := v.visit_id; fv_at := v.started_at; fv_zone := v.zone; fv_agent := v.agent_id;
+			fv_id := v.visit_id; fv_at := v.started_at; fv_zone := v.zone;
 			fv_person := v.person_id; fv_counted := counts;
 		END IF;
 		visits := visits || jsonb_build_object('visit_id', v.visit_id, 'person_id', v.person_id,
@@ -157,7 +206,7 @@ BEGIN
 			format('visit %s of person %s (first seen at %s), received by consultant %s, %s%s',
 			       v.visit_id, v.person_id, coalesce(v.zone, 'unknown camera'), coalesce(v.consultant_id::text, '-'),
 			       CASE WHEN v.agent_id IS NULL THEN 'came alone'
-			            ELSE format('accompanied by agent %s (%s)', v.agent_id, channel_label(p_project_id, vch)) END,
+			            ELSE format('accompanied by agent %s (%s)', v.agent_id, coalesce(chnames->>vch::text, 'no channel')) END,
 			       CASE WHEN v.agent_id IS NULL THEN ''
 			            WHEN mode = 'first_visit' THEN ': counts for the agency (first_visit mode)'
 			            WHEN counts THEN format(': counts for the agency under report %s', rep_id)
@@ -167,7 +216,7 @@ BEGIN
 			-- first touch, or the previous ownership lapsed: this visit decides
 			IF own_kind IS NOT NULL THEN
 				timeline := timeline || jsonb_build_object('at', own_until, 'event',
-					format('%s lapsed', CASE WHEN own_kind = 'natural' THEN 'natural ownership' ELSE format('%s protection', channel_label(p_project_id, own_ch)) END));
+					format('%s lapsed', CASE WHEN own_kind = 'natural' THEN 'natural ownership' ELSE format('%s protection', coalesce(chnames->>own_ch::text, 'no channel')) END));
 			END IF;
 			IF counts THEN
 				rule := CASE WHEN own_kind IS NULL THEN 'first_touch_agency'
@@ -179,7 +228,7 @@ BEGIN
 					'visit_id', v.visit_id, 'from', v.started_at, 'until', own_until);
 				timeline := timeline || jsonb_build_object('at', v.started_at, 'event',
 					format('%s (agent %s) owns the buyer; protected for %s days, until %s',
-					       channel_label(p_project_id, vch), v.agent_id, v.protection_days, local_text(own_until, tz)));
+					       coalesce(chnames->>vch::text, 'no channel'), v.agent_id, v.protection_days, local_text(own_until, tz)));
 			ELSE
 				own_from_first := own_kind IS NULL;
 				rule := 'first_touch_natural';
@@ -191,13 +240,13 @@ BEGIN
 			own_until := local_days_end(v.started_at, nat_days, tz);	-- each visit renews natural ownership
 			IF counts OR v.agent_id IS NOT NULL THEN
 				timeline := timeline || jsonb_build_object('at', v.started_at, 'event',
-					format('%s brings a buyer already owned by the natural channel: no ownership change', channel_label(p_project_id, vch)));
+					format('%s brings a buyer already owned by the natural channel: no ownership change', coalesce(chnames->>vch::text, 'no channel')));
 			END IF;
 		ELSIF counts AND vch <> own_ch THEN
 			flags := flags || 'protection_conflict'::text;
 			timeline := timeline || jsonb_build_object('at', v.started_at, 'event',
 				format('protection conflict: %s claims a buyer protected by %s until %s',
-				       channel_label(p_project_id, vch), channel_label(p_project_id, own_ch), local_text(own_until, tz)));
+				       coalesce(chnames->>vch::text, 'no channel'), coalesce(chnames->>own_ch::text, 'no channel'), local_text(own_until, tz)));
 		END IF;
 
 		-- the consultant who first received the person owns them for cons_days
@@ -217,7 +266,7 @@ BEGIN
 		rule := 'protection_expired';
 		ent_ch := natural_ch;
 		timeline := timeline || jsonb_build_object('at', own_until, 'event',
-			format('%s protection ended before the deal', channel_label(p_project_id, own_ch)));
+			format('%s protection ended before the deal', coalesce(chnames->>own_ch::text, 'no channel')));
 	ELSE
 		ent_ch := own_ch;
 		ent_agent := own_agent;
@@ -237,24 +286,27 @@ BEGIN
 	   AND (claimed_kind IS DISTINCT FROM 'natural' AND (d.channel_id IS NOT NULL OR d.agent_id IS NOT NULL)) THEN
 		flags := flags || 'flying_order'::text;
 	END IF;
-	IF d.agent_id IS NOT NULL AND (
-		NOT EXISTS (SELECT 1 FROM jsonb_array_elements(visits) e WHERE (e->>'agent_id')::bigint = d.agent_id)
-		OR (NOT fv_counted AND EXISTS (
-			-- a report of the claimed channel filed after a natural first visit, not the one that won ownership
-			SELECT 1 FROM jsonb_array_elements(reports) e
-			JOIN agent ag ON ag.project_id = p_project_id AND ag.agent_id = d.agent_id
-			WHERE (e->>'channel_id')::bigint = ag.channel_id
-			  AND (e->>'reported_at')::timestamptz > fv_at
-			  AND (e->>'report_id')::bigint IS DISTINCT FROM own_rep))) THEN
-		flags := flags || 'hanging_order_suspect'::text;
+	IF d.agent_id IS NOT NULL THEN
+		IF NOT d.agent_id = ANY (agents_seen) THEN
+			flags := flags || 'hanging_order_suspect'::text;
+		ELSIF NOT fv_counted THEN
+			-- a report of the claimed agent's channel filed after a natural first visit, not the one that won ownership
+			FOR k IN 1 .. coalesce(array_length(rp_ids, 1), 0) LOOP
+				IF rp_at[k] > fv_at AND rp_ids[k] IS DISTINCT FROM own_rep
+				   AND rp_ch[k] = (SELECT ag.channel_id FROM agent ag WHERE ag.project_id = p_project_id AND ag.agent_id = d.agent_id) THEN
+					flags := flags || 'hanging_order_suspect'::text;
+					EXIT;
+				END IF;
+			END LOOP;
+		END IF;
 	END IF;
 	IF own_kind = 'agency' AND rule <> 'protection_expired' AND claimed_kind IS NOT NULL AND claimed_kind <> 'natural'
-	   AND coalesce(d.channel_id, (SELECT ag.channel_id FROM agent ag WHERE ag.project_id = p_project_id AND ag.agent_id = d.agent_id)) <> own_ch
-	   AND NOT 'protection_conflict' = ANY (flags) THEN
+	   AND claimed_ch <> own_ch AND NOT 'protection_conflict' = ANY (flags) THEN
 		flags := flags || 'protection_conflict'::text;
 	END IF;
 
-	-- abnormal cycle against the channel's earlier deals
+	-- abnormal cycle against the channel's earlier deals: outside the prediction interval
+	-- of sigma standard deviations around their mean (abnormal_cycle_bound)
 	IF fv_id IS NOT NULL THEN
 		cycle := round((extract(epoch FROM d.signed_at - fv_at) / 86400)::numeric, 3);
 		SELECT count(*), avg(at.cycle_days), stddev_samp(at.cycle_days) INTO n, mean, sd
@@ -262,11 +314,15 @@ BEGIN
 		WHERE at.project_id = p_project_id AND at.is_current AND at.entitled_channel_id = ent_ch
 		  AND at.deal_id <> d.deal_id AND at.cycle_days IS NOT NULL
 		  AND at.signed_at < d.signed_at AND at.signed_at >= d.signed_at - make_interval(days => win_days);
-		IF n >= min_deals AND sd > 0 AND abs(cycle - mean) > sigma * sd THEN
-			flags := flags || 'abnormal_cycle'::text;
-			timeline := timeline || jsonb_build_object('at', d.signed_at, 'event',
-				format('first visit to deal: %s days; %s mean %s days, standard deviation %s, over %s deals',
-				       round(cycle, 1), channel_label(p_project_id, ent_ch), round(mean::numeric, 1), round(sd::numeric, 1), n));
+		IF n >= min_deals AND n >= 2 AND sd > 0 THEN
+			bound := abnormal_cycle_bound(sigma, n) * sd;
+			IF abs(cycle - mean) > bound THEN
+				flags := flags || 'abnormal_cycle'::text;
+				timeline := timeline || jsonb_build_object('at', d.signed_at, 'event',
+					format('first visit to deal: %s days; %s mean %s days, standard deviation %s, over %s deals: outside mean +- %s days',
+					       round(cycle, 1), coalesce(chnames->>ent_ch::text, 'no channel'), round(mean::numeric, 1), round(sd::numeric, 1), n,
+					       round(bound::numeric, 1)));
+			END IF;
 		END IF;
 	END IF;
 
@@ -277,8 +333,8 @@ BEGIN
 		FROM (
 			SELECT i2.project_id, i2.person_id, 'id_card' AS by
 			FROM identity i
-			JOIN identity i2 ON i2.id_card_hash = i.id_card_hash AND i2.project_id <> i.project_id
-			JOIN project q ON q.project_id = i2.project_id AND q.group_name = pr.group_name
+			JOIN project q ON q.group_name = pr.group_name AND q.project_id <> p_project_id
+			JOIN identity i2 ON i2.project_id = q.project_id AND i2.id_card_hash = i.id_card_hash
 			JOIN person p2 ON p2.project_id = i2.project_id AND p2.person_id = i2.person_id
 			WHERE i.project_id = p_project_id AND i.person_id = ANY (buyers) AND i.id_card_hash IS NOT NULL
 			  AND p2.first_seen < fv_at
@@ -300,7 +356,7 @@ BEGIN
 		END IF;
 	END IF;
 
-	SELECT name INTO chname FROM channel WHERE project_id = p_project_id AND channel_id = ent_ch;
+	chname := chnames->>ent_ch::text;
 	a.project_id := p_project_id;
 	a.deal_id := d.deal_id;
 	a.entitled_channel_id := ent_ch;
@@ -312,6 +368,10 @@ BEGIN
 	a.signed_at := d.signed_at;
 	a.first_visit_at := fv_at;
 	a.cycle_days := cycle;
+	timeline := timeline || jsonb_build_object('at', d.signed_at, 'event',
+		format('decision: %s, agent %s, consultant %s, commission %s, rule %s',
+		       chname, coalesce(ent_agent::text, '-'), coalesce(ent_cons::text, '-'),
+		       round(coalesce(rate, 0) * d.price, 2), rule));
 	a.evidence := jsonb_build_object(
 		'buyers', to_jsonb(buyers),
 		'mode', mode,
@@ -319,15 +379,12 @@ BEGIN
 		'first_sighting', CASE WHEN fv_id IS NULL THEN NULL
 		                       ELSE jsonb_build_object('at', fv_at, 'zone', fv_zone,
 		                                               'visit_id', fv_id, 'person_id', fv_person) END,
-		'visits', visits,
-		'reports', reports,
-		'protection_windows', windows,
+		'visits', to_jsonb(visits),
+		'reports', to_jsonb(reports),
+		'protection_windows', to_jsonb(windows),
 		'consultant', CASE WHEN cons IS NULL THEN NULL ELSE jsonb_build_object('consultant_id', cons, 'until', cons_until) END,
 		'seen_elsewhere', elsewhere,
-		'timeline', timeline || jsonb_build_object('at', d.signed_at, 'event',
-			format('decision: %s, agent %s, consultant %s, commission %s, rule %s',
-			       chname, coalesce(ent_agent::text, '-'), coalesce(ent_cons::text, '-'),
-			       round(coalesce(rate, 0) * d.price, 2), rule)));
+		'timeline', to_jsonb(timeline));
 	RETURN a;
 END
 $$;
