@@ -3,7 +3,8 @@
 # attribution agreement with the generator's truth, flag precision and recall,
 # attribution time per deal; then view timings over a year of 50 projects.
 #   PERSONS (1200)  visitors in the month      SEED (7)
-#   YEAR_PROJECTS (50), YEAR_VISITS_PER_DAY (60) for the view timings
+#   YEAR_PROJECTS (50), YEAR_VISITS_PER_DAY (60) for the view timings; VIEWS=0 skips them
+#   DB (bench_attribution)  the database made for the run
 # Bounded: one throwaway cluster, removed at the end (or PGHOST/PGPORT of an
 # existing server with EXISTING=1, then a database bench_attribution is made).
 set -euo pipefail
@@ -23,12 +24,14 @@ else
 max_wal_size = 4GB"
 fi
 psql() { fs_as_user "$BIN/psql" -X -q -v ON_ERROR_STOP=1 "$@"; }
-psql -d postgres -c "DROP DATABASE IF EXISTS bench_attribution" -c "CREATE DATABASE bench_attribution"
+db=${DB:-bench_attribution}
+psql -d postgres -c "DROP DATABASE IF EXISTS $db" -c "CREATE DATABASE $db"
 
 fs_say "generating a month"
 python3 $here/gen.py "$dir/gen"
 chmod -R a+r "$dir/gen"
 fs_say "loading through the camera path and deciding the deals"
-psql -d bench_attribution -v dir="$dir/gen" -f $here/load.sql
+psql -d "$db" -v dir="$dir/gen" -f $here/load.sql
+[ "${VIEWS:-1}" = 0 ] && exit 0
 fs_say "views over a year of 50 projects"
-psql -d bench_attribution -v projects="${YEAR_PROJECTS:-50}" -v per_day="${YEAR_VISITS_PER_DAY:-60}" -f $here/views.sql
+psql -d "$db" -v projects="${YEAR_PROJECTS:-50}" -v per_day="${YEAR_VISITS_PER_DAY:-60}" -f $here/views.sql

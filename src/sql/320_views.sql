@@ -14,6 +14,13 @@ CREATE VIEW visit_channel AS
 	LEFT JOIN agent ag ON ag.project_id = v.project_id AND ag.agent_id = v.agent_id;
 COMMENT ON VIEW visit_channel IS 'each visit with its local day and channel (the accompanying agent''s, or natural)';
 
+-- Aggregation plans: channel_share, conversion_funnel and consultant_board first
+-- aggregate visits per the narrowest key they need (and per person only where
+-- they count distinct persons), then join the few channels, agents and
+-- consultants to the aggregated rows instead of to every visit; a filter on
+-- project_id still reaches the visit scan (a grouping column at every level).
+-- daily_traffic keeps count(DISTINCT): a second aggregation level per person was
+-- no cheaper there (bench/RESULTS.md).
 CREATE VIEW daily_traffic AS
 	SELECT vc.project_id, vc.day,
 	       count(*) AS visits,
@@ -34,10 +41,19 @@ COMMENT ON COLUMN daily_traffic.accompanied_visits IS 'visits with an accompanyi
 COMMENT ON COLUMN daily_traffic.received_visits IS 'visits a consultant received';
 
 CREATE VIEW channel_share AS
-	WITH u AS (
-		SELECT project_id, date_trunc('month', day)::date AS month, channel_id,
-		       1 AS visits, 0 AS deals, 0::numeric AS revenue
-		FROM visit_channel
+	WITH va AS (
+		-- visits per month and accompanying agent (NULL: came alone)
+		SELECT v.project_id, date_trunc('month', v.started_at AT TIME ZONE p.time_zone)::date AS month, v.agent_id,
+		       count(*) AS visits
+		FROM visit v
+		JOIN project p ON p.project_id = v.project_id
+		GROUP BY v.project_id, 2, v.agent_id),
+	u AS (
+		SELECT va.project_id, va.month, coalesce(ag.channel_id, nc.channel_id) AS channel_id,
+		       va.visits, 0 AS deals, 0::numeric AS revenue
+		FROM va
+		JOIN channel nc ON nc.project_id = va.project_id AND nc.kind = 'natural'
+		LEFT JOIN agent ag ON ag.project_id = va.project_id AND ag.agent_id = va.agent_id
 		UNION ALL
 		SELECT a.project_id, date_trunc('month', a.signed_at AT TIME ZONE p.time_zone)::date,
 		       a.entitled_channel_id, 0, 1, x.price
@@ -46,7 +62,7 @@ CREATE VIEW channel_share AS
 		JOIN deal x ON x.project_id = a.project_id AND x.deal_id = a.deal_id
 		WHERE a.is_current),
 	j AS (
-		SELECT project_id, month, channel_id, sum(visits) AS visits, sum(deals) AS deals, sum(revenue) AS revenue
+		SELECT project_id, month, channel_id, sum(visits)::bigint AS visits, sum(deals)::bigint AS deals, sum(revenue) AS revenue
 		FROM u GROUP BY project_id, month, channel_id)
 	SELECT j.project_id, j.month, j.channel_id, c.name AS channel, c.kind,
 	       j.visits, round(j.visits::numeric / nullif(sum(j.visits) OVER w, 0), 4) AS visit_share,
@@ -63,24 +79,32 @@ COMMENT ON COLUMN channel_share.deal_share IS 'deals / all deals of the month (0
 COMMENT ON COLUMN channel_share.revenue IS 'sum of those deals'' prices';
 
 CREATE VIEW conversion_funnel AS
-	WITH firsts AS (
-		-- a person's first visit is the one not seen_before (kept by the visit chain)
-		SELECT vc.project_id, vc.person_id, vc.day, vc.channel_id
-		FROM visit_channel vc
-		WHERE NOT vc.seen_before),
-	buyers AS (
+	WITH buyers AS (
 		SELECT DISTINCT x.project_id, b.person_id
-		FROM deal x CROSS JOIN LATERAL unnest(x.person_id || x.co_buyer_ids) AS b(person_id))
-	SELECT f.project_id, date_trunc('month', f.day)::date AS month, f.channel_id, c.name AS channel, c.kind,
-	       count(*) AS first_visits,
-	       count(*) FILTER (WHERE pe.visits > 1) AS returned,
-	       count(b.person_id) AS bought,
-	       round(count(b.person_id)::numeric / count(*), 4) AS conversion_rate
-	FROM firsts f
-	JOIN person pe ON pe.project_id = f.project_id AND pe.person_id = f.person_id
-	JOIN channel c ON c.project_id = f.project_id AND c.channel_id = f.channel_id
-	LEFT JOIN buyers b ON b.project_id = f.project_id AND b.person_id = f.person_id
-	GROUP BY f.project_id, date_trunc('month', f.day)::date, f.channel_id, c.name, c.kind;
+		FROM deal x CROSS JOIN LATERAL unnest(x.person_id || x.co_buyer_ids) AS b(person_id)),
+	fa AS (
+		-- a person's first visit is the one not seen_before (kept by the visit chain);
+		-- counted per month and accompanying agent
+		SELECT v.project_id, date_trunc('month', v.started_at AT TIME ZONE p.time_zone)::date AS month, v.agent_id,
+		       count(*) AS first_visits,
+		       count(*) FILTER (WHERE pe.visits > 1) AS returned,
+		       count(b.person_id) AS bought
+		FROM visit v
+		JOIN project p ON p.project_id = v.project_id
+		JOIN person pe ON pe.project_id = v.project_id AND pe.person_id = v.person_id
+		LEFT JOIN buyers b ON b.project_id = v.project_id AND b.person_id = v.person_id
+		WHERE NOT v.seen_before
+		GROUP BY v.project_id, 2, v.agent_id)
+	SELECT fa.project_id, fa.month, c.channel_id, c.name AS channel, c.kind,
+	       sum(fa.first_visits)::bigint AS first_visits,
+	       sum(fa.returned)::bigint AS returned,
+	       sum(fa.bought)::bigint AS bought,
+	       round(sum(fa.bought) / sum(fa.first_visits), 4) AS conversion_rate
+	FROM fa
+	JOIN channel nc ON nc.project_id = fa.project_id AND nc.kind = 'natural'
+	LEFT JOIN agent ag ON ag.project_id = fa.project_id AND ag.agent_id = fa.agent_id
+	JOIN channel c ON c.project_id = fa.project_id AND c.channel_id = coalesce(ag.channel_id, nc.channel_id)
+	GROUP BY fa.project_id, fa.month, c.channel_id, c.name, c.kind;
 COMMENT ON VIEW conversion_funnel IS 'persons by local month and channel of their first visit: how many returned and how many bought';
 COMMENT ON COLUMN conversion_funnel.month IS 'first day of the local month of the person''s first visit';
 COMMENT ON COLUMN conversion_funnel.channel IS 'the channel that brought the person the first time (natural: came alone)';
@@ -130,21 +154,29 @@ COMMENT ON COLUMN commission_ledger.flagged_deals IS 'of those, deals with flags
 COMMENT ON COLUMN commission_ledger.flagged_commission IS 'commission on flagged deals';
 
 CREATE VIEW consultant_board AS
-	WITH u AS (
-		SELECT vc.project_id, date_trunc('month', vc.day)::date AS month, vc.consultant_id, vc.person_id,
-		       1 AS receptions, (NOT vc.seen_before)::int AS new_persons_received, 0 AS deals, 0::numeric AS revenue, 0 AS conflicts
-		FROM visit_channel vc WHERE vc.consultant_id IS NOT NULL
+	WITH rp AS (
+		-- receptions per month, consultant and person
+		SELECT v.project_id, date_trunc('month', v.started_at AT TIME ZONE p.time_zone)::date AS month, v.consultant_id,
+		       v.person_id, count(*) AS receptions, count(*) FILTER (WHERE NOT v.seen_before) AS new_received
+		FROM visit v
+		JOIN project p ON p.project_id = v.project_id
+		WHERE v.consultant_id IS NOT NULL
+		GROUP BY v.project_id, 2, v.consultant_id, v.person_id),
+	u AS (
+		SELECT rp.project_id, rp.month, rp.consultant_id, sum(rp.receptions) AS receptions, count(*) AS persons_received,
+		       sum(rp.new_received) AS new_persons_received, 0 AS deals, 0::numeric AS revenue, 0 AS conflicts
+		FROM rp GROUP BY rp.project_id, rp.month, rp.consultant_id
 		UNION ALL
-		SELECT a.project_id, date_trunc('month', a.signed_at AT TIME ZONE p.time_zone)::date, a.entitled_consultant_id, NULL,
-		       0, 0, 1, x.price, ('consultant_conflict' = ANY (a.flags))::int
+		SELECT a.project_id, date_trunc('month', a.signed_at AT TIME ZONE p.time_zone)::date, a.entitled_consultant_id,
+		       0, 0, 0, 1, x.price, ('consultant_conflict' = ANY (a.flags))::int
 		FROM attribution a
 		JOIN project p ON p.project_id = a.project_id
 		JOIN deal x ON x.project_id = a.project_id AND x.deal_id = a.deal_id
 		WHERE a.is_current AND a.entitled_consultant_id IS NOT NULL)
 	SELECT u.project_id, u.month, u.consultant_id, k.name AS consultant,
-	       sum(u.receptions) AS receptions, count(DISTINCT u.person_id) AS persons_received,
-	       sum(u.new_persons_received) AS new_persons_received,
-	       sum(u.deals) AS deals, sum(u.revenue) AS revenue, sum(u.conflicts) AS conflicts
+	       sum(u.receptions)::bigint AS receptions, sum(u.persons_received)::bigint AS persons_received,
+	       sum(u.new_persons_received)::bigint AS new_persons_received,
+	       sum(u.deals)::bigint AS deals, sum(u.revenue) AS revenue, sum(u.conflicts)::bigint AS conflicts
 	FROM u
 	LEFT JOIN consultant k ON k.project_id = u.project_id AND k.consultant_id = u.consultant_id
 	GROUP BY u.project_id, u.month, u.consultant_id, k.name;
@@ -158,33 +190,54 @@ COMMENT ON COLUMN consultant_board.revenue IS 'sum of their prices';
 COMMENT ON COLUMN consultant_board.conflicts IS 'of those, deals flagged consultant_conflict (another consultant closed them)';
 
 -- the agency protection of each person's first touch, while it runs
+CREATE INDEX visit_agent_started ON visit (started_at) WHERE agent_id IS NOT NULL;
+-- a person's deals (protection_expiring: persons without a deal)
+CREATE INDEX deal_person ON deal (project_id, person_id);
+-- the longest protection period of any channel (a stable function, so the planner
+-- estimates the recent-visits filter below with its value and uses the index)
+CREATE FUNCTION max_protection_days() RETURNS integer
+	LANGUAGE sql STABLE PARALLEL SAFE
+	SET search_path = firstsight, pg_catalog, pg_temp
+	AS $$ SELECT coalesce(max(protection_days), 0) FROM channel $$;
 CREATE VIEW protection_expiring AS
-	WITH firsts AS (
-		-- first visits (not seen_before) with an accompanying agent
+	WITH ps AS (
+		-- the two settings per project, read once per project rather than per visit
+		SELECT p.project_id, p.time_zone,
+		       (SELECT coalesce(s.value, setting_default(d, p.dims)) FROM setting_definition d
+		        LEFT JOIN project_setting s ON s.project_id = p.project_id AND s.setting = d.setting
+		        WHERE d.setting = 'attribution_mode') AS mode,
+		       (SELECT coalesce(s.value, setting_default(d, p.dims)) FROM setting_definition d
+		        LEFT JOIN project_setting s ON s.project_id = p.project_id AND s.setting = d.setting
+		        WHERE d.setting = 'report_validity')::interval AS validity
+		FROM project p),
+	firsts AS (
+		-- first visits (not seen_before) with an accompanying agent, recent enough for
+		-- the longest protection to run (a window of N days ends at most N + 1 days
+		-- and a daylight-saving hour after its visit)
 		SELECT v.project_id, v.person_id, v.visit_id, v.started_at, v.agent_id
 		FROM visit v
 		JOIN person pe ON pe.project_id = v.project_id AND pe.person_id = v.person_id AND pe.merged_into IS NULL
-		WHERE NOT v.seen_before AND v.agent_id IS NOT NULL)
+		WHERE NOT v.seen_before AND v.agent_id IS NOT NULL
+		  AND v.started_at > now() - make_interval(days => max_protection_days() + 2))
 	SELECT f.project_id, f.person_id, ag.channel_id, c.name AS channel, f.agent_id,
-	       f.started_at AT TIME ZONE p.time_zone AS protected_from,
-	       local_days_end(f.started_at, c.protection_days, p.time_zone) AT TIME ZONE p.time_zone AS protected_until,
-	       (local_days_end(f.started_at, c.protection_days, p.time_zone) AT TIME ZONE p.time_zone)::date
-	         - (now() AT TIME ZONE p.time_zone)::date AS days_left
+	       f.started_at AT TIME ZONE ps.time_zone AS protected_from,
+	       local_days_end(f.started_at, c.protection_days, ps.time_zone) AT TIME ZONE ps.time_zone AS protected_until,
+	       (local_days_end(f.started_at, c.protection_days, ps.time_zone) AT TIME ZONE ps.time_zone)::date
+	         - (now() AT TIME ZONE ps.time_zone)::date AS days_left
 	FROM firsts f
-	JOIN project p ON p.project_id = f.project_id
+	JOIN ps ON ps.project_id = f.project_id
 	JOIN agent ag ON ag.project_id = f.project_id AND ag.agent_id = f.agent_id
 	JOIN channel c ON c.project_id = ag.project_id AND c.channel_id = ag.channel_id
-	WHERE local_days_end(f.started_at, c.protection_days, p.time_zone) > now()
+	WHERE local_days_end(f.started_at, c.protection_days, ps.time_zone) > now()
 	  AND NOT EXISTS (SELECT 1 FROM deal x WHERE x.project_id = f.project_id AND x.person_id = f.person_id)
-	  AND (project_setting_value(f.project_id, 'attribution_mode') = 'first_visit'
+	  AND (ps.mode = 'first_visit'
 	       OR EXISTS (
 			SELECT 1 FROM report r
 			JOIN agent ra ON ra.project_id = r.project_id AND ra.agent_id = r.agent_id AND ra.channel_id = ag.channel_id
 			JOIN identity i ON i.project_id = r.project_id AND i.person_id = f.person_id
 			              AND (r.phone_hash = i.phone_hash OR (r.phone_hash IS NULL AND r.phone_masked_hash = i.phone_masked_hash))
 			WHERE r.project_id = f.project_id AND r.reported_at < f.started_at
-			  AND f.started_at < report_expiry(r.reported_at, c.report_cutoff,
-			                                   project_setting_value(f.project_id, 'report_validity')::interval, p.time_zone)));
+			  AND f.started_at < report_expiry(r.reported_at, c.report_cutoff, ps.validity, ps.time_zone)));
 COMMENT ON VIEW protection_expiring IS 'running agency protection windows of persons without a deal, soonest end first when ordered by protected_until';
 COMMENT ON COLUMN protection_expiring.channel IS 'the agency that brought the person first (with a valid report, in report_protection mode)';
 COMMENT ON COLUMN protection_expiring.protected_from IS 'local time of the first visit';
