@@ -166,6 +166,7 @@ extern HnswVisited *HnswVisitedCreate(int expected);
 extern bool HnswVisitedAdd(HnswVisited *v, ItemPointer tid);
 extern bool HnswVisitedContains(HnswVisited *v, ItemPointer tid);
 extern HnswCandidate *HnswLoadCandidate(HnswInfo *info, ItemPointer tid, const float *q, int lc);
+extern Buffer HnswReadBuffer(Relation index, BlockNumber blkno);
 extern HnswCandidate *HnswLoadCandidateBounded(HnswInfo *info, ItemPointer tid, const float *q, int lc, float bound);
 extern HnswCandidate **HnswSearchLayer(HnswInfo *info, const float *q, HnswCandidate **entries,
 									   int nentries, int ef, int lc, HnswVisited *visited,

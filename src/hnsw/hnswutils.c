@@ -93,7 +93,7 @@ HnswDistance(HnswMetric metric, int dims, const float *a, const float *b)
 void
 HnswReadMeta(Relation index, HnswMetaPageData *meta)
 {
-	Buffer		buf = ReadBuffer(index, HNSW_METAPAGE_BLKNO);
+	Buffer		buf = HnswReadBuffer(index, HNSW_METAPAGE_BLKNO);
 	HnswMetaPage m;
 
 	LockBuffer(buf, BUFFER_LOCK_SHARE);
@@ -281,15 +281,69 @@ TupleAt(Page page, ItemPointer tid, Relation index)
 }
 
 /*
- * Read one element: its distance to q and its neighbours on level lc.  An
- * element no nearer than bound is of no use to the search: NULL is returned
- * without copying anything (most elements a search meets are such).
+ * Pin an index page.  A search visits a thousand or more elements, each on a
+ * page of its own, and ReadBuffer finds every one of them through the shared
+ * buffer mapping table (a hash lookup under a partition lock, the costliest
+ * step of a visit).  Each backend remembers in rd_amcache which buffer last
+ * held each block and asks ReadRecentBuffer first, which pins that buffer if
+ * it still holds the block (checking its tag) and otherwise fails, so the
+ * answer is the same as ReadBuffer's.  The array is freed with the relcache
+ * entry (REINDEX, TRUNCATE give a new one); temporary indexes skip it.
  */
-HnswCandidate *
-HnswLoadCandidateBounded(HnswInfo *info, ItemPointer tid, const float *q, int lc, float bound)
+typedef struct HnswBufferCache
+{
+	BlockNumber nblocks;		/* entries in buffers */
+	Buffer		buffers[FLEXIBLE_ARRAY_MEMBER];
+} HnswBufferCache;
+
+Buffer
+HnswReadBuffer(Relation index, BlockNumber blkno)
+{
+	HnswBufferCache *cache = (HnswBufferCache *) index->rd_amcache;
+	Buffer		buf;
+
+	if (RelationUsesLocalBuffers(index))
+		return ReadBuffer(index, blkno);
+	if (cache != NULL && blkno < cache->nblocks && cache->buffers[blkno] != InvalidBuffer &&
+#if PG_VERSION_NUM >= 160000
+		ReadRecentBuffer(index->rd_locator, MAIN_FORKNUM, blkno, cache->buffers[blkno])
+#else
+		ReadRecentBuffer(index->rd_node, MAIN_FORKNUM, blkno, cache->buffers[blkno])
+#endif
+		)
+		return cache->buffers[blkno];
+	buf = ReadBuffer(index, blkno);
+	if (cache == NULL || blkno >= cache->nblocks)
+	{
+		BlockNumber n = 1024;
+		HnswBufferCache *grown;
+
+		while (n <= blkno)
+			n *= 2;
+		grown = MemoryContextAllocZero(index->rd_indexcxt,
+									   offsetof(HnswBufferCache, buffers) + sizeof(Buffer) * n);
+		grown->nblocks = n;
+		if (cache != NULL)
+		{
+			memcpy(grown->buffers, cache->buffers, sizeof(Buffer) * cache->nblocks);
+			pfree(cache);
+		}
+		index->rd_amcache = cache = grown;
+	}
+	cache->buffers[blkno] = buf;
+	return buf;
+}
+
+/*
+ * The element at tid on the pinned (not locked) buffer buf: its distance to
+ * q and its neighbours on level lc.  An element no nearer than bound is of no
+ * use to the search: NULL is returned without copying anything (most
+ * elements a search meets are such).  The buffer is released.
+ */
+static HnswCandidate *
+LoadCandidateFromBuffer(HnswInfo *info, Buffer buf, ItemPointer tid, const float *q, int lc, float bound)
 {
 	HnswCandidate *c;
-	Buffer		buf = ReadBuffer(info->index, ItemPointerGetBlockNumber(tid));
 	HnswElementTuple tup;
 	float		distance;
 	bool		deleted;
@@ -326,6 +380,14 @@ HnswLoadCandidateBounded(HnswInfo *info, ItemPointer tid, const float *q, int lc
 	return c;
 }
 
+/* read one element (see LoadCandidateFromBuffer) */
+HnswCandidate *
+HnswLoadCandidateBounded(HnswInfo *info, ItemPointer tid, const float *q, int lc, float bound)
+{
+	return LoadCandidateFromBuffer(info, HnswReadBuffer(info->index, ItemPointerGetBlockNumber(tid)),
+								   tid, q, lc, bound);
+}
+
 /* read one element whatever its distance */
 HnswCandidate *
 HnswLoadCandidate(HnswInfo *info, ItemPointer tid, const float *q, int lc)
@@ -337,7 +399,7 @@ HnswLoadCandidate(HnswInfo *info, ItemPointer tid, const float *q, int lc)
 static void
 FetchVector(HnswInfo *info, ItemPointer tid, float *out)
 {
-	Buffer		buf = ReadBuffer(info->index, ItemPointerGetBlockNumber(tid));
+	Buffer		buf = HnswReadBuffer(info->index, ItemPointerGetBlockNumber(tid));
 	HnswElementTuple tup;
 
 	LockBuffer(buf, BUFFER_LOCK_SHARE);
@@ -436,6 +498,10 @@ HnswSearchLayer(HnswInfo *info, const float *q, HnswCandidate **entries,
 	CandHeap	cand,
 				res;
 	HnswCandidate **out;
+	ItemPointerData batch[HNSW_MAX_M * 2];
+	Buffer		bufs[HNSW_MAX_M * 2];
+	int			nbatch;
+	Size		vecoff = offsetof(HnswElementTupleData, neighbors) + sizeof(HnswNeighbor) * HnswSlots(info->m, 0);
 
 	HeapInit(&cand, ef * 2, false);
 	HeapInit(&res, ef + 1, true);
@@ -456,14 +522,46 @@ HnswSearchLayer(HnswInfo *info, const float *q, HnswCandidate **entries,
 		if (res.n >= ef && c->distance > res.items[0]->distance)
 			break;
 		CHECK_FOR_INTERRUPTS();
+
+		/*
+		 * The unvisited neighbours are pinned first and their tuples asked
+		 * for ahead of use, so the memory reads of all of them overlap
+		 * instead of waiting one after another.  The line pointers are read
+		 * without the content lock, only to aim the prefetch: a stale value
+		 * costs a wasted prefetch, never a wrong answer (each element is
+		 * read under its lock below).
+		 */
+		nbatch = 0;
 		for (int i = 0; i < c->nneighbors; i++)
+		{
+			if (!HnswVisitedAdd(visited, &c->neighbors[i]))
+				continue;
+			batch[nbatch] = c->neighbors[i];
+			bufs[nbatch] = HnswReadBuffer(info->index, ItemPointerGetBlockNumber(&c->neighbors[i]));
+			__builtin_prefetch(BufferGetPage(bufs[nbatch]));
+			nbatch++;
+		}
+		for (int i = 0; i < nbatch; i++)
+		{
+			Page		page = BufferGetPage(bufs[i]);
+			OffsetNumber off = ItemPointerGetOffsetNumber(&batch[i]);
+
+			if (off >= FirstOffsetNumber && off <= PageGetMaxOffsetNumber(page))
+			{
+				const char *t = (const char *) page + ItemIdGetOffset(PageGetItemId(page, off));
+
+				/* the header, and the vector's first lines where a level-0 element has it */
+				__builtin_prefetch(t);
+				for (int l = 0; l < 256; l += 64)
+					__builtin_prefetch(t + vecoff + l);
+			}
+		}
+		for (int i = 0; i < nbatch; i++)
 		{
 			HnswCandidate *e;
 
-			if (!HnswVisitedAdd(visited, &c->neighbors[i]))
-				continue;
-			e = HnswLoadCandidateBounded(info, &c->neighbors[i], q, lc,
-										 res.n < ef ? get_float4_infinity() : res.items[0]->distance);
+			e = LoadCandidateFromBuffer(info, bufs[i], &batch[i], q, lc,
+										res.n < ef ? get_float4_infinity() : res.items[0]->distance);
 			if (visits)
 				(*visits)++;
 			if (e == NULL)
@@ -639,7 +737,7 @@ WriteElement(HnswInfo *info, HnswElementTuple tup, Size size, bool building)
 static void
 AppendLinkIfRoom(HnswInfo *info, ItemPointer n, int lc, ItemPointer target, float distance, bool building)
 {
-	Buffer		buf = ReadBuffer(info->index, ItemPointerGetBlockNumber(n));
+	Buffer		buf = HnswReadBuffer(info->index, ItemPointerGetBlockNumber(n));
 	HnswElementTuple tup;
 	int			start = HnswLevelStart(info->m, lc);
 	int			slots = HnswLevelSlots(info->m, lc);
@@ -684,7 +782,7 @@ HnswAddBackLink(HnswInfo *info, ItemPointer n, int lc, ItemPointer newTid, const
 
 	for (int attempt = 0; attempt < 10; attempt++)
 	{
-		Buffer		buf = ReadBuffer(info->index, ItemPointerGetBlockNumber(n));
+		Buffer		buf = HnswReadBuffer(info->index, ItemPointerGetBlockNumber(n));
 		bool		present = false;
 		GenericXLogState *state;
 		HnswElementTuple tup;
@@ -794,7 +892,7 @@ HnswAddBackLink(HnswInfo *info, ItemPointer n, int lc, ItemPointer newTid, const
 			}
 		}
 
-		buf = ReadBuffer(info->index, ItemPointerGetBlockNumber(n));
+		buf = HnswReadBuffer(info->index, ItemPointerGetBlockNumber(n));
 		LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
 		tup = TupleAt(BufferGetPage(buf), n, info->index);
 		if (memcmp(&tup->neighbors[start], before, sizeof(HnswNeighbor) * slots) == 0)

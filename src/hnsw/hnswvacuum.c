@@ -96,7 +96,7 @@ typedef struct ElementCopy
 static bool
 CopyElement(HnswInfo *info, ItemPointer tid, ElementCopy *ec, bool wantVec)
 {
-	Buffer		buf = ReadBuffer(info->index, ItemPointerGetBlockNumber(tid));
+	Buffer		buf = HnswReadBuffer(info->index, ItemPointerGetBlockNumber(tid));
 	Page		page;
 	HnswElementTuple tup;
 
