@@ -190,17 +190,15 @@ COMMENT ON COLUMN consultant_board.revenue IS 'sum of their prices';
 COMMENT ON COLUMN consultant_board.conflicts IS 'of those, deals flagged consultant_conflict (another consultant closed them)';
 
 -- the agency protection of each person's first touch, while it runs
-CREATE INDEX visit_agent_started ON visit (started_at) WHERE agent_id IS NOT NULL;
 -- a person's deals (protection_expiring: persons without a deal)
 CREATE INDEX deal_person ON deal (project_id, person_id);
--- the longest protection period of any channel (a stable function, so the planner
--- estimates the recent-visits filter below with its value and uses the index)
+-- the longest protection period of any channel (evaluated once per query below)
 CREATE FUNCTION max_protection_days() RETURNS integer
 	LANGUAGE sql STABLE PARALLEL SAFE
 	SET search_path = firstsight, pg_catalog, pg_temp
 	AS $$ SELECT coalesce(max(protection_days), 0) FROM channel $$;
 CREATE VIEW protection_expiring AS
-	WITH ps AS (
+	WITH ps AS MATERIALIZED (
 		-- the two settings per project, read once per project rather than per visit
 		SELECT p.project_id, p.time_zone,
 		       (SELECT coalesce(s.value, setting_default(d, p.dims)) FROM setting_definition d
@@ -218,7 +216,7 @@ CREATE VIEW protection_expiring AS
 		FROM visit v
 		JOIN person pe ON pe.project_id = v.project_id AND pe.person_id = v.person_id AND pe.merged_into IS NULL
 		WHERE NOT v.seen_before AND v.agent_id IS NOT NULL
-		  AND v.started_at > now() - make_interval(days => max_protection_days() + 2))
+		  AND v.started_at > (SELECT now() - make_interval(days => max_protection_days() + 2)))
 	SELECT f.project_id, f.person_id, ag.channel_id, c.name AS channel, f.agent_id,
 	       f.started_at AT TIME ZONE ps.time_zone AS protected_from,
 	       local_days_end(f.started_at, c.protection_days, ps.time_zone) AT TIME ZONE ps.time_zone AS protected_until,
