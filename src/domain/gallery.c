@@ -12,6 +12,13 @@
  * query text (names are looked up again), so the cache never needs flushing.
  * The project's dimension is taken from the query faces (ingestion has checked
  * them against the project), so no catalog query is needed per call.
+ *
+ * An optional ef_search widens the index search for this call only: HNSW
+ * misses a near-duplicate's gallery face now and then (a few percent of
+ * searches at the default candidate list on 512-d faces), and ingestion
+ * searches again with a much longer list before a capture becomes a new
+ * person.  The setting is applied like a function's SET clause (a GUC nest
+ * level, undone when the search ends or by the transaction's abort).
  */
 #include "postgres.h"
 
@@ -23,6 +30,7 @@
 #include "miscadmin.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
+#include "utils/guc.h"
 #include "utils/hsearch.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
@@ -98,9 +106,15 @@ GalleryPlan(int64 project_id, int32 dims, Oid argtype)
 
 PG_FUNCTION_INFO_V1(fs_gallery_nearest);
 
+/* the largest value firstsight.hnsw_ef_search accepts */
+#define GALLERY_MAX_EF_SEARCH 1000
+
 /*
- * gallery_nearest(project_id bigint, faces embedding[])
+ * gallery_nearest(project_id bigint, faces embedding[], ef_search integer DEFAULT 0)
  *		returns table (ord integer, person_id bigint, distance float8)
+ *
+ * ef_search > 0: search with at least this candidate list (capped at 1000);
+ * a smaller value than the session's firstsight.hnsw_ef_search changes nothing.
  */
 Datum
 fs_gallery_nearest(PG_FUNCTION_ARGS)
@@ -114,12 +128,16 @@ fs_gallery_nearest(PG_FUNCTION_ARGS)
 	Datum		values[1];
 	int			ret;
 	uint64		i;
+	int32		ef_search = 0;
+	int			guc_level = -1;
 
 	InitMaterializedSRF(fcinfo, 0);
 	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
 		PG_RETURN_NULL();
 	project_id = PG_GETARG_INT64(0);
 	faces = PG_GETARG_ARRAYTYPE_P(1);
+	if (PG_NARGS() > 2 && !PG_ARGISNULL(2))
+		ef_search = Min(PG_GETARG_INT32(2), GALLERY_MAX_EF_SEARCH);
 	argtype = get_fn_expr_argtype(fcinfo->flinfo, 1);
 	if (!OidIsValid(argtype))
 		argtype = get_array_type(ARR_ELEMTYPE(faces));
@@ -158,8 +176,26 @@ fs_gallery_nearest(PG_FUNCTION_ARGS)
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	plan = GalleryPlan(project_id, dims, argtype);
+	if (ef_search > 0)
+	{
+		const char *current = GetConfigOption("firstsight.hnsw_ef_search", true, false);
+
+		/* only ever widen; the session's own value may already be larger */
+		if (current == NULL || ef_search > pg_strtoint32(current))
+		{
+			char		buf[16];
+
+			snprintf(buf, sizeof(buf), "%d", ef_search);
+			guc_level = NewGUCNestLevel();
+			(void) set_config_option("firstsight.hnsw_ef_search", buf,
+									 PGC_USERSET, PGC_S_SESSION,
+									 GUC_ACTION_SAVE, true, 0, false);
+		}
+	}
 	values[0] = PointerGetDatum(faces);
 	ret = SPI_execute_plan(plan, values, NULL, true, 0);
+	if (guc_level >= 0)
+		AtEOXact_GUC(true, guc_level);
 	if (ret != SPI_OK_SELECT)
 		elog(ERROR, "gallery search failed: %s", SPI_result_code_string(ret));
 	for (i = 0; i < SPI_processed; i++)

@@ -30,7 +30,9 @@ INSERT INTO setting_definition VALUES
 	('report_validity', 'interval', '72 hours', NULL, NULL,
 	 'how long a report protects before the visit it claims'),
 	('consent_mode', 'choice', 'notice', NULL, '{notice,consent}',
-	 'notice: faces kept under the retention policy; consent: unconsented faces kept until the end of the day');
+	 'notice: faces kept under the retention policy; consent: unconsented faces kept until the end of the day'),
+	('new_person_ef_search', 'integer', '400', NULL, NULL,
+	 'candidate list of the wider gallery search (firstsight.hnsw_ef_search, at most 1000) a capture gets before it becomes a new person; 0: none');
 
 CREATE TABLE project_setting (
 	project_id bigint NOT NULL REFERENCES project ON DELETE CASCADE,
@@ -119,7 +121,8 @@ BEGIN
 		IF k IS NULL OR k < 0 OR k > 36500 THEN
 			RAISE EXCEPTION USING ERRCODE = 'invalid_parameter_value',
 				MESSAGE = format('invalid value for setting "%s": "%s"', d.setting, value),
-				DETAIL = 'The value must be a whole number of days from 0 to 36500.',
+				DETAIL = CASE WHEN d.setting LIKE '%\_days' THEN 'The value must be a whole number of days from 0 to 36500.'
+				              ELSE 'The value must be a whole number from 0 to 36500.' END,
 				HINT = format('For example %L.', d.default_value);
 		END IF;
 		RETURN k::text;

@@ -12,11 +12,13 @@ COMMENT ON FUNCTION face_clusters(embedding[], boolean[], float8, float8) IS
 
 -- the nearest gallery face of each query face, by index when the gallery has one
 -- (C: one kept SPI plan per project, see src/domain/gallery.c)
-CREATE FUNCTION gallery_nearest(project_id bigint, faces embedding[])
+-- ef_search > 0 widens the index search for this call (at least that candidate
+-- list, at most 1000); ingestion uses it before a capture becomes a new person
+CREATE FUNCTION gallery_nearest(project_id bigint, faces embedding[], ef_search integer DEFAULT 0)
 	RETURNS TABLE (ord integer, person_id bigint, distance float8)
 	AS 'MODULE_PATHNAME', 'fs_gallery_nearest' LANGUAGE C STABLE STRICT;
-COMMENT ON FUNCTION gallery_nearest(bigint, embedding[]) IS
-	'nearest gallery face of each query face (1-based ord), by the project''s HNSW index when it has one';
+COMMENT ON FUNCTION gallery_nearest(bigint, embedding[], integer) IS
+	'nearest gallery face of each query face (1-based ord), by the project''s HNSW index when it has one; ef_search > 0 searches with at least that candidate list';
 
 -- recompute returning / previous visit for every visit of some persons
 CREATE FUNCTION refresh_visit_chain(p_project_id bigint, p_person_ids bigint[]) RETURNS void
@@ -49,6 +51,7 @@ DECLARE
 	thr float8;
 	mthr float8;
 	gap interval;
+	wide_ef integer;
 	persons bigint[] := array_fill(NULL::bigint, ARRAY[cnt]);
 	dist float8[] := array_fill(NULL::float8, ARRAY[cnt]);
 	labels integer[];
@@ -64,11 +67,13 @@ BEGIN
 	-- the project's settings in one query
 	SELECT max(v) FILTER (WHERE setting = 'match_distance')::float8,
 	       max(v) FILTER (WHERE setting = 'masked_match_distance')::float8,
-	       max(v) FILTER (WHERE setting = 'visit_gap')::interval
-	INTO thr, mthr, gap
+	       max(v) FILTER (WHERE setting = 'visit_gap')::interval,
+	       max(v) FILTER (WHERE setting = 'new_person_ef_search')::integer
+	INTO thr, mthr, gap, wide_ef
 	FROM (SELECT d.setting, coalesce(s.value, setting_default(d, p.dims)) AS v
 	      FROM project p
-	      JOIN setting_definition d ON d.setting IN ('match_distance', 'masked_match_distance', 'visit_gap')
+	      JOIN setting_definition d ON d.setting IN ('match_distance', 'masked_match_distance', 'visit_gap',
+	                                                 'new_person_ef_search')
 	      LEFT JOIN project_setting s ON s.project_id = p.project_id AND s.setting = d.setting
 	      WHERE p.project_id = p_project_id) x;
 
@@ -80,15 +85,30 @@ BEGIN
 		END IF;
 	END LOOP;
 
-	-- 2. unmatched captures: serialise new-person creation per project and look again
+	-- 2. unmatched captures: the index may have missed the person (HNSW finds a
+	-- near-duplicate's gallery face in most searches, not all), so first search
+	-- again with a much longer candidate list (new_person_ef_search; no lock
+	-- held, only captures that would become new persons pay for it); then
+	-- serialise new-person creation per project and look again, as widely,
+	-- because a concurrent camera may just have created the person
 	FOR pos IN 1 .. cnt LOOP
 		IF persons[pos] IS NULL THEN
 			todo := todo || pos;
 		END IF;
 	END LOOP;
+	IF todo IS NOT NULL AND wide_ef > 0 THEN
+		FOR r IN SELECT * FROM gallery_nearest(p_project_id, (SELECT array_agg(faces[j] ORDER BY j) FROM unnest(todo) j), wide_ef) LOOP
+			k := todo[r.ord];
+			IF r.distance <= (CASE WHEN masks[k] THEN mthr ELSE thr END) THEN
+				persons[k] := r.person_id;
+				dist[k] := r.distance;
+			END IF;
+		END LOOP;
+		SELECT array_agg(j ORDER BY j) INTO todo FROM unnest(todo) j WHERE persons[j] IS NULL;
+	END IF;
 	IF todo IS NOT NULL THEN
 		PERFORM pg_advisory_xact_lock(hashtextextended('firstsight.new_person', p_project_id));
-		FOR r IN SELECT * FROM gallery_nearest(p_project_id, (SELECT array_agg(faces[j] ORDER BY j) FROM unnest(todo) j)) LOOP
+		FOR r IN SELECT * FROM gallery_nearest(p_project_id, (SELECT array_agg(faces[j] ORDER BY j) FROM unnest(todo) j), wide_ef) LOOP
 			k := todo[r.ord];
 			IF r.distance <= (CASE WHEN masks[k] THEN mthr ELSE thr END) THEN
 				persons[k] := r.person_id;
