@@ -300,27 +300,34 @@ static SPIPlanPtr refuse_plan = NULL;
 /*
  * The batch: due deliveries that head their (webhook, subject) queue, i.e.
  * the oldest undelivered, non-dead delivery of that subject for that
- * webhook.  The heads are computed in one pass (DISTINCT ON over the queue),
- * so the cost is linear in the pending deliveries whatever plan is chosen:
- * the statistics of a queue table are stale by nature (analyzed while
- * everything was delivered, they promise an empty queue), and a per-row
- * NOT EXISTS check was turned into an unparameterized anti join that
- * rescanned the whole queue for every candidate (one batch took 254 s at
- * 20,000 pending).  The outbox row is read by a lateral subquery the planner
- * cannot flatten, a lookup on its whole key for the batch's rows only.
+ * webhook.  Heads are looked for among the $2 oldest pending deliveries of
+ * each enabled webhook (an ordered, early-stopping scan of
+ * outbox_delivery_queue per webhook): every earlier delivery of a subject
+ * seen there is seen too, so a head found there is a true head, and a
+ * webhook whose receiver is down cannot hold back the others.  No per-row
+ * subquery: the statistics of a queue table are stale by nature (analyzed
+ * while everything was delivered, they promise an empty queue), and with
+ * them a per-row NOT EXISTS check was planned as an unparameterized anti
+ * join that rescanned the whole queue for every candidate (one batch took
+ * 254 s at 20,000 pending).  The outbox row is read by a lateral subquery
+ * the planner cannot flatten, a lookup on its whole key for the batch only.
  */
 static const char *const fetch_sql =
 "WITH heads AS MATERIALIZED ("
 "  SELECT DISTINCT ON (q.project_id, q.webhook_id, q.subject)"
-"         q.project_id, q.webhook_id, q.event_id, q.attempts, q.next_attempt_at"
-"    FROM firstsight.outbox_delivery q"
-"   WHERE q.delivered_at IS NULL AND NOT q.dead"
+"         q.project_id, q.webhook_id, q.event_id, q.attempts, q.next_attempt_at, w.url, w.secret"
+"    FROM firstsight.webhook w"
+"    CROSS JOIN LATERAL ("
+"         SELECT q.project_id, q.webhook_id, q.subject, q.event_id, q.attempts, q.next_attempt_at"
+"           FROM firstsight.outbox_delivery q"
+"          WHERE q.project_id = w.project_id AND q.webhook_id = w.webhook_id"
+"            AND q.delivered_at IS NULL AND NOT q.dead"
+"          ORDER BY q.event_id LIMIT $2) q"
+"   WHERE w.enabled"
 "   ORDER BY q.project_id, q.webhook_id, q.subject, q.event_id),"
 " batch AS MATERIALIZED ("
-"  SELECT h.project_id, h.event_id, h.webhook_id, h.attempts, h.next_attempt_at, w.url, w.secret"
-"    FROM heads h"
-"    JOIN firstsight.webhook w ON w.project_id = h.project_id AND w.webhook_id = h.webhook_id"
-"   WHERE w.enabled AND h.next_attempt_at <= clock_timestamp()"
+"  SELECT h.* FROM heads h"
+"   WHERE h.next_attempt_at <= clock_timestamp()"
 "   ORDER BY h.next_attempt_at, h.event_id"
 "   LIMIT $1)"
 "SELECT b.project_id, b.event_id, b.webhook_id, b.attempts, b.url, b.secret, o.event, o.body"
@@ -331,6 +338,9 @@ static const char *const fetch_sql =
 "         FROM firstsight.outbox o"
 "        WHERE o.project_id = b.project_id AND o.event_id = b.event_id OFFSET 0) o"
 " ORDER BY b.next_attempt_at, b.event_id";
+
+/* pending deliveries of each webhook looked at per loop: at least 1024, 16 batches */
+#define FS_QUEUE_WINDOW()	Max(1024, 16 * fs_webhook_batch_size)
 
 /* the outcome of one attempt: $4 delivered, $5 status, $6 error, $7 at, $8 retry delay ms, $9 max attempts */
 static const char *const record_sql =
@@ -424,8 +434,8 @@ ColumnInt64(int r, int i)
 static int
 BatchFetch(FsDelivery **out)
 {
-	Oid			types[1] = {INT4OID};
-	Datum		args[1];
+	Oid			types[2] = {INT4OID, INT4OID};
+	Datum		args[2];
 	FsDelivery *batch;
 	int			n;
 
@@ -436,8 +446,9 @@ BatchFetch(FsDelivery **out)
 		return -1;
 	}
 	args[0] = Int32GetDatum(fs_webhook_batch_size);
+	args[1] = Int32GetDatum(FS_QUEUE_WINDOW());
 	/* planned afresh each loop (a custom plan), with the queue's current size */
-	if (SPI_execute_plan(PlanOnce(&fetch_plan, fetch_sql, 1, types, CURSOR_OPT_CUSTOM_PLAN),
+	if (SPI_execute_plan(PlanOnce(&fetch_plan, fetch_sql, 2, types, CURSOR_OPT_CUSTOM_PLAN),
 						 args, NULL, true, 0) != SPI_OK_SELECT)
 		elog(ERROR, "could not read the outbox");
 	n = (int) SPI_processed;
@@ -523,15 +534,19 @@ BatchRecord(FsDelivery *batch, int n)
 	TxEnd();
 }
 
-/* when the earliest delivery that heads its subject's queue is due (heads as in fetch_sql) */
+/* when the earliest delivery that heads its subject's queue is due (heads as in fetch_sql; $1 window) */
 static const char *const next_due_sql =
 "SELECT ceil(extract(epoch FROM min(h.next_attempt_at) - clock_timestamp()) * 1000)::int8"
-"  FROM (SELECT DISTINCT ON (q.project_id, q.webhook_id, q.subject) q.project_id, q.webhook_id, q.next_attempt_at"
-"          FROM firstsight.outbox_delivery q"
-"         WHERE q.delivered_at IS NULL AND NOT q.dead"
-"         ORDER BY q.project_id, q.webhook_id, q.subject, q.event_id) h"
-"  JOIN firstsight.webhook w ON w.project_id = h.project_id AND w.webhook_id = h.webhook_id"
-" WHERE w.enabled";
+"  FROM (SELECT DISTINCT ON (q.project_id, q.webhook_id, q.subject) q.next_attempt_at"
+"          FROM firstsight.webhook w"
+"          CROSS JOIN LATERAL ("
+"               SELECT q.project_id, q.webhook_id, q.subject, q.event_id, q.next_attempt_at"
+"                 FROM firstsight.outbox_delivery q"
+"                WHERE q.project_id = w.project_id AND q.webhook_id = w.webhook_id"
+"                  AND q.delivered_at IS NULL AND NOT q.dead"
+"                ORDER BY q.event_id LIMIT $1) q"
+"         WHERE w.enabled"
+"         ORDER BY q.project_id, q.webhook_id, q.subject, q.event_id) h";
 
 /* milliseconds until the earliest pending retry, capped at the naptime */
 static long
@@ -540,10 +555,12 @@ NextDueMs(void)
 	long		nap = fs_worker_naptime_s * 1000L;
 	bool		isnull;
 	Datum		d;
+	Oid			types[1] = {INT4OID};
+	Datum		args[1] = {Int32GetDatum(FS_QUEUE_WINDOW())};
 
 	TxBegin("firstsight: scheduling");
 	if (ExtensionReady() &&
-		SPI_execute(next_due_sql, true, 1) == SPI_OK_SELECT &&
+		SPI_execute_with_args(next_due_sql, 1, types, args, NULL, true, 1) == SPI_OK_SELECT &&
 		SPI_processed == 1)
 	{
 		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
