@@ -161,8 +161,8 @@ CREATE TABLE outbox_delivery (
 COMMENT ON TABLE outbox_delivery IS
 	'delivery state per event and webhook: attempts, next attempt, last error, delivered or dead';
 -- the worker's queue: each webhook's pending deliveries in event order.  The worker
--- reads the oldest few hundred of each enabled webhook (an ordered scan of this
--- index that stops early) and keeps the head of each subject among them; see
+-- reads the oldest 1024 or more of each enabled webhook (an ordered scan of this
+-- index that stops there) and keeps the head of each subject among them; see
 -- src/worker/README.md.  (Indexes that served a per-row "is there an earlier
 -- pending delivery of this subject" check were dropped with that check: with the
 -- stale statistics a queue table always has, the planner turned it into a
