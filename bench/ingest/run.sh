@@ -6,6 +6,12 @@
 # is installed, else 5000: exact search is linear in the gallery), DIMS (512),
 # CLIENTS (8), WARMUP (20) and DURATION (30) s, COPY_ROWS (10000).  Bounded: one throwaway
 # cluster, removed at the end.
+# VARIANTS ("on"): the project setting new_person_ef_search (the wider search
+# before a capture becomes a new person) for each round of sustained + COPY on
+# the same loaded gallery: "on" = its default, "off" = 0, a number = that value.
+# Each round uses its own probes and new faces (round k: probes 20000k+1..
+# 20000(k+1), each a different person); later rounds see the gallery grown by
+# the earlier ones (new exemplars and persons).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 . test/common.sh
@@ -15,6 +21,8 @@ CLIENTS=${CLIENTS:-8}
 DURATION=${DURATION:-30}
 WARMUP=${WARMUP:-20}
 COPY_ROWS=${COPY_ROWS:-10000}
+read -r -a variants <<<"${VARIANTS:-on}"
+nv=${#variants[@]}
 BIN=/usr/lib/postgresql/15/bin
 
 fs_install_deps
@@ -22,13 +30,20 @@ fs_build_install
 dir=$(mktemp -d "${TMPDIR:-/tmp}/fs-ingest.XXXXXX")
 chmod 755 "$dir"; [ "$(id -u)" = 0 ] && chown "$(fs_run_user)" "$dir"
 trap 'fs_stop_cluster "$dir"; rm -rf "$dir"' EXIT
+# firstsight is preloaded: the postmaster maps the library built above, so
+# backends started later do not pick up another build installed meanwhile
 fs_start_cluster "$dir" "max_connections = 50
+shared_preload_libraries = 'firstsight'
 synchronous_commit = off
 checkpoint_timeout = 30min
 max_wal_size = 8GB"
 psql() { fs_as_user "$BIN/psql" -X -q -v ON_ERROR_STOP=1 -d postgres "$@"; }
 
 psql -c "CREATE EXTENSION firstsight"
+if [ "$(psql -At -c "SELECT count(*) FROM firstsight.setting_definition WHERE setting = 'new_person_ef_search'")" != 1 ]; then
+	fs_say "the installed firstsight is not this tree's build (another build was installed meanwhile); run again"
+	exit 1
+fi
 has_hnsw=$(psql -At -c "SELECT count(*) FROM pg_am WHERE amname = 'embedding_hnsw'")
 if [ -z "${GALLERY:-}" ]; then
 	if [ "$has_hnsw" = 1 ]; then GALLERY=100000; else GALLERY=5000; fi
@@ -42,7 +57,7 @@ SELECT setseed(0.5);
 -- identities: random directions (far apart in $DIMS dimensions)
 CREATE UNLOGGED TABLE bench_centre AS
 	SELECT id, firstsight.l2_normalize(array_agg(random() - 0.5)::real[]::firstsight.embedding) AS face
-	FROM generate_series(1, $GALLERY + $COPY_ROWS) id, generate_series(1, $DIMS) k GROUP BY id;
+	FROM generate_series(1, $GALLERY + $COPY_ROWS * $nv) id, generate_series(1, $DIMS) k GROUP BY id;
 CREATE UNIQUE INDEX ON bench_centre (id);
 SQL
 
@@ -87,18 +102,28 @@ psql <<SQL
 CREATE UNLOGGED TABLE bench_probe AS
 	SELECT n, firstsight.l2_normalize(c.face OPERATOR(firstsight.+)
 	          (SELECT array_agg((random() - 0.5) * 0.01)::real[]::firstsight.embedding FROM generate_series(1, $DIMS) WHERE n > 0)) AS face
-	FROM generate_series(1, 20000) n JOIN bench_centre c ON c.id = 1 + (n * 7919) % $GALLERY;
+	FROM generate_series(1, 20000 * $nv) n JOIN bench_centre c ON c.id = 1 + (n * 7919) % $GALLERY;
 CREATE UNIQUE INDEX ON bench_probe (n);
 VACUUM ANALYZE;
 SQL
 
+for ((round = 0; round < nv; round++)); do
+v=${variants[$round]}
+base=$((20000 * round))
+case "$v" in
+on) psql -At -c "SELECT firstsight.reset_setting(1, 'new_person_ef_search')" >/dev/null ;;
+off) psql -At -c "SELECT firstsight.configure(1, 'new_person_ef_search', '0')" >/dev/null ;;
+*) psql -At -c "SELECT firstsight.configure(1, 'new_person_ef_search', '$v')" >/dev/null ;;
+esac
+fs_say "round $round: new_person_ef_search = $(psql -At -c "SELECT value FROM firstsight.project_settings WHERE project_id = 1 AND setting = 'new_person_ef_search'"), load average $(cut -d' ' -f1-3 /proc/loadavg)"
+before=$(psql -At -c "SELECT count(*) FROM firstsight.person")
 # each connection first maps the whole index once (index_check reads every page)
 cat >"$dir/ingest.sql" <<'SQL'
 \if :warmed = 0
 SELECT count(*) FROM firstsight.index_check('firstsight.face_p1_hnsw');
 \set warmed 1
 \endif
-\set n random(1, 20000)
+\set n random(1, 20000) + :base
 INSERT INTO firstsight.capture (project_id, camera_id, captured_at, face, quality, masked)
 SELECT 1, 'cam' || (:client_id % 8), now(), face, 0.8, false FROM bench_probe WHERE n = :n;
 SQL
@@ -107,27 +132,32 @@ chmod 644 "$dir/ingest.sql"
 # faults, slow in this VM: a cold connection's first HNSW searches take ~0.5 s).
 # Cameras keep their connections, so each connection touches the index once
 # and the figures are taken after WARMUP seconds of the same connections.
-fs_say "sustained ingest: $CLIENTS clients, $WARMUP s warm-up, then $DURATION s measured"
-(cd "$dir" && fs_as_user "$BIN/pgbench" -n -c "$CLIENTS" -j "$CLIENTS" -T $((WARMUP + DURATION)) -D warmed=0 -f ingest.sql -l --log-prefix=lat \
+fs_say "[$v] sustained ingest: $CLIENTS clients, $WARMUP s warm-up, then $DURATION s measured"
+(cd "$dir" && fs_as_user "$BIN/pgbench" -n -c "$CLIENTS" -j "$CLIENTS" -T $((WARMUP + DURATION)) -D warmed=0 -D base=$base -f ingest.sql -l --log-prefix=lat \
 	-h "$PGHOST" -p "$PGPORT" -U postgres postgres) | grep -E "tps|latency average|failed"
 # log: client tx latency_us script epoch_s us; keep transactions ending after the warm-up
 cat "$dir"/lat.* | sort -k5,5n | awk -v w="$WARMUP" -v d="$DURATION" 'NR == 1 {t0 = $5} $5 >= t0 + w {print $3}' | sort -n |
 	awk -v d="$DURATION" '{a[NR]=$1} END {printf "measured %d s: %d captures, %.0f captures/s, p50 %.2f ms, p99 %.2f ms\n", d, NR, NR/d, a[int(NR*0.5)]/1000, a[int(NR*0.99)]/1000}'
-psql -At -c "SELECT 'persons after sustained run: ' || count(*) || ' (new from probes: ' || (count(*) - $GALLERY) || ')' FROM firstsight.person"
+after=$(psql -At -c "SELECT count(*) FROM firstsight.person")
+fs_say "[$v] persons after sustained run: $after (new from probes, should be 0: $((after - before)))"
 
-fs_say "COPY of $COPY_ROWS captures (90% known persons, 10% new)"
+fs_say "[$v] COPY of $COPY_ROWS captures (90% known persons, 10% new)"
 psql -c "COPY (SELECT 1, 'cam1', now(), CASE WHEN g % 10 = 0 THEN c.face ELSE p.face END, 0.7, false
                FROM generate_series(1, $COPY_ROWS) g
-               JOIN bench_probe p ON p.n = 1 + g % 20000
-               JOIN bench_centre c ON c.id = $GALLERY + g)
+               JOIN bench_probe p ON p.n = 1 + g % 20000 + $base
+               JOIN bench_centre c ON c.id = $GALLERY + $COPY_ROWS * $round + g)
           TO '$dir/copy.tsv'"
 # one session: map the index (index_check reads every page) and search 200 faces, then time the COPY alone
 psql -At <<SQL
 SELECT 'index check: ' || count(*) FROM firstsight.index_check('firstsight.face_p1_hnsw');
-SELECT 'warm-up searches: ' || count(*) FROM firstsight.gallery_nearest(1, (SELECT array_agg(face) FROM bench_probe WHERE n <= 200));
+SELECT 'warm-up searches: ' || count(*) FROM firstsight.gallery_nearest(1, (SELECT array_agg(face) FROM bench_probe WHERE n > $base AND n <= $base + 200));
 SELECT clock_timestamp() AS t0 \\gset
 COPY firstsight.capture (project_id, camera_id, captured_at, face, quality, masked) FROM '$dir/copy.tsv';
 SELECT format('COPY %s captures: %s s, %s captures/s', $COPY_ROWS, round(s::numeric, 2), round($COPY_ROWS / s))
 FROM extract(epoch FROM clock_timestamp() - :'t0'::timestamptz) s;
 SQL
 psql -At -c "SELECT 'captures without person: ' || count(*) FILTER (WHERE person_id IS NULL) FROM firstsight.capture"
+before=$after; after=$(psql -At -c "SELECT count(*) FROM firstsight.person")
+fs_say "[$v] persons made by the COPY: $((after - before)) (new identities: $((COPY_ROWS / 10)); spurious: $((after - before - COPY_ROWS / 10)))"
+rm -f "$dir"/lat.* "$dir/copy.tsv"
+done
