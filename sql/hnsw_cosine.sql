@@ -9,7 +9,8 @@ INSERT INTO hnsw_cosine VALUES (7, '[1,2,4]'), (8, NULL), (9, '[3,1,2]');
 
 SET enable_seqscan = off;
 EXPLAIN (COSTS OFF) SELECT id FROM hnsw_cosine ORDER BY e <=> '[1,2,3]' LIMIT 5;
-SELECT id, round((e <=> '[1,2,3]')::numeric, 4) AS distance FROM hnsw_cosine ORDER BY e <=> '[1,2,3]' LIMIT 10;
+SELECT * FROM (SELECT id, round((e <=> '[1,2,3]')::numeric, 4) AS distance FROM hnsw_cosine ORDER BY e <=> '[1,2,3]' LIMIT 10) s
+ORDER BY distance, id;	-- 1 and 2 are the same direction: a tie, in any order from the index
 SELECT id FROM hnsw_cosine ORDER BY e <=> '[-3,0,1]' LIMIT 3;
 SELECT count(*) FROM (SELECT id FROM hnsw_cosine ORDER BY e <=> NULL LIMIT 20) s;	-- a NULL query still returns rows
 SELECT * FROM index_check('hnsw_cosine_idx');

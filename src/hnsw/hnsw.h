@@ -94,8 +94,30 @@ typedef HnswMetaPageData *HnswMetaPage;
 typedef struct HnswNeighbor
 {
 	ItemPointerData tid;
+	uint16		flags;			/* HNSW_LINK_* (was padding: zero in older indexes) */
 	float		distance;
 } HnswNeighbor;
+
+/*
+ * A kept link: the one level-0 link into its target that an insert made sure
+ * of.  Pruning a full list never drops it, so every element keeps a way in
+ * however many later inserts re-prune the lists around it; only VACUUM
+ * removes it, when its target or its owner is deleted (and then repairs).
+ */
+#define HNSW_LINK_KEPT		0x0001
+
+/*
+ * At most half of a list's slots hold kept links: with inner product, or
+ * any data with hubs, nearly every newcomer's nearest neighbour is one of a
+ * few elements, whose lists would otherwise fill with kept links and then
+ * refuse every newcomer.
+ */
+#define HnswMaxKept(slots)	((slots) / 2)
+
+/* what HnswAddBackLink did */
+#define HNSW_BACKLINK_NONE	0	/* no link */
+#define HNSW_BACKLINK_MADE	1	/* a link, not kept */
+#define HNSW_BACKLINK_KEPT	2	/* a kept link */
 
 typedef struct HnswElementTupleData
 {
@@ -179,8 +201,8 @@ extern int	HnswFillPruned(int k, int *chosen, int n, int max);
 extern void HnswInitPage(Page page);
 extern void HnswWriteMeta(Relation index, HnswMetaPageData *meta, bool wal, bool newPage);
 extern Buffer HnswNewBuffer(Relation index, ForkNumber fork);
-extern bool HnswAddBackLink(HnswInfo *info, ItemPointer n, int lc, ItemPointer newTid, const float *newVec,
-							float distance, bool building, bool force);
+extern int	HnswAddBackLink(HnswInfo *info, ItemPointer n, int lc, ItemPointer newTid, const float *newVec,
+							float distance, bool building, bool force, bool keep);
 extern void HnswInsertElement(HnswInfo *info, const float *vec, ItemPointer heaptid, bool building);
 
 /* hnswbuild.c */

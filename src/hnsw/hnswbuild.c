@@ -440,6 +440,99 @@ FlushPage(BuildState *bs, Page image, BlockNumber expected)
 	UnlockReleaseBuffer(buf);
 }
 
+/*
+ * Give every element one kept level-0 link in (HNSW_LINK_KEPT, see hnsw.h):
+ * the first link into it found in element order.  An element nothing links
+ * to (the heuristic can leave one so) gets a link from its nearest
+ * neighbour, in a free slot or in place of that neighbour's farthest link
+ * that is not itself kept.  keptOwner[e], keptSlot[e]: the slot holding e's
+ * kept link, or -1.
+ */
+static void
+AssignKeptLinks(BuildState *bs, int32 *keptOwner, int16 *keptSlot)
+{
+	int			slots = HnswLevelSlots(bs->info.m, 0);
+	bool	   *linked = MemoryContextAllocHuge(CurrentMemoryContext, sizeof(bool) * Max(bs->n, 1));
+
+	for (int i = 0; i < bs->n; i++)
+	{
+		keptOwner[i] = keptSlot[i] = -1;
+		linked[i] = false;
+	}
+	for (int i = 0; i < bs->n; i++)
+	{
+		int			nkept = 0;
+
+		for (int s = 0; s < slots && bs->elems[i].nbr[s] >= 0; s++)
+		{
+			int32		t = bs->elems[i].nbr[s];
+
+			linked[t] = true;
+			if (keptOwner[t] < 0 && nkept < HnswMaxKept(slots))
+			{
+				keptOwner[t] = i;
+				keptSlot[t] = s;
+				nkept++;
+			}
+		}
+	}
+	for (int e = 0; e < bs->n; e++)
+	{
+		BuildElement *el = &bs->elems[e];
+		int			owner = -1;
+		float		od = 0;
+		BuildElement *ow;
+		int			slot = -1;
+
+		/* linked but every linking list is half kept already: reachable, left so */
+		if (keptOwner[e] >= 0 || linked[e] || e == bs->entry)
+			continue;
+		for (int s = 0; s < slots && el->nbr[s] >= 0; s++)
+			if (owner < 0 || el->ndist[s] < od)
+			{
+				owner = el->nbr[s];
+				od = el->ndist[s];
+			}
+		if (owner < 0)
+			continue;			/* a lone element: the graph has one element */
+		ow = &bs->elems[owner];
+		for (int s = 0; s < slots && slot < 0; s++)
+			if (ow->nbr[s] < 0)
+				slot = s;
+		if (slot < 0)
+		{
+			for (int s = 0; s < slots; s++)
+			{
+				int32		t = ow->nbr[s];
+
+				if (keptOwner[t] == owner && keptSlot[t] == s)
+					continue;
+				if (slot < 0 || ow->ndist[s] > ow->ndist[slot])
+					slot = s;
+			}
+		}
+		if (slot < 0)
+			continue;			/* every slot is kept: cannot happen with one kept link per element */
+		ow->nbr[slot] = e;
+		ow->ndist[slot] = od;
+		/* a link, kept only while the owner's list has room for kept links */
+		{
+			int			nkept = 0;
+
+			for (int s = 0; s < slots; s++)
+				if (ow->nbr[s] >= 0 && keptOwner[ow->nbr[s]] == owner && keptSlot[ow->nbr[s]] == s)
+					nkept++;
+			if (nkept < HnswMaxKept(slots))
+			{
+				keptOwner[e] = owner;
+				keptSlot[e] = slot;
+			}
+		}
+		linked[e] = true;
+	}
+	pfree(linked);
+}
+
 /* write the in-memory graph to pages and the metapage */
 static void
 WriteGraph(BuildState *bs)
@@ -451,8 +544,11 @@ WriteGraph(BuildState *bs)
 	HnswMetaPageData meta;
 	Size		maxsz = HnswTupleSize(m, bs->info.maxLevel, bs->info.dims);
 	HnswElementTuple tup = palloc0(maxsz);
+	int32	   *keptOwner = MemoryContextAllocHuge(CurrentMemoryContext, sizeof(int32) * Max(bs->n, 1));
+	int16	   *keptSlot = MemoryContextAllocHuge(CurrentMemoryContext, sizeof(int16) * Max(bs->n, 1));
 
 	pgstat_progress_update_param(PROGRESS_CREATEIDX_SUBPHASE, PHASE_WRITE);
+	AssignKeptLinks(bs, keptOwner, keptSlot);
 	last = AssignTids(bs, HNSW_HEAD_BLKNO);
 	HnswInitPage(image);
 	for (int i = 0; i < bs->n; i++)
@@ -476,6 +572,8 @@ WriteGraph(BuildState *bs)
 			{
 				tup->neighbors[s].tid = bs->elems[el->nbr[s]].tid;
 				tup->neighbors[s].distance = el->ndist[s];
+				if (keptOwner[el->nbr[s]] == i && keptSlot[el->nbr[s]] == s)
+					tup->neighbors[s].flags = HNSW_LINK_KEPT;
 			}
 			else
 				ItemPointerSetInvalid(&tup->neighbors[s].tid);
@@ -510,6 +608,8 @@ WriteGraph(BuildState *bs)
 	HnswWriteMeta(bs->index, &meta, false, false);
 	pfree(image);
 	pfree(tup);
+	pfree(keptOwner);
+	pfree(keptSlot);
 }
 
 /* leave the in-memory phase: write the graph out and insert the rest on disk */

@@ -353,8 +353,8 @@ LoadCandidateFromBuffer(HnswInfo *info, Buffer buf, ItemPointer tid, const float
 	deleted = tup->deleted != 0;
 	distance = deleted ? get_float4_infinity() :
 		HnswDistance(info->metric, info->dims, q, HnswTupleVector(tup, info->m));
-	/* a deleted element is walked through only while the result list has room */
-	if (deleted ? !isinf(bound) : distance >= bound)
+	/* a deleted element is always loaded: the search walks through it (its vector is gone) */
+	if (!deleted && distance >= bound)
 	{
 		UnlockReleaseBuffer(buf);
 		return NULL;
@@ -568,9 +568,14 @@ HnswSearchLayer(HnswInfo *info, const float *q, HnswCandidate **entries,
 				continue;
 			if (e->deleted)
 			{
-				/* walk through it, but it is never a result */
-				if (res.n < ef)
-					HeapPush(&cand, e);
+				/*
+				 * Walk through it, but it is never a result.  Its vector is
+				 * erased, so it is expanded as if it were as near as the
+				 * element that led to it: until VACUUM has repaired the lists
+				 * around it, it may be the only way to the elements behind.
+				 */
+				e->distance = c->distance;
+				HeapPush(&cand, e);
 				continue;
 			}
 			if (res.n < ef || e->distance < res.items[0]->distance)
@@ -760,6 +765,7 @@ AppendLinkIfRoom(HnswInfo *info, ItemPointer n, int lc, ItemPointer target, floa
 
 			tup = TupleAt(page, n, info->index);
 			tup->neighbors[start + used].tid = *target;
+			tup->neighbors[start + used].flags = 0;
 			tup->neighbors[start + used].distance = distance;
 			FinishChange(state, buf);
 		}
@@ -772,47 +778,73 @@ AppendLinkIfRoom(HnswInfo *info, ItemPointer n, int lc, ItemPointer target, floa
  * re-pruned with the heuristic over its members and the newcomer; the
  * vectors for that are read without holding n's page, so the list is checked
  * again before it is written and the work redone if it changed meanwhile.
+ * Kept links (HNSW_LINK_KEPT) are never pruned: they stay where they are and
+ * the heuristic chooses among the other members for the other slots.
+ * force: the newcomer must get in (it takes the farthest member's place when
+ * the heuristic turns it away); keep: the new link is to be the newcomer's
+ * kept way in, if the list has fewer than HnswMaxKept kept links.  Returns
+ * HNSW_BACKLINK_NONE when no link was made (n is deleted or below lc, or,
+ * not force, the heuristic preferred the members), else _MADE or _KEPT.
  */
-bool
+int
 HnswAddBackLink(HnswInfo *info, ItemPointer n, int lc, ItemPointer newTid, const float *newVec,
-				float distance, bool building, bool force)
+				float distance, bool building, bool force, bool keep)
 {
 	int			start = HnswLevelStart(info->m, lc);
 	int			slots = HnswLevelSlots(info->m, lc);
+	uint16		newFlags = 0;
 
-	for (int attempt = 0; attempt < 10; attempt++)
+	/* an insert that keeps changing the list wins only so many races */
+	for (int attempt = 0; attempt < (force ? 1000 : 10); attempt++)
 	{
 		Buffer		buf = HnswReadBuffer(info->index, ItemPointerGetBlockNumber(n));
-		bool		present = false;
+		int			present = -1;
 		GenericXLogState *state;
 		HnswElementTuple tup;
 		HnswNeighbor *list;
 		HnswNeighbor before[HNSW_MAX_M * 2];
 		int			used = 0;
+		int			nkept = 0;
 		float	   *base;
 		HnswCandidate **cands;
 		float	  **vecs;
 		int		   *chosen;
+		int		   *member;		/* candidate i is before[member[i]], or -1: the newcomer */
+		int			ncands = 0;
 		int			nchosen;
+		int			newIdx = -1;
+		bool		kept = false;
 
 		LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
 		tup = TupleAt(BufferGetPage(buf), n, info->index);
 		if (tup->deleted || tup->level < lc)
 		{
 			UnlockReleaseBuffer(buf);
-			return false;
+			return HNSW_BACKLINK_NONE;
 		}
 		list = &tup->neighbors[start];
 		while (used < slots && ItemPointerIsValid(&list[used].tid))
 		{
-			present |= ItemPointerEquals(&list[used].tid, newTid);
+			if (ItemPointerEquals(&list[used].tid, newTid))
+				present = used;
+			if (list[used].flags & HNSW_LINK_KEPT)
+				nkept++;
 			used++;
 		}
-		if (present)
+		newFlags = keep && nkept < HnswMaxKept(slots) ? HNSW_LINK_KEPT : 0;
+		if (present >= 0)
 		{
 			/* already linked (a repair after VACUUM re-links existing elements) */
+			if ((list[present].flags & newFlags) != newFlags)
+			{
+				Page		page = BeginChange(&state, info->index, buf, building, 0);
+
+				tup = TupleAt(page, n, info->index);
+				tup->neighbors[start + present].flags |= newFlags;
+				FinishChange(state, buf);
+			}
 			UnlockReleaseBuffer(buf);
-			return true;
+			return (list[present].flags & HNSW_LINK_KEPT) ? HNSW_BACKLINK_KEPT : HNSW_BACKLINK_MADE;
 		}
 		if (used < slots)
 		{
@@ -820,13 +852,14 @@ HnswAddBackLink(HnswInfo *info, ItemPointer n, int lc, ItemPointer newTid, const
 
 			tup = TupleAt(page, n, info->index);
 			tup->neighbors[start + used].tid = *newTid;
+			tup->neighbors[start + used].flags = newFlags;
 			tup->neighbors[start + used].distance = distance;
 			FinishChange(state, buf);
 			UnlockReleaseBuffer(buf);
-			return true;
+			return newFlags ? HNSW_BACKLINK_KEPT : HNSW_BACKLINK_MADE;
 		}
 
-		/* full: choose again among the members and the newcomer */
+		/* full: choose again among the members that are not kept and the newcomer */
 		memcpy(before, list, sizeof(HnswNeighbor) * slots);
 		base = palloc(sizeof(float) * info->dims);
 		memcpy(base, HnswTupleVector(tup, info->m), sizeof(float) * info->dims);
@@ -835,61 +868,69 @@ HnswAddBackLink(HnswInfo *info, ItemPointer n, int lc, ItemPointer newTid, const
 		cands = palloc(sizeof(HnswCandidate *) * (slots + 1));
 		vecs = palloc(sizeof(float *) * (slots + 1));
 		chosen = palloc(sizeof(int) * (slots + 1));
+		member = palloc(sizeof(int) * (slots + 1));
 		for (int i = 0; i <= slots; i++)
 		{
-			cands[i] = palloc0(sizeof(HnswCandidate));
-			vecs[i] = palloc(sizeof(float) * info->dims);
+			if (i < slots && (before[i].flags & HNSW_LINK_KEPT))
+				continue;
+			cands[ncands] = palloc0(sizeof(HnswCandidate));
+			vecs[ncands] = palloc(sizeof(float) * info->dims);
 			if (i < slots)
 			{
-				cands[i]->tid = before[i].tid;
-				cands[i]->distance = before[i].distance;
-				FetchVector(info, &before[i].tid, vecs[i]);
+				cands[ncands]->tid = before[i].tid;
+				cands[ncands]->distance = before[i].distance;
+				FetchVector(info, &before[i].tid, vecs[ncands]);
+				member[ncands] = i;
 			}
 			else
 			{
-				cands[i]->tid = *newTid;
-				cands[i]->distance = distance;
-				memcpy(vecs[i], newVec, sizeof(float) * info->dims);
+				cands[ncands]->tid = *newTid;
+				cands[ncands]->distance = distance;
+				memcpy(vecs[ncands], newVec, sizeof(float) * info->dims);
+				member[ncands] = -1;
 			}
+			ncands++;
 		}
-		/* sort candidates (and their vectors) nearest first */
-		for (int i = 1; i <= slots; i++)
+		/* sort candidates (their vectors and members alongside) nearest first */
+		for (int i = 1; i < ncands; i++)
 			for (int j = i; j > 0 && cands[j]->distance < cands[j - 1]->distance; j--)
 			{
 				HnswCandidate *tc = cands[j];
 				float	   *tv = vecs[j];
+				int			tm = member[j];
 
 				cands[j] = cands[j - 1];
 				cands[j - 1] = tc;
 				vecs[j] = vecs[j - 1];
 				vecs[j - 1] = tv;
+				member[j] = member[j - 1];
+				member[j - 1] = tm;
 			}
-		nchosen = HnswFillPruned(HnswSelectNeighbors(info, cands, slots + 1, slots, vecs, chosen),
-								 chosen, slots + 1, slots);
+		for (int i = 0; i < ncands; i++)
+			if (member[i] < 0)
+				newIdx = i;
+		/* one candidate more than the free slots: exactly one is left out */
+		nchosen = HnswFillPruned(HnswSelectNeighbors(info, cands, ncands, slots - nkept, vecs, chosen),
+								 chosen, ncands, slots - nkept);
+		for (int i = 0; i < nchosen && !kept; i++)
+			kept = chosen[i] == newIdx;
+
 		/*
-		 * The newcomer did not make it: the list stays as it was, unless the
-		 * caller needs this link (no other neighbour took the newcomer), and
-		 * then the newcomer takes the farthest member's place.
+		 * The newcomer did not make it (it is the one left out): the list
+		 * stays as it was, unless the caller needs this link, and then the
+		 * newcomer takes the farthest member's place.
 		 */
+		if (!kept && !force)
+			return HNSW_BACKLINK_NONE;
+		if (!kept)
 		{
-			bool		kept = false;
+			int			last = ncands - 1;
 
-			for (int i = 0; i < nchosen && !kept; i++)
-				kept = ItemPointerEquals(&cands[chosen[i]]->tid, newTid);
-			if (!kept && !force)
-				return false;
-			if (!kept)
-			{
-				int			last = slots;
-
-				while (last >= 0 && ItemPointerEquals(&cands[last]->tid, newTid))
-					last--;
-				for (int i = 0; i < nchosen; i++)
-					if (chosen[i] == last)
-						for (int j = 0; j <= slots; j++)
-							if (ItemPointerEquals(&cands[j]->tid, newTid))
-								chosen[i] = j;
-			}
+			while (last >= 0 && last == newIdx)
+				last--;
+			for (int i = 0; i < nchosen; i++)
+				if (chosen[i] == last)
+					chosen[i] = newIdx;
 		}
 
 		buf = HnswReadBuffer(info->index, ItemPointerGetBlockNumber(n));
@@ -898,20 +939,26 @@ HnswAddBackLink(HnswInfo *info, ItemPointer n, int lc, ItemPointer newTid, const
 		if (memcmp(&tup->neighbors[start], before, sizeof(HnswNeighbor) * slots) == 0)
 		{
 			Page		page = BeginChange(&state, info->index, buf, building, 0);
+			int			w = 0;
 
 			tup = TupleAt(page, n, info->index);
+			/* kept links first, in their order, then the chosen */
 			for (int i = 0; i < slots; i++)
+				if (before[i].flags & HNSW_LINK_KEPT)
+					tup->neighbors[start + w++] = before[i];
+			for (int i = 0; i < nchosen; i++)
 			{
-				if (i < nchosen)
-				{
-					tup->neighbors[start + i].tid = cands[chosen[i]]->tid;
-					tup->neighbors[start + i].distance = cands[chosen[i]]->distance;
-				}
-				else
-				{
-					ItemPointerSetInvalid(&tup->neighbors[start + i].tid);
-					tup->neighbors[start + i].distance = 0;
-				}
+				HnswNeighbor *nb = &tup->neighbors[start + w++];
+
+				memset(nb, 0, sizeof(HnswNeighbor));
+				nb->tid = cands[chosen[i]]->tid;
+				nb->distance = cands[chosen[i]]->distance;
+				nb->flags = chosen[i] == newIdx ? newFlags : 0;
+			}
+			for (; w < slots; w++)
+			{
+				memset(&tup->neighbors[start + w], 0, sizeof(HnswNeighbor));
+				ItemPointerSetInvalid(&tup->neighbors[start + w].tid);
 			}
 			FinishChange(state, buf);
 			UnlockReleaseBuffer(buf);
@@ -920,21 +967,21 @@ HnswAddBackLink(HnswInfo *info, ItemPointer n, int lc, ItemPointer newTid, const
 			 * The member left out may have lost its last way in: the
 			 * newcomer, near both, links to it if it has room.
 			 */
-			for (int i = 0; i <= slots; i++)
+			for (int i = 0; i < ncands; i++)
 			{
 				bool		taken = false;
 
 				for (int j = 0; j < nchosen && !taken; j++)
 					taken = chosen[j] == i;
-				if (!taken && !ItemPointerEquals(&cands[i]->tid, newTid))
+				if (!taken && i != newIdx)
 					AppendLinkIfRoom(info, newTid, lc, &cands[i]->tid,
 									 HnswDistance(info->metric, info->dims, newVec, vecs[i]), building);
 			}
-			return true;
+			return newFlags ? HNSW_BACKLINK_KEPT : HNSW_BACKLINK_MADE;
 		}
 		UnlockReleaseBuffer(buf);
 	}
-	return false;
+	return HNSW_BACKLINK_NONE;
 }
 
 /* insert one vector (already prepared for the metric) into the on-disk graph */
@@ -1021,19 +1068,24 @@ HnswInsertElement(HnswInfo *info, const float *vec, ItemPointer heaptid, bool bu
 	/* links back from the chosen neighbours; on level 0 at least one must take it */
 	for (int lc = top; lc >= 0 && meta.entryLevel >= 0; lc--)
 	{
-		bool		linked = false;
+		bool		kept = false;
 
+		/* on level 0 the first link made is the new element's kept way in */
 		for (int i = 0; i < levelNChosen[lc]; i++)
 		{
 			HnswCandidate *c = levelResults[lc][levelChosen[lc][i]];
+			int			r = HnswAddBackLink(info, &c->tid, lc, &tid, vec, c->distance, building,
+											false, lc == 0 && !kept);
 
-			linked |= HnswAddBackLink(info, &c->tid, lc, &tid, vec, c->distance, building, false);
+			kept |= r == HNSW_BACKLINK_KEPT;
 		}
-		if (!linked && lc == 0 && levelNChosen[0] > 0)
+		/* none kept it: the nearest that can must */
+		for (int i = 0; lc == 0 && !kept && i < levelNChosen[0]; i++)
 		{
-			HnswCandidate *c = levelResults[0][levelChosen[0][0]];
+			HnswCandidate *c = levelResults[0][levelChosen[0][i]];
 
-			HnswAddBackLink(info, &c->tid, 0, &tid, vec, c->distance, building, true);
+			kept = HnswAddBackLink(info, &c->tid, 0, &tid, vec, c->distance, building, true, true) ==
+				HNSW_BACKLINK_KEPT;
 		}
 	}
 	(void) levelCounts;

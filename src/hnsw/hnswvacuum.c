@@ -136,6 +136,7 @@ RepairLevel(HnswInfo *info, HnswMetaPageData *meta, ItemPointer self, ElementCop
 	int		   *chosen = palloc(sizeof(int) * (slots + cap));
 	HnswVisited *seen = HnswVisitedCreate(cap);
 	int			n = 0;
+	int			nkept = 0;
 	int			k;
 
 	/* whole slots, padding too: they are compared with memcmp and WAL-logged */
@@ -149,6 +150,13 @@ RepairLevel(HnswInfo *info, HnswMetaPageData *meta, ItemPointer self, ElementCop
 
 		if (!HnswVisitedAdd(seen, t) || !CopyElement(info, t, &nc, !HnswVisitedContains(deleted, t)))
 			continue;
+		if (!HnswVisitedContains(deleted, t) && !nc.deleted &&
+			(ec->nbrs[start + i].flags & HNSW_LINK_KEPT))
+		{
+			/* a kept link to a live element stays as it is */
+			out[nkept++] = ec->nbrs[start + i];
+			continue;
+		}
 		if (!HnswVisitedContains(deleted, t) && !nc.deleted)
 		{
 			cands[n] = palloc0(sizeof(HnswCandidate));
@@ -209,13 +217,13 @@ RepairLevel(HnswInfo *info, HnswMetaPageData *meta, ItemPointer self, ElementCop
 			vecs[j - 1] = tv;
 		}
 	/* keep pruned candidates in the free slots: after heavy deletion, links are scarce */
-	k = HnswFillPruned(HnswSelectNeighbors(info, cands, n, slots, vecs, chosen), chosen, n, slots);
-	for (int i = 0; i < slots; i++)
+	k = HnswFillPruned(HnswSelectNeighbors(info, cands, n, slots - nkept, vecs, chosen), chosen, n, slots - nkept);
+	for (int i = nkept; i < slots; i++)
 	{
-		if (i < k)
+		if (i - nkept < k)
 		{
-			out[i].tid = cands[chosen[i]]->tid;
-			out[i].distance = cands[chosen[i]]->distance;
+			out[i].tid = cands[chosen[i - nkept]]->tid;
+			out[i].distance = cands[chosen[i - nkept]]->distance;
 		}
 		else
 		{
@@ -223,7 +231,7 @@ RepairLevel(HnswInfo *info, HnswMetaPageData *meta, ItemPointer self, ElementCop
 			out[i].distance = 0;
 		}
 	}
-	return k;
+	return nkept + k;
 }
 
 /* live elements that deleted ones linked to: they lost links into them */
@@ -323,7 +331,8 @@ RepairGraph(HnswInfo *info, HnswVisited *deleted, MemoryContext tmp)
 					}
 					UnlockReleaseBuffer(buf);
 					for (int i = 0; i < nfresh && i < slots && ItemPointerIsValid(&fresh[i].tid); i++)
-						HnswAddBackLink(info, &fresh[i].tid, lc, &tid, ec.vec, fresh[i].distance, false, i == 0);
+						HnswAddBackLink(info, &fresh[i].tid, lc, &tid, ec.vec, fresh[i].distance, false,
+										i == 0, lc == 0 && i == 0);
 				}
 			}
 			MemoryContextSwitchTo(old);
@@ -416,6 +425,7 @@ ClearDeleted(HnswInfo *info)
 			for (int s = 0; s < HnswSlots(info->m, tup->level); s++)
 			{
 				ItemPointerSetInvalid(&tup->neighbors[s].tid);
+				tup->neighbors[s].flags = 0;
 				tup->neighbors[s].distance = 0;
 			}
 		}
