@@ -119,7 +119,14 @@ SELECT count(face) AS faces, count(photo) AS photos FROM capture WHERE project_i
 SELECT count(*) FROM face WHERE project_id = :p;
 -- a log row per call that erased something, with counts per project and no biometric content
 SELECT captures_erased, photos_erased, faces_erased, by_project ? :'p' AS has_project FROM retention_log WHERE by_project ? :'p' ORDER BY run_id;
+-- the counts per project name only what was erased
+SELECT by_project -> :'p' AS erased FROM retention_log WHERE by_project ? :'p' ORDER BY run_id;
 SELECT enforce_retention(0);
+-- enforce_retention_all is paced by elapsed time: the share of the time spent erasing, the time of a call
+CALL enforce_retention_all(share => 0);
+CALL enforce_retention_all(share => 1.5);
+CALL enforce_retention_all(batch_time => '0');
+CALL enforce_retention_all(pause => '-1 s');
 -- the records cannot be changed or deleted while younger than 3 years
 UPDATE retention_log SET captures_erased = 0;
 DELETE FROM retention_log;

@@ -3,11 +3,17 @@
 # cameras keep inserting.
 #   1. baseline: CLIENTS pgbench camera clients for DURATION s (matching
 #      against a gallery of GALLERY persons), no retention running
-#   2. CALL firstsight.enforce_retention_all(BATCH) (a commit per batch) erasing
-#      EXPIRED captures (embedding + photo) and their gallery rows, with the same
-#      camera load running; its time, and camera throughput while it ran
+#   2. CALL firstsight.enforce_retention_all(BATCH, PAUSE, SHARE, BATCH_TIME) (a
+#      commit per call) erasing EXPIRED captures (embedding + photo) and their
+#      gallery rows, with the same camera load running; its time, and camera
+#      throughput while it ran; what the cameras and the erasing backend waited
+#      on (pg_stat_activity every 0.5 s), WAL (pg_stat_wal), HOT updates
+#   3. VACUUM, then the camera load alone again (the machine's load drifts:
+#      the ratio is given against the baselines before, after and their mean)
 # Settings (environment): EXPIRED (1000000), GALLERY (5000), DIMS (128),
-# CLIENTS (4), DURATION (30), BATCH (10000), PAUSE (between batches, '0'); PGBIN (the server's bin directory)
+# CLIENTS (4), DURATION (30), BATCH (10000, the most rows a pass of one call),
+# PAUSE (added after every call, '0'), SHARE (the fraction of the time spent
+# erasing, 0.5), BATCH_TIME (what one call should take, '500 ms'); PGBIN (the server's bin directory)
 # and FS_NO_INSTALL=1 to run an installation made elsewhere (a private copy of
 # the server with DESTDIR).  Bounded: one throwaway cluster, removed at the end.
 set -euo pipefail
@@ -21,6 +27,8 @@ CLIENTS=${CLIENTS:-4}
 DURATION=${DURATION:-30}
 BATCH=${BATCH:-10000}
 PAUSE=${PAUSE:-0}
+SHARE=${SHARE:-0.5}
+BATCH_TIME=${BATCH_TIME:-500 ms}
 BIN=${PGBIN:-/usr/lib/postgresql/15/bin}
 
 if [ "${FS_NO_INSTALL:-0}" != 1 ]; then
@@ -111,25 +119,62 @@ bench() {	# bench PREFIX SECONDS: pgbench camera load with a per-transaction log
 		-h "$PGHOST" -p "$PGPORT" -U postgres postgres) | grep -E "tps|failed" || true
 }
 # transactions per second in the log of PREFIX between epoch times FROM and TO
-rate() { cat "$dir/$1".* | awk -v f="$2" -v t="$3" '{ts = $5 + $6 / 1e6} ts >= f && ts <= t {n++} END {printf "%.1f", n / (t - f)}'; }
+rate() { cat "$dir/$1"* | awk -v f="$2" -v t="$3" '{ts = $5 + $6 / 1e6} ts >= f && ts <= t {n++} END {printf "%.1f", n / (t - f)}'; }
 
 fs_say "1. baseline: $CLIENTS camera clients, $DURATION s, no retention"
 b0=$(date +%s.%N); bench base "$DURATION"; b1=$(date +%s.%N)
 base=$(rate base "$b0" "$b1")
 fs_say "baseline camera throughput: $base captures/s"
 
-fs_say "2. enforce_retention_all($BATCH, '$PAUSE') with the same camera load"
-bench during "$((DURATION * 4))" > "$dir/pgbench_during.txt" &
+# counters read before and after the erasure window
+counters() {
+	psql -At -F ' ' -c "SELECT w.wal_records, w.wal_fpi, w.wal_bytes, t.n_tup_upd, t.n_tup_hot_upd, t.n_tup_del
+	                    FROM pg_stat_wal w, pg_stat_user_tables t WHERE t.relid = 'firstsight.capture'::regclass"
+}
+# every 0.5 s: what each camera backend and the erasing backend is doing (wait
+# event or CPU), and the erasing backend's CPU time from /proc
+sampler() {
+	local tick
+	tick=$(getconf CLK_TCK)
+	while [ ! -e "$dir/ret.end" ]; do
+		psql -At -F ' ' -c "SELECT CASE WHEN application_name = 'fs_retention' THEN 'retention'
+		                                 WHEN backend_type = 'autovacuum worker' THEN 'autovacuum'
+		                                 WHEN application_name = 'pgbench' THEN 'camera' ELSE 'other' END,
+		                            coalesce(wait_event_type || ':' || wait_event, 'CPU'), pid
+		                     FROM pg_stat_activity
+		                     WHERE pid <> pg_backend_pid() AND state IS DISTINCT FROM 'idle'
+		                       AND (backend_type IN ('client backend', 'autovacuum worker'))" 2>/dev/null |
+		while read -r who what pid; do
+			echo "$who $what"
+			if [ "$who" = retention ] && [ -r "/proc/$pid/stat" ]; then
+				awk -v t="$tick" '{printf "cpu %.2f\n", ($14 + $15) / t}' "/proc/$pid/stat"
+			fi
+		done
+		sleep 0.5
+	done >"$dir/samples.txt"
+}
+
+call="CALL firstsight.enforce_retention_all($BATCH, '$PAUSE', share => $SHARE, batch_time => '$BATCH_TIME')"
+fs_say "2. $call with the same camera load"
+# the same load in 20 s runs until the erasure has ended (logs during_0.*, during_1.*, ...)
+( i=0; while [ ! -e "$dir/ret.end" ]; do bench "during_$i" 20; i=$((i + 1)); done ) > "$dir/pgbench_during.txt" &
 bench_pid=$!
 sleep 3
+read -r c0_rec c0_fpi c0_bytes c0_upd c0_hot c0_del <<<"$(counters)"
+load0=$(cut -d' ' -f1 /proc/loadavg)
+sampler &
+sampler_pid=$!
 date +%s.%N > "$dir/ret.start"
-psql -c "CALL firstsight.enforce_retention_all($BATCH, '$PAUSE')"
+PGAPPNAME=fs_retention psql -c "$call"
 date +%s.%N > "$dir/ret.end"
+read -r c1_rec c1_fpi c1_bytes c1_upd c1_hot c1_del <<<"$(counters)"
+load1=$(cut -d' ' -f1 /proc/loadavg)
+wait "$sampler_pid" || true
 wait "$bench_pid"
 cat "$dir/pgbench_during.txt"
 r0=$(cat "$dir/ret.start"); r1=$(cat "$dir/ret.end")
 secs=$(echo "$r1 - $r0" | bc -l)
-pend=$(cat "$dir"/during.* | awk 'BEGIN {m = 0} {ts = $5 + $6 / 1e6; if (ts > m) m = ts} END {printf "%.3f", m}')
+pend=$(cat "$dir"/during_* | awk 'BEGIN {m = 0} {ts = $5 + $6 / 1e6; if (ts > m) m = ts} END {printf "%.3f", m}')
 w1=$(echo "if ($r1 < $pend) $r1 else $pend" | bc -l)
 during=$(rate during "$r0" "$w1")
 psql -At <<SQL
@@ -137,8 +182,24 @@ SELECT 'erased: ' || sum(captures_erased) || ' captures, ' || sum(photos_erased)
        || sum(faces_erased) || ' gallery faces in ' || count(*) || ' batches' FROM firstsight.retention_log;
 SELECT 'still due after: ' || (SELECT count(*) FROM firstsight.capture WHERE expires_at <= now())
        || ' captures, ' || (SELECT count(*) FROM firstsight.face WHERE expires_at <= now()) || ' gallery faces';
-SELECT 'longest batch: ' || round(extract(epoch FROM max(finished_at - started_at))::numeric * 1000) || ' ms' FROM firstsight.retention_log;
+SELECT 'batch time: median ' || round(extract(epoch FROM percentile_cont(0.5) WITHIN GROUP (ORDER BY finished_at - started_at))::numeric * 1000)
+       || ' ms, 90th percentile ' || round(extract(epoch FROM percentile_cont(0.9) WITHIN GROUP (ORDER BY finished_at - started_at))::numeric * 1000)
+       || ' ms, longest ' || round(extract(epoch FROM max(finished_at - started_at))::numeric * 1000) || ' ms' FROM firstsight.retention_log;
 SELECT 'capture rows kept: ' || count(*) || ', with an embedding: ' || count(face) FROM firstsight.capture;
 SQL
+fs_say "3. after: VACUUM, then the camera load alone again for $DURATION s (the load of the machine drifts)"
+psql -c "VACUUM firstsight.capture, firstsight.face"
+a0=$(date +%s.%N); bench after "$DURATION"; a1=$(date +%s.%N)
+after=$(rate after "$a0" "$a1")
+fs_say "camera throughput after: $after captures/s (before: $base)"
+fs_say "WAL during the erasure window: $((c1_rec - c0_rec)) records, $((c1_fpi - c0_fpi)) full-page images, $(( (c1_bytes - c0_bytes) / 1048576 )) MB ($(( (c1_bytes - c0_bytes) / EXPIRED )) bytes per erased capture)"
+fs_say "capture updates: $((c1_upd - c0_upd)), of them HOT: $((c1_hot - c0_hot))"
+fs_say "load average: $load0 at the start, $load1 at the end"
+awk '$1 != "cpu" {n[$1]++; w[$1 " " $2]++} $1 == "cpu" {cpu = $2}
+     END {for (k in w) {split(k, a, " "); printf "  %-10s %-28s %5.1f%%\n", a[1], a[2], 100 * w[k] / n[a[1]]}
+          if (cpu != "") printf "  erasing backend CPU: %.1f s\n", cpu}' "$dir/samples.txt" | sort >&2
+cpu=$(awk '$1 == "cpu" {c = $2} END {print c + 0}' "$dir/samples.txt")
+fs_say "erasing backend: $(printf '%.1f' "$cpu") s of CPU in $(printf '%.1f' "$secs") s = $(echo "100 * $cpu / $secs" | bc -l | xargs printf '%.0f')% of a core"
 fs_say "enforce_retention_all: $(printf '%.1f' "$secs") s for $EXPIRED captures ($(echo "$EXPIRED / $secs" | bc -l | xargs printf '%.0f') captures/s)"
-fs_say "camera throughput while it ran: $during captures/s = $(echo "100 * $during / $base" | bc -l | xargs printf '%.0f')% of baseline ($base)"
+both=$(echo "($base + $after) / 2" | bc -l)
+fs_say "camera throughput while it ran: $during captures/s = $(echo "100 * $during / $base" | bc -l | xargs printf '%.0f')% of the baseline before ($base), $(echo "100 * $during / $after" | bc -l | xargs printf '%.0f')% of the one after ($after), $(echo "100 * $during / $both" | bc -l | xargs printf '%.0f')% of their mean"

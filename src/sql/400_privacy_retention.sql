@@ -509,17 +509,34 @@ $$;
 COMMENT ON FUNCTION record_consent(bigint, bigint, boolean, text, text, text) IS
 	'record consent given or withdrawn (method, scope face/photo, evidence reference); withdrawal erases biometric data at once';
 
--- erase expired biometric data in bounded batches; what it erased, and whether more is due
+-- erase expired biometric data in bounded batches; what it erased, and whether more is due.
+-- Per erased capture: one index-ordered pick with a row lock (SKIP LOCKED),
+-- one UPDATE found by its tid (no second primary-key descent), and never two
+-- updates of one row (a photo due with its embedding goes with it).  The
+-- update cannot be HOT (expires_at, which it clears, is indexed, and a full
+-- heap page has no room for the new version in the same transaction), so each
+-- erased capture also gets entries in the primary key, capture_person and
+-- capture_visit; VACUUM removes the old ones.  Counts per project come from
+-- the statements themselves (no temporary table: no catalog writes per call).
 CREATE FUNCTION enforce_retention(batch_size integer DEFAULT 10000, as_of timestamptz DEFAULT now())
 	RETURNS TABLE (captures_erased bigint, photos_erased bigint, faces_erased bigint, more boolean)
 	LANGUAGE plpgsql SECURITY DEFINER
 	SET search_path = firstsight, pg_catalog, pg_temp
+	-- the batch joins its rows by tid (or gallery key): a nested loop, never a
+	-- hash of the whole table, whatever the estimates
+	SET enable_hashjoin = off
+	SET enable_mergejoin = off
 	AS $$
 DECLARE
 	started timestamptz := clock_timestamp();
-	nc bigint;
-	np bigint;
-	nf bigint;
+	n1 bigint;		-- captures of the embedding pass
+	p1 bigint;		-- ... that had a photo
+	n2 bigint;		-- captures of the photo pass
+	c2 bigint;		-- ... whose embedding was due too
+	nf bigint;		-- gallery rows
+	j1 jsonb;		-- per project counts of each pass
+	j2 jsonb;
+	j3 jsonb;
 	per jsonb;
 	r record;
 BEGIN
@@ -529,55 +546,81 @@ BEGIN
 			HINT = 'Give 1 to 1000000; 10000 keeps each call well under a second.';
 	END IF;
 	as_of := coalesce(as_of, now());
-	CREATE TEMP TABLE IF NOT EXISTS pg_temp.fs_erased (project_id bigint, what text) ON COMMIT DROP;
-	TRUNCATE pg_temp.fs_erased;
 
-	-- captures: embedding and photo; rows locked elsewhere (ingestion) wait for the next call
+	-- 1. captures whose embedding is due: embedding and photo go; rows locked
+	--    elsewhere (ingestion) are left for the next call, and neither waits
 	WITH b AS (
-		SELECT c.project_id, c.capture_id FROM capture c
-		WHERE c.expires_at <= as_of
-		ORDER BY c.expires_at LIMIT batch_size
+		SELECT x.ctid AS tid, x.project_id, x.photo_expires_at IS NOT NULL AS had_photo
+		FROM capture x
+		WHERE x.expires_at <= as_of
+		ORDER BY x.expires_at LIMIT batch_size
 		FOR UPDATE SKIP LOCKED
 	), u AS (
-		UPDATE capture c SET face = NULL, photo = NULL, expires_at = NULL, photo_expires_at = NULL,
+		UPDATE capture x SET face = NULL, photo = NULL, expires_at = NULL, photo_expires_at = NULL,
 		                     erased_at = statement_timestamp()
-		FROM b WHERE c.project_id = b.project_id AND c.capture_id = b.capture_id
-		RETURNING c.project_id)
-	INSERT INTO pg_temp.fs_erased SELECT u.project_id, 'captures' FROM u;
-	GET DIAGNOSTICS nc = ROW_COUNT;
+		FROM b WHERE x.ctid = b.tid
+		RETURNING b.project_id, b.had_photo
+	), g AS (
+		SELECT u.project_id, count(*) AS n, count(*) FILTER (WHERE u.had_photo) AS photos
+		FROM u GROUP BY u.project_id
+	)
+	SELECT coalesce(sum(g.n), 0), coalesce(sum(g.photos), 0),
+	       jsonb_object_agg(g.project_id::text, jsonb_build_object('captures', g.n, 'photos', g.photos))
+	INTO n1, p1, j1 FROM g;
 
-	-- photos past photo_retention whose embedding stays
+	-- 2. captures whose photo is past photo_retention (their embedding too, if due)
 	WITH b AS (
-		SELECT c.project_id, c.capture_id FROM capture c
-		WHERE c.photo_expires_at <= as_of
-		ORDER BY c.photo_expires_at LIMIT batch_size
+		SELECT x.ctid AS tid, x.project_id, coalesce(x.expires_at <= as_of, false) AS face_due
+		FROM capture x
+		WHERE x.photo_expires_at <= as_of
+		ORDER BY x.photo_expires_at LIMIT batch_size
 		FOR UPDATE SKIP LOCKED
 	), u AS (
-		UPDATE capture c SET photo = NULL, photo_expires_at = NULL
-		FROM b WHERE c.project_id = b.project_id AND c.capture_id = b.capture_id
-		RETURNING c.project_id)
-	INSERT INTO pg_temp.fs_erased SELECT u.project_id, 'photos' FROM u;
-	GET DIAGNOSTICS np = ROW_COUNT;
+		UPDATE capture x SET photo = NULL, photo_expires_at = NULL,
+		                     face = CASE WHEN b.face_due THEN NULL ELSE x.face END,
+		                     expires_at = CASE WHEN b.face_due THEN NULL ELSE x.expires_at END,
+		                     erased_at = CASE WHEN b.face_due THEN statement_timestamp() ELSE x.erased_at END
+		FROM b WHERE x.ctid = b.tid
+		RETURNING b.project_id, b.face_due
+	), g AS (
+		SELECT u.project_id, count(*) AS n, count(*) FILTER (WHERE u.face_due) AS captures
+		FROM u GROUP BY u.project_id
+	)
+	SELECT coalesce(sum(g.n), 0), coalesce(sum(g.captures), 0),
+	       jsonb_object_agg(g.project_id::text, jsonb_build_object('captures', g.captures, 'photos', g.n))
+	INTO n2, c2, j2 FROM g;
 
-	-- gallery rows (their index entries go at the next VACUUM and are never returned before)
+	-- 3. gallery rows (their index entries go at the next VACUUM and are never
+	--    returned before).  face.expires_at has no index (re-dating a gallery row
+	--    stays HOT), so this is a sequential scan: in table order, stopping at
+	--    batch_size rows, rather than sorting every due row of every gallery
 	WITH b AS (
 		SELECT f.project_id, f.face_id FROM face f
 		WHERE f.expires_at <= as_of
-		ORDER BY f.expires_at LIMIT batch_size
+		LIMIT batch_size
 		FOR UPDATE SKIP LOCKED
 	), d AS (
 		DELETE FROM face f USING b WHERE f.project_id = b.project_id AND f.face_id = b.face_id
-		RETURNING f.project_id)
-	INSERT INTO pg_temp.fs_erased SELECT d.project_id, 'faces' FROM d;
-	GET DIAGNOSTICS nf = ROW_COUNT;
+		RETURNING f.project_id
+	), g AS (
+		SELECT d.project_id, count(*) AS n FROM d GROUP BY d.project_id
+	)
+	SELECT coalesce(sum(g.n), 0), jsonb_object_agg(g.project_id::text, jsonb_build_object('faces', g.n))
+	INTO nf, j3 FROM g;
 
-	IF nc + np + nf > 0 THEN
-		SELECT jsonb_object_agg(s.project_id::text, s.counts) INTO per
-		FROM (SELECT e.project_id, jsonb_object_agg(e.what, e.n) AS counts
-		      FROM (SELECT project_id, what, count(*) AS n FROM pg_temp.fs_erased GROUP BY 1, 2) e
-		      GROUP BY e.project_id) s;
+	IF n1 + n2 + nf > 0 THEN
+		-- per project, only what was erased: {"captures": n, "photos": n, "faces": n}
+		SELECT jsonb_object_agg(e.project, e.counts) INTO per
+		FROM (SELECT j.project, jsonb_strip_nulls(jsonb_build_object(
+		             'captures', nullif(sum((j.counts ->> 'captures')::bigint), 0),
+		             'photos', nullif(sum((j.counts ->> 'photos')::bigint), 0),
+		             'faces', nullif(sum((j.counts ->> 'faces')::bigint), 0))) AS counts
+		      FROM (SELECT * FROM jsonb_each(coalesce(j1, '{}'))
+		            UNION ALL SELECT * FROM jsonb_each(coalesce(j2, '{}'))
+		            UNION ALL SELECT * FROM jsonb_each(coalesce(j3, '{}'))) j(project, counts)
+		      GROUP BY j.project) e;
 		INSERT INTO retention_log (started_at, finished_at, as_of, captures_erased, photos_erased, faces_erased, by_project)
-		VALUES (started, clock_timestamp(), as_of, nc, np, nf, per);
+		VALUES (started, clock_timestamp(), as_of, n1 + c2, p1 + n2, nf, per);
 		IF to_regprocedure('firstsight.emit_event(bigint,text,text,jsonb)') IS NOT NULL THEN
 			FOR r IN SELECT key::bigint AS project_id, value AS counts FROM jsonb_each(per) ORDER BY 1 LOOP
 				PERFORM firstsight.emit_event(r.project_id, 'retention.completed', 'retention',
@@ -585,25 +628,49 @@ BEGIN
 			END LOOP;
 		END IF;
 	END IF;
-	TRUNCATE pg_temp.fs_erased;
-	RETURN QUERY SELECT nc, np, nf, (nc = batch_size OR np = batch_size OR nf = batch_size);
+	RETURN QUERY SELECT n1 + c2, p1 + n2, nf, (n1 = batch_size OR n2 = batch_size OR nf = batch_size);
 END
 $$;
 COMMENT ON FUNCTION enforce_retention(integer, timestamptz) IS
-	'erase up to batch_size expired embeddings, photos and gallery rows each; call again while more is true';
+	'erase up to batch_size captures whose embedding is due, batch_size whose photo is due and batch_size gallery rows; call again while more is true';
 
--- enforce retention to the end, committing after every batch (pg_cron, psql); pause spreads the load
-CREATE PROCEDURE enforce_retention_all(batch_size integer DEFAULT 10000, pause interval DEFAULT '0')
+-- enforce retention to the end, committing after every call (pg_cron, psql).
+-- Paced by elapsed time, not fixed sleeps: each call is sized to take about
+-- batch_time (at most batch_size rows a pass), so row locks are short on any
+-- machine, and after a call that took t the procedure sleeps t * (1 - share) / share
+-- (plus pause), so erasure keeps its backend busy for about `share` of the time.
+CREATE PROCEDURE enforce_retention_all(batch_size integer DEFAULT 10000, pause interval DEFAULT '0',
+                                       share real DEFAULT 0.5, batch_time interval DEFAULT '500 ms')
 	LANGUAGE plpgsql
 	AS $$
 DECLARE
 	more boolean := true;
+	size integer;
+	target float8 := extract(epoch FROM batch_time);
+	t0 timestamptz;
+	took float8;
 BEGIN
+	IF share IS NULL OR NOT share > 0 OR share > 1 THEN
+		RAISE EXCEPTION USING ERRCODE = 'invalid_parameter_value',
+			MESSAGE = format('share %s is out of range', coalesce(share::text, 'NULL')),
+			DETAIL = 'share is the fraction of the time spent erasing, between its pauses.',
+			HINT = 'Give more than 0 and at most 1; 0.5 erases half of the time, 1 without pauses.';
+	END IF;
+	IF batch_time IS NULL OR target <= 0 OR pause IS NULL OR pause < interval '0' THEN
+		RAISE EXCEPTION USING ERRCODE = 'invalid_parameter_value',
+			MESSAGE = 'batch_time must be positive and pause not negative',
+			HINT = 'For example batch_time => ''500 ms'', pause => ''0''.';
+	END IF;
+	size := least(batch_size, 1000);	-- then sized by the time calls take
 	WHILE more LOOP
-		SELECT r.more INTO more FROM firstsight.enforce_retention(batch_size) r;
+		t0 := pg_catalog.clock_timestamp();
+		SELECT r.more INTO more FROM firstsight.enforce_retention(size) r;
 		COMMIT;
-		IF more AND pause > interval '0' THEN
-			PERFORM pg_catalog.pg_sleep_for(pause);
+		took := greatest(extract(epoch FROM pg_catalog.clock_timestamp() - t0), 0.001);
+		size := greatest(1, least(batch_size,
+		            pg_catalog.round(size * least(2.0, greatest(0.5, target / took)))::integer));
+		IF more THEN
+			PERFORM pg_catalog.pg_sleep(took * (1 - share) / share + extract(epoch FROM pause));
 		END IF;
 	END LOOP;
 END

@@ -13,6 +13,7 @@ use Test::More;
 my $n = $ENV{FS_ERASURE_FACES} // 100000;
 my $queries = 1000;
 
+my $t_setup = time;
 my $node = PostgreSQL::Test::Cluster->new('erasure_index');
 $node->init;
 $node->append_conf('postgresql.conf', "fsync = off\nshared_buffers = 256MB\nmaintenance_work_mem = 256MB\n");
@@ -41,6 +42,7 @@ $node->safe_psql('postgres', qq{
 	ANALYZE;
 });
 my $indexed = $node->safe_psql('postgres', q{SELECT firstsight.create_gallery_index(1)});
+diag(sprintf('%d gallery faces loaded (into the index create_project made, when there is one) in %d s', $n, time - $t_setup));
 diag($indexed eq 't' ? 'gallery has an embedding_hnsw index: index scans'
                      : 'embedding_hnsw is not installed: exact search (sequential scan)');
 
@@ -63,12 +65,15 @@ $node->safe_psql('postgres', q{
 	                      FROM firstsight.person WHERE person_id % 2 = 0 ORDER BY person_id LIMIT 1000) e});
 $node->safe_psql('postgres', q{
 	UPDATE firstsight.face SET expires_at = '2024-04-01' WHERE person_id % 2 = 0});
-$node->safe_psql('postgres', q{CALL firstsight.enforce_retention_all(10000)});
+$node->safe_psql('postgres', q{CALL firstsight.enforce_retention_all(10000, share => 1)});
 diag(sprintf('erased %d faces in %d s', $n / 2, time - $t0));
 is($node->safe_psql('postgres', q{SELECT count(*) FROM firstsight.face WHERE person_id % 2 = 0}), '0', 'half the faces erased');
 is($node->safe_psql('postgres', q{SELECT count(*) FROM firstsight.face}), $n / 2, 'the other half stays');
 is($node->safe_psql('postgres', q{SELECT count(*) FROM firstsight.erasure_log}), '1000', 'a log row per erase_person');
+my $t_vacuum = time;
 $node->safe_psql('postgres', q{VACUUM firstsight.face_p1});
+diag(sprintf('VACUUM in %d s', time - $t_vacuum));
+my $t_checks = time;
 
 # no erased embedding from any scan: each erased person's own vector finds only remaining persons
 my $leaks = $node->safe_psql('postgres', qq{$settings
@@ -99,6 +104,7 @@ my $matched = $node->safe_psql('postgres', q{
 	LATERAL firstsight.gallery_nearest(1, ARRAY[p.face]) g WHERE NOT p.erased});
 my $remaining = $node->safe_psql('postgres', q{SELECT count(*) FROM probe WHERE NOT erased});
 cmp_ok($matched, '>=', 0.95 * $remaining, "gallery_nearest finds $matched of $remaining remaining persons");
+diag(sprintf('checks after VACUUM in %d s', time - $t_checks));
 
 $node->stop;
 done_testing();
