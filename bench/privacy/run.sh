@@ -13,7 +13,9 @@
 # Settings (environment): EXPIRED (1000000), GALLERY (5000), DIMS (128),
 # CLIENTS (4), DURATION (30), BATCH (10000, the most rows a pass of one call),
 # PAUSE (added after every call, '0'), SHARE (the fraction of the time spent
-# erasing, 0.5), BATCH_TIME (what one call should take, '500 ms'); PGBIN (the server's bin directory)
+# erasing, 0.5), BATCH_TIME (what one call should take, '500 ms'), AUTOVACUUM
+# (on; off leaves the erased rows to the VACUUM before step 3, to tell the
+# erasure's own cost from that of the autovacuum it sets off); PGBIN (the server's bin directory)
 # and FS_NO_INSTALL=1 to run an installation made elsewhere (a private copy of
 # the server with DESTDIR).  Bounded: one throwaway cluster, removed at the end.
 set -euo pipefail
@@ -29,6 +31,7 @@ BATCH=${BATCH:-10000}
 PAUSE=${PAUSE:-0}
 SHARE=${SHARE:-0.5}
 BATCH_TIME=${BATCH_TIME:-500 ms}
+AUTOVACUUM=${AUTOVACUUM:-on}
 BIN=${PGBIN:-/usr/lib/postgresql/15/bin}
 
 if [ "${FS_NO_INSTALL:-0}" != 1 ]; then
@@ -48,6 +51,7 @@ fsync = off
 shared_buffers = 512MB
 maintenance_work_mem = 512MB
 max_connections = 50
+autovacuum = $AUTOVACUUM
 synchronous_commit = off
 checkpoint_timeout = 30min
 max_wal_size = 8GB
@@ -121,11 +125,6 @@ bench() {	# bench PREFIX SECONDS: pgbench camera load with a per-transaction log
 # transactions per second in the log of PREFIX between epoch times FROM and TO
 rate() { cat "$dir/$1"* | awk -v f="$2" -v t="$3" '{ts = $5 + $6 / 1e6} ts >= f && ts <= t {n++} END {printf "%.1f", n / (t - f)}'; }
 
-fs_say "1. baseline: $CLIENTS camera clients, $DURATION s, no retention"
-b0=$(date +%s.%N); bench base "$DURATION"; b1=$(date +%s.%N)
-base=$(rate base "$b0" "$b1")
-fs_say "baseline camera throughput: $base captures/s"
-
 # counters read before and after the erasure window
 counters() {
 	psql -At -F ' ' -c "SELECT w.wal_records, w.wal_fpi, w.wal_bytes, t.n_tup_upd, t.n_tup_hot_upd, t.n_tup_del
@@ -133,10 +132,10 @@ counters() {
 }
 # every 0.5 s: what each camera backend and the erasing backend is doing (wait
 # event or CPU), and the erasing backend's CPU time from /proc
-sampler() {
+sampler() {	# sampler STOPFILE OUTFILE: until STOPFILE exists
 	local tick
 	tick=$(getconf CLK_TCK)
-	while [ ! -e "$dir/ret.end" ]; do
+	while [ ! -e "$1" ]; do
 		psql -At -F ' ' -c "SELECT CASE WHEN application_name = 'fs_retention' THEN 'retention'
 		                                 WHEN backend_type = 'autovacuum worker' THEN 'autovacuum'
 		                                 WHEN application_name = 'pgbench' THEN 'camera' ELSE 'other' END,
@@ -151,8 +150,15 @@ sampler() {
 			fi
 		done
 		sleep 0.5
-	done >"$dir/samples.txt"
+	done >"$2"
 }
+
+fs_say "1. baseline: $CLIENTS camera clients, $DURATION s, no retention"
+sampler "$dir/base.end" "$dir/samples_base.txt" &
+b0=$(date +%s.%N); bench base "$DURATION"; b1=$(date +%s.%N)
+touch "$dir/base.end"; wait
+base=$(rate base "$b0" "$b1")
+fs_say "baseline camera throughput: $base captures/s"
 
 call="CALL firstsight.enforce_retention_all($BATCH, '$PAUSE', share => $SHARE, batch_time => '$BATCH_TIME')"
 fs_say "2. $call with the same camera load"
@@ -162,7 +168,7 @@ bench_pid=$!
 sleep 3
 read -r c0_rec c0_fpi c0_bytes c0_upd c0_hot c0_del <<<"$(counters)"
 load0=$(cut -d' ' -f1 /proc/loadavg)
-sampler &
+sampler "$dir/ret.end" "$dir/samples.txt" &
 sampler_pid=$!
 date +%s.%N > "$dir/ret.start"
 PGAPPNAME=fs_retention psql -c "$call"
@@ -189,7 +195,9 @@ SELECT 'capture rows kept: ' || count(*) || ', with an embedding: ' || count(fac
 SQL
 fs_say "3. after: VACUUM, then the camera load alone again for $DURATION s (the load of the machine drifts)"
 psql -c "VACUUM firstsight.capture, firstsight.face"
+sampler "$dir/after.end" "$dir/samples_after.txt" &
 a0=$(date +%s.%N); bench after "$DURATION"; a1=$(date +%s.%N)
+touch "$dir/after.end"; wait
 after=$(rate after "$a0" "$a1")
 fs_say "camera throughput after: $after captures/s (before: $base)"
 fs_say "WAL during the erasure window: $((c1_rec - c0_rec)) records, $((c1_fpi - c0_fpi)) full-page images, $(( (c1_bytes - c0_bytes) / 1048576 )) MB ($(( (c1_bytes - c0_bytes) / EXPIRED )) bytes per erased capture)"
@@ -198,6 +206,10 @@ fs_say "load average: $load0 at the start, $load1 at the end"
 awk '$1 != "cpu" {n[$1]++; w[$1 " " $2]++} $1 == "cpu" {cpu = $2}
      END {for (k in w) {split(k, a, " "); printf "  %-10s %-28s %5.1f%%\n", a[1], a[2], 100 * w[k] / n[a[1]]}
           if (cpu != "") printf "  erasing backend CPU: %.1f s\n", cpu}' "$dir/samples.txt" | sort >&2
+fs_say "the same samples (also taken every 0.5 s) in the camera-only windows before and after:"
+cat "$dir/samples_base.txt" "$dir/samples_after.txt" |
+	awk '$1 != "cpu" {n[$1]++; w[$1 " " $2]++}
+	     END {for (k in w) {split(k, a, " "); printf "  %-10s %-28s %5.1f%%\n", a[1], a[2], 100 * w[k] / n[a[1]]}}' | sort >&2
 cpu=$(awk '$1 == "cpu" {c = $2} END {print c + 0}' "$dir/samples.txt")
 fs_say "erasing backend: $(printf '%.1f' "$cpu") s of CPU in $(printf '%.1f' "$secs") s = $(echo "100 * $cpu / $secs" | bc -l | xargs printf '%.0f')% of a core"
 fs_say "enforce_retention_all: $(printf '%.1f' "$secs") s for $EXPIRED captures ($(echo "$EXPIRED / $secs" | bc -l | xargs printf '%.0f') captures/s)"
