@@ -25,7 +25,12 @@
 # cancelled and reported as ">600"; pgvector's took 390 s at 20,000 rows on a
 # loaded machine, so at 100,000 it needs the cap to keep the run near 30
 # minutes), RESULTS (1: write the table into bench/RESULTS.md under
-# "Index (issue 3)"; 0: print only), KEEP (keep the scratch directory).
+# "Index (issue 3)"; 0: print only), KEEP (keep the scratch directory),
+# CPU (0: QPS from each pass's wall time, a new session per pass; 1: from
+# the backend's CPU time, utime + stime in /proc, around the timed run of the
+# queries after an untimed run in the same session: steadier on a shared
+# machine, and without the session's start-up and first touches of shared
+# memory).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 . test/common.sh
@@ -44,7 +49,8 @@ MWM=${MWM:-2GB}
 PV_PARALLEL=${PV_PARALLEL:-0}
 VACUUM_TIMEOUT=${VACUUM_TIMEOUT:-600}
 RESULTS=${RESULTS:-1}
-COMMAND="$(for v in ROWS DIMS IDENTITIES QUERIES SEED EF_LIST PASSES M EF_CONSTRUCTION MWM PV_PARALLEL VACUUM_TIMEOUT; do
+CPU=${CPU:-0}
+COMMAND="$(for v in ROWS DIMS IDENTITIES QUERIES SEED EF_LIST PASSES M EF_CONSTRUCTION MWM PV_PARALLEL VACUUM_TIMEOUT CPU; do
 	[ -n "${!v+x}" ] && printf "%s='%s' " "$v" "${!v}"; done)bench/hnsw/run.sh"
 # (the variables are all set by now, so the command shows every setting)
 
@@ -212,10 +218,19 @@ analyze_all
 # ---- searches ---------------------------------------------------------------
 # the script of one pass: $1 = table, $2 = query table
 make_script() {
+	local cpu="\\! awk '{print \$14 + \$15}' /proc/\$BPID/stat >$T/cpu_$1"
 	{
 		echo "SET enable_seqscan = off;"
 		echo "PREPARE k(int) AS SELECT \$1, ARRAY(SELECT id FROM $1 ORDER BY e <=> (SELECT e FROM $2 WHERE qid = \$1) LIMIT 10);"
+		if [ "$CPU" = 1 ]; then
+			# the same queries once untimed in this session, then the backend's CPU ticks around the timed run
+			echo "SELECT pg_backend_pid() AS bpid \\gset"
+			echo "\\setenv BPID :bpid"
+			for ((i = 1; i <= QUERIES; i++)); do echo "EXECUTE k($i);"; done
+			echo "$cpu.0"
+		fi
 		for ((i = 1; i <= QUERIES; i++)); do echo "EXECUTE k($i);"; done
+		if [ "$CPU" = 1 ]; then echo "$cpu.1"; fi
 	} >"$T/pass_$1.sql"
 	chmod 644 "$T/pass_$1.sql"
 }
@@ -239,7 +254,11 @@ pass() {
 	local t0
 	t0=$(now)
 	PGOPTIONS="-c firstsight.hnsw_ef_search=$2 -c hnsw.ef_search=$2" bench_psql -F '|' -f "$T/pass_$1.sql" >"$3"
-	elapsed "$t0"
+	if [ "$CPU" = 1 ]; then
+		awk -v a="$(cat "$T/cpu_$1.0")" -v b="$(cat "$T/cpu_$1.1")" -v hz="$(getconf CLK_TCK)" 'BEGIN {printf "%.2f\n", (b - a) / hz}'
+	else
+		elapsed "$t0"
+	fi
 }
 # recall@1 and recall@10 of a pass's output $1 against ground truth table $2
 recall() {
@@ -355,6 +374,7 @@ REPORT=$T/report.md
 	echo "firstsight $REV (git HEAD, built and installed privately by the script); pgvector $([ $PV = 1 ] && psql_q -c "SELECT extversion FROM pg_extension WHERE extname = 'vector'" || echo 'not installed: comparison skipped')."
 	echo "Data: $ROWS captures x $DIMS dims of $IDENTITIES identities, $QUERIES held-out queries, seed $SEED; cosine similarity $(echo "$SIMS" | paste -sd ';' | sed 's/;/; /')."
 	echo "Both indexes: m = $M, ef_construction = $EF_CONSTRUCTION, maintenance_work_mem = $MWM, max_parallel_maintenance_workers = 0; shared_buffers = 2GB; each table with its extension's default storage."
+	if [ "$CPU" = 1 ]; then echo "QPS from the backend's CPU time (CPU=1): each pass runs the queries once untimed, then timed, in one session."; fi
 	echo "QPS: one psql session, a prepared statement \`SELECT \$1, ARRAY(SELECT id FROM t ORDER BY e <=> (SELECT e FROM q WHERE qid = \$1) LIMIT 10)\` per query, a warm-up pass, median of $PASSES passes (1 after VACUUM)."
 	echo
 	if [ $PV = 1 ]; then
