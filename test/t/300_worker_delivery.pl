@@ -9,12 +9,12 @@ use warnings;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use FsWebhookReceiver;
 use Digest::SHA qw(hmac_sha256_hex);
 use IO::Socket::INET;
 use JSON::PP;
 use Time::HiRes qw(usleep);
 
-my $receiver = ($ENV{TESTDIR} // '.') . '/bench/webhooks/receiver.pl';
 my $port = PostgreSQL::Test::Cluster::get_free_port();
 my $secret = 'test-secret-0123456789abcdef';
 
@@ -34,7 +34,7 @@ $node->start;
 # the receiver: a child process writing one JSON line per request
 my $out = $node->basedir . '/received.jsonl';
 my $ctl = $node->basedir . '/control';
-my $rpid = start_receiver();
+my $rpid = start_receiver($port, $out, $ctl);
 
 # (the test cluster logs every statement: not this one, which holds the secret)
 $node->safe_psql('postgres', qq{
@@ -73,7 +73,7 @@ my $lat = $node->safe_psql('postgres',
 	"SELECT max(extract(epoch FROM latency)) < 5 FROM firstsight.delivery_status WHERE webhook_id = 1");
 is($lat, 't', 'delivered within seconds of commit although the fallback poll is an hour (woken at commit)');
 
-my @req = read_requests();
+my @req = read_requests($out);
 my @a = grep { $_->{path} eq '/a' } @req;
 is(scalar @a, 20, 'the receiver got exactly 20 requests on /a');
 is(scalar(grep { $_->{path} ne '/a' } @req), 0, 'nothing reached the disabled or refused endpoints');
@@ -127,7 +127,7 @@ $node->safe_psql('postgres', 'UPDATE firstsight.webhook SET enabled = true WHERE
 ok($node->poll_query_until('postgres',
 	"SELECT count(*) = 1 FROM firstsight.delivery_status WHERE webhook_id = 2 AND state = 'delivered'"),
 	'enabling the paused endpoint delivers what waited');
-is(scalar(grep { $_->{path} eq '/d' } read_requests()), 1, 'one request reached it');
+is(scalar(grep { $_->{path} eq '/d' } read_requests($out)), 1, 'one request reached it');
 
 # retention: off means never run; an interval runs it, and its event is delivered
 is($node->safe_psql('postgres',
@@ -152,14 +152,14 @@ ok($node->poll_query_until('postgres', q{
 	WHERE s.webhook_id = 1 AND s.event = 'visitor.new' AND s.state = 'delivered' AND s.event_id > 21}),
 	'the capture\'s visitor.new event was delivered');
 my ($vn) = grep { $_->{path} eq '/a' && $_->{event} eq 'visitor.new' && decode_json($_->{body})->{data}{camera_id} }
-	read_requests();
+	read_requests($out);
 ok($vn && $vn->{signature} eq 'sha256=' . hmac_sha256_hex($vn->{body}, $secret), 'visitor.new from ingestion is signed');
 is(join(',', sort keys %{ decode_json($vn->{body})->{data} }), 'camera_id,person_id,started_at,visit_id,zone',
 	'its payload: person, visit, time, camera and zone; no face, no photo');
 ok($node->poll_query_until('postgres',
 	"SELECT calls >= 2 FROM pg_stat_user_functions WHERE funcname = 'enforce_retention'"),
 	'enforce_retention runs again at the next interval');
-my ($rc) = grep { $_->{path} eq '/a' && decode_json($_->{body})->{event} eq 'retention.completed' } read_requests();
+my ($rc) = grep { $_->{path} eq '/a' && decode_json($_->{body})->{event} eq 'retention.completed' } read_requests($out);
 is_deeply([ sort keys %{ decode_json($rc->{body})->{data} } ], [ 'as_of', 'photos' ],
 	'the retention.completed payload holds counts only');
 
@@ -173,28 +173,3 @@ waitpid($rpid, 0);
 $node->stop;
 done_testing();
 
-sub start_receiver
-{
-	my $pid = fork();
-	die "fork: $!" unless defined $pid;
-	if ($pid == 0)
-	{
-		exec($^X, $receiver, $port, $out, $ctl) or die "exec: $!";
-	}
-	for (1 .. 100)
-	{
-		my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $port, Proto => 'tcp');
-		if ($s) { close $s; return $pid; }
-		usleep(100_000);
-	}
-	die "receiver did not start";
-}
-
-sub read_requests
-{
-	return () unless -e $out;
-	open(my $f, '<', $out) or die;
-	my @r = map { decode_json($_) } grep { /\S/ } <$f>;
-	close $f;
-	return @r;
-}

@@ -7,12 +7,12 @@ use warnings;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use FsWebhookReceiver;
 use Digest::SHA qw(hmac_sha256_hex);
 use IO::Socket::INET;
 use JSON::PP;
 use Time::HiRes qw(usleep time);
 
-my $receiver = ($ENV{TESTDIR} // '.') . '/bench/webhooks/receiver.pl';
 my $port = PostgreSQL::Test::Cluster::get_free_port();
 my $secret = 'down-secret-0123456789abcdef';
 my $n_subjects = 3;
@@ -60,30 +60,30 @@ like($node->safe_psql('postgres', "SELECT min(last_error) FROM firstsight.delive
 	qr/connect|refused/i, 'delivery_status shows the connection error');
 
 # phase 2: the receiver answers 503 for a while
-write_control('503');
-my $rpid = start_receiver();
-ok(wait_for(sub { grep { $_->{status} eq '503' } read_requests() } , 3), 'receiver answering 503 is retried');
+write_control($ctl, '503');
+my $rpid = start_receiver($port, $out, $ctl);
+ok(wait_for(sub { grep { $_->{status} eq '503' } read_requests($out) } , 3), 'receiver answering 503 is retried');
 ok($node->poll_query_until('postgres',
 	"SELECT bool_or(last_status = 503) FROM firstsight.delivery_status"), 'delivery_status records HTTP 503');
 
 # phase 3: the receiver hangs mid-request and is killed with -9, then stays down a moment
-write_control('hang');
-my $before = () = read_requests();
-ok(wait_for(sub { scalar(() = read_requests()) > $before }, 1), 'a request is in flight to a hung receiver');
+write_control($ctl, 'hang');
+my $before = () = read_requests($out);
+ok(wait_for(sub { scalar(() = read_requests($out)) > $before }, 1), 'a request is in flight to a hung receiver');
 kill 'KILL', $rpid;
 waitpid($rpid, 0);
 usleep(700_000);
 
 # phase 4: it recovers
-write_control('200');
-$rpid = start_receiver();
+write_control($ctl, '200');
+$rpid = start_receiver($port, $out, $ctl);
 ok($node->poll_query_until('postgres',
 	"SELECT count(*) = $total FROM firstsight.delivery_status WHERE state = 'delivered'"),
 	"all $total events delivered after the receiver returned");
 is($node->safe_psql('postgres', "SELECT count(*) FROM firstsight.delivery_status WHERE state <> 'delivered'"),
 	'0', 'none lost, none dead');
 
-my @req = read_requests();
+my @req = read_requests($out);
 my @ok = grep { $_->{status} eq '200' } @req;
 my %by_key;
 push @{ $by_key{ $_->{key} } }, $_ for @req;
@@ -120,36 +120,6 @@ kill 'KILL', $rpid;
 waitpid($rpid, 0);
 $node->stop;
 done_testing();
-
-sub write_control
-{
-	open(my $f, '>', $ctl) or die;
-	print $f "$_[0]\n";
-	close $f;
-}
-
-sub start_receiver
-{
-	my $pid = fork();
-	die "fork: $!" unless defined $pid;
-	exec($^X, $receiver, $port, $out, $ctl) or die "exec: $!" if $pid == 0;
-	for (1 .. 100)
-	{
-		my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $port, Proto => 'tcp');
-		if ($s) { close $s; return $pid; }
-		usleep(100_000);
-	}
-	die "receiver did not start";
-}
-
-sub read_requests
-{
-	return () unless -e $out;
-	open(my $f, '<', $out) or die;
-	my @r = map { decode_json($_) } grep { /\n$/ } <$f>;
-	close $f;
-	return @r;
-}
 
 # poll a condition for up to 60 seconds; true once it holds at least $times times in a row
 sub wait_for

@@ -8,12 +8,12 @@ use warnings;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use FsWebhookReceiver;
 use Digest::SHA qw(hmac_sha256_hex);
 use IO::Socket::INET;
 use JSON::PP;
 use Time::HiRes qw(usleep time);
 
-my $receiver = ($ENV{TESTDIR} // '.') . '/bench/webhooks/receiver.pl';
 my $port = PostgreSQL::Test::Cluster::get_free_port();
 my $secret = 'crash-secret-0123456789abcdef';
 my $total = 40;
@@ -36,8 +36,8 @@ $node->start;
 
 my $out = $node->basedir . '/received.jsonl';
 my $ctl = $node->basedir . '/control';
-write_control('200 delay=400');
-my $rpid = start_receiver();
+write_control($ctl, '200 delay=400');
+my $rpid = start_receiver($port, $out, $ctl);
 
 $node->safe_psql('postgres', qq{
 	CREATE EXTENSION firstsight;
@@ -71,14 +71,14 @@ ok(!(grep { -e "/proc/$_" } $pm, @kids), sprintf('all server processes gone %.1f
 ok($seen_at_kill >= 3, "the receiver had $seen_at_kill requests when the server died");
 
 # the server comes back (crash recovery); the receiver now answers at once
-write_control('200');
+write_control($ctl, '200');
 $node->start;
 ok($node->poll_query_until('postgres',
 	"SELECT count(*) = $total FROM firstsight.delivery_status WHERE state = 'delivered'"),
 	"after restart all $total events are delivered");
 is($node->safe_psql('postgres', 'SELECT count(*) FROM firstsight.outbox'), $total, 'the outbox kept every committed event');
 
-my @req = read_requests();
+my @req = read_requests($out);
 my %by_key;
 push @{ $by_key{ $_->{key} } }, $_ for @req;
 is(scalar(keys %by_key), $total, "the receiver saw exactly $total distinct idempotency keys: none lost");
@@ -110,36 +110,6 @@ waitpid($rpid, 0);
 $node->stop;
 done_testing();
 
-sub write_control
-{
-	open(my $f, '>', $ctl) or die;
-	print $f "$_[0]\n";
-	close $f;
-}
-
-sub start_receiver
-{
-	my $pid = fork();
-	die "fork: $!" unless defined $pid;
-	exec($^X, $receiver, $port, $out, $ctl) or die "exec: $!" if $pid == 0;
-	for (1 .. 100)
-	{
-		my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $port, Proto => 'tcp');
-		if ($s) { close $s; return $pid; }
-		usleep(100_000);
-	}
-	die "receiver did not start";
-}
-
-sub read_requests
-{
-	return () unless -e $out;
-	open(my $f, '<', $out) or die;
-	my @r = map { decode_json($_) } grep { /\n$/ } <$f>;
-	close $f;
-	return @r;
-}
-
 # the postmaster and its children
 sub pids_of_server
 {
@@ -155,4 +125,4 @@ sub pids_of_server
 	return ($pm, @kids);
 }
 
-sub count_requests { my @r = read_requests(); return scalar @r; }
+sub count_requests { my @r = read_requests($out); return scalar @r; }

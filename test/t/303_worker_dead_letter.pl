@@ -8,11 +8,11 @@ use warnings;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use FsWebhookReceiver;
 use IO::Socket::INET;
 use JSON::PP;
 use Time::HiRes qw(usleep);
 
-my $receiver = ($ENV{TESTDIR} // '.') . '/bench/webhooks/receiver.pl';
 my $port = PostgreSQL::Test::Cluster::get_free_port();
 my $max_attempts = 4;
 my $base_ms = 200;
@@ -33,8 +33,8 @@ $node->start;
 
 my $out = $node->basedir . '/received.jsonl';
 my $ctl = $node->basedir . '/control';
-write_control('500');
-my $rpid = start_receiver();
+write_control($ctl, '500');
+my $rpid = start_receiver($port, $out, $ctl);
 
 $node->safe_psql('postgres', qq{
 	CREATE EXTENSION firstsight;
@@ -56,7 +56,7 @@ is($node->safe_psql('postgres',
 is($node->safe_psql('postgres', "SELECT dead FROM firstsight.delivery_summary"), '2', 'delivery_summary counts the dead');
 
 usleep(3 * $max_ms * 1000);
-my @req = read_requests();
+my @req = read_requests($out);
 is(scalar @req, 2 * $max_attempts, 'no attempt after the last one (' . scalar(@req) . ' requests)');
 
 # per event: attempts 1..N in order, delays between them at least d/2, d = min(max, base * 2^(k-1))
@@ -80,12 +80,12 @@ for my $v (1, 2)
 ok($by{1}[-1]{t} <= $by{2}[0]{t}, 'the second event of the person was first tried after the first one was dead');
 
 # fixed receiver: redeliver() queues the dead again, and they arrive in order
-write_control('200');
+write_control($ctl, '200');
 is($node->safe_psql('postgres', 'SELECT firstsight.redeliver(1)'), '2', 'redeliver() queues both');
 ok($node->poll_query_until('postgres',
 	"SELECT count(*) = 2 FROM firstsight.delivery_status WHERE state = 'delivered'"),
 	'both delivered after redeliver()');
-my @ok = map { decode_json($_->{body})->{data}{visit} } grep { $_->{status} eq '200' } read_requests();
+my @ok = map { decode_json($_->{body})->{data}{visit} } grep { $_->{status} eq '200' } read_requests($out);
 is(join(',', @ok), '1,2', 'in order, once each');
 
 kill 'KILL', $rpid;
@@ -93,32 +93,3 @@ waitpid($rpid, 0);
 $node->stop;
 done_testing();
 
-sub write_control
-{
-	open(my $f, '>', $ctl) or die;
-	print $f "$_[0]\n";
-	close $f;
-}
-
-sub start_receiver
-{
-	my $pid = fork();
-	die "fork: $!" unless defined $pid;
-	exec($^X, $receiver, $port, $out, $ctl) or die "exec: $!" if $pid == 0;
-	for (1 .. 100)
-	{
-		my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $port, Proto => 'tcp');
-		if ($s) { close $s; return $pid; }
-		usleep(100_000);
-	}
-	die "receiver did not start";
-}
-
-sub read_requests
-{
-	return () unless -e $out;
-	open(my $f, '<', $out) or die;
-	my @r = map { decode_json($_) } grep { /\n$/ } <$f>;
-	close $f;
-	return @r;
-}

@@ -7,11 +7,11 @@ use warnings;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use FsWebhookReceiver;
 use IO::Socket::INET;
 use JSON::PP;
 use Time::HiRes qw(usleep);
 
-my $receiver = ($ENV{TESTDIR} // '.') . '/bench/webhooks/receiver.pl';
 my $port = PostgreSQL::Test::Cluster::get_free_port();
 
 my $node = PostgreSQL::Test::Cluster->new('nopreload');
@@ -26,7 +26,7 @@ track_functions = 'all'
 $node->start;
 
 my $out = $node->basedir . '/received.jsonl';
-my $rpid = start_receiver();
+my $rpid = start_receiver($port, $out);
 
 is($node->safe_psql('postgres', 'SHOW shared_preload_libraries'), '', 'firstsight is not preloaded');
 $node->safe_psql('postgres', qq{
@@ -50,7 +50,7 @@ is($node->safe_psql('postgres',
 	"SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'firstsight worker'"), '0', 'no worker without the preload');
 is($node->safe_psql('postgres',
 	"SELECT string_agg(state, ',') FROM firstsight.delivery_status"), 'pending,pending', 'deliveries wait');
-is(scalar(read_requests()), 0, 'nothing was sent');
+is(scalar(read_requests($out)), 0, 'nothing was sent');
 is($node->safe_psql('postgres',
 	"SELECT count(*) FROM pg_stat_user_functions WHERE funcname = 'enforce_retention'"), '0',
 	'and enforce_retention never ran (retention_interval needs the worker)');
@@ -61,7 +61,7 @@ $node->restart;
 ok($node->poll_query_until('postgres',
 	"SELECT count(*) = 2 FROM firstsight.delivery_status WHERE state = 'delivered'"),
 	'after preloading, the kept events are delivered');
-is(join(',', map { decode_json($_->{body})->{event} } read_requests()), 'deal.flagged,visitor.new',
+is(join(',', map { decode_json($_->{body})->{event} } read_requests($out)), 'deal.flagged,visitor.new',
 	'the receiver got both');
 
 kill 'KILL', $rpid;
@@ -69,25 +69,3 @@ waitpid($rpid, 0);
 $node->stop;
 done_testing();
 
-sub start_receiver
-{
-	my $pid = fork();
-	die "fork: $!" unless defined $pid;
-	exec($^X, $receiver, $port, $out) or die "exec: $!" if $pid == 0;
-	for (1 .. 100)
-	{
-		my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $port, Proto => 'tcp');
-		if ($s) { close $s; return $pid; }
-		usleep(100_000);
-	}
-	die "receiver did not start";
-}
-
-sub read_requests
-{
-	return () unless -e $out;
-	open(my $f, '<', $out) or die;
-	my @r = map { decode_json($_) } grep { /\n$/ } <$f>;
-	close $f;
-	return @r;
-}

@@ -8,11 +8,11 @@ use warnings;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use FsWebhookReceiver;
 use IO::Socket::INET;
 use JSON::PP;
 use Time::HiRes qw(usleep);
 
-my $receiver = ($ENV{TESTDIR} // '.') . '/bench/webhooks/receiver.pl';
 my $port = PostgreSQL::Test::Cluster::get_free_port();
 my $down = PostgreSQL::Test::Cluster::get_free_port();    # nobody listens there
 my $big = 1300;                                             # more than the window
@@ -33,7 +33,7 @@ firstsight.retention_interval = off
 $node->start;
 
 my $out = $node->basedir . '/received.jsonl';
-my $rpid = start_receiver();
+my $rpid = start_receiver($port, $out);
 
 # webhook 1 is down, webhook 2 answers; person:1 has $big events, then $others
 # other persons one each, all committed together
@@ -64,7 +64,7 @@ is($node->safe_psql('postgres',
 	"SELECT count(*) FROM firstsight.delivery_status WHERE webhook_id = 1 AND state = 'failed'"),
 	'1', 'there, only person:1\'s head was tried: the other subjects lie beyond the window behind it (the documented limit)');
 
-my @req = read_requests();
+my @req = read_requests($out);
 my (%last, %n);
 my $ordered = 1;
 for my $r (@req)
@@ -83,25 +83,3 @@ waitpid($rpid, 0);
 $node->stop;
 done_testing();
 
-sub start_receiver
-{
-	my $pid = fork();
-	die "fork: $!" unless defined $pid;
-	exec($^X, $receiver, $port, $out) or die "exec: $!" if $pid == 0;
-	for (1 .. 100)
-	{
-		my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $port, Proto => 'tcp');
-		if ($s) { close $s; return $pid; }
-		usleep(100_000);
-	}
-	die "receiver did not start";
-}
-
-sub read_requests
-{
-	return () unless -e $out;
-	open(my $f, '<', $out) or die;
-	my @r = map { decode_json($_) } grep { /\n$/ } <$f>;
-	close $f;
-	return @r;
-}
