@@ -59,7 +59,8 @@ SELECT * FROM pg_temp.bio ORDER BY person;
 -- the facts are the same
 SELECT * FROM pg_temp.facts;
 SELECT (SELECT row(f.*)::text FROM pg_temp.facts f) = (SELECT row(b.*)::text FROM before_facts b) AS facts_unchanged;
-DO $$
+-- every view saved in a before_ table gives the same rows now (raises, naming the view, if not)
+CREATE FUNCTION pg_temp.views_unchanged(cause text) RETURNS void LANGUAGE plpgsql AS $$
 DECLARE v text; n bigint;
 BEGIN
 	FOR v IN SELECT substr(c.relname, 8) FROM pg_class c WHERE c.relname LIKE 'before\_%' AND c.relpersistence = 't'
@@ -68,10 +69,11 @@ BEGIN
 		                UNION ALL (SELECT * FROM %I EXCEPT ALL SELECT * FROM firstsight.%I)) d',
 		               v, 'before_' || v, 'before_' || v, v) INTO n;
 		IF n <> 0 THEN
-			RAISE EXCEPTION 'view % changed by erasure', v;
+			RAISE EXCEPTION 'view % changed by %', v, cause;
 		END IF;
 	END LOOP;
 END $$;
+SELECT pg_temp.views_unchanged('erasure');
 -- retention then erases everything else that is biometric, in small batches: the facts and views are still the same
 -- (batch_size 1: at most one row a pass, so at most 2 embeddings, 2 photos and 1 gallery row a call)
 SELECT sum(captures_erased + photos_erased + faces_erased) > 0 AS erased,
@@ -82,19 +84,7 @@ SELECT * FROM pg_temp.bio ORDER BY person;
 SELECT (SELECT row(f.*)::text FROM pg_temp.facts f) = (SELECT row(b.*)::text FROM before_facts b) AS facts_unchanged;
 SELECT count(*) AS views_compared FROM pg_class c WHERE c.relname LIKE 'before\_%' AND c.relpersistence = 't'
 AND c.relname NOT IN ('before_facts', 'before_views');
-DO $$
-DECLARE v text; n bigint;
-BEGIN
-	FOR v IN SELECT substr(c.relname, 8) FROM pg_class c WHERE c.relname LIKE 'before\_%' AND c.relpersistence = 't'
-	         AND c.relname NOT IN ('before_facts', 'before_views') ORDER BY 1 LOOP
-		EXECUTE format('SELECT count(*) FROM ((SELECT * FROM firstsight.%I EXCEPT ALL SELECT * FROM %I)
-		                UNION ALL (SELECT * FROM %I EXCEPT ALL SELECT * FROM firstsight.%I)) d',
-		               v, 'before_' || v, 'before_' || v, v) INTO n;
-		IF n <> 0 THEN
-			RAISE EXCEPTION 'view % changed by enforce_retention', v;
-		END IF;
-	END LOOP;
-END $$;
+SELECT pg_temp.views_unchanged('enforce_retention');
 -- the erased person is no longer recognised: a new capture makes a new person
 SELECT pg_temp.cap('gate', '2024-03-06 10:00', '[1,0,0,0]');
 SELECT count(*) AS persons FROM person WHERE project_id = :p;
