@@ -809,7 +809,6 @@ HnswAddBackLink(HnswInfo *info, ItemPointer n, int lc, ItemPointer newTid, const
 		HnswCandidate **cands;
 		float	  **vecs;
 		int		   *chosen;
-		int		   *member;		/* candidate i is before[member[i]], or -1: the newcomer */
 		int			ncands = 0;
 		int			nchosen;
 		int			newIdx = -1;
@@ -868,7 +867,6 @@ HnswAddBackLink(HnswInfo *info, ItemPointer n, int lc, ItemPointer newTid, const
 		cands = palloc(sizeof(HnswCandidate *) * (slots + 1));
 		vecs = palloc(sizeof(float *) * (slots + 1));
 		chosen = palloc(sizeof(int) * (slots + 1));
-		member = palloc(sizeof(int) * (slots + 1));
 		for (int i = 0; i <= slots; i++)
 		{
 			if (i < slots && (before[i].flags & HNSW_LINK_KEPT))
@@ -880,34 +878,29 @@ HnswAddBackLink(HnswInfo *info, ItemPointer n, int lc, ItemPointer newTid, const
 				cands[ncands]->tid = before[i].tid;
 				cands[ncands]->distance = before[i].distance;
 				FetchVector(info, &before[i].tid, vecs[ncands]);
-				member[ncands] = i;
 			}
 			else
 			{
 				cands[ncands]->tid = *newTid;
 				cands[ncands]->distance = distance;
 				memcpy(vecs[ncands], newVec, sizeof(float) * info->dims);
-				member[ncands] = -1;
 			}
 			ncands++;
 		}
-		/* sort candidates (their vectors and members alongside) nearest first */
+		/* sort candidates (their vectors alongside) nearest first */
 		for (int i = 1; i < ncands; i++)
 			for (int j = i; j > 0 && cands[j]->distance < cands[j - 1]->distance; j--)
 			{
 				HnswCandidate *tc = cands[j];
 				float	   *tv = vecs[j];
-				int			tm = member[j];
 
 				cands[j] = cands[j - 1];
 				cands[j - 1] = tc;
 				vecs[j] = vecs[j - 1];
 				vecs[j - 1] = tv;
-				member[j] = member[j - 1];
-				member[j - 1] = tm;
 			}
 		for (int i = 0; i < ncands; i++)
-			if (member[i] < 0)
+			if (ItemPointerEquals(&cands[i]->tid, newTid))
 				newIdx = i;
 		/* one candidate more than the free slots: exactly one is left out */
 		nchosen = HnswFillPruned(HnswSelectNeighbors(info, cands, ncands, slots - nkept, vecs, chosen),

@@ -96,7 +96,12 @@ BEGIN
 			todo := todo || pos;
 		END IF;
 	END LOOP;
-	IF todo IS NOT NULL AND wide_ef > 0 THEN
+	-- pass 1 without the lock (skipped when new_person_ef_search is 0), pass 2 under it
+	FOR pass IN 1 .. 2 LOOP
+		CONTINUE WHEN todo IS NULL OR (pass = 1 AND wide_ef = 0);
+		IF pass = 2 THEN
+			PERFORM pg_advisory_xact_lock(hashtextextended('firstsight.new_person', p_project_id));
+		END IF;
 		FOR r IN SELECT * FROM gallery_nearest(p_project_id, (SELECT array_agg(faces[j] ORDER BY j) FROM unnest(todo) j), wide_ef) LOOP
 			k := todo[r.ord];
 			IF r.distance <= (CASE WHEN masks[k] THEN mthr ELSE thr END) THEN
@@ -105,18 +110,7 @@ BEGIN
 			END IF;
 		END LOOP;
 		SELECT array_agg(j ORDER BY j) INTO todo FROM unnest(todo) j WHERE persons[j] IS NULL;
-	END IF;
-	IF todo IS NOT NULL THEN
-		PERFORM pg_advisory_xact_lock(hashtextextended('firstsight.new_person', p_project_id));
-		FOR r IN SELECT * FROM gallery_nearest(p_project_id, (SELECT array_agg(faces[j] ORDER BY j) FROM unnest(todo) j), wide_ef) LOOP
-			k := todo[r.ord];
-			IF r.distance <= (CASE WHEN masks[k] THEN mthr ELSE thr END) THEN
-				persons[k] := r.person_id;
-				dist[k] := r.distance;
-			END IF;
-		END LOOP;
-		SELECT array_agg(j ORDER BY j) INTO todo FROM unnest(todo) j WHERE persons[j] IS NULL;
-	END IF;
+	END LOOP;
 
 	-- 3. the batch against itself (OpenBLAS): one new person per group of still unmatched captures
 	IF todo IS NOT NULL THEN
