@@ -11,6 +11,9 @@ SET enable_seqscan = off;
 SELECT create_project('Recheck', dims => 512) AS p \gset
 INSERT INTO camera VALUES (:p, 'gate', 'entrance'), (:p, 'desk', 'sign_in');
 SELECT setting, value, is_default FROM project_settings WHERE project_id = :p AND setting = 'new_person_ef_search';
+-- batches here are searched by the index (a batch of 200 against this gallery
+-- would otherwise be searched exactly, see exact_batch)
+SELECT configure(:p, 'exact_search_faces', '0');
 
 -- 1,000 persons: random directions, far apart, seen yesterday
 SELECT setseed(0.25);

@@ -6,9 +6,15 @@
 # is installed, else 5000: exact search is linear in the gallery), DIMS (512),
 # CLIENTS (8), WARMUP (20) and DURATION (30) s, COPY_ROWS (10000).  Bounded: one throwaway
 # cluster, removed at the end.
-# VARIANTS ("on"): the project setting new_person_ef_search (the wider search
-# before a capture becomes a new person) for each round of sustained + COPY on
-# the same loaded gallery: "on" = its default, "off" = 0, a number = that value.
+# VARIANTS ("on"): one round of sustained + COPY on the same loaded gallery per
+# word, each starting from the ingestion settings' defaults: "on" = defaults,
+# "off" = new_person_ef_search 0 (no wider search before a new person), a
+# number = that new_person_ef_search, and LABEL:SETTING=VALUE[,SETTING=VALUE]
+# any project settings (e.g. "base:exact_search_faces=0
+# recent:recent_min_distance=0.055").
+# CROSSOVER ("100 1000 3000"): before the rounds, one session times
+# gallery_nearest (index) against gallery_nearest_exact (OpenBLAS over the
+# whole gallery) for batches of that many probes; "" skips it.
 # Each round uses its own probes and new faces (round k: probes 20000k+1..
 # 20000(k+1), each a different person); later rounds see the gallery grown by
 # the earlier ones (new exemplars and persons).
@@ -40,7 +46,7 @@ max_wal_size = 8GB"
 psql() { fs_as_user "$BIN/psql" -X -q -v ON_ERROR_STOP=1 -d postgres "$@"; }
 
 psql -c "CREATE EXTENSION firstsight"
-if [ "$(psql -At -c "SELECT count(*) FROM firstsight.setting_definition WHERE setting = 'new_person_ef_search'")" != 1 ]; then
+if [ "$(psql -At -c "SELECT count(*) FROM firstsight.setting_definition WHERE setting IN ('new_person_ef_search', 'exact_search_faces', 'recent_min_distance')")" != 3 ]; then
 	fs_say "the installed firstsight is not this tree's build (another build was installed meanwhile); run again"
 	exit 1
 fi
@@ -107,15 +113,51 @@ CREATE UNIQUE INDEX ON bench_probe (n);
 VACUUM ANALYZE;
 SQL
 
+# index against exact search, one session, the index mapped first (index_check)
+read -r -a crossover <<<"${CROSSOVER-100 1000 3000}"
+if [ ${#crossover[@]} -gt 0 ]; then
+	fs_say "crossover: gallery_nearest (index) against gallery_nearest_exact, load average $(cut -d' ' -f1-3 /proc/loadavg)"
+	{
+		echo "SELECT 'index check: ' || count(*) FROM firstsight.index_check('firstsight.face_p1_hnsw');"
+		echo "SELECT 'warm-up searches: ' || count(*) FROM firstsight.gallery_nearest(1, (SELECT array_agg(face) FROM bench_probe WHERE n <= 200));"
+		# the exact search reads every heap page of the gallery: map them once too
+		echo "SELECT 'warm-up exact search: ' || count(*) FROM firstsight.gallery_nearest_exact(1, (SELECT array_agg(face) FROM bench_probe WHERE n <= 1));"
+		for m in "${crossover[@]}"; do
+			cat <<SQL
+CREATE TEMP TABLE q AS SELECT array_agg(face ORDER BY n) AS f FROM bench_probe WHERE n <= $m;
+SELECT clock_timestamp() AS t0 \\gset
+CREATE TEMP TABLE a AS SELECT * FROM firstsight.gallery_nearest(1, (SELECT f FROM q));
+SELECT clock_timestamp() AS t1 \\gset
+CREATE TEMP TABLE b AS SELECT * FROM firstsight.gallery_nearest_exact(1, (SELECT f FROM q));
+SELECT clock_timestamp() AS t2 \\gset
+SELECT format('batch %s: index %s ms (%s ms/face), exact %s ms (%s ms/face), exact / index time %s; same person %s of %s',
+              $m, round(i), round(i / $m, 3), round(e), round(e / $m, 3), round((e / i)::numeric, 2),
+              (SELECT count(*) FROM a JOIN b USING (ord) WHERE a.person_id = b.person_id), $m)
+FROM (SELECT 1000 * extract(epoch FROM :'t1'::timestamptz - :'t0'::timestamptz) AS i,
+             1000 * extract(epoch FROM :'t2'::timestamptz - :'t1'::timestamptz) AS e) x;
+DROP TABLE q, a, b;
+SQL
+		done
+	} >"$dir/crossover.sql"
+	chmod 644 "$dir/crossover.sql"
+	psql -At -f "$dir/crossover.sql"
+fi
+
 for ((round = 0; round < nv; round++)); do
 v=${variants[$round]}
 base=$((20000 * round))
+psql -At -c "SELECT firstsight.reset_setting(1, s) FROM unnest(ARRAY['new_person_ef_search', 'exact_search_faces', 'recent_min_distance']) s" >/dev/null
 case "$v" in
-on) psql -At -c "SELECT firstsight.reset_setting(1, 'new_person_ef_search')" >/dev/null ;;
+on) ;;
 off) psql -At -c "SELECT firstsight.configure(1, 'new_person_ef_search', '0')" >/dev/null ;;
+*:*=*)
+	IFS=, read -r -a pairs <<<"${v#*:}"
+	for kv in "${pairs[@]}"; do
+		psql -At -c "SELECT firstsight.configure(1, '${kv%%=*}', '${kv#*=}')" >/dev/null
+	done ;;
 *) psql -At -c "SELECT firstsight.configure(1, 'new_person_ef_search', '$v')" >/dev/null ;;
 esac
-fs_say "round $round: new_person_ef_search = $(psql -At -c "SELECT value FROM firstsight.project_settings WHERE project_id = 1 AND setting = 'new_person_ef_search'"), load average $(cut -d' ' -f1-3 /proc/loadavg)"
+fs_say "round $round ($v): $(psql -At -c "SELECT string_agg(setting || ' = ' || value, ', ' ORDER BY setting) FROM firstsight.project_settings WHERE project_id = 1 AND setting IN ('new_person_ef_search', 'exact_search_faces', 'recent_min_distance')"), load average $(cut -d' ' -f1-3 /proc/loadavg)"
 before=$(psql -At -c "SELECT count(*) FROM firstsight.person")
 # each connection first maps the whole index once (index_check reads every page)
 cat >"$dir/ingest.sql" <<'SQL'
@@ -147,10 +189,12 @@ psql -c "COPY (SELECT 1, 'cam1', now(), CASE WHEN g % 10 = 0 THEN c.face ELSE p.
                JOIN bench_probe p ON p.n = 1 + g % 20000 + $base
                JOIN bench_centre c ON c.id = $GALLERY + $COPY_ROWS * $round + g)
           TO '$dir/copy.tsv'"
-# one session: map the index (index_check reads every page) and search 200 faces, then time the COPY alone
+# one session: map the index (index_check reads every page), search 200 faces,
+# map the gallery's heap (one exact search), then time the COPY alone
 psql -At <<SQL
 SELECT 'index check: ' || count(*) FROM firstsight.index_check('firstsight.face_p1_hnsw');
 SELECT 'warm-up searches: ' || count(*) FROM firstsight.gallery_nearest(1, (SELECT array_agg(face) FROM bench_probe WHERE n > $base AND n <= $base + 200));
+SELECT 'warm-up exact search: ' || count(*) FROM firstsight.gallery_nearest_exact(1, (SELECT array_agg(face) FROM bench_probe WHERE n = $base + 1));
 SELECT clock_timestamp() AS t0 \\gset
 COPY firstsight.capture (project_id, camera_id, captured_at, face, quality, masked) FROM '$dir/copy.tsv';
 SELECT format('COPY %s captures: %s s, %s captures/s', $COPY_ROWS, round(s::numeric, 2), round($COPY_ROWS / s))

@@ -22,12 +22,16 @@
  */
 #include "postgres.h"
 
+#include <cblas.h>
+
+#include "blas/blas.h"
 #include "catalog/pg_type.h"
 #include "embedding/embedding.h"
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "funcapi.h"
 #include "miscadmin.h"
+#include "simd/simd.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
@@ -209,5 +213,201 @@ fs_gallery_nearest(PG_FUNCTION_ARGS)
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, row, nulls);
 	}
 	SPI_finish();
+	return (Datum) 0;
+}
+
+/*
+ * Exact search of a whole batch with OpenBLAS.
+ *
+ * A COPY of thousands of captures pays one HNSW search per capture (and a
+ * wider one per miss).  Reading the project's gallery once and multiplying
+ * the batch by it (cblas_sgemm, block by block) costs one pass over the
+ * gallery plus 2 * batch * gallery * dims flops, which beats the index once
+ * the batch is large enough against the gallery (ingest_batch decides, see
+ * the setting exact_search_faces and docs/domain.md).  The result is exact:
+ * no near-duplicate is missed, so the wider search before a new person is
+ * not needed after it.
+ */
+
+/* gallery rows read per cursor fetch */
+#define GALLERY_EXACT_FETCH 4096
+/* bound on one block of the similarity matrix */
+#define GALLERY_EXACT_BLOCK_BYTES ((Size) 32 * 1024 * 1024)
+
+PG_FUNCTION_INFO_V1(fs_gallery_nearest_exact);
+
+/*
+ * gallery_nearest_exact(project_id bigint, faces embedding[])
+ *		returns table (ord integer, person_id bigint, distance float8)
+ *
+ * Same result as gallery_nearest without the index's approximation.
+ */
+Datum
+fs_gallery_nearest_exact(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	int64		project_id;
+	ArrayType  *faces;
+	Datum	   *elems;
+	bool	   *nulls;
+	int			m;
+	int			d = -1;
+	int16		typlen;
+	bool		typbyval;
+	char		typalign;
+	float	   *q;
+	float	   *g;
+	float	   *c;
+	bool	   *qzero;
+	float	   *best;
+	int64	   *best_person;
+	char		query[512];
+	char		relname[NAMEDATALEN];
+	SPIPlanPtr	plan;
+	Portal		portal;
+	int			rows_per_block;
+
+	InitMaterializedSRF(fcinfo, 0);
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
+		PG_RETURN_NULL();
+	project_id = PG_GETARG_INT64(0);
+	faces = PG_GETARG_ARRAYTYPE_P(1);
+	if (ARR_NDIM(faces) > 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_EXCEPTION),
+				 errmsg("faces must be a one-dimensional array")));
+	get_typlenbyvalalign(ARR_ELEMTYPE(faces), &typlen, &typbyval, &typalign);
+	deconstruct_array(faces, ARR_ELEMTYPE(faces), typlen, typbyval, typalign, &elems, &nulls, &m);
+
+	for (int i = 0; i < m && d < 0; i++)
+		if (!nulls[i])
+			d = DatumGetEmbedding(elems[i])->dim;
+	best = palloc(sizeof(float) * Max(m, 1));
+	best_person = palloc(sizeof(int64) * Max(m, 1));
+	for (int i = 0; i < m; i++)
+	{
+		best[i] = -2.0f;		/* below any cosine similarity */
+		best_person[i] = 0;
+	}
+
+	if (d > 0)
+	{
+		q = palloc_extended(sizeof(float) * (Size) m * d, MCXT_ALLOC_HUGE | MCXT_ALLOC_ZERO);
+		qzero = palloc(sizeof(bool) * m);
+		for (int i = 0; i < m; i++)
+		{
+			Embedding  *e;
+
+			qzero[i] = true;
+			if (nulls[i])
+				continue;
+			e = DatumGetEmbedding(elems[i]);
+			if (e->dim != d)
+				ereport(ERROR,
+						(errcode(ERRCODE_DATA_EXCEPTION),
+						 errmsg("different embedding dimensions %d and %d", d, e->dim),
+						 errdetail("Every face of one gallery search must have the same dimensions.")));
+			memcpy(q + (Size) i * d, e->x, sizeof(float) * d);
+			qzero[i] = fs_kernels->normsq(d, e->x) == 0;
+		}
+		FsNormalizeRows(q, m, d);
+		g = palloc(sizeof(float) * (Size) GALLERY_EXACT_FETCH * d);
+		rows_per_block = (int) Max(1, Min((Size) m, GALLERY_EXACT_BLOCK_BYTES / (sizeof(float) * GALLERY_EXACT_FETCH)));
+		c = palloc_extended(sizeof(float) * (Size) rows_per_block * GALLERY_EXACT_FETCH, MCXT_ALLOC_HUGE);
+
+		if (SPI_connect() != SPI_OK_CONNECT)
+			elog(ERROR, "SPI_connect failed");
+		/* identifiers and integers only, never caller text */
+		snprintf(relname, sizeof(relname), "face_p" INT64_FORMAT, project_id);
+		snprintf(query, sizeof(query), "SELECT f.person_id, f.face FROM firstsight.%s f",
+				 quote_identifier(relname));
+		plan = SPI_prepare_cursor(query, 0, NULL, CURSOR_OPT_NO_SCROLL);
+		if (plan == NULL)
+			elog(ERROR, "SPI_prepare for the gallery of project " INT64_FORMAT " failed: %s",
+				 project_id, SPI_result_code_string(SPI_result));
+		portal = SPI_cursor_open(NULL, plan, NULL, NULL, true);
+		for (;;)
+		{
+			int64		persons[GALLERY_EXACT_FETCH];
+			int			n = 0;
+
+			CHECK_FOR_INTERRUPTS();
+			SPI_cursor_fetch(portal, true, GALLERY_EXACT_FETCH);
+			if (SPI_processed == 0)
+				break;
+			for (uint64 r = 0; r < SPI_processed; r++)
+			{
+				HeapTuple	tup = SPI_tuptable->vals[r];
+				bool		isnull;
+				Datum		pd = SPI_getbinval(tup, SPI_tuptable->tupdesc, 1, &isnull);
+				Datum		fd;
+				Embedding  *e;
+
+				if (isnull)
+					continue;
+				fd = SPI_getbinval(tup, SPI_tuptable->tupdesc, 2, &isnull);
+				if (isnull)
+					continue;
+				e = DatumGetEmbedding(fd);
+				if (e->dim != d)
+					continue;	/* not comparable; never the nearest */
+				memcpy(g + (Size) n * d, e->x, sizeof(float) * d);
+				persons[n++] = DatumGetInt64(pd);
+				if ((Pointer) e != DatumGetPointer(fd))
+					pfree(e);
+			}
+			SPI_freetuptable(SPI_tuptable);
+			if (n == 0)
+				continue;
+			FsNormalizeRows(g, n, d);
+			for (int i0 = 0; i0 < m; i0 += rows_per_block)
+			{
+				int			rows = Min(rows_per_block, m - i0);
+
+				cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, n, d,
+							1.0f, q + (Size) i0 * d, d, g, d, 0.0f, c, n);
+				for (int i = 0; i < rows; i++)
+				{
+					const float *crow = c + (Size) i * n;
+					float		b = best[i0 + i];
+					int			bj = -1;
+
+					if (qzero[i0 + i])
+						continue;
+					for (int j = 0; j < n; j++)
+						if (crow[j] > b)
+						{
+							b = crow[j];
+							bj = j;
+						}
+					if (bj >= 0)
+					{
+						best[i0 + i] = b;
+						best_person[i0 + i] = persons[bj];
+					}
+				}
+			}
+		}
+		SPI_cursor_close(portal);
+		SPI_finish();
+	}
+
+	for (int i = 0; i < m; i++)
+	{
+		Datum		row[3];
+		bool		rnulls[3] = {false, true, true};
+
+		row[0] = Int32GetDatum(i + 1);
+		row[1] = row[2] = (Datum) 0;
+		if (best[i] > -2.0f)
+		{
+			double		sim = Min(1.0, Max(-1.0, (double) best[i]));
+
+			row[1] = Int64GetDatum(best_person[i]);
+			row[2] = Float8GetDatum(1.0 - sim);
+			rnulls[1] = rnulls[2] = false;
+		}
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, row, rnulls);
+	}
 	return (Datum) 0;
 }

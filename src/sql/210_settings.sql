@@ -32,7 +32,11 @@ INSERT INTO setting_definition VALUES
 	('consent_mode', 'choice', 'notice', NULL, '{notice,consent}',
 	 'notice: faces kept under the retention policy; consent: unconsented faces kept until the end of the day'),
 	('new_person_ef_search', 'integer', '400', NULL, NULL,
-	 'candidate list of the wider gallery search (firstsight.hnsw_ef_search, at most 1000) a capture gets before it becomes a new person; 0: none');
+	 'candidate list of the wider gallery search (firstsight.hnsw_ef_search, at most 1000) a capture gets before it becomes a new person; 0: none'),
+	('exact_search_faces', 'integer', '100', NULL, NULL,
+	 'a batch of at least 64 captures is matched by one exact OpenBLAS search of the whole gallery when the gallery has at most this many faces per capture of the batch; 0: never'),
+	('recent_min_distance', 'distance', '0', NULL, NULL,
+	 'a capture closer than this to the gallery face it matched does not become its person''s recent exemplar (it adds little the gallery does not match, and costs an index insert); 0 (the default): every capture may');
 
 CREATE TABLE project_setting (
 	project_id bigint NOT NULL REFERENCES project ON DELETE CASCADE,

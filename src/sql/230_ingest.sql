@@ -20,6 +20,15 @@ CREATE FUNCTION gallery_nearest(project_id bigint, faces embedding[], ef_search 
 COMMENT ON FUNCTION gallery_nearest(bigint, embedding[], integer) IS
 	'nearest gallery face of each query face (1-based ord), by the project''s HNSW index when it has one; ef_search > 0 searches with at least that candidate list';
 
+-- the same, exactly: one pass over the project's gallery, the whole batch
+-- against each block of gallery faces with OpenBLAS (src/domain/gallery.c);
+-- ingestion uses it for large batches (setting exact_search_faces)
+CREATE FUNCTION gallery_nearest_exact(project_id bigint, faces embedding[])
+	RETURNS TABLE (ord integer, person_id bigint, distance float8)
+	AS 'MODULE_PATHNAME', 'fs_gallery_nearest_exact' LANGUAGE C STABLE STRICT;
+COMMENT ON FUNCTION gallery_nearest_exact(bigint, embedding[]) IS
+	'nearest gallery face of each query face (1-based ord) by an exact OpenBLAS search of the whole gallery';
+
 -- recompute returning / previous visit for every visit of some persons
 CREATE FUNCTION refresh_visit_chain(p_project_id bigint, p_person_ids bigint[]) RETURNS void
 	LANGUAGE sql
@@ -52,6 +61,11 @@ DECLARE
 	mthr float8;
 	gap interval;
 	wide_ef integer;
+	exact_faces integer;
+	recent_min float8;
+	dims integer;
+	last_person bigint;
+	use_exact boolean := false;
 	persons bigint[] := array_fill(NULL::bigint, ARRAY[cnt]);
 	dist float8[] := array_fill(NULL::float8, ARRAY[cnt]);
 	labels integer[];
@@ -65,20 +79,39 @@ DECLARE
 	k integer;
 BEGIN
 	-- the project's settings in one query
+	-- the project's settings in one query, and the newest person: any person
+	-- made after this point has a larger id (new persons get their ids under
+	-- the advisory lock of step 2 and commit before it is released)
 	SELECT max(v) FILTER (WHERE setting = 'match_distance')::float8,
 	       max(v) FILTER (WHERE setting = 'masked_match_distance')::float8,
 	       max(v) FILTER (WHERE setting = 'visit_gap')::interval,
-	       max(v) FILTER (WHERE setting = 'new_person_ef_search')::integer
-	INTO thr, mthr, gap, wide_ef
-	FROM (SELECT d.setting, coalesce(s.value, setting_default(d, p.dims)) AS v
+	       max(v) FILTER (WHERE setting = 'new_person_ef_search')::integer,
+	       max(v) FILTER (WHERE setting = 'exact_search_faces')::integer,
+	       max(v) FILTER (WHERE setting = 'recent_min_distance')::float8,
+	       max(x.dims),
+	       (SELECT max(person_id) FROM person WHERE project_id = p_project_id)
+	INTO thr, mthr, gap, wide_ef, exact_faces, recent_min, dims, last_person
+	FROM (SELECT d.setting, p.dims, coalesce(s.value, setting_default(d, p.dims)) AS v
 	      FROM project p
 	      JOIN setting_definition d ON d.setting IN ('match_distance', 'masked_match_distance', 'visit_gap',
-	                                                 'new_person_ef_search')
+	                                                 'new_person_ef_search', 'exact_search_faces',
+	                                                 'recent_min_distance')
 	      LEFT JOIN project_setting s ON s.project_id = p.project_id AND s.setting = d.setting
 	      WHERE p.project_id = p_project_id) x;
 
-	-- 1. each capture against the gallery
-	FOR r IN SELECT * FROM gallery_nearest(p_project_id, faces) LOOP
+	-- 1. each capture against the gallery: by the index, or, for a batch large
+	-- against the gallery (at most exact_search_faces gallery rows per
+	-- capture, and at least 64 captures), by one exact OpenBLAS pass over it
+	IF cnt >= 64 AND exact_faces > 0 THEN
+		SELECT cnt::float8 * exact_faces >= CASE WHEN c.reltuples >= 0 THEN c.reltuples
+		                                         ELSE pg_relation_size(c.oid) / (4.0 * dims + 64) END
+		INTO use_exact
+		FROM pg_class c WHERE c.oid = to_regclass(format('firstsight.face_p%s', p_project_id));
+		use_exact := coalesce(use_exact, false);
+	END IF;
+	FOR r IN SELECT * FROM gallery_nearest_exact(p_project_id, faces) WHERE use_exact
+	         UNION ALL
+	         SELECT * FROM gallery_nearest(p_project_id, faces) WHERE NOT use_exact LOOP
 		IF r.distance <= (CASE WHEN masks[r.ord] THEN mthr ELSE thr END) THEN
 			persons[r.ord] := r.person_id;
 			dist[r.ord] := r.distance;
@@ -88,19 +121,25 @@ BEGIN
 	-- 2. unmatched captures: the index may have missed the person (HNSW finds a
 	-- near-duplicate's gallery face in most searches, not all), so first search
 	-- again with a much longer candidate list (new_person_ef_search; no lock
-	-- held, only captures that would become new persons pay for it); then
-	-- serialise new-person creation per project and look again, as widely,
-	-- because a concurrent camera may just have created the person
+	-- held, only captures that would become new persons pay for it; not after
+	-- an exact search, which misses nothing); then serialise new-person
+	-- creation per project and look again, as widely, because a concurrent
+	-- camera may just have created the person -- only when one did: a project
+	-- whose newest person is still the one read before step 1 has no person
+	-- this search has not seen
 	FOR pos IN 1 .. cnt LOOP
 		IF persons[pos] IS NULL THEN
 			todo := todo || pos;
 		END IF;
 	END LOOP;
-	-- pass 1 without the lock (skipped when new_person_ef_search is 0), pass 2 under it
+	-- pass 1 without the lock (skipped when new_person_ef_search is 0 or the
+	-- search was exact), pass 2 under it (skipped when no person was made since)
 	FOR pass IN 1 .. 2 LOOP
-		CONTINUE WHEN todo IS NULL OR (pass = 1 AND wide_ef = 0);
+		CONTINUE WHEN todo IS NULL OR (pass = 1 AND (wide_ef = 0 OR use_exact));
 		IF pass = 2 THEN
 			PERFORM pg_advisory_xact_lock(hashtextextended('firstsight.new_person', p_project_id));
+			EXIT WHEN (SELECT max(person_id) FROM person WHERE project_id = p_project_id)
+			          IS NOT DISTINCT FROM last_person;
 		END IF;
 		FOR r IN SELECT * FROM gallery_nearest(p_project_id, (SELECT array_agg(faces[j] ORDER BY j) FROM unnest(todo) j), wide_ef) LOOP
 			k := todo[r.ord];
@@ -228,7 +267,10 @@ BEGIN
 
 	-- 6. the gallery: best unmasked and best masked exemplar, and a recent one per visit
 	-- (rows that would not replace the stored exemplar are left out before the
-	-- INSERT: its row triggers and the index insert attempt cost more than the check)
+	-- INSERT: its row triggers and the index insert attempt cost more than the check;
+	-- a capture closer than recent_min_distance to the gallery face it matched
+	-- is not stored as the recent exemplar: it adds nothing the gallery does
+	-- not already match, and each one is an index insert)
 	INSERT INTO face AS f (project_id, person_id, kind, capture_id, captured_at, quality, masked, face)
 	SELECT p_project_id, c.person_id, c.kind, c.capture_id, c.captured_at, c.quality, c.masked, c.face
 	FROM (SELECT DISTINCT ON (c.person_id, c.masked) c.*, CASE WHEN c.masked THEN 'masked' ELSE 'unmasked' END AS kind
@@ -244,9 +286,11 @@ BEGIN
 	INSERT INTO face AS f (project_id, person_id, kind, capture_id, captured_at, quality, masked, face)
 	SELECT p_project_id, c.person_id, 'recent', c.capture_id, c.captured_at, c.quality, c.masked, c.face
 	FROM (SELECT DISTINCT ON (c.person_id) c.*
-	      FROM unnest(ids, persons, ts, quality, masks, faces) AS c(capture_id, person_id, captured_at, quality, masked, face)
+	      FROM unnest(ids, persons, ts, quality, masks, faces, dist)
+	           AS c(capture_id, person_id, captured_at, quality, masked, face, distance)
 	      ORDER BY c.person_id, c.captured_at DESC, c.quality DESC) c
-	WHERE NOT EXISTS (SELECT 1 FROM face x WHERE x.project_id = p_project_id AND x.person_id = c.person_id
+	WHERE (c.distance IS NULL OR c.distance >= recent_min)
+	  AND NOT EXISTS (SELECT 1 FROM face x WHERE x.project_id = p_project_id AND x.person_id = c.person_id
 	                  AND x.captured_at > c.captured_at - gap)
 	ON CONFLICT (project_id, person_id, kind) DO UPDATE
 	SET capture_id = excluded.capture_id, captured_at = excluded.captured_at, quality = excluded.quality,

@@ -128,6 +128,10 @@ DECLARE
 	total integer;
 	newp bigint;
 BEGIN
+	-- new persons are made under the project's new-person lock (ingestion's
+	-- re-check relies on it: a person made without it could be missed); taken
+	-- before the person's row lock, in the order ingestion takes them
+	PERFORM pg_advisory_xact_lock(hashtextextended('firstsight.new_person', pid));
 	PERFORM 1 FROM person p WHERE p.project_id = pid AND p.person_id = old AND p.merged_into IS NULL FOR UPDATE;
 	IF NOT FOUND THEN
 		RAISE EXCEPTION USING ERRCODE = 'foreign_key_violation',
