@@ -127,6 +127,17 @@ CALL enforce_retention_all(share => 0);
 CALL enforce_retention_all(share => 1.5);
 CALL enforce_retention_all(batch_time => '0');
 CALL enforce_retention_all(pause => '-1 s');
+-- retention_pace, the pacing of enforce_retention_all and of the worker: the next call sized to batch_time
+-- (by x2 at most and x1/2 at least a step, within 1 .. batch_size), the pause took x (1 - share) / share,
+-- or with half the share while vacuum works on capture or face (autovacuum may, so both are accepted here)
+SELECT next_size, round(pause::numeric, 4) IN (0.2917, 0.7083) AS pause_0_3
+FROM retention_pace(1000, 0.125, 10000, 0.3, '500 ms');
+SELECT next_size, round(pause::numeric, 4) IN (0.4, 1.2) AS pause_0_5 FROM retention_pace(1000, 0.4, 10000, 0.5, '500 ms');
+SELECT next_size, pause FROM retention_pace(1000, 5, 10000, 1, '500 ms');
+SELECT next_size FROM retention_pace(8000, 0.1, 10000, 0.3, '500 ms');
+SELECT next_size FROM retention_pace(1, 10, 10000, 0.3, '500 ms');
+SELECT * FROM retention_pace(1000, 0.1, 10000, 0, '500 ms');
+SELECT * FROM retention_pace(1000, 0.1, 10000, 0.3, '0');
 -- the records cannot be changed or deleted while younger than 3 years
 UPDATE retention_log SET captures_erased = 0;
 DELETE FROM retention_log;

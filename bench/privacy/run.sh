@@ -13,7 +13,7 @@
 # Settings (environment): EXPIRED (1000000), GALLERY (5000), DIMS (128),
 # CLIENTS (4), DURATION (30), BATCH (10000, the most rows a pass of one call),
 # PAUSE (added after every call, '0'), SHARE (the fraction of the time spent
-# erasing, 0.5), BATCH_TIME (what one call should take, '500 ms'), AUTOVACUUM
+# erasing, 0.3: the procedure's default), BATCH_TIME (what one call should take, '500 ms'), AUTOVACUUM
 # (on; off leaves the erased rows to the VACUUM before step 3, to tell the
 # erasure's own cost from that of the autovacuum it sets off); PGBIN (the server's bin directory)
 # and FS_NO_INSTALL=1 to run an installation made elsewhere (a private copy of
@@ -29,7 +29,7 @@ CLIENTS=${CLIENTS:-4}
 DURATION=${DURATION:-30}
 BATCH=${BATCH:-10000}
 PAUSE=${PAUSE:-0}
-SHARE=${SHARE:-0.5}
+SHARE=${SHARE:-0.3}
 BATCH_TIME=${BATCH_TIME:-500 ms}
 AUTOVACUUM=${AUTOVACUUM:-on}
 BIN=${PGBIN:-/usr/lib/postgresql/15/bin}

@@ -634,29 +634,77 @@ $$;
 COMMENT ON FUNCTION enforce_retention(integer, timestamptz) IS
 	'erase up to batch_size captures whose embedding is due, batch_size whose photo is due and batch_size gallery rows; call again while more is true';
 
--- enforce retention to the end, committing after every call (pg_cron, psql).
--- Paced by elapsed time, not fixed sleeps: each call is sized to take about
--- batch_time (at most batch_size rows a pass), so row locks are short on any
--- machine, and after a call that took t the procedure sleeps t * (1 - share) / share
--- (plus pause), so erasure keeps its backend busy for about `share` of the time.
-CREATE PROCEDURE enforce_retention_all(batch_size integer DEFAULT 10000, pause interval DEFAULT '0',
-                                       share real DEFAULT 0.5, batch_time interval DEFAULT '500 ms')
-	LANGUAGE plpgsql
+-- pacing, shared by enforce_retention_all and the background worker.  After a
+-- call of `size` rows a pass that took `took` seconds: the size of the next
+-- call (aimed at batch_time: scaled by at most x2 or x1/2 a step, 1 to
+-- batch_size) and the pause before it, took * (1 - s) / s, so that erasure
+-- keeps its backend busy for a share s of the time: `share`, or half of it
+-- while (auto)vacuum works on capture or face.  That vacuum mostly cleans up
+-- after the erasure (old row versions, index entries, the gallery index's
+-- repair) and competes for the same cores, so the two together stay near
+-- `share` instead of adding up.  SECURITY DEFINER to see autovacuum's
+-- progress; it reads no table data and says only whether vacuum is busy.
+CREATE FUNCTION retention_pace(size integer, took float8, batch_size integer, share real, batch_time interval,
+                               OUT next_size integer, OUT pause float8, OUT vacuum_busy boolean)
+	LANGUAGE plpgsql STABLE SECURITY DEFINER
+	SET search_path = firstsight, pg_catalog, pg_temp
 	AS $$
 DECLARE
-	more boolean := true;
-	size integer;
 	target float8 := extract(epoch FROM batch_time);
-	t0 timestamptz;
-	took float8;
+	s float8;
 BEGIN
 	IF share IS NULL OR NOT share > 0 OR share > 1 THEN
 		RAISE EXCEPTION USING ERRCODE = 'invalid_parameter_value',
 			MESSAGE = format('share %s is out of range', coalesce(share::text, 'NULL')),
 			DETAIL = 'share is the fraction of the time spent erasing, between its pauses.',
-			HINT = 'Give more than 0 and at most 1; 0.5 erases half of the time, 1 without pauses.';
+			HINT = 'Give more than 0 and at most 1; 0.3 erases 30% of the time, 1 without pauses.';
 	END IF;
-	IF batch_time IS NULL OR target <= 0 OR pause IS NULL OR pause < interval '0' THEN
+	IF batch_time IS NULL OR target <= 0 THEN
+		RAISE EXCEPTION USING ERRCODE = 'invalid_parameter_value',
+			MESSAGE = 'batch_time must be positive',
+			HINT = 'For example batch_time => ''500 ms''.';
+	END IF;
+	took := greatest(coalesce(took, 0), 0.001);
+	next_size := greatest(1, least(coalesce(batch_size, 10000),
+	                 round(greatest(coalesce(size, 1), 1) * least(2.0, greatest(0.5, target / took)))::integer));
+	SELECT EXISTS (
+		SELECT 1 FROM pg_stat_progress_vacuum v
+		JOIN pg_class c ON c.oid IN ('firstsight.capture'::regclass, 'firstsight.face'::regclass)
+		WHERE v.datid = (SELECT d.oid FROM pg_database d WHERE d.datname = current_database())
+		  AND v.relid IN (c.oid, c.reltoastrelid))
+	INTO vacuum_busy;
+	s := CASE WHEN vacuum_busy AND share < 1 THEN share / 2 ELSE share END;
+	pause := took * (1 - s) / s;
+END
+$$;
+COMMENT ON FUNCTION retention_pace(integer, float8, integer, real, interval) IS
+	'pacing of enforce_retention_all and the worker: the next call''s size and the pause before it (share of the time erasing, halved while vacuum works on capture or face)';
+
+-- enforce retention to the end, committing after every call (pg_cron, psql).
+-- Paced by elapsed time, not fixed sleeps (retention_pace): each call is sized
+-- to take about batch_time (at most batch_size rows a pass), so row locks are
+-- short on any machine, and after a call that took t the procedure sleeps
+-- t * (1 - share) / share (share halved while vacuum works on capture or
+-- face; plus pause), so erasure keeps its backend busy for about `share` of
+-- the time.
+CREATE PROCEDURE enforce_retention_all(batch_size integer DEFAULT 10000, pause interval DEFAULT '0',
+                                       share real DEFAULT 0.3, batch_time interval DEFAULT '500 ms')
+	LANGUAGE plpgsql
+	AS $$
+DECLARE
+	more boolean := true;
+	size integer;
+	t0 timestamptz;
+	took float8;
+	p record;
+BEGIN
+	IF share IS NULL OR NOT share > 0 OR share > 1 THEN
+		RAISE EXCEPTION USING ERRCODE = 'invalid_parameter_value',
+			MESSAGE = format('share %s is out of range', coalesce(share::text, 'NULL')),
+			DETAIL = 'share is the fraction of the time spent erasing, between its pauses.',
+			HINT = 'Give more than 0 and at most 1; 0.3 erases 30% of the time, 1 without pauses.';
+	END IF;
+	IF batch_time IS NULL OR extract(epoch FROM batch_time) <= 0 OR pause IS NULL OR pause < interval '0' THEN
 		RAISE EXCEPTION USING ERRCODE = 'invalid_parameter_value',
 			MESSAGE = 'batch_time must be positive and pause not negative',
 			HINT = 'For example batch_time => ''500 ms'', pause => ''0''.';
@@ -666,11 +714,11 @@ BEGIN
 		t0 := pg_catalog.clock_timestamp();
 		SELECT r.more INTO more FROM firstsight.enforce_retention(size) r;
 		COMMIT;
-		took := greatest(extract(epoch FROM pg_catalog.clock_timestamp() - t0), 0.001);
-		size := greatest(1, least(batch_size,
-		            pg_catalog.round(size * least(2.0, greatest(0.5, target / took)))::integer));
+		took := extract(epoch FROM pg_catalog.clock_timestamp() - t0);
 		IF more THEN
-			PERFORM pg_catalog.pg_sleep(took * (1 - share) / share + extract(epoch FROM pause));
+			SELECT * INTO p FROM firstsight.retention_pace(size, took, batch_size, share, batch_time);
+			size := p.next_size;
+			PERFORM pg_catalog.pg_sleep(p.pause + extract(epoch FROM pause));
 		END IF;
 	END LOOP;
 END

@@ -7,8 +7,10 @@
  * firstsight.worker_database (empty: it waits, connected to nothing).  Each
  * loop it reads a batch of due deliveries in one short transaction, sends
  * them with libcurl outside any transaction, records the outcomes in a
- * second transaction, and runs enforce_retention when
- * firstsight.retention_interval has passed.  It sleeps on its latch; a
+ * second transaction, and when firstsight.retention_interval has passed runs
+ * enforce_retention to the end, one paced call at a time between delivery
+ * batches (retention_pace: calls sized to firstsight.retention_batch_time,
+ * erasing firstsight.retention_share of the time).  It sleeps on its latch; a
  * transaction that wrote deliveries sets that latch when it commits, so the
  * worker wakes at commit rather than polling.  See src/worker/README.md.
  */
@@ -51,6 +53,8 @@ int			fs_webhook_retry_max_ms = 3600 * 1000;
 bool		fs_webhook_tls_verify = true;
 int			fs_worker_naptime_s = 60;
 int			fs_retention_batch_size = 10000;
+double		fs_retention_share = 0.3;
+int			fs_retention_batch_time_ms = 500;
 
 /* what backends need to wake the worker */
 typedef struct FsWorkerShared
@@ -152,6 +156,15 @@ WorkerDefineSettings(void)
 							"Rows enforce_retention erases per transaction when the worker runs it.",
 							NULL, &fs_retention_batch_size, 10000, 1, 1000000,
 							PGC_SIGHUP, 0, NULL, NULL, NULL);
+	DefineCustomRealVariable("firstsight.retention_share",
+							 "Fraction of the time the worker's retention runs spend erasing (halved while vacuum works on capture or face).",
+							 "Between calls the worker pauses; 1 erases without pauses.",
+							 &fs_retention_share, 0.3, 0.01, 1.0,
+							 PGC_SIGHUP, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("firstsight.retention_batch_time",
+							"Time one enforce_retention call of the worker should take; its size follows.",
+							NULL, &fs_retention_batch_time_ms, 500, 1, 60000,
+							PGC_SIGHUP, GUC_UNIT_MS, NULL, NULL, NULL);
 	DefineCustomIntVariable("firstsight.webhook_connect_timeout",
 							"Time allowed to connect to a webhook.",
 							NULL, &fs_webhook_connect_timeout_ms, 5000, 100, 600000,
@@ -293,6 +306,11 @@ FsWorkerInit(void)
 
 static MemoryContext loop_context = NULL;
 static TimestampTz last_retention = 0;
+/* a retention run in progress: one paced call per loop when its time comes */
+static bool retention_active = false;
+static TimestampTz retention_next = 0;	/* the next call, not before */
+static int	retention_size = 0;		/* rows a pass of the next call */
+static int	retention_calls = 0;
 static SPIPlanPtr fetch_plan = NULL;
 static SPIPlanPtr record_plan = NULL;
 static SPIPlanPtr refuse_plan = NULL;
@@ -571,42 +589,81 @@ NextDueMs(void)
 	return nap;
 }
 
-/* run enforce_retention to the end, a transaction per batch, if it exists */
+/*
+ * One call of a paced retention run: enforce_retention(size) in its own
+ * transaction, then retention_pace for the size of the next call and the
+ * pause before it (erasure busy firstsight.retention_share of the time, half
+ * of that while vacuum works on capture or face).  Starts a run when none is
+ * in progress (if the functions exist in this database); ends it when nothing
+ * more is due.  Deliveries go on between calls.
+ */
 static void
-RetentionRun(void)
+RetentionStep(void)
 {
-	bool		more = true;
-	int			batches = 0;
+	Oid			types[5] = {INT4OID, FLOAT8OID, INT4OID, FLOAT4OID, INT4OID};
+	Datum		args[5];
+	TimestampTz t0;
+	bool		more;
+	bool		isnull;
+	long		secs;
+	int			usecs;
+	double		took;
+	int			next_size;
+	double		pause;
 
-	TxBegin("firstsight: looking for enforce_retention");
-	if (SPI_execute("SELECT 1 FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace"
-					" WHERE n.nspname = 'firstsight' AND p.proname = 'enforce_retention'", true, 1) != SPI_OK_SELECT ||
-		SPI_processed == 0)
+	if (!retention_active)
 	{
+		TxBegin("firstsight: looking for enforce_retention");
+		if (SPI_execute("SELECT count(*) = 2 FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace"
+						" WHERE n.nspname = 'firstsight' AND p.proname IN ('enforce_retention', 'retention_pace')",
+						true, 1) != SPI_OK_SELECT || SPI_processed != 1 ||
+			!DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull)))
+		{
+			TxEnd();
+			elog(DEBUG1, "firstsight worker: no enforce_retention function in this database yet");
+			return;
+		}
 		TxEnd();
-		elog(DEBUG1, "firstsight worker: no enforce_retention function in this database yet");
+		retention_active = true;
+		retention_size = Min(fs_retention_batch_size, 1000);	/* then sized by the time calls take */
+		retention_calls = 0;
+	}
+
+	/* the run ends here if a call fails: the next interval starts a new one */
+	retention_active = false;
+	t0 = GetCurrentTimestamp();
+	args[0] = Int32GetDatum(retention_size);
+	TxBegin("firstsight: enforce_retention");
+	if (SPI_execute_with_args("SELECT r.more FROM firstsight.enforce_retention($1) r",
+							  1, types, args, NULL, false, 1) != SPI_OK_SELECT || SPI_processed != 1)
+		elog(ERROR, "enforce_retention returned no row");
+	more = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	TxEnd();
+	retention_calls++;
+	if (!more)
+	{
+		elog(DEBUG1, "firstsight worker: enforce_retention ran %d calls", retention_calls);
 		return;
 	}
+
+	TimestampDifference(t0, GetCurrentTimestamp(), &secs, &usecs);
+	took = secs + usecs / 1e6;
+	args[0] = Int32GetDatum(retention_size);
+	args[1] = Float8GetDatum(took);
+	args[2] = Int32GetDatum(fs_retention_batch_size);
+	args[3] = Float4GetDatum((float4) fs_retention_share);
+	args[4] = Int32GetDatum(fs_retention_batch_time_ms);
+	TxBegin("firstsight: retention pacing");
+	if (SPI_execute_with_args("SELECT p.next_size, p.pause FROM firstsight.retention_pace($1, $2, $3, $4,"
+							  " pg_catalog.make_interval(secs => $5 / 1000.0)) p",
+							  5, types, args, NULL, true, 1) != SPI_OK_SELECT || SPI_processed != 1)
+		elog(ERROR, "retention_pace returned no row");
+	next_size = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	pause = DatumGetFloat8(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
 	TxEnd();
-
-	/* bounded: a run stops after 1000 batches and resumes at the next interval */
-	while (more && batches++ < 1000)
-	{
-		Oid			types[1] = {INT4OID};
-		Datum		args[1] = {Int32GetDatum(fs_retention_batch_size)};
-		bool		isnull;
-
-		CHECK_FOR_INTERRUPTS();
-		if (!PostmasterIsAlive())
-			proc_exit(1);
-		TxBegin("firstsight: enforce_retention");
-		if (SPI_execute_with_args("SELECT r.more FROM firstsight.enforce_retention($1) r",
-								  1, types, args, NULL, false, 1) != SPI_OK_SELECT || SPI_processed != 1)
-			elog(ERROR, "enforce_retention returned no row");
-		more = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
-		TxEnd();
-	}
-	elog(DEBUG1, "firstsight worker: enforce_retention ran %d batches", batches);
+	retention_size = Max(next_size, 1);
+	retention_next = GetCurrentTimestamp() + (TimestampTz) (pause * 1e6);	/* microseconds */
+	retention_active = true;
 }
 
 /* undo a failed step: log it, abort its transaction, go on */
@@ -703,17 +760,21 @@ FsWorkerMain(Datum arg)
 		MemoryContextReset(loop_context);
 		MemoryContextSwitchTo(loop_context);
 
-		/* retention, when due */
-		if (retention_interval_s > 0 &&
-			TimestampDifferenceExceeds(last_retention, GetCurrentTimestamp(), retention_interval_s * 1000))
+		/* retention: the next call of a run in progress, or a new run, when due */
+		if (retention_interval_s == 0)
+			retention_active = false;
+		else if (retention_active ? GetCurrentTimestamp() >= retention_next :
+				 TimestampDifferenceExceeds(last_retention, GetCurrentTimestamp(), retention_interval_s * 1000))
 		{
-			last_retention = GetCurrentTimestamp();
+			if (!retention_active)
+				last_retention = GetCurrentTimestamp();
 			PG_TRY();
 			{
-				RetentionRun();
+				RetentionStep();
 			}
 			PG_CATCH();
 			{
+				retention_active = false;
 				StepFailed("enforce_retention");
 			}
 			PG_END_TRY();
@@ -740,7 +801,13 @@ FsWorkerMain(Datum arg)
 		}
 		PG_END_TRY();
 
-		if (retention_interval_s > 0)
+		if (retention_active)
+		{
+			long		until = (long) ((retention_next - GetCurrentTimestamp() + 999) / 1000);
+
+			nap = Min(nap, Max(until, 0));
+		}
+		else if (retention_interval_s > 0)
 		{
 			long		until = retention_interval_s * 1000L -
 				(long) ((GetCurrentTimestamp() - last_retention) / 1000);

@@ -23,6 +23,8 @@ extern int	fs_webhook_retry_max_ms;
 extern bool fs_webhook_tls_verify;
 extern int	fs_worker_naptime_s;
 extern int	fs_retention_batch_size;
+extern double fs_retention_share;
+extern int	fs_retention_batch_time_ms;
 
 /* one delivery of one event to one webhook */
 typedef struct FsDelivery

@@ -27,6 +27,8 @@ firstsight.webhook_allowed_hosts = '127.0.0.1:$port'
 firstsight.worker_naptime = 3600
 firstsight.webhook_retry_base = 100
 firstsight.retention_interval = off
+firstsight.retention_batch_size = 1
+firstsight.retention_share = 0.2
 track_functions = 'all'
 });
 $node->start;
@@ -156,12 +158,34 @@ my ($vn) = grep { $_->{path} eq '/a' && $_->{event} eq 'visitor.new' && decode_j
 ok($vn && $vn->{signature} eq 'sha256=' . hmac_sha256_hex($vn->{body}, $secret), 'visitor.new from ingestion is signed');
 is(join(',', sort keys %{ decode_json($vn->{body})->{data} }), 'camera_id,person_id,started_at,visit_id,zone',
 	'its payload: person, visit, time, camera and zone; no face, no photo');
+# (the first run was two calls: the photo, one row a call, then nothing more due)
 ok($node->poll_query_until('postgres',
-	"SELECT calls >= 2 FROM pg_stat_user_functions WHERE funcname = 'enforce_retention'"),
+	"SELECT calls >= 3 FROM pg_stat_user_functions WHERE funcname = 'enforce_retention'"),
 	'enforce_retention runs again at the next interval');
 my ($rc) = grep { $_->{path} eq '/a' && decode_json($_->{body})->{event} eq 'retention.completed' } read_requests($out);
 is_deeply([ sort keys %{ decode_json($rc->{body})->{data} } ], [ 'as_of', 'photos' ],
 	'the retention.completed payload holds counts only');
+
+# the worker's runs are paced as enforce_retention_all's (retention_pace): calls
+# of retention_batch_size rows (1 here) and, after a call that took t, a pause of
+# at least t x (1 - share) / share before the next (share 0.2: 4t; longer while
+# vacuum works on capture or face), with deliveries going on in between
+my $last_run = $node->safe_psql('postgres', 'SELECT coalesce(max(run_id), 0) FROM firstsight.retention_log');
+$node->safe_psql('postgres', q{
+	INSERT INTO firstsight.capture (project_id, camera_id, captured_at, face, quality, masked, photo)
+	SELECT 1, 'c1', now() - interval '2 days', ('[1,' || i || ',0,0]')::firstsight.embedding, 0.9, false, '\x0102'
+	FROM generate_series(1, 12) i;
+});
+ok($node->poll_query_until('postgres', 'SELECT count(photo) = 0 FROM firstsight.capture'),
+	'the worker erased the 12 expired photos');
+is($node->safe_psql('postgres', qq{
+	SELECT count(*) || ' calls, ' || count(*) FILTER (WHERE photos_erased = 1) || ' of one photo, '
+	       || count(*) FILTER (WHERE gap < 3.9 * took) || ' without the pause'
+	FROM (SELECT photos_erased, finished_at - started_at AS took,
+	             lead(started_at) OVER (ORDER BY run_id) - finished_at AS gap
+	      FROM firstsight.retention_log WHERE run_id > $last_run) c}),
+	'12 calls, 12 of one photo, 0 without the pause',
+	'one photo a call, each call followed by its pause');
 
 # the server log holds no secret
 my $log = slurp_file($node->logfile);
