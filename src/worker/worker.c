@@ -614,7 +614,7 @@ RetentionStep(void)
 	if (!retention_active)
 	{
 		TxBegin("firstsight: looking for enforce_retention");
-		if (SPI_execute("SELECT count(*) = 2 FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace"
+		if (SPI_execute("SELECT count(DISTINCT p.proname) = 2 FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace"
 						" WHERE n.nspname = 'firstsight' AND p.proname IN ('enforce_retention', 'retention_pace')",
 						true, 1) != SPI_OK_SELECT || SPI_processed != 1 ||
 			!DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull)))
