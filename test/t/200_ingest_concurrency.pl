@@ -1,6 +1,7 @@
 # 16 camera clients insert captures of the same 40 faces at once, in random
-# orders, one at a time and in batches of three: no errors, exactly one
-# person per true identity, one visit per person, consistent counters.
+# orders, one at a time, in batches of three and in batches of 64 (searched
+# exactly with OpenBLAS, exact_search_faces): no errors, exactly one person
+# per true identity, one visit per person, consistent counters.
 use strict;
 use warnings;
 use PostgreSQL::Test::Cluster;
@@ -9,7 +10,7 @@ use Test::More;
 
 my $node = PostgreSQL::Test::Cluster->new('ingest');
 $node->init;
-$node->append_conf('postgresql.conf', "max_connections = 40\nfsync = off\n");
+$node->append_conf('postgresql.conf', "max_connections = 40\nfsync = off\ntrack_functions = all\n");
 $node->start;
 
 $node->safe_psql('postgres', q{
@@ -30,6 +31,7 @@ $node->safe_psql('postgres', q{
 
 my $single = $node->basedir . '/single.sql';
 my $batch = $node->basedir . '/batch.sql';
+my $exact = $node->basedir . '/exact.sql';
 PostgreSQL::Test::Utils::append_to_file($single, q{
 \set f random(1, 40)
 INSERT INTO firstsight.capture (project_id, camera_id, captured_at, face, quality, masked)
@@ -45,9 +47,17 @@ VALUES (1, 'cam' || (:client_id % 4), now() - interval '1 second', seen(:a), 0.7
        (1, 'cam' || (:client_id % 4), now() - interval '1 second', seen(:c), 0.6, false);
 });
 
+# 64 captures: at least 64, and the gallery (at most 3 faces per person) has
+# fewer than exact_search_faces (100) per capture, so the batch is searched exactly
+PostgreSQL::Test::Utils::append_to_file($exact, q{
+INSERT INTO firstsight.capture (project_id, camera_id, captured_at, face, quality, masked)
+SELECT 1, 'cam' || (:client_id % 4), now() - interval '1 second', seen(1 + (random() * 39)::integer), 0.5, false
+FROM generate_series(1, 64);
+});
+
 my ($out, $err);
 my $ok = IPC::Run::run(
-	[ 'pgbench', '-n', '-c', '16', '-j', '4', '-t', '40', '-f', "$single\@3", '-f', "$batch\@1",
+	[ 'pgbench', '-n', '-c', '16', '-j', '4', '-t', '40', '-f', "$single\@3", '-f', "$batch\@1", '-f', "$exact\@1",
 	  '-h', $node->host, '-p', $node->port, 'postgres' ],
 	'>', \$out, '2>', \$err);
 ok($ok, 'pgbench ran') or diag($err);
@@ -74,9 +84,12 @@ is($node->safe_psql('postgres', q{
 	WHERE p.captures <> (SELECT count(*) FROM firstsight.capture c WHERE c.person_id = p.person_id)
 	   OR p.visits <> (SELECT count(*) FROM firstsight.visit v WHERE v.person_id = p.person_id)}),
 	'0', 'person counters agree with captures and visits');
-# 640 transactions of one or three captures each (scripts are picked at random, weights 3:1)
+# 640 transactions of one, three or 64 captures each (scripts are picked at random, weights 3:1:1)
 my $n = $node->safe_psql('postgres', q{SELECT count(*) FROM firstsight.capture});
-ok($n > 640 && $n <= 1920, "captures of every transaction stored ($n)");
+ok($n > 640 && $n <= 640 * 64, "captures of every transaction stored ($n)");
+ok($node->safe_psql('postgres', q{
+	SELECT coalesce(sum(calls), 0) FROM pg_stat_user_functions WHERE funcname = 'gallery_nearest_exact'}) > 0,
+	'some batches were searched exactly');
 ok($node->safe_psql('postgres', q{SELECT max(n) FROM (SELECT count(*) n FROM firstsight.face GROUP BY person_id) s}) <= 3,
 	'at most three gallery exemplars per person');
 
