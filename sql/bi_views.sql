@@ -47,6 +47,16 @@ SELECT person_id, channel, agent_id, days_left BETWEEN 28 AND 30 AS about_30_day
 FROM protection_expiring WHERE project_id = :p ORDER BY protected_until;
 SELECT configure(:p, 'attribution_mode', 'first_visit');
 SELECT person_id, channel FROM protection_expiring WHERE project_id = :p ORDER BY person_id;
+-- a person a deal names only as co-buyer has bought: no window to watch any more
+SELECT pg_temp.deal(4, 802, to_char(now() AT TIME ZONE 'Asia/Shanghai', 'YYYY-MM-DD HH24:MI'), co => ARRAY[804]::bigint[]);
+SELECT person_id, channel FROM protection_expiring WHERE project_id = :p ORDER BY person_id;
+-- nor one whose co-buyer identity was merged into them (merge_person moves the main
+-- buyer of a deal, not the co-buyers: the view follows merged_into)
+SELECT pg_temp.person(806);
+SELECT pg_temp.deal(5, 801, to_char(now() AT TIME ZONE 'Asia/Shanghai', 'YYYY-MM-DD HH24:MI'), co => ARRAY[806]::bigint[]);
+SELECT person_id, channel FROM protection_expiring WHERE project_id = :p ORDER BY person_id;
+UPDATE person SET merged_into = 805, merged_at = now() WHERE project_id = :p AND person_id = 806;
+SELECT person_id, channel FROM protection_expiring WHERE project_id = :p ORDER BY person_id;
 SELECT reset_setting(:p, 'attribution_mode');
 
 -- no view has a biometric column (embedding or bytea), and every column is documented

@@ -5,6 +5,7 @@
 #   PERSONS (1200)  visitors in the month      SEED (7)
 #   YEAR_PROJECTS (50), YEAR_VISITS_PER_DAY (60) for the view timings; VIEWS=0 skips them
 #   DB (bench_attribution)  the database made for the run
+#   OLD (unset)  a git revision: compare the views with that revision's (same rows? CPU ms old -> new)
 # Bounded: one throwaway cluster, removed at the end (or PGHOST/PGPORT of an
 # existing server with EXISTING=1, then a database bench_attribution is made).
 set -euo pipefail
@@ -35,3 +36,9 @@ psql -d "$db" -v dir="$dir/gen" -f $here/load.sql
 [ "${VIEWS:-1}" = 0 ] && exit 0
 fs_say "views over a year of 50 projects"
 psql -d "$db" -v projects="${YEAR_PROJECTS:-50}" -v per_day="${YEAR_VISITS_PER_DAY:-60}" -f $here/views.sql
+if [ -n "${OLD:-}" ]; then
+	fs_say "the views against those of $OLD"
+	git show "$OLD:src/sql/320_views.sql" | sed '/^CREATE INDEX deal_person/d' >"$dir/old_views.sql"
+	chmod a+r "$dir/old_views.sql"
+	psql -d "$db" -v old="$dir/old_views.sql" -v rounds="${ROUNDS:-2}" -f $here/compare_views.sql
+fi

@@ -19,7 +19,7 @@ INSERT INTO firstsight.channel (project_id, channel_id, kind, name, commission_r
 SELECT project_id, 100000 + project_id * 10 + k, 'agency', 'agency ' || k, 0.02, 90 FROM yp, generate_series(1, 4) k;
 INSERT INTO firstsight.agent (project_id, agent_id, channel_id, name)
 SELECT project_id, 100000 + project_id * 10 + k, 100000 + project_id * 10 + k, 'agent ' || k FROM yp, generate_series(1, 4) k;
--- persons: per_day / 2 new persons a day, 1 to 3 visits each.  No triggers (attribution,
+-- persons: per_day / 2 new persons a day, 1 to 3 visits each; rebuild_rollups after.  No triggers (attribution,
 -- other layers' bookkeeping) and no FK checks for these synthetic rows
 SET session_replication_role = replica;
 \timing on
@@ -50,7 +50,12 @@ SELECT x.project_id, x.deal_id, 1, coalesce(x.channel_id, n.channel_id), x.agent
 FROM firstsight.deal x JOIN yp USING (project_id)
 JOIN firstsight.channel n ON n.project_id = x.project_id AND n.kind = 'natural';
 RESET session_replication_role;
+-- the rollups behind the views (kept by triggers, which the load above bypassed)
+SELECT firstsight.rebuild_rollups();
 \timing off
+-- first_visit mode: every accompanied first visit of the last 90 days opens a
+-- window, so protection_expiring has rows to find (no reports are generated)
+SELECT count(firstsight.configure(project_id, 'attribution_mode', 'first_visit')) AS first_visit_projects FROM yp;
 ANALYZE;
 SELECT (SELECT count(*) FROM yp) AS projects, (SELECT count(*) FROM firstsight.visit v JOIN yp USING (project_id)) AS visits,
        (SELECT count(*) FROM firstsight.person p JOIN yp USING (project_id)) AS persons,

@@ -14,23 +14,16 @@ CREATE VIEW visit_channel AS
 	LEFT JOIN agent ag ON ag.project_id = v.project_id AND ag.agent_id = v.agent_id;
 COMMENT ON VIEW visit_channel IS 'each visit with its local day and channel (the accompanying agent''s, or natural)';
 
--- Aggregation plans: channel_share, conversion_funnel and consultant_board first
--- aggregate visits per the narrowest key they need (and per person only where
--- they count distinct persons), then join the few channels, agents and
--- consultants to the aggregated rows instead of to every visit; a filter on
--- project_id still reaches the visit scan (a grouping column at every level).
--- daily_traffic keeps count(DISTINCT): a second aggregation level per person was
--- no cheaper there (bench/RESULTS.md).
+-- daily_traffic, channel_share, conversion_funnel and consultant_board read
+-- the rollups of 315_rollups.sql (counters per project and local day or month,
+-- kept by triggers) instead of grouping every visit; deals and attributions,
+-- far fewer, are read as they are.  rollup_check() compares the rollups with
+-- the facts.
 CREATE VIEW daily_traffic AS
-	SELECT vc.project_id, vc.day,
-	       count(*) AS visits,
-	       count(DISTINCT vc.person_id) AS unique_persons,
-	       count(DISTINCT vc.person_id) FILTER (WHERE NOT vc.seen_before) AS new_persons,
-	       count(DISTINCT vc.person_id) FILTER (WHERE vc.seen_before) AS returning_persons,
-	       count(*) FILTER (WHERE vc.agent_id IS NOT NULL) AS accompanied_visits,
-	       count(*) FILTER (WHERE vc.consultant_id IS NOT NULL) AS received_visits
-	FROM visit_channel vc
-	GROUP BY vc.project_id, vc.day;
+	SELECT r.project_id, r.day, r.visits, r.unique_persons, r.new_persons, r.returning_persons,
+	       r.accompanied_visits, r.received_visits
+	FROM rollup_day r
+	WHERE r.visits > 0;
 COMMENT ON VIEW daily_traffic IS 'visits per project and local day: unique, new and returning persons';
 COMMENT ON COLUMN daily_traffic.day IS 'local date in the project''s time zone';
 COMMENT ON COLUMN daily_traffic.visits IS 'visits that started that day';
@@ -43,11 +36,8 @@ COMMENT ON COLUMN daily_traffic.received_visits IS 'visits a consultant received
 CREATE VIEW channel_share AS
 	WITH va AS (
 		-- visits per month and accompanying agent (NULL: came alone)
-		SELECT v.project_id, date_trunc('month', v.started_at AT TIME ZONE p.time_zone)::date AS month, v.agent_id,
-		       count(*) AS visits
-		FROM visit v
-		JOIN project p ON p.project_id = v.project_id
-		GROUP BY v.project_id, 2, v.agent_id),
+		SELECT r.project_id, r.month, r.agent_id, r.visits
+		FROM rollup_month_agent r WHERE r.visits > 0),
 	u AS (
 		SELECT va.project_id, va.month, coalesce(ag.channel_id, nc.channel_id) AS channel_id,
 		       va.visits, 0 AS deals, 0::numeric AS revenue
@@ -79,22 +69,11 @@ COMMENT ON COLUMN channel_share.deal_share IS 'deals / all deals of the month (0
 COMMENT ON COLUMN channel_share.revenue IS 'sum of those deals'' prices';
 
 CREATE VIEW conversion_funnel AS
-	WITH buyers AS (
-		SELECT DISTINCT x.project_id, b.person_id
-		FROM deal x CROSS JOIN LATERAL unnest(x.person_id || x.co_buyer_ids) AS b(person_id)),
-	fa AS (
-		-- a person's first visit is the one not seen_before (kept by the visit chain);
-		-- counted per month and accompanying agent
-		SELECT v.project_id, date_trunc('month', v.started_at AT TIME ZONE p.time_zone)::date AS month, v.agent_id,
-		       count(*) AS first_visits,
-		       count(*) FILTER (WHERE pe.visits > 1) AS returned,
-		       count(b.person_id) AS bought
-		FROM visit v
-		JOIN project p ON p.project_id = v.project_id
-		JOIN person pe ON pe.project_id = v.project_id AND pe.person_id = v.person_id
-		LEFT JOIN buyers b ON b.project_id = v.project_id AND b.person_id = v.person_id
-		WHERE NOT v.seen_before
-		GROUP BY v.project_id, 2, v.agent_id)
+	WITH fa AS (
+		-- persons by month and accompanying agent of their first visit (the one not
+		-- seen_before), how many have more than one visit and how many bought
+		SELECT r.project_id, r.month, r.agent_id, r.first_visits, r.returned, r.bought
+		FROM rollup_month_agent r WHERE r.first_visits > 0)
 	SELECT fa.project_id, fa.month, c.channel_id, c.name AS channel, c.kind,
 	       sum(fa.first_visits)::bigint AS first_visits,
 	       sum(fa.returned)::bigint AS returned,
@@ -154,18 +133,11 @@ COMMENT ON COLUMN commission_ledger.flagged_deals IS 'of those, deals with flags
 COMMENT ON COLUMN commission_ledger.flagged_commission IS 'commission on flagged deals';
 
 CREATE VIEW consultant_board AS
-	WITH rp AS (
-		-- receptions per month, consultant and person
-		SELECT v.project_id, date_trunc('month', v.started_at AT TIME ZONE p.time_zone)::date AS month, v.consultant_id,
-		       v.person_id, count(*) AS receptions, count(*) FILTER (WHERE NOT v.seen_before) AS new_received
-		FROM visit v
-		JOIN project p ON p.project_id = v.project_id
-		WHERE v.consultant_id IS NOT NULL
-		GROUP BY v.project_id, 2, v.consultant_id, v.person_id),
-	u AS (
-		SELECT rp.project_id, rp.month, rp.consultant_id, sum(rp.receptions) AS receptions, count(*) AS persons_received,
-		       sum(rp.new_received) AS new_persons_received, 0 AS deals, 0::numeric AS revenue, 0 AS conflicts
-		FROM rp GROUP BY rp.project_id, rp.month, rp.consultant_id
+	WITH u AS (
+		-- receptions, distinct persons received and first-visit receptions per month and consultant
+		SELECT r.project_id, r.month, r.consultant_id, r.receptions, r.persons_received,
+		       r.new_persons_received, 0 AS deals, 0::numeric AS revenue, 0 AS conflicts
+		FROM rollup_consultant r WHERE r.receptions > 0
 		UNION ALL
 		SELECT a.project_id, date_trunc('month', a.signed_at AT TIME ZONE p.time_zone)::date, a.entitled_consultant_id,
 		       0, 0, 0, 1, x.price, ('consultant_conflict' = ANY (a.flags))::int
@@ -189,9 +161,16 @@ COMMENT ON COLUMN consultant_board.deals IS 'deals signed that month whose entit
 COMMENT ON COLUMN consultant_board.revenue IS 'sum of their prices';
 COMMENT ON COLUMN consultant_board.conflicts IS 'of those, deals flagged consultant_conflict (another consultant closed them)';
 
--- the agency protection of each person's first touch, while it runs
--- a person's deals (protection_expiring: persons without a deal)
+-- the agency protection of each person's first touch, while it runs, for
+-- persons no deal names (as buyer or co-buyer, or under a person merged into them)
 CREATE INDEX deal_person ON deal (project_id, person_id);
+-- accompanied first visits by time: the windows that may still run are the
+-- recent ones (the view reads them from this index alone, not from every
+-- accompanied visit of the agents)
+CREATE INDEX visit_first_accompanied ON visit (project_id, started_at) INCLUDE (person_id, agent_id)
+	WHERE agent_id IS NOT NULL AND NOT seen_before;
+-- and their persons, if not merged away, without visiting the person rows
+CREATE INDEX person_current ON person (project_id, person_id) WHERE merged_into IS NULL;
 -- the longest protection period of any channel (evaluated once per query below)
 CREATE FUNCTION max_protection_days() RETURNS integer
 	LANGUAGE sql STABLE PARALLEL SAFE
@@ -227,7 +206,12 @@ CREATE VIEW protection_expiring AS
 	JOIN agent ag ON ag.project_id = f.project_id AND ag.agent_id = f.agent_id
 	JOIN channel c ON c.project_id = ag.project_id AND c.channel_id = ag.channel_id
 	WHERE local_days_end(f.started_at, c.protection_days, ps.time_zone) > now()
-	  AND NOT EXISTS (SELECT 1 FROM deal x WHERE x.project_id = f.project_id AND x.person_id = f.person_id)
+	  -- no deal names the person (as buyer or co-buyer), nor a person merged into them
+	  AND NOT EXISTS (SELECT 1 FROM rollup_buyer b
+	                  WHERE b.project_id = f.project_id AND b.person_id = f.person_id AND b.deals > 0)
+	  AND NOT EXISTS (SELECT 1 FROM person m
+	                  JOIN rollup_buyer b ON b.project_id = m.project_id AND b.person_id = m.person_id AND b.deals > 0
+	                  WHERE m.project_id = f.project_id AND m.merged_into = f.person_id)
 	  AND (ps.mode = 'first_visit'
 	       OR EXISTS (
 			SELECT 1 FROM report r
@@ -236,7 +220,7 @@ CREATE VIEW protection_expiring AS
 			              AND (r.phone_hash = i.phone_hash OR (r.phone_hash IS NULL AND r.phone_masked_hash = i.phone_masked_hash))
 			WHERE r.project_id = f.project_id AND r.reported_at < f.started_at
 			  AND f.started_at < report_expiry(r.reported_at, c.report_cutoff, ps.validity, ps.time_zone)));
-COMMENT ON VIEW protection_expiring IS 'running agency protection windows of persons without a deal, soonest end first when ordered by protected_until';
+COMMENT ON VIEW protection_expiring IS 'running agency protection windows of persons no deal names as buyer or co-buyer, soonest end first when ordered by protected_until';
 COMMENT ON COLUMN protection_expiring.channel IS 'the agency that brought the person first (with a valid report, in report_protection mode)';
 COMMENT ON COLUMN protection_expiring.protected_from IS 'local time of the first visit';
 COMMENT ON COLUMN protection_expiring.protected_until IS 'local time the window ends (exclusive)';

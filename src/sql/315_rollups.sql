@@ -1,0 +1,532 @@
+-- Rollups behind the BI views.  daily_traffic, channel_share,
+-- conversion_funnel and consultant_board would otherwise read and group every
+-- visit of the period; they read these counters instead, kept current by
+-- statement triggers on visit, person and deal (so late facts are counted:
+-- merges, late receptions, recomputed visit chains, a deal making an old
+-- visitor a buyer).  The counters are additive and every trigger adds a delta
+-- computed from its statement's transition tables, so concurrent writers
+-- commute (an upsert locks the counter row it adds to).  Distinct-person counts
+-- are not additive: they come from a per-(key, person) level whose rows report,
+-- through RETURNING, whether a person started or stopped counting for the key.
+-- No biometric column anywhere; erasure touches none of the inputs.
+-- rollup_check() compares every counter with the facts and rebuild_rollups()
+-- recomputes them (after loading data with triggers off, or a restore).
+
+-- visits per project, local day and person (the distinct-person level of daily_traffic)
+CREATE TABLE rollup_person_day (
+	project_id bigint NOT NULL,
+	day date NOT NULL,
+	person_id bigint NOT NULL,
+	visits bigint NOT NULL,
+	new_visits bigint NOT NULL,
+	returning_visits bigint NOT NULL,
+	PRIMARY KEY (project_id, day, person_id)
+);
+COMMENT ON TABLE rollup_person_day IS 'BI rollup: visits per project, local day and person (first visits, returning visits); rows at 0 are harmless';
+
+CREATE TABLE rollup_day (
+	project_id bigint NOT NULL,
+	day date NOT NULL,
+	visits bigint NOT NULL,
+	unique_persons bigint NOT NULL,
+	new_persons bigint NOT NULL,
+	returning_persons bigint NOT NULL,
+	accompanied_visits bigint NOT NULL,
+	received_visits bigint NOT NULL,
+	PRIMARY KEY (project_id, day)
+);
+COMMENT ON TABLE rollup_day IS 'BI rollup behind daily_traffic: per project and local day';
+
+-- per project, local month and accompanying agent (NULL: came alone): all visits,
+-- and first visits (not seen_before, of an existing person) with how many of those
+-- persons returned (person.visits > 1) and bought (buyer or co-buyer of a deal)
+CREATE TABLE rollup_month_agent (
+	project_id bigint NOT NULL,
+	month date NOT NULL,
+	agent_id bigint,
+	visits bigint NOT NULL,
+	first_visits bigint NOT NULL,
+	returned bigint NOT NULL,
+	bought bigint NOT NULL,
+	UNIQUE NULLS NOT DISTINCT (project_id, month, agent_id)
+);
+COMMENT ON TABLE rollup_month_agent IS 'BI rollup behind channel_share and conversion_funnel: per project, local month and accompanying agent';
+
+-- receptions per project, local month, consultant and person (the distinct level of consultant_board)
+CREATE TABLE rollup_consultant_person (
+	project_id bigint NOT NULL,
+	month date NOT NULL,
+	consultant_id bigint NOT NULL,
+	person_id bigint NOT NULL,
+	receptions bigint NOT NULL,
+	new_receptions bigint NOT NULL,
+	PRIMARY KEY (project_id, month, consultant_id, person_id)
+);
+COMMENT ON TABLE rollup_consultant_person IS 'BI rollup: receptions per project, local month, consultant and person; rows at 0 are harmless';
+
+CREATE TABLE rollup_consultant (
+	project_id bigint NOT NULL,
+	month date NOT NULL,
+	consultant_id bigint NOT NULL,
+	receptions bigint NOT NULL,
+	persons_received bigint NOT NULL,
+	new_persons_received bigint NOT NULL,
+	PRIMARY KEY (project_id, month, consultant_id)
+);
+COMMENT ON TABLE rollup_consultant IS 'BI rollup behind consultant_board: per project, local month and consultant';
+
+-- how many deals name a person as buyer or co-buyer (> 0: the person bought)
+CREATE TABLE rollup_buyer (
+	project_id bigint NOT NULL,
+	person_id bigint NOT NULL,
+	deals bigint NOT NULL,
+	PRIMARY KEY (project_id, person_id)
+);
+COMMENT ON TABLE rollup_buyer IS 'BI rollup: deals naming each person as buyer or co-buyer (as entered, merges not followed)';
+
+-- The counters from the facts, for rebuild_rollups and rollup_check
+-- (p_project_id NULL: every project).  Plain SQL without SET, names qualified,
+-- so that they are inlined and a given project_id reaches the index scans.
+CREATE FUNCTION rollup_facts_person_day(p_project_id bigint)
+	RETURNS SETOF rollup_person_day
+	LANGUAGE sql STABLE
+	AS $$
+	SELECT v.project_id, (v.started_at AT TIME ZONE p.time_zone)::date, v.person_id,
+	       count(*), count(*) FILTER (WHERE NOT v.seen_before), count(*) FILTER (WHERE v.seen_before)
+	FROM firstsight.visit v JOIN firstsight.project p ON p.project_id = v.project_id
+	WHERE p_project_id IS NULL OR v.project_id = p_project_id
+	GROUP BY 1, 2, 3
+	$$;
+
+CREATE FUNCTION rollup_facts_day(p_project_id bigint)
+	RETURNS SETOF rollup_day
+	LANGUAGE sql STABLE
+	AS $$
+	SELECT v.project_id, (v.started_at AT TIME ZONE p.time_zone)::date,
+	       count(*), count(DISTINCT v.person_id),
+	       count(DISTINCT v.person_id) FILTER (WHERE NOT v.seen_before),
+	       count(DISTINCT v.person_id) FILTER (WHERE v.seen_before),
+	       count(*) FILTER (WHERE v.agent_id IS NOT NULL), count(*) FILTER (WHERE v.consultant_id IS NOT NULL)
+	FROM firstsight.visit v JOIN firstsight.project p ON p.project_id = v.project_id
+	WHERE p_project_id IS NULL OR v.project_id = p_project_id
+	GROUP BY 1, 2
+	$$;
+
+CREATE FUNCTION rollup_facts_buyer(p_project_id bigint)
+	RETURNS SETOF rollup_buyer
+	LANGUAGE sql STABLE
+	AS $$
+	SELECT x.project_id, b.person_id, count(*)
+	FROM firstsight.deal x CROSS JOIN LATERAL unnest(x.person_id || x.co_buyer_ids) AS b(person_id)
+	WHERE p_project_id IS NULL OR x.project_id = p_project_id
+	GROUP BY 1, 2
+	$$;
+
+CREATE FUNCTION rollup_facts_month_agent(p_project_id bigint)
+	RETURNS SETOF rollup_month_agent
+	LANGUAGE sql STABLE
+	AS $$
+	SELECT v.project_id, date_trunc('month', v.started_at AT TIME ZONE p.time_zone)::date, v.agent_id,
+	       count(*),
+	       count(pe.person_id) FILTER (WHERE NOT v.seen_before),
+	       count(*) FILTER (WHERE NOT v.seen_before AND pe.visits > 1),
+	       count(b.person_id) FILTER (WHERE NOT v.seen_before AND pe.person_id IS NOT NULL)
+	FROM firstsight.visit v
+	JOIN firstsight.project p ON p.project_id = v.project_id
+	LEFT JOIN firstsight.person pe ON pe.project_id = v.project_id AND pe.person_id = v.person_id
+	LEFT JOIN (SELECT DISTINCT x.project_id, u.person_id
+	           FROM firstsight.deal x CROSS JOIN LATERAL unnest(x.person_id || x.co_buyer_ids) AS u(person_id)
+	           WHERE p_project_id IS NULL OR x.project_id = p_project_id) b
+	       ON b.project_id = v.project_id AND b.person_id = v.person_id
+	WHERE p_project_id IS NULL OR v.project_id = p_project_id
+	GROUP BY 1, 2, 3
+	$$;
+
+CREATE FUNCTION rollup_facts_consultant_person(p_project_id bigint)
+	RETURNS SETOF rollup_consultant_person
+	LANGUAGE sql STABLE
+	AS $$
+	SELECT v.project_id, date_trunc('month', v.started_at AT TIME ZONE p.time_zone)::date, v.consultant_id, v.person_id,
+	       count(*), count(*) FILTER (WHERE NOT v.seen_before)
+	FROM firstsight.visit v JOIN firstsight.project p ON p.project_id = v.project_id
+	WHERE v.consultant_id IS NOT NULL AND (p_project_id IS NULL OR v.project_id = p_project_id)
+	GROUP BY 1, 2, 3, 4
+	$$;
+
+CREATE FUNCTION rollup_facts_consultant(p_project_id bigint)
+	RETURNS SETOF rollup_consultant
+	LANGUAGE sql STABLE
+	AS $$
+	SELECT project_id, month, consultant_id, sum(receptions)::bigint, count(*), sum(new_receptions)::bigint
+	FROM firstsight.rollup_facts_consultant_person(p_project_id)
+	GROUP BY 1, 2, 3
+	$$;
+
+-- recompute the rollups of one project (NULL: all) from the facts
+CREATE FUNCTION rebuild_rollups(project_id bigint DEFAULT NULL) RETURNS void
+	LANGUAGE plpgsql SECURITY DEFINER
+	SET search_path = firstsight, pg_catalog, pg_temp
+	AS $$
+DECLARE
+	pid bigint := rebuild_rollups.project_id;
+	t text;
+BEGIN
+	FOREACH t IN ARRAY ARRAY['person_day', 'day', 'buyer', 'funnel_person', 'month_agent', 'consultant_person', 'consultant'] LOOP
+		EXECUTE format('DELETE FROM rollup_%s r WHERE $1 IS NULL OR r.project_id = $1', t) USING pid;
+		EXECUTE format('INSERT INTO rollup_%s SELECT * FROM rollup_facts_%s($1)', t, t) USING pid;
+	END LOOP;
+END
+$$;
+COMMENT ON FUNCTION rebuild_rollups(bigint) IS
+	'recompute the BI rollups of a project (NULL: every project) from the facts: after loading visits, persons or deals with triggers disabled, or a restore';
+
+-- one row per rollup row that differs from the facts (no rows: the BI views are exact);
+-- rows whose counters are all zero are ignored
+CREATE FUNCTION rollup_check(project_id bigint DEFAULT NULL)
+	RETURNS TABLE (rollup text, problem text, row_text text)
+	LANGUAGE plpgsql STABLE SECURITY DEFINER
+	SET search_path = firstsight, pg_catalog, pg_temp
+	AS $$
+DECLARE
+	pid bigint := rollup_check.project_id;
+	t text;
+	nz text;
+BEGIN
+	FOREACH t IN ARRAY ARRAY['person_day', 'day', 'buyer', 'funnel_person', 'month_agent', 'consultant_person', 'consultant'] LOOP
+		nz := CASE t WHEN 'person_day' THEN 'visits <> 0 OR new_visits <> 0 OR returning_visits <> 0'
+		             WHEN 'day' THEN 'visits <> 0 OR unique_persons <> 0 OR new_persons <> 0 OR returning_persons <> 0 OR accompanied_visits <> 0 OR received_visits <> 0'
+		             WHEN 'buyer' THEN 'deals <> 0'
+		             WHEN 'funnel_person' THEN 'first_visits <> 0 OR returned <> 0 OR bought <> 0'
+		             WHEN 'month_agent' THEN 'visits <> 0 OR first_visits <> 0 OR returned <> 0 OR bought <> 0'
+		             WHEN 'consultant_person' THEN 'receptions <> 0 OR new_receptions <> 0'
+		             ELSE 'receptions <> 0 OR persons_received <> 0 OR new_persons_received <> 0' END;
+		RETURN QUERY EXECUTE format(
+			'SELECT %1$L, ''missing or different'', f::text FROM (SELECT * FROM rollup_facts_%1$s($1)
+			   EXCEPT ALL SELECT * FROM rollup_%1$s r WHERE ($1 IS NULL OR r.project_id = $1) AND (%2$s)) f
+			 UNION ALL
+			 SELECT %1$L, ''not in the facts'', r::text FROM (SELECT * FROM rollup_%1$s r WHERE ($1 IS NULL OR r.project_id = $1) AND (%2$s)
+			   EXCEPT ALL SELECT * FROM rollup_facts_%1$s($1)) r', t, nz) USING pid;
+	END LOOP;
+END
+$$;
+COMMENT ON FUNCTION rollup_check(bigint) IS
+	'BI rollup rows that differ from the facts (no rows: the views are exact); rebuild_rollups repairs';
+
+-- The visit triggers: signed visit rows (+1 a row as it is now, -1 as it was)
+-- applied to every visit-keyed rollup in one statement.  Transition tables are
+-- visible only inside the trigger's own function, so the statement is a
+-- template (rollup_visit_sql) filled in for each of the three functions.
+CREATE FUNCTION rollup_visit_sql(signed_rows text) RETURNS text
+	LANGUAGE sql IMMUTABLE
+	AS $f$
+	SELECT format($q$
+	WITH d AS (%s),
+	sv AS (
+		SELECT d.project_id, (d.started_at AT TIME ZONE p.time_zone)::date AS day, d.person_id, d.seen_before,
+		       d.agent_id, d.consultant_id, sum(d.s)::bigint AS s
+		FROM d JOIN project p ON p.project_id = d.project_id
+		GROUP BY 1, 2, 3, 4, 5, 6 HAVING sum(d.s) <> 0),
+	pd AS (
+		SELECT project_id, day, person_id, sum(s)::bigint AS visits,
+		       coalesce(sum(s) FILTER (WHERE NOT seen_before), 0)::bigint AS new_visits,
+		       coalesce(sum(s) FILTER (WHERE seen_before), 0)::bigint AS returning_visits,
+		       coalesce(sum(s) FILTER (WHERE agent_id IS NOT NULL), 0)::bigint AS accompanied,
+		       coalesce(sum(s) FILTER (WHERE consultant_id IS NOT NULL), 0)::bigint AS received
+		FROM sv GROUP BY 1, 2, 3),
+	up_pd AS (
+		INSERT INTO rollup_person_day AS r
+		SELECT project_id, day, person_id, visits, new_visits, returning_visits FROM pd
+		WHERE visits <> 0 OR new_visits <> 0 OR returning_visits <> 0
+		ON CONFLICT (project_id, day, person_id) DO UPDATE
+		SET visits = r.visits + excluded.visits, new_visits = r.new_visits + excluded.new_visits,
+		    returning_visits = r.returning_visits + excluded.returning_visits
+		RETURNING r.project_id, r.day, r.person_id, r.visits, r.new_visits, r.returning_visits),
+	dd AS (
+		-- a person counts for a day while their counter is above 0: the change is now minus before
+		SELECT pd.project_id, pd.day, sum(pd.visits)::bigint AS visits,
+		       sum(coalesce((u.visits > 0)::int - (u.visits - pd.visits > 0)::int, 0))::bigint AS unique_persons,
+		       sum(coalesce((u.new_visits > 0)::int - (u.new_visits - pd.new_visits > 0)::int, 0))::bigint AS new_persons,
+		       sum(coalesce((u.returning_visits > 0)::int - (u.returning_visits - pd.returning_visits > 0)::int, 0))::bigint AS returning_persons,
+		       sum(pd.accompanied)::bigint AS accompanied, sum(pd.received)::bigint AS received
+		FROM pd LEFT JOIN up_pd u ON u.project_id = pd.project_id AND u.day = pd.day AND u.person_id = pd.person_id
+		GROUP BY 1, 2),
+	up_day AS (
+		INSERT INTO rollup_day AS r
+		SELECT project_id, day, visits, unique_persons, new_persons, returning_persons, accompanied, received FROM dd
+		ON CONFLICT (project_id, day) DO UPDATE
+		SET visits = r.visits + excluded.visits, unique_persons = r.unique_persons + excluded.unique_persons,
+		    new_persons = r.new_persons + excluded.new_persons,
+		    returning_persons = r.returning_persons + excluded.returning_persons,
+		    accompanied_visits = r.accompanied_visits + excluded.accompanied_visits,
+		    received_visits = r.received_visits + excluded.received_visits
+		),
+	ma AS (
+		SELECT project_id, date_trunc('month', day)::date AS month, agent_id, sum(s)::bigint AS visits
+		FROM sv GROUP BY 1, 2, 3),
+	up_ma AS (
+		INSERT INTO rollup_month_agent AS r
+		SELECT project_id, month, agent_id, visits, 0, 0, 0 FROM ma
+		ON CONFLICT (project_id, month, agent_id) DO UPDATE
+		SET visits = r.visits + excluded.visits
+		),
+	cp AS (
+		SELECT project_id, date_trunc('month', day)::date AS month, consultant_id, person_id, sum(s)::bigint AS receptions,
+		       coalesce(sum(s) FILTER (WHERE NOT seen_before), 0)::bigint AS new_receptions
+		FROM sv WHERE consultant_id IS NOT NULL
+		GROUP BY 1, 2, 3, 4),
+	up_cp AS (
+		INSERT INTO rollup_consultant_person AS r
+		SELECT * FROM cp WHERE receptions <> 0 OR new_receptions <> 0
+		ON CONFLICT (project_id, month, consultant_id, person_id) DO UPDATE
+		SET receptions = r.receptions + excluded.receptions, new_receptions = r.new_receptions + excluded.new_receptions
+		RETURNING r.project_id, r.month, r.consultant_id, r.person_id, r.receptions),
+	cd AS (
+		SELECT cp.project_id, cp.month, cp.consultant_id, sum(cp.receptions)::bigint AS receptions,
+		       sum(coalesce((u.receptions > 0)::int - (u.receptions - cp.receptions > 0)::int, 0))::bigint AS persons,
+		       sum(cp.new_receptions)::bigint AS new_receptions
+		FROM cp LEFT JOIN up_cp u ON u.project_id = cp.project_id AND u.month = cp.month
+		                         AND u.consultant_id = cp.consultant_id AND u.person_id = cp.person_id
+		GROUP BY 1, 2, 3)
+	INSERT INTO rollup_consultant AS r
+	SELECT * FROM cd
+	ON CONFLICT (project_id, month, consultant_id) DO UPDATE
+	SET receptions = r.receptions + excluded.receptions, persons_received = r.persons_received + excluded.persons_received,
+	    new_persons_received = r.new_persons_received + excluded.new_persons_received
+	$q$, signed_rows)
+	$f$;
+
+DO $do$
+DECLARE
+	cols constant text := 'project_id, person_id, started_at, seen_before, agent_id, consultant_id';
+BEGIN
+	EXECUTE format($t$
+	CREATE FUNCTION rollup_visit_insert() RETURNS trigger
+		LANGUAGE plpgsql
+		SET search_path = firstsight, pg_catalog, pg_temp
+		AS $b$
+	BEGIN
+		%s;
+		PERFORM rollup_funnel_refresh(ARRAY(SELECT DISTINCT (project_id, person_id)::rollup_person_key
+		                                    FROM rollup_new WHERE NOT seen_before));
+		RETURN NULL;
+	END
+	$b$ $t$, rollup_visit_sql(format('SELECT %s, 1 AS s FROM rollup_new', cols)));
+	EXECUTE format($t$
+	CREATE FUNCTION rollup_visit_delete() RETURNS trigger
+		LANGUAGE plpgsql
+		SET search_path = firstsight, pg_catalog, pg_temp
+		AS $b$
+	BEGIN
+		%s;
+		PERFORM rollup_funnel_refresh(ARRAY(SELECT DISTINCT (project_id, person_id)::rollup_person_key
+		                                    FROM rollup_old WHERE NOT seen_before));
+		RETURN NULL;
+	END
+	$b$ $t$, rollup_visit_sql(format('SELECT %s, -1 AS s FROM rollup_old', cols)));
+	-- updates: most (a capture extending a visit) change nothing the rollups count
+	EXECUTE format($t$
+	CREATE FUNCTION rollup_visit_update() RETURNS trigger
+		LANGUAGE plpgsql
+		SET search_path = firstsight, pg_catalog, pg_temp
+		AS $b$
+	BEGIN
+		IF EXISTS (SELECT 1 FROM rollup_old o JOIN rollup_new n ON n.project_id = o.project_id AND n.visit_id = o.visit_id
+		           WHERE (o.person_id, o.started_at, o.seen_before, o.agent_id, o.consultant_id)
+		                 IS DISTINCT FROM (n.person_id, n.started_at, n.seen_before, n.agent_id, n.consultant_id))
+		   OR (SELECT count(*) FROM rollup_old) <> (SELECT count(*) FROM rollup_new
+		                                           JOIN rollup_old USING (project_id, visit_id)) THEN
+			%s;
+			-- persons whose first visit (not seen_before) came, went or moved
+			PERFORM rollup_funnel_refresh(ARRAY(
+				SELECT DISTINCT (project_id, person_id)::rollup_person_key
+				FROM (SELECT project_id, person_id, started_at, agent_id, 1 AS s FROM rollup_new WHERE NOT seen_before
+				      UNION ALL
+				      SELECT project_id, person_id, started_at, agent_id, -1 FROM rollup_old WHERE NOT seen_before) x
+				GROUP BY project_id, person_id, started_at, agent_id HAVING sum(s) <> 0));
+		END IF;
+		RETURN NULL;
+	END
+	$b$ $t$, rollup_visit_sql(format('SELECT %1$s, 1 AS s FROM rollup_new UNION ALL SELECT %1$s, -1 FROM rollup_old', cols)));
+END
+$do$;
+DROP FUNCTION rollup_visit_sql(text);
+
+CREATE TRIGGER rollup_visit_insert AFTER INSERT ON visit
+	REFERENCING NEW TABLE AS rollup_new
+	FOR EACH STATEMENT EXECUTE FUNCTION rollup_visit_insert();
+CREATE TRIGGER rollup_visit_update AFTER UPDATE ON visit
+	REFERENCING OLD TABLE AS rollup_old NEW TABLE AS rollup_new
+	FOR EACH STATEMENT EXECUTE FUNCTION rollup_visit_update();
+CREATE TRIGGER rollup_visit_delete AFTER DELETE ON visit
+	REFERENCING OLD TABLE AS rollup_old
+	FOR EACH STATEMENT EXECUTE FUNCTION rollup_visit_delete();
+
+-- conversion_funnel's first visits depend on their person: it exists, has more
+-- than one visit (returned), is named by a deal (bought).  Those counters are
+-- not additive over single-table changes (ingestion changes visits and persons
+-- in one statement, and both triggers see both changes), so each person's share
+-- is kept in rollup_funnel_person and recomputed from the facts whenever a
+-- trigger sees the person's first visit, visit count or buyer status change;
+-- the difference to the stored share goes to rollup_month_agent.  Recomputing
+-- twice changes nothing; the person row is locked first so concurrent
+-- recomputations of one person run one after the other.
+CREATE TABLE rollup_funnel_person (
+	project_id bigint NOT NULL,
+	person_id bigint NOT NULL,
+	month date NOT NULL,
+	agent_id bigint,
+	first_visits bigint NOT NULL,
+	returned bigint NOT NULL,
+	bought bigint NOT NULL,
+	UNIQUE NULLS NOT DISTINCT (project_id, person_id, month, agent_id)
+);
+COMMENT ON TABLE rollup_funnel_person IS 'BI rollup: each person''s share of conversion_funnel (first visits by month and agent, returned, bought)';
+
+CREATE FUNCTION rollup_facts_funnel_person(p_project_id bigint, p_person_ids bigint[] DEFAULT NULL)
+	RETURNS SETOF rollup_funnel_person
+	LANGUAGE sql STABLE
+	AS $$
+	SELECT v.project_id, v.person_id, date_trunc('month', v.started_at AT TIME ZONE p.time_zone)::date, v.agent_id,
+	       count(*), count(*) FILTER (WHERE pe.visits > 1), count(*) FILTER (WHERE b.deals > 0)
+	FROM firstsight.visit v
+	JOIN firstsight.project p ON p.project_id = v.project_id
+	JOIN firstsight.person pe ON pe.project_id = v.project_id AND pe.person_id = v.person_id
+	LEFT JOIN firstsight.rollup_buyer b ON b.project_id = v.project_id AND b.person_id = v.person_id
+	WHERE NOT v.seen_before AND (p_project_id IS NULL OR v.project_id = p_project_id)
+	  AND (p_person_ids IS NULL OR v.person_id = ANY (p_person_ids))
+	GROUP BY 1, 2, 3, 4
+	$$;
+
+CREATE TYPE rollup_person_key AS (project_id bigint, person_id bigint);
+CREATE FUNCTION rollup_funnel_refresh(p_keys rollup_person_key[]) RETURNS void
+	LANGUAGE plpgsql
+	SET search_path = firstsight, pg_catalog, pg_temp
+	AS $$
+DECLARE
+	pid bigint;
+	ids bigint[];
+	old rollup_funnel_person[];
+BEGIN
+	FOR pid, ids IN SELECT k.project_id, array_agg(DISTINCT k.person_id) FROM unnest(p_keys) k
+	                WHERE k.person_id IS NOT NULL GROUP BY 1 ORDER BY 1 LOOP
+		PERFORM 1 FROM person pe WHERE pe.project_id = pid AND pe.person_id = ANY (ids)
+		ORDER BY pe.person_id FOR NO KEY UPDATE;
+		SELECT array_agg(r) INTO old FROM rollup_funnel_person r WHERE r.project_id = pid AND r.person_id = ANY (ids);
+		DELETE FROM rollup_funnel_person r WHERE r.project_id = pid AND r.person_id = ANY (ids);
+		WITH n AS (
+			-- rollup_facts_funnel_person for these persons (spelt out: a generic plan of
+			-- that function's optional filters would read every visit)
+			SELECT v.project_id, v.person_id, date_trunc('month', v.started_at AT TIME ZONE p.time_zone)::date AS month,
+			       v.agent_id, count(*) AS first_visits, count(*) FILTER (WHERE pe.visits > 1) AS returned,
+			       count(*) FILTER (WHERE b.deals > 0) AS bought
+			FROM visit v
+			JOIN project p ON p.project_id = v.project_id
+			JOIN person pe ON pe.project_id = v.project_id AND pe.person_id = v.person_id
+			LEFT JOIN rollup_buyer b ON b.project_id = v.project_id AND b.person_id = v.person_id
+			WHERE v.project_id = pid AND v.person_id = ANY (ids) AND NOT v.seen_before
+			GROUP BY 1, 2, 3, 4),
+		ins AS (
+			INSERT INTO rollup_funnel_person SELECT * FROM n),
+		d AS (
+			SELECT project_id, month, agent_id, sum(first_visits)::bigint AS first_visits,
+			       sum(returned)::bigint AS returned, sum(bought)::bigint AS bought
+			FROM (SELECT project_id, month, agent_id, first_visits, returned, bought FROM n
+			      UNION ALL
+			      SELECT project_id, month, agent_id, -first_visits, -returned, -bought FROM unnest(old)) u
+			GROUP BY 1, 2, 3
+			HAVING sum(first_visits) <> 0 OR sum(returned) <> 0 OR sum(bought) <> 0)
+		INSERT INTO rollup_month_agent AS r
+		SELECT project_id, month, agent_id, 0, first_visits, returned, bought FROM d
+		ON CONFLICT (project_id, month, agent_id) DO UPDATE
+		SET first_visits = r.first_visits + excluded.first_visits, returned = r.returned + excluded.returned,
+		    bought = r.bought + excluded.bought;
+	END LOOP;
+END
+$$;
+
+-- deals: count the deals naming each person; the persons whose count crosses 0
+-- (they start or stop being buyers) are returned
+CREATE FUNCTION rollup_buyer_apply(deltas rollup_buyer[]) RETURNS rollup_person_key[]
+	LANGUAGE sql
+	SET search_path = firstsight, pg_catalog, pg_temp
+	AS $$
+	WITH d AS (
+		SELECT project_id, person_id, sum(deals)::bigint AS deals FROM unnest(deltas) GROUP BY 1, 2 HAVING sum(deals) <> 0),
+	u AS (
+		INSERT INTO rollup_buyer AS r SELECT * FROM d
+		ON CONFLICT (project_id, person_id) DO UPDATE SET deals = r.deals + excluded.deals
+		RETURNING r.project_id, r.person_id, r.deals)
+	SELECT coalesce(array_agg((u.project_id, u.person_id)::rollup_person_key)
+	                FILTER (WHERE (u.deals > 0) <> (u.deals - d.deals > 0)), '{}')
+	FROM u JOIN d ON d.project_id = u.project_id AND d.person_id = u.person_id
+	$$;
+
+DO $do$
+DECLARE
+	fn text;
+	keys text;
+	deal_rows constant text := $c$SELECT (%1$s.project_id, b.person_id, %2$s)::rollup_buyer
+	                              FROM %1$s, unnest(%1$s.person_id || %1$s.co_buyer_ids) b(person_id)$c$;
+BEGIN
+	FOR fn, keys IN VALUES
+		('rollup_person_insert', 'ARRAY(SELECT (project_id, person_id)::rollup_person_key FROM rollup_new)'),
+		('rollup_person_delete', 'ARRAY(SELECT (project_id, person_id)::rollup_person_key FROM rollup_old)'),
+		-- ingestion updates persons on every capture: most leave returned as it was
+		('rollup_person_update', $c$ARRAY(SELECT (n.project_id, n.person_id)::rollup_person_key
+		                                FROM rollup_new n JOIN rollup_old o ON o.project_id = n.project_id AND o.person_id = n.person_id
+		                                WHERE (n.visits > 1) <> (o.visits > 1))$c$),
+		('rollup_deal_insert', format('rollup_buyer_apply(ARRAY(%s))', format(deal_rows, 'rollup_new', '1'))),
+		('rollup_deal_delete', format('rollup_buyer_apply(ARRAY(%s))', format(deal_rows, 'rollup_old', '-1'))),
+		('rollup_deal_update', format('rollup_buyer_apply(ARRAY(%s UNION ALL %s))',
+		                              format(deal_rows, 'rollup_new', '1'), format(deal_rows, 'rollup_old', '-1')))
+	LOOP
+		EXECUTE format($t$
+		CREATE FUNCTION %I() RETURNS trigger
+			LANGUAGE plpgsql
+			SET search_path = firstsight, pg_catalog, pg_temp
+			AS $b$
+		DECLARE
+			k rollup_person_key[] := %s;
+		BEGIN
+			IF cardinality(k) > 0 THEN
+				PERFORM rollup_funnel_refresh(k);
+			END IF;
+			RETURN NULL;
+		END
+		$b$ $t$, fn, keys);
+	END LOOP;
+END
+$do$;
+
+CREATE TRIGGER rollup_person_insert AFTER INSERT ON person
+	REFERENCING NEW TABLE AS rollup_new
+	FOR EACH STATEMENT EXECUTE FUNCTION rollup_person_insert();
+CREATE TRIGGER rollup_person_update AFTER UPDATE ON person
+	REFERENCING OLD TABLE AS rollup_old NEW TABLE AS rollup_new
+	FOR EACH STATEMENT EXECUTE FUNCTION rollup_person_update();
+CREATE TRIGGER rollup_person_delete AFTER DELETE ON person
+	REFERENCING OLD TABLE AS rollup_old
+	FOR EACH STATEMENT EXECUTE FUNCTION rollup_person_delete();
+CREATE TRIGGER rollup_deal_insert AFTER INSERT ON deal
+	REFERENCING NEW TABLE AS rollup_new
+	FOR EACH STATEMENT EXECUTE FUNCTION rollup_deal_insert();
+CREATE TRIGGER rollup_deal_update AFTER UPDATE ON deal
+	REFERENCING OLD TABLE AS rollup_old NEW TABLE AS rollup_new
+	FOR EACH STATEMENT EXECUTE FUNCTION rollup_deal_update();
+CREATE TRIGGER rollup_deal_delete AFTER DELETE ON deal
+	REFERENCING OLD TABLE AS rollup_old
+	FOR EACH STATEMENT EXECUTE FUNCTION rollup_deal_delete();
+
+-- a project's days and months are local: a new time zone moves every visit
+CREATE FUNCTION rollup_project_time_zone() RETURNS trigger
+	LANGUAGE plpgsql
+	SET search_path = firstsight, pg_catalog, pg_temp
+	AS $$
+BEGIN
+	PERFORM rebuild_rollups(NEW.project_id);
+	RETURN NULL;
+END
+$$;
+CREATE TRIGGER rollup_project_time_zone AFTER UPDATE OF time_zone ON project
+	FOR EACH ROW WHEN (OLD.time_zone IS DISTINCT FROM NEW.time_zone)
+	EXECUTE FUNCTION rollup_project_time_zone();
