@@ -23,21 +23,31 @@
 #include "postgres.h"
 
 #include <cblas.h>
+#include <math.h>
 
+#include "access/table.h"
+#include "access/tableam.h"
 #include "blas/blas.h"
+#include "catalog/namespace.h"
 #include "catalog/pg_type.h"
 #include "embedding/embedding.h"
 #include "executor/spi.h"
+#include "executor/tuptable.h"
 #include "fmgr.h"
 #include "funcapi.h"
 #include "miscadmin.h"
+#include "nodes/makefuncs.h"
 #include "simd/simd.h"
+#include "utils/acl.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
 #include "utils/hsearch.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
+#include "utils/rel.h"
+#include "utils/rls.h"
+#include "utils/snapmgr.h"
 
 typedef struct GalleryPlanKey
 {
@@ -227,12 +237,148 @@ fs_gallery_nearest(PG_FUNCTION_ARGS)
  * the setting exact_search_faces and docs/domain.md).  The result is exact:
  * no near-duplicate is missed, so the wider search before a new person is
  * not needed after it.
+ *
+ * The gallery partition is read with a plain heap scan under the caller's
+ * snapshot, faces copied straight from the buffer into the block matrix:
+ * through SPI every 2 kB row was first formed into a new tuple in memory
+ * freed after each fetch, and the fresh pages' faults cost several times
+ * the scan itself.  Privileges are checked as a query would (SELECT on the
+ * partition); a partition under row-level security is refused.
  */
 
-/* gallery rows read per cursor fetch */
-#define GALLERY_EXACT_FETCH 4096
+/* gallery rows per block of the similarity matrix */
+#define GALLERY_EXACT_ROWS 4096
 /* bound on one block of the similarity matrix */
 #define GALLERY_EXACT_BLOCK_BYTES ((Size) 32 * 1024 * 1024)
+
+typedef struct ExactState
+{
+	int			m;				/* query faces */
+	int			d;
+	const float *q;				/* m x d unit rows */
+	const bool *qzero;			/* query rows with no direction */
+	float	   *g;				/* GALLERY_EXACT_ROWS x d gallery rows */
+	int64	   *persons;		/* their persons */
+	float	   *inv_norm;		/* 1 / length of each gallery row (0: no direction) */
+	int			n;				/* gallery rows in g */
+	float	   *c;				/* rows_per_block x GALLERY_EXACT_ROWS */
+	int			rows_per_block;
+	float	   *best;			/* best similarity so far per query face */
+	int64	   *best_person;
+} ExactState;
+
+/* the query faces against the gallery rows collected so far */
+static void
+ExactFlush(ExactState *st)
+{
+	int			n = st->n;
+	int			d = st->d;
+
+	if (n == 0)
+		return;
+	CHECK_FOR_INTERRUPTS();
+	/* gallery rows are not scaled: each similarity is divided by its row's length */
+	for (int j = 0; j < n; j++)
+	{
+		float		ss = fs_kernels->normsq(d, st->g + (Size) j * d);
+
+		st->inv_norm[j] = ss > 0 ? (float) (1.0 / sqrt((double) ss)) : 0.0f;
+	}
+	for (int i0 = 0; i0 < st->m; i0 += st->rows_per_block)
+	{
+		int			rows = Min(st->rows_per_block, st->m - i0);
+
+		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, n, d,
+					1.0f, st->q + (Size) i0 * d, d, st->g, d, 0.0f, st->c, n);
+		for (int i = 0; i < rows; i++)
+		{
+			const float *crow = st->c + (Size) i * n;
+			float		b = st->best[i0 + i];
+			int			bj = -1;
+
+			if (st->qzero[i0 + i])
+				continue;
+			for (int j = 0; j < n; j++)
+			{
+				float		sim = crow[j] * st->inv_norm[j];
+
+				if (sim > b && st->inv_norm[j] > 0)
+				{
+					b = sim;
+					bj = j;
+				}
+			}
+			if (bj >= 0)
+			{
+				st->best[i0 + i] = b;
+				st->best_person[i0 + i] = st->persons[bj];
+			}
+		}
+	}
+	st->n = 0;
+}
+
+/* one pass over the gallery partition: every comparable face into st */
+static void
+ExactScanGallery(int64 project_id, ExactState *st)
+{
+	char		relname[NAMEDATALEN];
+	Oid			relid;
+	Relation	rel;
+	AclResult	aclresult;
+	AttrNumber	att_person;
+	AttrNumber	att_face;
+	TupleTableSlot *slot;
+	TableScanDesc scan;
+
+	snprintf(relname, sizeof(relname), "face_p" INT64_FORMAT, project_id);
+	relid = RangeVarGetRelid(makeRangeVar("firstsight", relname, -1), AccessShareLock, false);
+	aclresult = pg_class_aclcheck(relid, GetUserId(), ACL_SELECT);
+	if (aclresult != ACLCHECK_OK)
+		aclcheck_error(aclresult, OBJECT_TABLE, relname);
+	if (check_enable_rls(relid, InvalidOid, false) == RLS_ENABLED)
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("gallery_nearest_exact cannot read a gallery under row-level security"),
+				 errdetail("Project %lld's gallery partition has row-level security for the current user.",
+						   (long long) project_id),
+				 errhint("Use firstsight.gallery_nearest, or call it as the extension owner.")));
+	rel = table_open(relid, NoLock);
+	att_person = get_attnum(relid, "person_id");
+	att_face = get_attnum(relid, "face");
+	if (att_person == InvalidAttrNumber || att_face == InvalidAttrNumber)
+		elog(ERROR, "gallery partition %s lacks person_id or face", relname);
+
+	slot = table_slot_create(rel, NULL);
+	scan = table_beginscan(rel, GetActiveSnapshot(), 0, NULL);
+	while (table_scan_getnextslot(scan, ForwardScanDirection, slot))
+	{
+		bool		isnull;
+		Datum		pd = slot_getattr(slot, att_person, &isnull);
+		Datum		fd;
+		Embedding  *e;
+
+		if (isnull)
+			continue;
+		fd = slot_getattr(slot, att_face, &isnull);
+		if (isnull)
+			continue;
+		e = DatumGetEmbedding(fd);
+		if (e->dim == st->d)	/* other dimensions are never the nearest */
+		{
+			memcpy(st->g + (Size) st->n * st->d, e->x, sizeof(float) * st->d);
+			st->persons[st->n++] = DatumGetInt64(pd);
+			if (st->n == GALLERY_EXACT_ROWS)
+				ExactFlush(st);
+		}
+		if ((Pointer) e != DatumGetPointer(fd))
+			pfree(e);
+	}
+	ExactFlush(st);
+	table_endscan(scan);
+	ExecDropSingleTupleTableSlot(slot);
+	table_close(rel, NoLock);
+}
 
 PG_FUNCTION_INFO_V1(fs_gallery_nearest_exact);
 
@@ -255,17 +401,7 @@ fs_gallery_nearest_exact(PG_FUNCTION_ARGS)
 	int16		typlen;
 	bool		typbyval;
 	char		typalign;
-	float	   *q;
-	float	   *g;
-	float	   *c;
-	bool	   *qzero;
-	float	   *best;
-	int64	   *best_person;
-	char		query[512];
-	char		relname[NAMEDATALEN];
-	SPIPlanPtr	plan;
-	Portal		portal;
-	int			rows_per_block;
+	ExactState	st;
 
 	InitMaterializedSRF(fcinfo, 0);
 	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
@@ -282,18 +418,22 @@ fs_gallery_nearest_exact(PG_FUNCTION_ARGS)
 	for (int i = 0; i < m && d < 0; i++)
 		if (!nulls[i])
 			d = DatumGetEmbedding(elems[i])->dim;
-	best = palloc(sizeof(float) * Max(m, 1));
-	best_person = palloc(sizeof(int64) * Max(m, 1));
+	memset(&st, 0, sizeof(st));
+	st.m = m;
+	st.d = d;
+	st.best = palloc(sizeof(float) * Max(m, 1));
+	st.best_person = palloc(sizeof(int64) * Max(m, 1));
 	for (int i = 0; i < m; i++)
 	{
-		best[i] = -2.0f;		/* below any cosine similarity */
-		best_person[i] = 0;
+		st.best[i] = -2.0f;		/* below any cosine similarity */
+		st.best_person[i] = 0;
 	}
 
 	if (d > 0)
 	{
-		q = palloc_extended(sizeof(float) * (Size) m * d, MCXT_ALLOC_HUGE | MCXT_ALLOC_ZERO);
-		qzero = palloc(sizeof(bool) * m);
+		float	   *q = palloc_extended(sizeof(float) * (Size) m * d, MCXT_ALLOC_HUGE | MCXT_ALLOC_ZERO);
+		bool	   *qzero = palloc(sizeof(bool) * m);
+
 		for (int i = 0; i < m; i++)
 		{
 			Embedding  *e;
@@ -311,85 +451,14 @@ fs_gallery_nearest_exact(PG_FUNCTION_ARGS)
 			qzero[i] = fs_kernels->normsq(d, e->x) == 0;
 		}
 		FsNormalizeRows(q, m, d);
-		g = palloc(sizeof(float) * (Size) GALLERY_EXACT_FETCH * d);
-		rows_per_block = (int) Max(1, Min((Size) m, GALLERY_EXACT_BLOCK_BYTES / (sizeof(float) * GALLERY_EXACT_FETCH)));
-		c = palloc_extended(sizeof(float) * (Size) rows_per_block * GALLERY_EXACT_FETCH, MCXT_ALLOC_HUGE);
-
-		if (SPI_connect() != SPI_OK_CONNECT)
-			elog(ERROR, "SPI_connect failed");
-		/* identifiers and integers only, never caller text */
-		snprintf(relname, sizeof(relname), "face_p" INT64_FORMAT, project_id);
-		snprintf(query, sizeof(query), "SELECT f.person_id, f.face FROM firstsight.%s f",
-				 quote_identifier(relname));
-		plan = SPI_prepare_cursor(query, 0, NULL, CURSOR_OPT_NO_SCROLL);
-		if (plan == NULL)
-			elog(ERROR, "SPI_prepare for the gallery of project " INT64_FORMAT " failed: %s",
-				 project_id, SPI_result_code_string(SPI_result));
-		portal = SPI_cursor_open(NULL, plan, NULL, NULL, true);
-		for (;;)
-		{
-			int64		persons[GALLERY_EXACT_FETCH];
-			int			n = 0;
-
-			CHECK_FOR_INTERRUPTS();
-			SPI_cursor_fetch(portal, true, GALLERY_EXACT_FETCH);
-			if (SPI_processed == 0)
-				break;
-			for (uint64 r = 0; r < SPI_processed; r++)
-			{
-				HeapTuple	tup = SPI_tuptable->vals[r];
-				bool		isnull;
-				Datum		pd = SPI_getbinval(tup, SPI_tuptable->tupdesc, 1, &isnull);
-				Datum		fd;
-				Embedding  *e;
-
-				if (isnull)
-					continue;
-				fd = SPI_getbinval(tup, SPI_tuptable->tupdesc, 2, &isnull);
-				if (isnull)
-					continue;
-				e = DatumGetEmbedding(fd);
-				if (e->dim != d)
-					continue;	/* not comparable; never the nearest */
-				memcpy(g + (Size) n * d, e->x, sizeof(float) * d);
-				persons[n++] = DatumGetInt64(pd);
-				if ((Pointer) e != DatumGetPointer(fd))
-					pfree(e);
-			}
-			SPI_freetuptable(SPI_tuptable);
-			if (n == 0)
-				continue;
-			FsNormalizeRows(g, n, d);
-			for (int i0 = 0; i0 < m; i0 += rows_per_block)
-			{
-				int			rows = Min(rows_per_block, m - i0);
-
-				cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, n, d,
-							1.0f, q + (Size) i0 * d, d, g, d, 0.0f, c, n);
-				for (int i = 0; i < rows; i++)
-				{
-					const float *crow = c + (Size) i * n;
-					float		b = best[i0 + i];
-					int			bj = -1;
-
-					if (qzero[i0 + i])
-						continue;
-					for (int j = 0; j < n; j++)
-						if (crow[j] > b)
-						{
-							b = crow[j];
-							bj = j;
-						}
-					if (bj >= 0)
-					{
-						best[i0 + i] = b;
-						best_person[i0 + i] = persons[bj];
-					}
-				}
-			}
-		}
-		SPI_cursor_close(portal);
-		SPI_finish();
+		st.q = q;
+		st.qzero = qzero;
+		st.g = palloc(sizeof(float) * (Size) GALLERY_EXACT_ROWS * d);
+		st.persons = palloc(sizeof(int64) * GALLERY_EXACT_ROWS);
+		st.inv_norm = palloc(sizeof(float) * GALLERY_EXACT_ROWS);
+		st.rows_per_block = (int) Max(1, Min((Size) m, GALLERY_EXACT_BLOCK_BYTES / (sizeof(float) * GALLERY_EXACT_ROWS)));
+		st.c = palloc_extended(sizeof(float) * (Size) st.rows_per_block * GALLERY_EXACT_ROWS, MCXT_ALLOC_HUGE);
+		ExactScanGallery(project_id, &st);
 	}
 
 	for (int i = 0; i < m; i++)
@@ -399,11 +468,11 @@ fs_gallery_nearest_exact(PG_FUNCTION_ARGS)
 
 		row[0] = Int32GetDatum(i + 1);
 		row[1] = row[2] = (Datum) 0;
-		if (best[i] > -2.0f)
+		if (st.best[i] > -2.0f)
 		{
-			double		sim = Min(1.0, Max(-1.0, (double) best[i]));
+			double		sim = Min(1.0, Max(-1.0, (double) st.best[i]));
 
-			row[1] = Int64GetDatum(best_person[i]);
+			row[1] = Int64GetDatum(st.best_person[i]);
 			row[2] = Float8GetDatum(1.0 - sim);
 			rnulls[1] = rnulls[2] = false;
 		}
