@@ -447,19 +447,25 @@ $$;
 -- deals: count the deals naming each person; the persons whose count crosses 0
 -- (they start or stop being buyers) are returned
 CREATE FUNCTION rollup_buyer_apply(deltas rollup_buyer[]) RETURNS rollup_person_key[]
-	LANGUAGE sql
+	LANGUAGE plpgsql	-- not sql: a plpgsql statement keeps its plan, a sql function's is made per call
 	SET search_path = firstsight, pg_catalog, pg_temp
 	AS $$
+DECLARE
+	flipped rollup_person_key[];
+BEGIN
 	WITH d AS (
-		SELECT project_id, person_id, sum(deals)::bigint AS deals FROM unnest(deltas) GROUP BY 1, 2 HAVING sum(deals) <> 0),
+		SELECT x.project_id, x.person_id, sum(x.deals)::bigint AS deals FROM unnest(deltas) x GROUP BY 1, 2 HAVING sum(x.deals) <> 0),
 	u AS (
 		INSERT INTO rollup_buyer AS r SELECT * FROM d
 		ON CONFLICT (project_id, person_id) DO UPDATE SET deals = r.deals + excluded.deals
 		RETURNING r.project_id, r.person_id, r.deals)
 	SELECT coalesce(array_agg((u.project_id, u.person_id)::rollup_person_key)
 	                FILTER (WHERE (u.deals > 0) <> (u.deals - d.deals > 0)), '{}')
-	FROM u JOIN d ON d.project_id = u.project_id AND d.person_id = u.person_id
-	$$;
+	INTO flipped
+	FROM u JOIN d ON d.project_id = u.project_id AND d.person_id = u.person_id;
+	RETURN flipped;
+END
+$$;
 
 DO $do$
 DECLARE

@@ -284,7 +284,11 @@ BEGIN
 	FOR pid IN SELECT DISTINCT u FROM unnest(p_person_ids) u WHERE u IS NOT NULL ORDER BY u LOOP
 		UPDATE person p SET category = derived_category(p)
 		WHERE p.project_id = p_project_id AND p.person_id = pid AND p.category IS DISTINCT FROM derived_category(p);
-		PERFORM refresh_expiry(p_project_id, pid);
+		-- a new category has refreshed the expiry already (person_expiry); otherwise
+		-- the deal dates may still move a buyer's
+		IF NOT FOUND THEN
+			PERFORM refresh_expiry(p_project_id, pid);
+		END IF;
 	END LOOP;
 END
 $$;
