@@ -198,14 +198,16 @@ CREATE VIEW protection_expiring AS
 		  AND v.started_at > (SELECT now() - make_interval(days => max_protection_days() + 2)))
 	SELECT f.project_id, f.person_id, ag.channel_id, c.name AS channel, f.agent_id,
 	       f.started_at AT TIME ZONE ps.time_zone AS protected_from,
-	       local_days_end(f.started_at, c.protection_days, ps.time_zone) AT TIME ZONE ps.time_zone AS protected_until,
-	       (local_days_end(f.started_at, c.protection_days, ps.time_zone) AT TIME ZONE ps.time_zone)::date
-	         - (now() AT TIME ZONE ps.time_zone)::date AS days_left
+	       w.until_local AS protected_until,
+	       w.until_local::date - (now() AT TIME ZONE ps.time_zone)::date AS days_left
 	FROM firsts f
 	JOIN ps ON ps.project_id = f.project_id
 	JOIN agent ag ON ag.project_id = f.project_id AND ag.agent_id = f.agent_id
 	JOIN channel c ON c.project_id = ag.project_id AND c.channel_id = ag.channel_id
-	WHERE local_days_end(f.started_at, c.protection_days, ps.time_zone) > now()
+	-- the window's end, computed once a row (OFFSET 0 keeps the planner from copying it into every use)
+	CROSS JOIN LATERAL (SELECT e.until, e.until AT TIME ZONE ps.time_zone AS until_local
+	                    FROM (SELECT local_days_end(f.started_at, c.protection_days, ps.time_zone) AS until OFFSET 0) e) w
+	WHERE w.until > now()
 	  -- no deal names the person (as buyer or co-buyer), nor a person merged into them
 	  AND NOT EXISTS (SELECT 1 FROM rollup_buyer b
 	                  WHERE b.project_id = f.project_id AND b.person_id = f.person_id AND b.deals > 0)
