@@ -25,6 +25,18 @@
 #include "utils/memutils.h"
 #include "utils/rel.h"
 
+/*
+ * What the neighbour heuristic made of a link the last time its list was
+ * pruned: selected (no nearer selected member is closer to it than the
+ * list's owner), pruned (kept only to fill the list), or unknown (appended
+ * to a list with room, never checked).  A list whose members all have a
+ * known state takes a newcomer with a few distances to the newcomer instead
+ * of the heuristic's distances between all pairs of members.
+ */
+#define LINK_UNKNOWN	0
+#define LINK_SELECTED	1
+#define LINK_PRUNED		2
+
 #define PHASE_LOAD	2
 #define PHASE_WRITE 3
 #define PHASE_DISK	4
@@ -36,6 +48,7 @@ typedef struct BuildElement
 	int			level;
 	int32	   *nbr;			/* HnswSlots(m, level) element numbers, -1 empty */
 	float	   *ndist;
+	uint8	   *nsel;			/* per slot: LINK_UNKNOWN, LINK_SELECTED, LINK_PRUNED */
 	float	   *vec;
 } BuildElement;
 
@@ -223,6 +236,62 @@ SelectMem(BuildState *bs, const Pair *cands, int n, int max, Pair *chosen)
 	return k;
 }
 
+/*
+ * The heuristic's verdict on each of the n sorted candidates of element
+ * owner's list on level lc, one of which (at ie) is the newcomer e; at most
+ * max are selected.  Writes LINK_SELECTED / LINK_PRUNED to st.  With every
+ * other candidate's state known from the list's last pruning, only the
+ * newcomer's distances to selected members are needed: members nearer than
+ * the newcomer keep their state; after it, a selected member stays selected
+ * unless the newcomer is closer to it than the owner, and a pruned one can
+ * only change once some member was unselected (then it is checked again).
+ */
+static void
+PruneStates(BuildState *bs, const Pair *cands, const uint8 *known, int n, int ie, int max, uint8 *st)
+{
+	bool		allKnown = true;
+	int			sel[HNSW_MAX_M * 2 + 1];
+	int			k = 0;
+	bool		eSel = false;
+	bool		removed = false;
+	const float *ev = bs->elems[cands[ie].id].vec;
+
+	for (int i = 0; i < n && allKnown; i++)
+		allKnown = i == ie || known[i] != LINK_UNKNOWN;
+	for (int i = 0; i < n; i++)
+	{
+		const float *v = bs->elems[cands[i].id].vec;
+		bool		keep;
+
+		st[i] = LINK_PRUNED;
+		if (k == max)
+			continue;
+		if (!allKnown || (i > ie && removed && known[i] == LINK_PRUNED) || i == ie)
+		{
+			/* the heuristic proper: against every member selected so far */
+			keep = true;
+			for (int j = 0; j < k && keep; j++)
+				if (Dist(bs, v, bs->elems[cands[sel[j]].id].vec) < cands[i].d)
+					keep = false;
+			if (i == ie)
+				eSel = keep;
+		}
+		else if (i < ie || !eSel || known[i] == LINK_PRUNED)
+			keep = known[i] == LINK_SELECTED;
+		else
+		{
+			/* selected before the newcomer came: only the newcomer can unselect it */
+			keep = Dist(bs, v, ev) >= cands[i].d;
+			removed |= !keep;
+		}
+		if (keep)
+		{
+			st[i] = LINK_SELECTED;
+			sel[k++] = i;
+		}
+	}
+}
+
 /* link element n to newcomer e on level lc, pruning a full list; force: e must get in */
 static bool
 BackLinkMem(BuildState *bs, int n, int e, float d, int lc, bool force)
@@ -231,13 +300,17 @@ BackLinkMem(BuildState *bs, int n, int e, float d, int lc, bool force)
 	BuildElement *ne = &bs->elems[n];
 	int32	   *nbr = ne->nbr + HnswLevelStart(m, lc);
 	float	   *nd = ne->ndist + HnswLevelStart(m, lc);
+	uint8	   *ns = ne->nsel + HnswLevelStart(m, lc);
 	int			slots = HnswLevelSlots(m, lc);
 	int			used = 0;
 	float		maxd = -1;
 	Pair		cands[HNSW_MAX_M * 2 + 1];
-	Pair		chosen[HNSW_MAX_M * 2 + 1];
+	uint8		known[HNSW_MAX_M * 2 + 1];
+	uint8		st[HNSW_MAX_M * 2 + 1];
+	int			order[HNSW_MAX_M * 2 + 1];
 	int			idx[HNSW_MAX_M * 2 + 1];
-	int			k;
+	int			k = 0;
+	int			ie = -1;
 	bool		kept = false;
 
 	while (used < slots && nbr[used] >= 0)
@@ -252,44 +325,60 @@ BackLinkMem(BuildState *bs, int n, int e, float d, int lc, bool force)
 	{
 		nbr[used] = e;
 		nd[used] = d;
+		ns[used] = LINK_UNKNOWN;
 		return true;
 	}
 	/* farther than every member: the heuristic would rarely keep it */
 	if (d >= maxd && !force)
 		return false;
-	for (int i = 0; i < slots; i++)
-		cands[i] = (Pair) {nd[i], nbr[i]};
-	cands[slots] = (Pair) {d, e};
-	qsort(cands, slots + 1, sizeof(Pair), PairCmp);
-	k = SelectMem(bs, cands, slots + 1, slots, chosen);
-	/* as on disk: the list never shrinks; pruned candidates fill it, nearest first */
-	for (int i = 0, j = 0; i <= slots; i++)
+	/* members and newcomer, nearest first (insertion sort: the list is short) */
+	for (int i = 0; i <= slots; i++)
 	{
-		if (j < k && chosen[j].id == cands[i].id)
-			idx[j++] = i;
+		Pair		p = i < slots ? (Pair) {nd[i], nbr[i]} : (Pair) {d, e};
+		int			j = i;
+
+		while (j > 0 && cands[j - 1].d > p.d)
+		{
+			cands[j] = cands[j - 1];
+			order[j] = order[j - 1];
+			j--;
+		}
+		cands[j] = p;
+		order[j] = i;
 	}
+	for (int i = 0; i <= slots; i++)
+	{
+		known[i] = order[i] < slots ? ns[order[i]] : LINK_UNKNOWN;
+		if (order[i] == slots)
+			ie = i;
+	}
+	PruneStates(bs, cands, known, slots + 1, ie, slots, st);
+	for (int i = 0; i <= slots; i++)
+		if (st[i] == LINK_SELECTED)
+			idx[k++] = i;
+	/* as on disk: the list never shrinks; pruned candidates fill it, nearest first */
 	k = HnswFillPruned(k, idx, slots + 1, slots);
 	for (int i = 0; i < k; i++)
-		kept |= cands[idx[i]].id == e;
+		kept |= idx[i] == ie;
 	if (!kept && !force)
 		return false;
 	if (!kept)
 	{
-		/* the newcomer takes the farthest member's place */
+		/* the newcomer takes the farthest member's place, its state unknown */
 		int			last = slots;
 
-		while (last >= 0 && cands[last].id == e)
+		while (last >= 0 && last == ie)
 			last--;
 		for (int i = 0; i < k; i++)
 			if (idx[i] == last)
-				for (int j = 0; j <= slots; j++)
-					if (cands[j].id == e)
-						idx[i] = j;
+				idx[i] = ie;
+		st[ie] = LINK_UNKNOWN;
 	}
 	for (int i = 0; i < slots; i++)
 	{
 		nbr[i] = i < k ? cands[idx[i]].id : -1;
 		nd[i] = i < k ? cands[idx[i]].d : 0;
+		ns[i] = i < k ? st[idx[i]] : LINK_UNKNOWN;
 	}
 	/* the member left out may have lost its last way in: the newcomer links to it if it has room */
 	for (int i = 0; i <= slots; i++)
@@ -298,10 +387,11 @@ BackLinkMem(BuildState *bs, int n, int e, float d, int lc, bool force)
 
 		for (int j = 0; j < k && !taken; j++)
 			taken = idx[j] == i;
-		if (!taken && cands[i].id != e)
+		if (!taken && i != ie)
 		{
 			int32	   *enbr = bs->elems[e].nbr + HnswLevelStart(m, lc);
 			float	   *end = bs->elems[e].ndist + HnswLevelStart(m, lc);
+			uint8	   *ens = bs->elems[e].nsel + HnswLevelStart(m, lc);
 			int			used = 0;
 			bool		present = false;
 
@@ -311,6 +401,7 @@ BackLinkMem(BuildState *bs, int n, int e, float d, int lc, bool force)
 			{
 				enbr[used] = cands[i].id;
 				end[used] = Dist(bs, bs->elems[e].vec, bs->elems[cands[i].id].vec);
+				ens[used] = LINK_UNKNOWN;
 			}
 		}
 	}
@@ -370,6 +461,7 @@ InsertMem(BuildState *bs, int id)
 		{
 			el->nbr[start + i] = chosen[i].id;
 			el->ndist[start + i] = chosen[i].d;
+			el->nsel[start + i] = LINK_SELECTED;
 		}
 		{
 			bool		linked = false;
@@ -396,7 +488,7 @@ static Size
 ElementMem(BuildState *bs, int level)
 {
 	return sizeof(BuildElement) + sizeof(float) * bs->info.dims +
-		(sizeof(int32) + sizeof(float)) * HnswSlots(bs->info.m, level) + 64;
+		(sizeof(int32) + sizeof(float) + sizeof(uint8)) * HnswSlots(bs->info.m, level) + 64;
 }
 
 /* give every element a TID, packing tuples into pages in build order */
@@ -684,6 +776,7 @@ BuildCallback(Relation index, ItemPointer tid, Datum *values, bool *isnull,
 		memcpy(el->vec, bs->qbuf, sizeof(float) * bs->info.dims);
 		el->nbr = palloc(sizeof(int32) * slots);
 		el->ndist = palloc(sizeof(float) * slots);
+		el->nsel = palloc0(sizeof(uint8) * slots);
 		memset(el->nbr, 0xff, sizeof(int32) * slots);
 		bs->memUsed += need;
 		MemoryContextSwitchTo(bs->tmpCtx);
