@@ -9,21 +9,40 @@
  * logged once with log_newpage_range.  If the graph outgrows
  * maintenance_work_mem, what is built so far is written out and the rest of
  * the heap is inserted with the on-disk insert path, with a NOTICE.
+ *
+ * With max_parallel_maintenance_workers, the graph lives in one dynamic
+ * shared memory segment (arrays indexed by element number, as in a serial
+ * build) and the leader and its workers scan the heap in parallel and insert
+ * into it together: an element's neighbour lists are read under its LWLock
+ * in shared mode and changed under it in exclusive mode, one lock held at a
+ * time; vectors never change once an element is published.  The segment is
+ * sized from the table's estimated rows within maintenance_work_mem; rows
+ * that find it full are left out and inserted on disk by the leader after
+ * the graph is written, by a second scan that skips the rows in the graph.
  */
 #include "postgres.h"
 
 #include <math.h>
 
+#include "access/parallel.h"
+#include "access/relscan.h"
+#include "access/table.h"
 #include "access/tableam.h"
+#include "access/xact.h"
 #include "catalog/index.h"
 #include "commands/progress.h"
 #include "embedding/embedding.h"
 #include "hnsw.h"
 #include "miscadmin.h"
+#include "optimizer/optimizer.h"
 #include "pgstat.h"
 #include "storage/bufmgr.h"
+#include "storage/lwlock.h"
+#include "storage/spin.h"
+#include "tcop/tcopprot.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
+#include "utils/snapmgr.h"
 
 /*
  * What the neighbour heuristic made of a link the last time its list was
@@ -41,16 +60,50 @@
 #define PHASE_WRITE 3
 #define PHASE_DISK	4
 
+/*
+ * One element of the graph.  Its neighbour lists are HnswSlots(m, level)
+ * consecutive slots from slot on, in the slot arrays of the build (element
+ * numbers, -1 empty; distances; heuristic states), level 0 first.
+ */
 typedef struct BuildElement
 {
 	ItemPointerData heaptid;
 	ItemPointerData tid;		/* assigned when written */
-	int			level;
-	int32	   *nbr;			/* HnswSlots(m, level) element numbers, -1 empty */
-	float	   *ndist;
-	uint8	   *nsel;			/* per slot: LINK_UNKNOWN, LINK_SELECTED, LINK_PRUNED */
-	float	   *vec;
+	int16		level;
+	uint32		slot;
+	LWLock		lock;			/* parallel build: guards the lists */
 } BuildElement;
+
+/*
+ * What the participants of a build share: in the dynamic shared memory
+ * segment of a parallel build, in the leader's memory otherwise.  The graph
+ * arrays follow it (offsets from the start of this struct); a parallel
+ * build's heap scan descriptor is at scanOff.
+ */
+typedef struct BuildShared
+{
+	slock_t		mutex;			/* n, slotUsed, entry, counts */
+	int			n;
+	int			entry;
+	int			entryLevel;
+	Size		slotUsed;
+	bool		overflow;		/* a row found the graph full */
+	double		reltuples;
+	double		indtuples;
+	/* parallel build */
+	int			cap;
+	Size		slotCap;
+	Oid			heaprelid;
+	Oid			indexrelid;
+	bool		isconcurrent;
+	int			tranche;
+	Size		elemsOff,
+				vecsOff,
+				nbrOff,
+				ndOff,
+				nsOff,
+				scanOff;
+} BuildShared;
 
 typedef struct BuildState
 {
@@ -59,21 +112,33 @@ typedef struct BuildState
 	HnswInfo	info;
 	MemoryContext graphCtx;
 	MemoryContext tmpCtx;
+	BuildShared *sh;
+	bool		parallel;
+	bool		leader;
+	/* the graph: elements, vectors and slot arrays */
 	BuildElement *elems;
-	int			n;
+	float	   *vecs;
+	int32	   *nbr;
+	float	   *nd;
+	uint8	   *ns;
 	int			cap;
-	int			entry;
-	int			entryLevel;
+	Size		slotCap;
 	Size		memUsed;
 	Size		memLimit;
 	bool		onDisk;			/* past the in-memory phase */
-	double		indtuples;
+	double		indtuples;		/* this participant's */
 	double		reltuples;
 	/* search scratch: visit stamps per element */
 	uint32	   *stamp;
 	uint32		curStamp;
 	float	   *qbuf;
+	/* second scan of a parallel build that overflowed: the graph's rows, sorted */
+	ItemPointerData *inGraph;
+	int			nInGraph;
 } BuildState;
+
+#define ELEM_VEC(bs, id)	((bs)->vecs + (Size) (id) * (bs)->info.dims)
+#define ELEM_LIST(bs, id, lc)	((Size) (bs)->elems[id].slot + HnswLevelStart((bs)->info.m, (lc)))
 
 /* a (distance, element) pair in a build heap */
 typedef struct Pair
@@ -156,13 +221,45 @@ Dist(BuildState *bs, const float *a, const float *b)
 	return HnswDistance(bs->info.metric, bs->info.dims, a, b);
 }
 
+static inline void
+LockElem(BuildState *bs, int id, LWLockMode mode)
+{
+	if (bs->parallel)
+		LWLockAcquire(&bs->elems[id].lock, mode);
+}
+
+static inline void
+UnlockElem(BuildState *bs, int id)
+{
+	if (bs->parallel)
+		LWLockRelease(&bs->elems[id].lock);
+}
+
+/* copy element id's level-lc list (another participant may be changing it); count returned */
+static int
+CopyList(BuildState *bs, int id, int lc, int32 *out)
+{
+	const int32 *nbr = bs->nbr + ELEM_LIST(bs, id, lc);
+	int			slots = HnswLevelSlots(bs->info.m, lc);
+	int			k = 0;
+
+	LockElem(bs, id, LW_SHARED);
+	while (k < slots && nbr[k] >= 0)
+	{
+		out[k] = nbr[k];
+		k++;
+	}
+	UnlockElem(bs, id);
+	return k;
+}
+
 /* search one level in memory; result sorted ascending in *out, count returned */
 static int
 SearchLayerMem(BuildState *bs, const float *q, int ep, float epDist, int ef, int lc, Pair **out)
 {
 	PairHeap	cand,
 				res;
-	int			m = bs->info.m;
+	int32		list[HNSW_MAX_M * 2];
 
 	if (++bs->curStamp == 0)
 	{
@@ -184,23 +281,20 @@ SearchLayerMem(BuildState *bs, const float *q, int ep, float epDist, int ef, int
 	while (cand.n > 0)
 	{
 		Pair		c = PairPop(&cand);
-		BuildElement *ce = &bs->elems[c.id];
-		int32	   *nbr;
-		int			slots;
+		int			nl;
 
 		if (res.n >= ef && c.d > res.items[0].d)
 			break;
-		nbr = ce->nbr + HnswLevelStart(m, lc);
-		slots = HnswLevelSlots(m, lc);
-		for (int i = 0; i < slots && nbr[i] >= 0; i++)
+		nl = CopyList(bs, c.id, lc, list);
+		for (int i = 0; i < nl; i++)
 		{
-			int32		e = nbr[i];
+			int32		e = list[i];
 			float		d;
 
 			if (bs->stamp[e] == bs->curStamp)
 				continue;
 			bs->stamp[e] = bs->curStamp;
-			d = Dist(bs, q, bs->elems[e].vec);
+			d = Dist(bs, q, ELEM_VEC(bs, e));
 			if (res.n < ef || d < res.items[0].d)
 			{
 				PairPush(&cand, (Pair) {d, e});
@@ -225,10 +319,10 @@ SelectMem(BuildState *bs, const Pair *cands, int n, int max, Pair *chosen)
 	for (int i = 0; i < n && k < max; i++)
 	{
 		bool		keep = true;
-		const float *v = bs->elems[cands[i].id].vec;
+		const float *v = ELEM_VEC(bs, cands[i].id);
 
 		for (int j = 0; j < k && keep; j++)
-			if (Dist(bs, v, bs->elems[chosen[j].id].vec) < cands[i].d)
+			if (Dist(bs, v, ELEM_VEC(bs, chosen[j].id)) < cands[i].d)
 				keep = false;
 		if (keep)
 			chosen[k++] = cands[i];
@@ -254,13 +348,13 @@ PruneStates(BuildState *bs, const Pair *cands, const uint8 *known, int n, int ie
 	int			k = 0;
 	bool		eSel = false;
 	bool		removed = false;
-	const float *ev = bs->elems[cands[ie].id].vec;
+	const float *ev = ELEM_VEC(bs, cands[ie].id);
 
 	for (int i = 0; i < n && allKnown; i++)
 		allKnown = i == ie || known[i] != LINK_UNKNOWN;
 	for (int i = 0; i < n; i++)
 	{
-		const float *v = bs->elems[cands[i].id].vec;
+		const float *v = ELEM_VEC(bs, cands[i].id);
 		bool		keep;
 
 		st[i] = LINK_PRUNED;
@@ -271,7 +365,7 @@ PruneStates(BuildState *bs, const Pair *cands, const uint8 *known, int n, int ie
 			/* the heuristic proper: against every member selected so far */
 			keep = true;
 			for (int j = 0; j < k && keep; j++)
-				if (Dist(bs, v, bs->elems[cands[sel[j]].id].vec) < cands[i].d)
+				if (Dist(bs, v, ELEM_VEC(bs, cands[sel[j]].id)) < cands[i].d)
 					keep = false;
 			if (i == ie)
 				eSel = keep;
@@ -292,15 +386,42 @@ PruneStates(BuildState *bs, const Pair *cands, const uint8 *known, int n, int ie
 	}
 }
 
-/* link element n to newcomer e on level lc, pruning a full list; force: e must get in */
+/* append member to element e's level-lc list if it has room and lacks it */
+static void
+AppendLink(BuildState *bs, int e, int member, int lc)
+{
+	Size		start = ELEM_LIST(bs, e, lc);
+	int32	   *nbr = bs->nbr + start;
+	int			slots = HnswLevelSlots(bs->info.m, lc);
+	int			used = 0;
+	bool		present = false;
+
+	LockElem(bs, e, LW_EXCLUSIVE);
+	while (used < slots && nbr[used] >= 0)
+		present |= nbr[used++] == member;
+	if (!present && used < slots)
+	{
+		nbr[used] = member;
+		bs->nd[start + used] = Dist(bs, ELEM_VEC(bs, e), ELEM_VEC(bs, member));
+		bs->ns[start + used] = LINK_UNKNOWN;
+	}
+	UnlockElem(bs, e);
+}
+
+/*
+ * Link element n to newcomer e on level lc, pruning a full list; force: e
+ * must get in.  Holds n's lock while it reads and changes n's list; the
+ * member a full list leaves out is offered to the newcomer's list after
+ * that lock is released (one lock at a time: no lock order to keep).
+ */
 static bool
 BackLinkMem(BuildState *bs, int n, int e, float d, int lc, bool force)
 {
 	int			m = bs->info.m;
-	BuildElement *ne = &bs->elems[n];
-	int32	   *nbr = ne->nbr + HnswLevelStart(m, lc);
-	float	   *nd = ne->ndist + HnswLevelStart(m, lc);
-	uint8	   *ns = ne->nsel + HnswLevelStart(m, lc);
+	Size		start = ELEM_LIST(bs, n, lc);
+	int32	   *nbr = bs->nbr + start;
+	float	   *nd = bs->nd + start;
+	uint8	   *ns = bs->ns + start;
 	int			slots = HnswLevelSlots(m, lc);
 	int			used = 0;
 	float		maxd = -1;
@@ -312,25 +433,33 @@ BackLinkMem(BuildState *bs, int n, int e, float d, int lc, bool force)
 	int			k = 0;
 	int			ie = -1;
 	bool		kept = false;
+	int			leftOut = -1;
 
+	LockElem(bs, n, LW_EXCLUSIVE);
 	while (used < slots && nbr[used] >= 0)
 	{
 		maxd = Max(maxd, nd[used]);
+		if (nbr[used] == e)
+		{
+			UnlockElem(bs, n);
+			return true;
+		}
 		used++;
 	}
-	for (int i = 0; i < used; i++)
-		if (nbr[i] == e)
-			return true;
 	if (used < slots)
 	{
 		nbr[used] = e;
 		nd[used] = d;
 		ns[used] = LINK_UNKNOWN;
+		UnlockElem(bs, n);
 		return true;
 	}
 	/* farther than every member: the heuristic would rarely keep it */
 	if (d >= maxd && !force)
+	{
+		UnlockElem(bs, n);
 		return false;
+	}
 	/* members and newcomer, nearest first (insertion sort: the list is short) */
 	for (int i = 0; i <= slots; i++)
 	{
@@ -361,7 +490,10 @@ BackLinkMem(BuildState *bs, int n, int e, float d, int lc, bool force)
 	for (int i = 0; i < k; i++)
 		kept |= idx[i] == ie;
 	if (!kept && !force)
+	{
+		UnlockElem(bs, n);
 		return false;
+	}
 	if (!kept)
 	{
 		/* the newcomer takes the farthest member's place, its state unknown */
@@ -380,32 +512,32 @@ BackLinkMem(BuildState *bs, int n, int e, float d, int lc, bool force)
 		nd[i] = i < k ? cands[idx[i]].d : 0;
 		ns[i] = i < k ? st[idx[i]] : LINK_UNKNOWN;
 	}
-	/* the member left out may have lost its last way in: the newcomer links to it if it has room */
-	for (int i = 0; i <= slots; i++)
+	for (int i = 0; i <= slots && leftOut < 0; i++)
 	{
-		bool		taken = false;
+		bool		taken = i == ie;
 
 		for (int j = 0; j < k && !taken; j++)
 			taken = idx[j] == i;
-		if (!taken && i != ie)
-		{
-			int32	   *enbr = bs->elems[e].nbr + HnswLevelStart(m, lc);
-			float	   *end = bs->elems[e].ndist + HnswLevelStart(m, lc);
-			uint8	   *ens = bs->elems[e].nsel + HnswLevelStart(m, lc);
-			int			used = 0;
-			bool		present = false;
-
-			while (used < slots && enbr[used] >= 0)
-				present |= enbr[used++] == cands[i].id;
-			if (!present && used < slots)
-			{
-				enbr[used] = cands[i].id;
-				end[used] = Dist(bs, bs->elems[e].vec, bs->elems[cands[i].id].vec);
-				ens[used] = LINK_UNKNOWN;
-			}
-		}
+		if (!taken)
+			leftOut = cands[i].id;
 	}
+	UnlockElem(bs, n);
+	/* the member left out may have lost its last way in: the newcomer links to it if it has room */
+	if (leftOut >= 0)
+		AppendLink(bs, e, leftOut, lc);
 	return true;
+}
+
+/* the entry point and its level, as another participant may have just changed them */
+static void
+GetEntry(BuildState *bs, int *entry, int *level)
+{
+	if (bs->parallel)
+		SpinLockAcquire(&bs->sh->mutex);
+	*entry = bs->sh->entry;
+	*level = bs->sh->entryLevel;
+	if (bs->parallel)
+		SpinLockRelease(&bs->sh->mutex);
 }
 
 /* add element id to the in-memory graph */
@@ -413,56 +545,114 @@ static void
 InsertMem(BuildState *bs, int id)
 {
 	BuildElement *el = &bs->elems[id];
+	const float *vec = ELEM_VEC(bs, id);
 	int			m = bs->info.m;
-	int			ep = bs->entry;
+	int			ep;
+	int			entryLevel;
 	float		epDist;
 	int			top;
+	int32		list[HNSW_MAX_M * 2];
 
-	if (bs->entry < 0)
+	GetEntry(bs, &ep, &entryLevel);
+	if (ep < 0)
 	{
-		bs->entry = id;
-		bs->entryLevel = el->level;
-		return;
+		bool		first = true;
+
+		if (bs->parallel)
+		{
+			SpinLockAcquire(&bs->sh->mutex);
+			first = bs->sh->entry < 0;
+			if (first)
+			{
+				bs->sh->entry = id;
+				bs->sh->entryLevel = el->level;
+			}
+			SpinLockRelease(&bs->sh->mutex);
+		}
+		else
+		{
+			bs->sh->entry = id;
+			bs->sh->entryLevel = el->level;
+		}
+		if (first)
+			return;
+		GetEntry(bs, &ep, &entryLevel);
 	}
-	epDist = Dist(bs, el->vec, bs->elems[ep].vec);
+	epDist = Dist(bs, vec, ELEM_VEC(bs, ep));
 	/* greedy descent through the levels above the element's */
-	for (int lc = bs->entryLevel; lc > el->level; lc--)
+	for (int lc = entryLevel; lc > el->level; lc--)
 	{
 		bool		changed = true;
 
 		while (changed)
 		{
-			int32	   *nbr = bs->elems[ep].nbr + HnswLevelStart(m, lc);
+			int			nl = CopyList(bs, ep, lc, list);
 
 			changed = false;
-			for (int i = 0; i < HnswLevelSlots(m, lc) && nbr[i] >= 0; i++)
+			for (int i = 0; i < nl; i++)
 			{
-				float		d = Dist(bs, el->vec, bs->elems[nbr[i]].vec);
+				float		d = Dist(bs, vec, ELEM_VEC(bs, list[i]));
 
 				if (d < epDist)
 				{
 					epDist = d;
-					ep = nbr[i];
+					ep = list[i];
 					changed = true;
 				}
 			}
 		}
 	}
-	top = Min(el->level, bs->entryLevel);
+	top = Min(el->level, entryLevel);
 	for (int lc = top; lc >= 0; lc--)
 	{
 		Pair	   *w;
 		Pair		chosen[HNSW_MAX_M * 2];
-		int			nw = SearchLayerMem(bs, el->vec, ep, epDist, bs->info.efConstruction, lc, &w);
+		int			nw = SearchLayerMem(bs, vec, ep, epDist, bs->info.efConstruction, lc, &w);
 		int			k = SelectMem(bs, w, nw, HnswLevelSlots(m, lc), chosen);
-		int			start = HnswLevelStart(m, lc);
+		Size		start = ELEM_LIST(bs, id, lc);
 
-		for (int i = 0; i < k; i++)
+		/*
+		 * Others can reach the element once its first back-link is made, on
+		 * an upper level, and link to it on this one before its own list is
+		 * written: links found there stay after the chosen ones if room is
+		 * left.
+		 */
+		LockElem(bs, id, LW_EXCLUSIVE);
 		{
-			el->nbr[start + i] = chosen[i].id;
-			el->ndist[start + i] = chosen[i].d;
-			el->nsel[start + i] = LINK_SELECTED;
+			int			slots = HnswLevelSlots(m, lc);
+			int			had = 0;
+			Pair		early[HNSW_MAX_M * 2];
+			int			used = k;
+
+			while (had < slots && bs->nbr[start + had] >= 0)
+			{
+				early[had] = (Pair) {bs->nd[start + had], bs->nbr[start + had]};
+				had++;
+			}
+			for (int i = 0; i < k; i++)
+			{
+				bs->nbr[start + i] = chosen[i].id;
+				bs->nd[start + i] = chosen[i].d;
+				bs->ns[start + i] = LINK_SELECTED;
+			}
+			for (int j = 0; j < had && used < slots; j++)
+			{
+				bool		dup = false;
+
+				for (int i = 0; i < k && !dup; i++)
+					dup = chosen[i].id == early[j].id;
+				if (!dup)
+				{
+					bs->nbr[start + used] = early[j].id;
+					bs->nd[start + used] = early[j].d;
+					bs->ns[start + used] = LINK_UNKNOWN;
+					used++;
+				}
+			}
+			for (int i = used; i < had; i++)
+				bs->nbr[start + i] = -1;
 		}
+		UnlockElem(bs, id);
 		{
 			bool		linked = false;
 
@@ -476,10 +666,17 @@ InsertMem(BuildState *bs, int id)
 		epDist = w[0].d;
 		pfree(w);
 	}
-	if (el->level > bs->entryLevel)
+	if (el->level > entryLevel)
 	{
-		bs->entry = id;
-		bs->entryLevel = el->level;
+		if (bs->parallel)
+			SpinLockAcquire(&bs->sh->mutex);
+		if (el->level > bs->sh->entryLevel)
+		{
+			bs->sh->entry = id;
+			bs->sh->entryLevel = el->level;
+		}
+		if (bs->parallel)
+			SpinLockRelease(&bs->sh->mutex);
 	}
 }
 
@@ -500,7 +697,7 @@ AssignTids(BuildState *bs, BlockNumber first)
 	Size		upper = BLCKSZ;
 	OffsetNumber off = 0;
 
-	for (int i = 0; i < bs->n; i++)
+	for (int i = 0; i < bs->sh->n; i++)
 	{
 		Size		sz = MAXALIGN(HnswTupleSize(bs->info.m, bs->elems[i].level, bs->info.dims));
 
@@ -543,21 +740,23 @@ FlushPage(BuildState *bs, Page image, BlockNumber expected)
 static void
 AssignKeptLinks(BuildState *bs, int32 *keptOwner, int16 *keptSlot)
 {
+	int			n = bs->sh->n;
 	int			slots = HnswLevelSlots(bs->info.m, 0);
-	bool	   *linked = MemoryContextAllocHuge(CurrentMemoryContext, sizeof(bool) * Max(bs->n, 1));
+	bool	   *linked = MemoryContextAllocHuge(CurrentMemoryContext, sizeof(bool) * Max(n, 1));
 
-	for (int i = 0; i < bs->n; i++)
+	for (int i = 0; i < n; i++)
 	{
 		keptOwner[i] = keptSlot[i] = -1;
 		linked[i] = false;
 	}
-	for (int i = 0; i < bs->n; i++)
+	for (int i = 0; i < n; i++)
 	{
+		const int32 *nbr = bs->nbr + ELEM_LIST(bs, i, 0);
 		int			nkept = 0;
 
-		for (int s = 0; s < slots && bs->elems[i].nbr[s] >= 0; s++)
+		for (int s = 0; s < slots && nbr[s] >= 0; s++)
 		{
-			int32		t = bs->elems[i].nbr[s];
+			int32		t = nbr[s];
 
 			linked[t] = true;
 			if (keptOwner[t] < 0 && nkept < HnswMaxKept(slots))
@@ -568,51 +767,54 @@ AssignKeptLinks(BuildState *bs, int32 *keptOwner, int16 *keptSlot)
 			}
 		}
 	}
-	for (int e = 0; e < bs->n; e++)
+	for (int e = 0; e < n; e++)
 	{
-		BuildElement *el = &bs->elems[e];
+		const int32 *enbr = bs->nbr + ELEM_LIST(bs, e, 0);
+		const float *end = bs->nd + ELEM_LIST(bs, e, 0);
 		int			owner = -1;
 		float		od = 0;
-		BuildElement *ow;
+		int32	   *onbr;
+		float	   *ond;
 		int			slot = -1;
 
 		/* linked but every linking list is half kept already: reachable, left so */
-		if (keptOwner[e] >= 0 || linked[e] || e == bs->entry)
+		if (keptOwner[e] >= 0 || linked[e] || e == bs->sh->entry)
 			continue;
-		for (int s = 0; s < slots && el->nbr[s] >= 0; s++)
-			if (owner < 0 || el->ndist[s] < od)
+		for (int s = 0; s < slots && enbr[s] >= 0; s++)
+			if (owner < 0 || end[s] < od)
 			{
-				owner = el->nbr[s];
-				od = el->ndist[s];
+				owner = enbr[s];
+				od = end[s];
 			}
 		if (owner < 0)
 			continue;			/* a lone element: the graph has one element */
-		ow = &bs->elems[owner];
+		onbr = bs->nbr + ELEM_LIST(bs, owner, 0);
+		ond = bs->nd + ELEM_LIST(bs, owner, 0);
 		for (int s = 0; s < slots && slot < 0; s++)
-			if (ow->nbr[s] < 0)
+			if (onbr[s] < 0)
 				slot = s;
 		if (slot < 0)
 		{
 			for (int s = 0; s < slots; s++)
 			{
-				int32		t = ow->nbr[s];
+				int32		t = onbr[s];
 
 				if (keptOwner[t] == owner && keptSlot[t] == s)
 					continue;
-				if (slot < 0 || ow->ndist[s] > ow->ndist[slot])
+				if (slot < 0 || ond[s] > ond[slot])
 					slot = s;
 			}
 		}
 		if (slot < 0)
 			continue;			/* every slot is kept: cannot happen with one kept link per element */
-		ow->nbr[slot] = e;
-		ow->ndist[slot] = od;
+		onbr[slot] = e;
+		ond[slot] = od;
 		/* a link, kept only while the owner's list has room for kept links */
 		{
 			int			nkept = 0;
 
 			for (int s = 0; s < slots; s++)
-				if (ow->nbr[s] >= 0 && keptOwner[ow->nbr[s]] == owner && keptSlot[ow->nbr[s]] == s)
+				if (onbr[s] >= 0 && keptOwner[onbr[s]] == owner && keptSlot[onbr[s]] == s)
 					nkept++;
 			if (nkept < HnswMaxKept(slots))
 			{
@@ -636,17 +838,20 @@ WriteGraph(BuildState *bs)
 	HnswMetaPageData meta;
 	Size		maxsz = HnswTupleSize(m, bs->info.maxLevel, bs->info.dims);
 	HnswElementTuple tup = palloc0(maxsz);
-	int32	   *keptOwner = MemoryContextAllocHuge(CurrentMemoryContext, sizeof(int32) * Max(bs->n, 1));
-	int16	   *keptSlot = MemoryContextAllocHuge(CurrentMemoryContext, sizeof(int16) * Max(bs->n, 1));
+	int			n = bs->sh->n;
+	int32	   *keptOwner = MemoryContextAllocHuge(CurrentMemoryContext, sizeof(int32) * Max(n, 1));
+	int16	   *keptSlot = MemoryContextAllocHuge(CurrentMemoryContext, sizeof(int16) * Max(n, 1));
 
 	pgstat_progress_update_param(PROGRESS_CREATEIDX_SUBPHASE, PHASE_WRITE);
 	AssignKeptLinks(bs, keptOwner, keptSlot);
 	last = AssignTids(bs, HNSW_HEAD_BLKNO);
 	HnswInitPage(image);
-	for (int i = 0; i < bs->n; i++)
+	for (int i = 0; i < n; i++)
 	{
 		BuildElement *el = &bs->elems[i];
 		Size		sz = HnswTupleSize(m, el->level, bs->info.dims);
+		const int32 *nbr = bs->nbr + el->slot;
+		const float *nd = bs->nd + el->slot;
 
 		if (ItemPointerGetBlockNumber(&el->tid) != cur)
 		{
@@ -660,17 +865,17 @@ WriteGraph(BuildState *bs)
 		tup->dims = bs->info.dims;
 		for (int s = 0; s < HnswSlots(m, el->level); s++)
 		{
-			if (el->nbr[s] >= 0)
+			if (nbr[s] >= 0)
 			{
-				tup->neighbors[s].tid = bs->elems[el->nbr[s]].tid;
-				tup->neighbors[s].distance = el->ndist[s];
-				if (keptOwner[el->nbr[s]] == i && keptSlot[el->nbr[s]] == s)
+				tup->neighbors[s].tid = bs->elems[nbr[s]].tid;
+				tup->neighbors[s].distance = nd[s];
+				if (keptOwner[nbr[s]] == i && keptSlot[nbr[s]] == s)
 					tup->neighbors[s].flags = HNSW_LINK_KEPT;
 			}
 			else
 				ItemPointerSetInvalid(&tup->neighbors[s].tid);
 		}
-		memcpy(HnswTupleVector(tup, m), el->vec, sizeof(float) * bs->info.dims);
+		memcpy(HnswTupleVector(tup, m), ELEM_VEC(bs, i), sizeof(float) * bs->info.dims);
 		{
 			OffsetNumber got = PageAddItem(image, (Item) tup, sz, InvalidOffsetNumber, false, false);
 
@@ -680,7 +885,7 @@ WriteGraph(BuildState *bs)
 					 PageGetFreeSpace(image));
 		}
 	}
-	if (bs->n > 0)
+	if (n > 0)
 		FlushPage(bs, image, cur);
 	else
 	{
@@ -691,10 +896,10 @@ WriteGraph(BuildState *bs)
 
 	HnswReadMeta(bs->index, &meta);
 	meta.insertPage = last;
-	meta.elements = bs->n;
-	meta.entryLevel = bs->entry >= 0 ? bs->entryLevel : -1;
-	if (bs->entry >= 0)
-		meta.entry = bs->elems[bs->entry].tid;
+	meta.elements = n;
+	meta.entryLevel = bs->sh->entry >= 0 ? bs->sh->entryLevel : -1;
+	if (bs->sh->entry >= 0)
+		meta.entry = bs->elems[bs->sh->entry].tid;
 	else
 		ItemPointerSetInvalid(&meta.entry);
 	HnswWriteMeta(bs->index, &meta, false, false);
@@ -709,7 +914,7 @@ static void
 SpillToDisk(BuildState *bs)
 {
 	ereport(NOTICE,
-			(errmsg("embedding_hnsw graph no longer fits into maintenance_work_mem after %d tuples", bs->n),
+			(errmsg("embedding_hnsw graph no longer fits into maintenance_work_mem after %d tuples", bs->sh->n),
 			 errdetail("Building will take significantly more time."),
 			 errhint("Increase maintenance_work_mem to speed up builds.")));
 	WriteGraph(bs);
@@ -721,73 +926,201 @@ SpillToDisk(BuildState *bs)
 	pgstat_progress_update_param(PROGRESS_CREATEIDX_SUBPHASE, PHASE_DISK);
 }
 
+/* bytes one element takes in the slot arrays, beyond its vector, on average over levels */
+static double
+SlotsPerElement(int m)
+{
+	/* level 0, and m per level above with P(level >= l) = m^-l: m / (m - 1) on average */
+	return 2 * m + 2.0 * m / Max(m - 1, 1);
+}
+
+/* grow the serial build's arrays for one more element of the given slot count */
+static void
+GrowSerial(BuildState *bs, int slots)
+{
+	MemoryContext old = MemoryContextSwitchTo(bs->graphCtx);
+
+	if (bs->elems == NULL)
+	{
+		bs->cap = 1024;
+		bs->slotCap = (Size) (bs->cap * SlotsPerElement(bs->info.m)) + HnswSlots(bs->info.m, bs->info.maxLevel);
+		bs->elems = MemoryContextAllocHuge(bs->graphCtx, sizeof(BuildElement) * bs->cap);
+		bs->vecs = MemoryContextAllocHuge(bs->graphCtx, sizeof(float) * bs->info.dims * bs->cap);
+		bs->stamp = MemoryContextAllocHuge(bs->graphCtx, sizeof(uint32) * bs->cap);
+		memset(bs->stamp, 0, sizeof(uint32) * bs->cap);
+		bs->nbr = MemoryContextAllocHuge(bs->graphCtx, sizeof(int32) * bs->slotCap);
+		bs->nd = MemoryContextAllocHuge(bs->graphCtx, sizeof(float) * bs->slotCap);
+		bs->ns = MemoryContextAllocHuge(bs->graphCtx, sizeof(uint8) * bs->slotCap);
+	}
+	if (bs->sh->n == bs->cap)
+	{
+		bs->cap *= 2;
+		bs->elems = repalloc_huge(bs->elems, sizeof(BuildElement) * bs->cap);
+		bs->vecs = repalloc_huge(bs->vecs, sizeof(float) * bs->info.dims * bs->cap);
+		bs->stamp = repalloc_huge(bs->stamp, sizeof(uint32) * bs->cap);
+		memset(bs->stamp + bs->cap / 2, 0, sizeof(uint32) * bs->cap / 2);
+	}
+	if (bs->sh->slotUsed + slots > bs->slotCap)
+	{
+		bs->slotCap *= 2;
+		bs->nbr = repalloc_huge(bs->nbr, sizeof(int32) * bs->slotCap);
+		bs->nd = repalloc_huge(bs->nd, sizeof(float) * bs->slotCap);
+		bs->ns = repalloc_huge(bs->ns, sizeof(uint8) * bs->slotCap);
+	}
+	MemoryContextSwitchTo(old);
+}
+
+/*
+ * A new element for the vector in bs->qbuf: its number, or -1 when a
+ * parallel build's graph is full.  Nobody else can reach it before its
+ * inserter links it in.
+ */
+static int
+AddElement(BuildState *bs, ItemPointer heaptid, int level)
+{
+	int			slots = HnswSlots(bs->info.m, level);
+	BuildShared *sh = bs->sh;
+	BuildElement *el;
+	Size		slot;
+	int			id;
+
+	if (bs->parallel)
+	{
+		SpinLockAcquire(&sh->mutex);
+		if (sh->n < sh->cap && sh->slotUsed + slots <= sh->slotCap)
+		{
+			id = sh->n++;
+			slot = sh->slotUsed;
+			sh->slotUsed += slots;
+		}
+		else
+		{
+			sh->overflow = true;
+			id = -1;
+		}
+		SpinLockRelease(&sh->mutex);
+		if (id < 0)
+			return -1;
+	}
+	else
+	{
+		GrowSerial(bs, slots);
+		id = sh->n++;
+		slot = sh->slotUsed;
+		sh->slotUsed += slots;
+	}
+	el = &bs->elems[id];
+	el->heaptid = *heaptid;
+	ItemPointerSetInvalid(&el->tid);
+	el->level = level;
+	el->slot = (uint32) slot;
+	if (bs->parallel)
+		LWLockInitialize(&el->lock, sh->tranche);
+	memcpy(ELEM_VEC(bs, id), bs->qbuf, sizeof(float) * bs->info.dims);
+	memset(bs->nbr + slot, 0xff, sizeof(int32) * slots);
+	memset(bs->ns + slot, 0, sizeof(uint8) * slots);
+	return id;
+}
+
+/* the indexed vector of a heap row in bs->qbuf; false when it is not indexed */
+static bool
+PrepareRow(BuildState *bs, Datum *values, bool *isnull)
+{
+	Embedding  *e;
+
+	if (isnull[0])
+		return false;
+	e = DatumGetEmbedding(values[0]);
+	if (e->dim != bs->info.dims)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_EXCEPTION),
+				 errmsg("expected %d dimensions, not %d", bs->info.dims, e->dim)));
+	/* a zero vector has no direction: not indexed under cosine */
+	return HnswPrepareVector(bs->info.metric, e->x, bs->qbuf, bs->info.dims);
+}
+
 /* take one heap tuple into the graph */
 static void
 BuildCallback(Relation index, ItemPointer tid, Datum *values, bool *isnull,
 			  bool tupleIsAlive, void *state)
 {
 	BuildState *bs = (BuildState *) state;
-	MemoryContext old;
-	Embedding  *e;
+	MemoryContext old = MemoryContextSwitchTo(bs->tmpCtx);
 
-	if (isnull[0])
-		return;
-	old = MemoryContextSwitchTo(bs->tmpCtx);
-	e = DatumGetEmbedding(values[0]);
-	if (e->dim != bs->info.dims)
-		ereport(ERROR,
-				(errcode(ERRCODE_DATA_EXCEPTION),
-				 errmsg("expected %d dimensions, not %d", bs->info.dims, e->dim)));
-	if (!HnswPrepareVector(bs->info.metric, e->x, bs->qbuf, bs->info.dims))
-	{
-		/* a zero vector has no direction: not indexed under cosine */
-		MemoryContextSwitchTo(old);
-		MemoryContextReset(bs->tmpCtx);
-		return;
-	}
-
+	if (!PrepareRow(bs, values, isnull))
+		goto done;
 	if (bs->onDisk)
 		HnswInsertElement(&bs->info, bs->qbuf, tid, true);
 	else
 	{
 		int			level = HnswRandomLevel(bs->info.ml, bs->info.maxLevel);
-		Size		need = ElementMem(bs, level);
-		BuildElement *el;
-		int			slots = HnswSlots(bs->info.m, level);
+		int			id;
 
-		if (bs->memUsed + need > bs->memLimit && bs->n > 0)
+		if (!bs->parallel)
 		{
-			SpillToDisk(bs);
-			HnswInsertElement(&bs->info, bs->qbuf, tid, true);
-			goto done;
+			Size		need = ElementMem(bs, level);
+
+			if (bs->memUsed + need > bs->memLimit && bs->sh->n > 0)
+			{
+				SpillToDisk(bs);
+				HnswInsertElement(&bs->info, bs->qbuf, tid, true);
+				bs->indtuples++;
+				goto done;
+			}
+			bs->memUsed += need;
 		}
-		MemoryContextSwitchTo(bs->graphCtx);
-		if (bs->n == bs->cap)
-		{
-			bs->cap *= 2;
-			bs->elems = repalloc_huge(bs->elems, sizeof(BuildElement) * bs->cap);
-			bs->stamp = repalloc_huge(bs->stamp, sizeof(uint32) * bs->cap);
-			memset(bs->stamp + bs->cap / 2, 0, sizeof(uint32) * bs->cap / 2);
-		}
-		el = &bs->elems[bs->n];
-		el->heaptid = *tid;
-		el->level = level;
-		el->vec = palloc(sizeof(float) * bs->info.dims);
-		memcpy(el->vec, bs->qbuf, sizeof(float) * bs->info.dims);
-		el->nbr = palloc(sizeof(int32) * slots);
-		el->ndist = palloc(sizeof(float) * slots);
-		el->nsel = palloc0(sizeof(uint8) * slots);
-		memset(el->nbr, 0xff, sizeof(int32) * slots);
-		bs->memUsed += need;
-		MemoryContextSwitchTo(bs->tmpCtx);
-		InsertMem(bs, bs->n++);
+		id = AddElement(bs, tid, level);
+		if (id < 0)
+			goto done;			/* the shared graph is full: the second scan inserts it */
+		InsertMem(bs, id);
 	}
-done:
 	bs->indtuples++;
-	if ((int64) bs->indtuples % 1000 == 0)
-		pgstat_progress_update_param(PROGRESS_CREATEIDX_TUPLES_DONE, (int64) bs->indtuples);
+	if ((int64) bs->indtuples % 1000 == 0 && (!bs->parallel || bs->leader))
+		pgstat_progress_update_param(PROGRESS_CREATEIDX_TUPLES_DONE,
+									 bs->parallel ? (int64) bs->sh->n : (int64) bs->indtuples);
+done:
 	MemoryContextSwitchTo(old);
 	MemoryContextReset(bs->tmpCtx);
+}
+
+static int
+TidCmp(const void *a, const void *b)
+{
+	return ItemPointerCompare((ItemPointer) a, (ItemPointer) b);
+}
+
+/* second scan of a parallel build whose graph filled up: the rows not in it, on disk */
+static void
+OverflowCallback(Relation index, ItemPointer tid, Datum *values, bool *isnull,
+				 bool tupleIsAlive, void *state)
+{
+	BuildState *bs = (BuildState *) state;
+	MemoryContext old = MemoryContextSwitchTo(bs->tmpCtx);
+
+	if (PrepareRow(bs, values, isnull) &&
+		bsearch(tid, bs->inGraph, bs->nInGraph, sizeof(ItemPointerData), TidCmp) == NULL)
+	{
+		HnswInsertElement(&bs->info, bs->qbuf, tid, true);
+		bs->indtuples++;
+		if ((int64) bs->indtuples % 1000 == 0)
+			pgstat_progress_update_param(PROGRESS_CREATEIDX_TUPLES_DONE, (int64) bs->indtuples);
+	}
+	MemoryContextSwitchTo(old);
+	MemoryContextReset(bs->tmpCtx);
+}
+
+/* the per-process part of a build state: options, contexts, scratch */
+static void
+InitState(BuildState *bs, Relation heap, Relation index)
+{
+	memset(bs, 0, sizeof(*bs));
+	bs->heap = heap;
+	bs->index = index;
+	HnswInitInfo(&bs->info, index);
+	bs->graphCtx = AllocSetContextCreate(CurrentMemoryContext, "embedding_hnsw build graph", ALLOCSET_DEFAULT_SIZES);
+	bs->tmpCtx = AllocSetContextCreate(CurrentMemoryContext, "embedding_hnsw build tuple", ALLOCSET_DEFAULT_SIZES);
+	bs->qbuf = palloc(sizeof(float) * bs->info.dims);
+	bs->memLimit = (Size) maintenance_work_mem * 1024L;
 }
 
 /* check the indexed column and options; fill the metapage */
@@ -829,24 +1162,222 @@ InitBuild(BuildState *bs, Relation heap, Relation index)
 	meta.insertPage = HNSW_HEAD_BLKNO;
 	HnswWriteMeta(index, &meta, false, true);
 
-	bs->heap = heap;
-	bs->index = index;
-	HnswInitInfo(&bs->info, index);
-	bs->graphCtx = AllocSetContextCreate(CurrentMemoryContext, "embedding_hnsw build graph", ALLOCSET_DEFAULT_SIZES);
-	bs->tmpCtx = AllocSetContextCreate(CurrentMemoryContext, "embedding_hnsw build tuple", ALLOCSET_DEFAULT_SIZES);
-	bs->cap = 1024;
-	bs->elems = MemoryContextAllocHuge(bs->graphCtx, sizeof(BuildElement) * bs->cap);
-	bs->stamp = MemoryContextAllocHuge(bs->graphCtx, sizeof(uint32) * bs->cap);
-	memset(bs->stamp, 0, sizeof(uint32) * bs->cap);
-	bs->curStamp = 0;
-	bs->qbuf = palloc(sizeof(float) * dims);
-	bs->n = 0;
-	bs->entry = -1;
-	bs->entryLevel = -1;
-	bs->memUsed = 0;
-	bs->memLimit = (Size) maintenance_work_mem * 1024L;
-	bs->onDisk = false;
+	InitState(bs, heap, index);
+	bs->sh = palloc0(sizeof(BuildShared));
+	bs->sh->entry = -1;
+	bs->sh->entryLevel = -1;
+}
+
+/*
+ * Parallel build.  The shared segment holds the BuildShared, the parallel
+ * heap scan and the graph arrays, at the offsets LayoutShared computes.
+ */
+#define PARALLEL_KEY_BUILD		UINT64CONST(0xE45E000000000001)
+#define BUILD_TRANCHE_NAME		"embedding_hnsw build"
+
+static Size
+LayoutShared(BuildShared *sh, int cap, Size slotCap, int dims, Size scanSize)
+{
+	Size		off = BUFFERALIGN(sizeof(BuildShared));
+
+	sh->cap = cap;
+	sh->slotCap = slotCap;
+	sh->scanOff = off;
+	off = add_size(off, BUFFERALIGN(scanSize));
+	sh->elemsOff = off;
+	off = add_size(off, MAXALIGN(mul_size(sizeof(BuildElement), cap)));
+	sh->vecsOff = off;
+	off = add_size(off, MAXALIGN(mul_size(sizeof(float) * dims, cap)));
+	sh->nbrOff = off;
+	off = add_size(off, MAXALIGN(mul_size(sizeof(int32), slotCap)));
+	sh->ndOff = off;
+	off = add_size(off, MAXALIGN(mul_size(sizeof(float), slotCap)));
+	sh->nsOff = off;
+	off = add_size(off, MAXALIGN(slotCap));
+	return off;
+}
+
+/* point a participant's build state at the shared graph */
+static void
+AttachShared(BuildState *bs, BuildShared *sh, bool leader)
+{
+	char	   *base = (char *) sh;
+
+	bs->sh = sh;
+	bs->parallel = true;
+	bs->leader = leader;
+	bs->cap = sh->cap;
+	bs->slotCap = sh->slotCap;
+	bs->elems = (BuildElement *) (base + sh->elemsOff);
+	bs->vecs = (float *) (base + sh->vecsOff);
+	bs->nbr = (int32 *) (base + sh->nbrOff);
+	bs->nd = (float *) (base + sh->ndOff);
+	bs->ns = (uint8 *) (base + sh->nsOff);
+	bs->stamp = MemoryContextAllocHuge(bs->graphCtx, sizeof(uint32) * Max(sh->cap, 1));
+	memset(bs->stamp, 0, sizeof(uint32) * Max(sh->cap, 1));
+	LWLockRegisterTranche(sh->tranche, BUILD_TRANCHE_NAME);
+}
+
+/* one participant's share of the heap scan, into the shared graph */
+static void
+ParticipateInScan(BuildState *bs, IndexInfo *indexInfo)
+{
+	BuildShared *sh = bs->sh;
+	TableScanDesc scan = table_beginscan_parallel(bs->heap, (ParallelTableScanDesc) ((char *) sh + sh->scanOff));
+	double		reltuples;
+
+	reltuples = table_index_build_scan(bs->heap, bs->index, indexInfo, true, bs->leader,
+									   BuildCallback, bs, scan);
+	SpinLockAcquire(&sh->mutex);
+	sh->reltuples += reltuples;
+	sh->indtuples += bs->indtuples;
+	SpinLockRelease(&sh->mutex);
+}
+
+/* entry point of a parallel build worker */
+PGDLLEXPORT void ehnsw_parallel_build_main(dsm_segment *seg, shm_toc *toc);
+
+void
+ehnsw_parallel_build_main(dsm_segment *seg, shm_toc *toc)
+{
+	BuildShared *sh = shm_toc_lookup(toc, PARALLEL_KEY_BUILD, false);
+	LOCKMODE	heapLock = sh->isconcurrent ? ShareUpdateExclusiveLock : ShareLock;
+	LOCKMODE	indexLock = sh->isconcurrent ? RowExclusiveLock : AccessExclusiveLock;
+	Relation	heap = table_open(sh->heaprelid, heapLock);
+	Relation	index = index_open(sh->indexrelid, indexLock);
+	IndexInfo  *indexInfo = BuildIndexInfo(index);
+	BuildState	bs;
+
+	indexInfo->ii_Concurrent = sh->isconcurrent;
+	InitState(&bs, heap, index);
+	AttachShared(&bs, sh, false);
+	ParticipateInScan(&bs, indexInfo);
+	MemoryContextDelete(bs.graphCtx);
+	MemoryContextDelete(bs.tmpCtx);
+	index_close(index, indexLock);
+	table_close(heap, heapLock);
+}
+
+/* rows the table may hold: its statistics, or as many as fit its pages with the vector inline */
+static double
+EstimateRows(Relation heap, int dims)
+{
+	double		reltuples = heap->rd_rel->reltuples;
+	BlockNumber pages = RelationGetNumberOfBlocks(heap);
+	Size		row = MAXALIGN(SizeofHeapTupleHeader + sizeof(Embedding) + sizeof(float) * dims) + sizeof(ItemIdData);
+	double		inline_rows = (double) pages * Max((BLCKSZ - SizeOfPageHeaderData) / row, 1);
+
+	if (reltuples >= 0)
+		return Min(reltuples * 1.1 + 1000, Max(inline_rows, reltuples) + 1000);
+	return inline_rows + 1000;
+}
+
+/*
+ * Build with nworkers parallel workers and the leader.  False when no
+ * shared segment could be had (the caller builds serially).
+ */
+static bool
+BuildParallel(BuildState *bs, IndexInfo *indexInfo, int nworkers)
+{
+	ParallelContext *pcxt;
+	Snapshot	snapshot;
+	Size		scanSize;
+	Size		total;
+	BuildShared layout;
+	BuildShared *sh;
+	int			dims = bs->info.dims;
+	double		perElem = sizeof(BuildElement) + sizeof(float) * dims +
+		(sizeof(int32) + sizeof(float) + sizeof(uint8)) * SlotsPerElement(bs->info.m) +
+		sizeof(uint32) * (nworkers + 1);
+	double		fit = (double) bs->memLimit / perElem;
+	int			cap = (int) Min(Min(EstimateRows(bs->heap, dims), fit), (double) (INT_MAX / 2));
+	Size		slotCap;
+
+	cap = Max(cap, 1);
+	slotCap = (Size) (cap * SlotsPerElement(bs->info.m)) + HnswSlots(bs->info.m, bs->info.maxLevel) * 64;
+
+	EnterParallelMode();
+	pcxt = CreateParallelContext("firstsight", "ehnsw_parallel_build_main", nworkers);
+	snapshot = indexInfo->ii_Concurrent ? RegisterSnapshot(GetTransactionSnapshot()) : SnapshotAny;
+	scanSize = table_parallelscan_estimate(bs->heap, snapshot);
+	memset(&layout, 0, sizeof(layout));
+	total = LayoutShared(&layout, cap, slotCap, dims, scanSize);
+	shm_toc_estimate_chunk(&pcxt->estimator, total);
+	shm_toc_estimate_keys(&pcxt->estimator, 1);
+	InitializeParallelDSM(pcxt);
+	if (pcxt->seg == NULL)
+	{
+		if (IsMVCCSnapshot(snapshot))
+			UnregisterSnapshot(snapshot);
+		DestroyParallelContext(pcxt);
+		ExitParallelMode();
+		return false;
+	}
+	sh = shm_toc_allocate(pcxt->toc, total);
+	*sh = layout;
+	SpinLockInit(&sh->mutex);
+	sh->n = 0;
+	sh->entry = -1;
+	sh->entryLevel = -1;
+	sh->slotUsed = 0;
+	sh->overflow = false;
+	sh->reltuples = 0;
+	sh->indtuples = 0;
+	sh->heaprelid = RelationGetRelid(bs->heap);
+	sh->indexrelid = RelationGetRelid(bs->index);
+	sh->isconcurrent = indexInfo->ii_Concurrent;
+	sh->tranche = LWLockNewTrancheId();
+	table_parallelscan_initialize(bs->heap, (ParallelTableScanDesc) ((char *) sh + sh->scanOff), snapshot);
+	shm_toc_insert(pcxt->toc, PARALLEL_KEY_BUILD, sh);
+	LaunchParallelWorkers(pcxt);
+	ereport(DEBUG1, (errmsg("embedding_hnsw build with %d parallel workers, room for %d elements",
+							pcxt->nworkers_launched, cap)));
+
+	AttachShared(bs, sh, true);
 	bs->indtuples = 0;
+	ParticipateInScan(bs, indexInfo);
+	WaitForParallelWorkersToFinish(pcxt);
+
+	bs->reltuples = sh->reltuples;
+	bs->indtuples = sh->indtuples;
+	pgstat_progress_update_param(PROGRESS_CREATEIDX_TUPLES_DONE, (int64) bs->indtuples);
+	if (sh->overflow)
+		ereport(NOTICE,
+				(errmsg("embedding_hnsw graph no longer fits into maintenance_work_mem after %d tuples", sh->n),
+				 errdetail("Building will take significantly more time."),
+				 errhint("Increase maintenance_work_mem to speed up builds.")));
+	WriteGraph(bs);
+	if (sh->overflow)
+	{
+		/* the rows the full graph left out: on disk, by a second scan */
+		bs->nInGraph = sh->n;
+		bs->inGraph = MemoryContextAllocHuge(CurrentMemoryContext, sizeof(ItemPointerData) * Max(sh->n, 1));
+		for (int i = 0; i < sh->n; i++)
+			bs->inGraph[i] = bs->elems[i].heaptid;
+		qsort(bs->inGraph, bs->nInGraph, sizeof(ItemPointerData), TidCmp);
+	}
+	bs->parallel = false;
+	bs->elems = NULL;
+	bs->sh = NULL;
+	DestroyParallelContext(pcxt);
+	ExitParallelMode();
+	if (IsMVCCSnapshot(snapshot))
+		UnregisterSnapshot(snapshot);
+
+	if (bs->inGraph != NULL)
+	{
+		double		inMemory = bs->indtuples;
+
+		pgstat_progress_update_param(PROGRESS_CREATEIDX_SUBPHASE, PHASE_DISK);
+		HnswInitInfo(&bs->info, bs->index);
+		bs->onDisk = true;
+		bs->indtuples = 0;
+		table_index_build_scan(bs->heap, bs->index, indexInfo, true, false, OverflowCallback, bs, NULL);
+		bs->indtuples += inMemory;
+		pfree(bs->inGraph);
+		bs->inGraph = NULL;
+	}
+	return true;
 }
 
 /* CREATE INDEX / REINDEX */
@@ -855,18 +1386,28 @@ ehnswbuild(Relation heap, Relation index, IndexInfo *indexInfo)
 {
 	IndexBuildResult *result;
 	BuildState	bs;
+	int			nworkers = 0;
 
 	if (RelationGetNumberOfBlocks(index) != 0)
 		elog(ERROR, "index \"%s\" already contains data", RelationGetRelationName(index));
 	InitBuild(&bs, heap, index);
 
 	pgstat_progress_update_param(PROGRESS_CREATEIDX_SUBPHASE, PHASE_LOAD);
-	bs.reltuples = table_index_build_scan(heap, index, indexInfo, true, true, BuildCallback, &bs, NULL);
-	if (!bs.onDisk)
+	/* PostgreSQL plans workers for B-tree builds only before 17: ask the planner here */
+	if (IsNormalProcessingMode() && !IsBootstrapProcessingMode())
+		nworkers = plan_create_index_workers(RelationGetRelid(heap), RelationGetRelid(index));
+	if (nworkers > 0 && BuildParallel(&bs, indexInfo, nworkers))
 	{
-		WriteGraph(&bs);
-		MemoryContextDelete(bs.graphCtx);
+		/* graph written, and any rows it had no room for inserted on disk */
 	}
+	else
+	{
+		bs.reltuples = table_index_build_scan(heap, index, indexInfo, true, true, BuildCallback, &bs, NULL);
+		if (!bs.onDisk)
+			WriteGraph(&bs);
+	}
+	if (bs.graphCtx)
+		MemoryContextDelete(bs.graphCtx);
 	MemoryContextDelete(bs.tmpCtx);
 
 	if (RelationNeedsWAL(index))
