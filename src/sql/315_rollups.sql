@@ -467,24 +467,58 @@ BEGIN
 END
 $$;
 
+-- a deal changes only whether its persons bought: for the persons whose buyer
+-- status flipped, set their stored shares' bought (all or none of their first
+-- visits) and add the change to rollup_month_agent; the person row is locked
+-- as by rollup_funnel_refresh, so the two take turns on one person
+CREATE FUNCTION rollup_funnel_bought(p_keys rollup_person_key[]) RETURNS void
+	LANGUAGE plpgsql
+	SET search_path = firstsight, pg_catalog, pg_temp
+	AS $$
+DECLARE
+	pid bigint;
+	ids bigint[];
+BEGIN
+	FOR pid, ids IN SELECT k.project_id, array_agg(DISTINCT k.person_id) FROM unnest(p_keys) k
+	                WHERE k.person_id IS NOT NULL GROUP BY 1 ORDER BY 1 LOOP
+		PERFORM 1 FROM person pe WHERE pe.project_id = pid AND pe.person_id = ANY (ids)
+		ORDER BY pe.person_id FOR NO KEY UPDATE;
+		WITH u AS (
+			UPDATE rollup_funnel_person r
+			SET bought = CASE WHEN b.deals > 0 THEN r.first_visits ELSE 0 END
+			FROM rollup_funnel_person o
+			LEFT JOIN rollup_buyer b ON b.project_id = o.project_id AND b.person_id = o.person_id
+			WHERE r.project_id = pid AND r.person_id = ANY (ids)
+			  AND o.project_id = r.project_id AND o.person_id = r.person_id AND o.month = r.month
+			  AND o.agent_id IS NOT DISTINCT FROM r.agent_id
+			  AND r.bought <> CASE WHEN b.deals > 0 THEN r.first_visits ELSE 0 END
+			RETURNING r.project_id, r.month, r.agent_id, r.bought - o.bought AS d)
+		INSERT INTO rollup_month_agent AS m
+		SELECT project_id, month, agent_id, 0, 0, 0, sum(d)::bigint FROM u GROUP BY 1, 2, 3
+		ON CONFLICT (project_id, month, agent_id) DO UPDATE SET bought = m.bought + excluded.bought;
+	END LOOP;
+END
+$$;
+
 DO $do$
 DECLARE
 	fn text;
 	keys text;
+	apply text;
 	deal_rows constant text := $c$SELECT (%1$s.project_id, b.person_id, %2$s)::rollup_buyer
 	                              FROM %1$s, unnest(%1$s.person_id || %1$s.co_buyer_ids) b(person_id)$c$;
 BEGIN
-	FOR fn, keys IN VALUES
-		('rollup_person_insert', 'ARRAY(SELECT (project_id, person_id)::rollup_person_key FROM rollup_new)'),
-		('rollup_person_delete', 'ARRAY(SELECT (project_id, person_id)::rollup_person_key FROM rollup_old)'),
+	FOR fn, keys, apply IN VALUES
+		('rollup_person_insert', 'ARRAY(SELECT (project_id, person_id)::rollup_person_key FROM rollup_new)', 'rollup_funnel_refresh'),
+		('rollup_person_delete', 'ARRAY(SELECT (project_id, person_id)::rollup_person_key FROM rollup_old)', 'rollup_funnel_refresh'),
 		-- ingestion updates persons on every capture: most leave returned as it was
 		('rollup_person_update', $c$ARRAY(SELECT (n.project_id, n.person_id)::rollup_person_key
 		                                FROM rollup_new n JOIN rollup_old o ON o.project_id = n.project_id AND o.person_id = n.person_id
-		                                WHERE (n.visits > 1) <> (o.visits > 1))$c$),
-		('rollup_deal_insert', format('rollup_buyer_apply(ARRAY(%s))', format(deal_rows, 'rollup_new', '1'))),
-		('rollup_deal_delete', format('rollup_buyer_apply(ARRAY(%s))', format(deal_rows, 'rollup_old', '-1'))),
+		                                WHERE (n.visits > 1) <> (o.visits > 1))$c$, 'rollup_funnel_refresh'),
+		('rollup_deal_insert', format('rollup_buyer_apply(ARRAY(%s))', format(deal_rows, 'rollup_new', '1')), 'rollup_funnel_bought'),
+		('rollup_deal_delete', format('rollup_buyer_apply(ARRAY(%s))', format(deal_rows, 'rollup_old', '-1')), 'rollup_funnel_bought'),
 		('rollup_deal_update', format('rollup_buyer_apply(ARRAY(%s UNION ALL %s))',
-		                              format(deal_rows, 'rollup_new', '1'), format(deal_rows, 'rollup_old', '-1')))
+		                              format(deal_rows, 'rollup_new', '1'), format(deal_rows, 'rollup_old', '-1')), 'rollup_funnel_bought')
 	LOOP
 		EXECUTE format($t$
 		CREATE FUNCTION %I() RETURNS trigger
@@ -495,11 +529,11 @@ BEGIN
 			k rollup_person_key[] := %s;
 		BEGIN
 			IF cardinality(k) > 0 THEN
-				PERFORM rollup_funnel_refresh(k);
+				PERFORM %s(k);
 			END IF;
 			RETURN NULL;
 		END
-		$b$ $t$, fn, keys);
+		$b$ $t$, fn, keys, apply);
 	END LOOP;
 END
 $do$;
