@@ -73,6 +73,12 @@ SQL
 # (session_replication_role = replica), then the HNSW index built once.
 # LOAD=camera: COPY-like INSERTs of 1,000 new faces through the ingestion trigger.
 LOAD=${LOAD:-$([ "$GALLERY" -gt 10000 ] && echo bulk || echo camera)}
+# FILLFACTOR: the gallery partition's fillfactor before the load (create_project
+# gives 60; 100 is what partitions had before, every row update non-HOT)
+if [ -n "${FILLFACTOR:-}" ]; then
+	psql -c "ALTER TABLE firstsight.face_p1 SET (fillfactor = $FILLFACTOR)"
+fi
+fs_say "gallery partition: $(psql -At -c "SELECT coalesce(array_to_string(reloptions, ','), 'fillfactor=100 (default)') FROM pg_class WHERE oid = 'firstsight.face_p1'::regclass")"
 t0=$(date +%s.%N)
 if [ "$LOAD" = bulk ]; then
 	fs_say "loading the gallery in bulk (direct inserts, then the index build)"
@@ -181,6 +187,7 @@ fs_say "[$v] sustained ingest: $CLIENTS clients, $WARMUP s warm-up, then $DURATI
 cat "$dir"/lat.* | sort -k5,5n | awk -v w="$WARMUP" -v d="$DURATION" 'NR == 1 {t0 = $5} $5 >= t0 + w {print $3}' | sort -n |
 	awk -v d="$DURATION" '{a[NR]=$1} END {printf "measured %d s: %d captures, %.0f captures/s, p50 %.2f ms, p99 %.2f ms\n", d, NR, NR/d, a[int(NR*0.5)]/1000, a[int(NR*0.99)]/1000}'
 after=$(psql -At -c "SELECT count(*) FROM firstsight.person")
+fs_say "[$v] gallery rows updated so far: $(psql -At -c "SELECT n_tup_upd || ', HOT ' || n_tup_hot_upd FROM pg_stat_user_tables WHERE relid = 'firstsight.face_p1'::regclass")"
 fs_say "[$v] persons after sustained run: $after (new from probes, should be 0: $((after - before)))"
 
 fs_say "[$v] COPY of $COPY_ROWS captures (90% known persons, 10% new)"

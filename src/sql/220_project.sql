@@ -75,7 +75,12 @@ BEGIN
 	END IF;
 	INSERT INTO project (name, time_zone, dims) VALUES (name, time_zone, dims) RETURNING project_id INTO id;
 	INSERT INTO channel (project_id, kind, name) VALUES (id, 'natural', 'natural visitor');
-	EXECUTE format('CREATE TABLE firstsight.%I PARTITION OF firstsight.face FOR VALUES IN (%s)', 'face_p' || id, id);
+	-- fillfactor 60: room on each page for a new version of a row, so an
+	-- update that leaves the face alone (privacy's expires_at, refreshed when
+	-- a person returns) is a HOT update with no index entry; on a full page
+	-- it cost an HNSW insert per gallery row (docs/domain.md, Gallery storage)
+	EXECUTE format('CREATE TABLE firstsight.%I PARTITION OF firstsight.face FOR VALUES IN (%s) WITH (fillfactor = 60)',
+	               'face_p' || id, id);
 	PERFORM create_gallery_index(id);
 	RETURN id;
 END
