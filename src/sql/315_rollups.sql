@@ -298,31 +298,26 @@ CREATE FUNCTION rollup_visit_sql(signed_rows text) RETURNS text
 DO $do$
 DECLARE
 	cols constant text := 'project_id, person_id, started_at, seen_before, agent_id, consultant_id';
+	fn text;
+	trans text;
+	sign int;
 BEGIN
-	EXECUTE format($t$
-	CREATE FUNCTION rollup_visit_insert() RETURNS trigger
-		LANGUAGE plpgsql
-		SET search_path = firstsight, pg_catalog, pg_temp
-		AS $b$
-	BEGIN
-		%s;
-		PERFORM rollup_funnel_refresh(ARRAY(SELECT DISTINCT (project_id, person_id)::rollup_person_key
-		                                    FROM rollup_new WHERE NOT seen_before));
-		RETURN NULL;
-	END
-	$b$ $t$, rollup_visit_sql(format('SELECT %s, 1 AS s FROM rollup_new', cols)));
-	EXECUTE format($t$
-	CREATE FUNCTION rollup_visit_delete() RETURNS trigger
-		LANGUAGE plpgsql
-		SET search_path = firstsight, pg_catalog, pg_temp
-		AS $b$
-	BEGIN
-		%s;
-		PERFORM rollup_funnel_refresh(ARRAY(SELECT DISTINCT (project_id, person_id)::rollup_person_key
-		                                    FROM rollup_old WHERE NOT seen_before));
-		RETURN NULL;
-	END
-	$b$ $t$, rollup_visit_sql(format('SELECT %s, -1 AS s FROM rollup_old', cols)));
+	-- inserts add the new rows, deletes subtract the old ones: one body for both
+	FOR fn, trans, sign IN VALUES ('rollup_visit_insert', 'rollup_new', 1), ('rollup_visit_delete', 'rollup_old', -1)
+	LOOP
+		EXECUTE format($t$
+		CREATE FUNCTION %I() RETURNS trigger
+			LANGUAGE plpgsql
+			SET search_path = firstsight, pg_catalog, pg_temp
+			AS $b$
+		BEGIN
+			%s;
+			PERFORM rollup_funnel_refresh(ARRAY(SELECT DISTINCT (project_id, person_id)::rollup_person_key
+			                                    FROM %I WHERE NOT seen_before));
+			RETURN NULL;
+		END
+		$b$ $t$, fn, rollup_visit_sql(format('SELECT %s, %s AS s FROM %I', cols, sign, trans)), trans);
+	END LOOP;
 	-- updates: most (a capture extending a visit) change nothing the rollups count
 	EXECUTE format($t$
 	CREATE FUNCTION rollup_visit_update() RETURNS trigger
