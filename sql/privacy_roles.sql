@@ -28,6 +28,11 @@ SELECT grant_project('regress_fs_mgr_b', :b);	-- already granted
 SELECT grant_project('regress_fs_nobody', :a);
 SELECT grant_project('firstsight_analyst', :a);
 SELECT grant_project('regress_fs_mgr_a', -1);
+-- a grant to a role dropped since stays in project_access and must not break
+-- row-level security for the other managers (the queries below run after it)
+CREATE ROLE regress_fs_gone;
+SELECT grant_project('regress_fs_gone', :b) IS NOT NULL AS granted;
+DROP ROLE regress_fs_gone;
 SELECT min(capture_id) AS cap_a FROM capture WHERE project_id = :a \gset
 SELECT min(capture_id) AS cap_b FROM capture WHERE project_id = :b \gset
 

@@ -241,7 +241,10 @@ BEGIN
 	GRANT SELECT ON project_access TO firstsight_manager;
 	ALTER TABLE project_access ENABLE ROW LEVEL SECURITY;
 	DROP POLICY IF EXISTS own_grants ON project_access;
-	CREATE POLICY own_grants ON project_access FOR SELECT TO firstsight_manager USING (pg_has_role(role_name, 'MEMBER'));
+	-- a grant to a role dropped since stays in project_access: pg_has_role(name) would fail on it
+	-- (and with it every manager's query through has_project_access), so roles are matched by oid
+	CREATE POLICY own_grants ON project_access FOR SELECT TO firstsight_manager
+		USING (EXISTS (SELECT 1 FROM pg_roles r WHERE r.rolname = role_name AND pg_has_role(r.oid, 'MEMBER')));
 	GRANT EXECUTE ON FUNCTION photo(bigint, bigint, text) TO firstsight_manager;
 
 	-- privacy officer: consent, erasure, retention, audit, and the audited reads
