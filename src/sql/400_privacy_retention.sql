@@ -702,12 +702,8 @@ DECLARE
 	took float8;
 	p record;
 BEGIN
-	IF share IS NULL OR NOT share > 0 OR share > 1 THEN
-		RAISE EXCEPTION USING ERRCODE = 'invalid_parameter_value',
-			MESSAGE = format('share %s is out of range', coalesce(share::text, 'NULL')),
-			DETAIL = 'share is the fraction of the time spent erasing, between its pauses.',
-			HINT = 'Give more than 0 and at most 1; 0.3 erases 30% of the time, 1 without pauses.';
-	END IF;
+	-- the share is checked where it is used, before anything is erased
+	PERFORM retention_pace(1, 1, 1, share, interval '1 s');
 	IF batch_time IS NULL OR extract(epoch FROM batch_time) <= 0 OR pause IS NULL OR pause < interval '0' THEN
 		RAISE EXCEPTION USING ERRCODE = 'invalid_parameter_value',
 			MESSAGE = 'batch_time must be positive and pause not negative',
