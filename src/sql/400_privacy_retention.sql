@@ -273,8 +273,9 @@ CREATE FUNCTION derived_category(p person) RETURNS text
 		ELSE 'visitor' END
 	$$;
 
--- re-derive the category of some persons and refresh their expiry (deal dates move the buyer's)
-CREATE FUNCTION recategorize(p_project_id bigint, p_person_ids bigint[]) RETURNS void
+-- re-derive the category of some persons and refresh their expiry (deal dates move the buyer's);
+-- p_buyers: a deal names them all, so they are buyers (what derived_category would find, without its search of the deals)
+CREATE FUNCTION recategorize(p_project_id bigint, p_person_ids bigint[], p_buyers boolean DEFAULT false) RETURNS void
 	LANGUAGE plpgsql
 	SET search_path = firstsight, pg_catalog, pg_temp
 	AS $$
@@ -282,8 +283,15 @@ DECLARE
 	pid bigint;
 BEGIN
 	FOR pid IN SELECT DISTINCT u FROM unnest(p_person_ids) u WHERE u IS NOT NULL ORDER BY u LOOP
-		UPDATE person p SET category = derived_category(p)
-		WHERE p.project_id = p_project_id AND p.person_id = pid AND p.category IS DISTINCT FROM derived_category(p);
+		IF p_buyers THEN
+			UPDATE person p SET category = 'buyer'
+			WHERE p.project_id = p_project_id AND p.person_id = pid AND p.category IS DISTINCT FROM 'buyer';
+		ELSE
+			UPDATE person p SET category = c.category
+			FROM (SELECT q.person_id, derived_category(q) AS category FROM person q
+			      WHERE q.project_id = p_project_id AND q.person_id = pid) c
+			WHERE p.project_id = p_project_id AND p.person_id = pid AND p.category IS DISTINCT FROM c.category;
+		END IF;
 		-- a new category has refreshed the expiry already (person_expiry); otherwise
 		-- the deal dates may still move a buyer's
 		IF NOT FOUND THEN
@@ -303,7 +311,7 @@ BEGIN
 		PERFORM recategorize(OLD.project_id, OLD.person_id || OLD.co_buyer_ids);
 	END IF;
 	IF TG_OP IN ('INSERT', 'UPDATE') THEN
-		PERFORM recategorize(NEW.project_id, NEW.person_id || NEW.co_buyer_ids);
+		PERFORM recategorize(NEW.project_id, NEW.person_id || NEW.co_buyer_ids, true);
 	END IF;
 	RETURN NULL;
 END
