@@ -141,9 +141,14 @@ FirstDim(Datum *elems, bool *nulls, int m)
 	return -1;
 }
 
-/* the elements as a row-major m x d matrix of unit rows; NULL elements are zero rows */
-static float *
-UnitMatrix(Datum *elems, bool *nulls, int m, int d)
+/*
+ * The embeddings of an array as a row-major m x d matrix of unit rows; NULL
+ * elements are zero rows.  Every element must have d dimensions ("Every
+ * <input> must have the same dimensions.").  zero, unless NULL, gets for each
+ * row whether it has no direction (NULL or all zero).
+ */
+float *
+FsUnitRows(Datum *elems, bool *nulls, int m, int d, const char *input, bool *zero)
 {
 	float	   *x = palloc_extended(sizeof(float) * (Size) Max(m, 1) * d, MCXT_ALLOC_HUGE | MCXT_ALLOC_ZERO);
 
@@ -151,6 +156,8 @@ UnitMatrix(Datum *elems, bool *nulls, int m, int d)
 	{
 		Embedding  *e;
 
+		if (zero)
+			zero[i] = true;
 		if (nulls[i])
 			continue;
 		e = DatumGetEmbedding(elems[i]);
@@ -158,8 +165,10 @@ UnitMatrix(Datum *elems, bool *nulls, int m, int d)
 			ereport(ERROR,
 					(errcode(ERRCODE_DATA_EXCEPTION),
 					 errmsg("different embedding dimensions %d and %d", d, e->dim),
-					 errdetail("Every embedding given to similarity_pairs must have the same dimensions.")));
+					 errdetail("Every %s must have the same dimensions.", input)));
 		memcpy(x + (Size) i * d, e->x, sizeof(float) * d);
+		if (zero)
+			zero[i] = fs_kernels->normsq(d, e->x) == 0;
 	}
 	FsNormalizeRows(x, m, d);
 	return x;
@@ -216,8 +225,8 @@ similarity_pairs(PG_FUNCTION_ARGS)
 	if (d < 0)
 		return (Datum) 0;		/* nothing but NULLs: no pairs */
 
-	a = UnitMatrix(ae, an, m, d);
-	b = UnitMatrix(be, bn, n, d);
+	a = FsUnitRows(ae, an, m, d, "embedding given to similarity_pairs", NULL);
+	b = FsUnitRows(be, bn, n, d, "embedding given to similarity_pairs", NULL);
 	sink.store = rsinfo->setResult;
 	sink.desc = rsinfo->setDesc;
 	FsCosinePairs(a, m, b, n, d, max_distance, (Size) work_mem * 1024L, EmitPair, &sink);

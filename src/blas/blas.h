@@ -21,4 +21,7 @@ extern void FsCosinePairs(const float *a, int m, const float *b, int n, int d,
 /* scale each of the m rows of x (m x d) to unit length; zero rows stay zero */
 extern void FsNormalizeRows(float *x, int m, int d);
 
+/* an array's embeddings (deconstructed) as unit rows, NULLs as zero rows; see blas.c */
+extern float *FsUnitRows(Datum *elems, bool *nulls, int m, int d, const char *input, bool *zero);
+
 #endif

@@ -69,7 +69,6 @@ JoinPair(void *arg, int i, int j, double distance)
 static float *
 FaceMatrix(Datum *elems, bool *nulls, int m, int *dim)
 {
-	float	   *x;
 	int			d = -1;
 
 	for (int i = 0; i < m && d < 0; i++)
@@ -78,23 +77,7 @@ FaceMatrix(Datum *elems, bool *nulls, int m, int *dim)
 	*dim = d;
 	if (d < 0)
 		return NULL;
-	x = palloc_extended(sizeof(float) * (Size) m * d, MCXT_ALLOC_HUGE | MCXT_ALLOC_ZERO);
-	for (int i = 0; i < m; i++)
-	{
-		Embedding  *e;
-
-		if (nulls[i])
-			continue;
-		e = DatumGetEmbedding(elems[i]);
-		if (e->dim != d)
-			ereport(ERROR,
-					(errcode(ERRCODE_DATA_EXCEPTION),
-					 errmsg("different embedding dimensions %d and %d", d, e->dim),
-					 errdetail("Every face in one group search must have the same dimensions.")));
-		memcpy(x + (Size) i * d, e->x, sizeof(float) * d);
-	}
-	FsNormalizeRows(x, m, d);
-	return x;
+	return FsUnitRows(elems, nulls, m, d, "face in one group search", NULL);
 }
 
 PG_FUNCTION_INFO_V1(fs_face_clusters);

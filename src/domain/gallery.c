@@ -431,26 +431,9 @@ fs_gallery_nearest_exact(PG_FUNCTION_ARGS)
 
 	if (d > 0)
 	{
-		float	   *q = palloc_extended(sizeof(float) * (Size) m * d, MCXT_ALLOC_HUGE | MCXT_ALLOC_ZERO);
 		bool	   *qzero = palloc(sizeof(bool) * m);
+		float	   *q = FsUnitRows(elems, nulls, m, d, "face of one gallery search", qzero);
 
-		for (int i = 0; i < m; i++)
-		{
-			Embedding  *e;
-
-			qzero[i] = true;
-			if (nulls[i])
-				continue;
-			e = DatumGetEmbedding(elems[i]);
-			if (e->dim != d)
-				ereport(ERROR,
-						(errcode(ERRCODE_DATA_EXCEPTION),
-						 errmsg("different embedding dimensions %d and %d", d, e->dim),
-						 errdetail("Every face of one gallery search must have the same dimensions.")));
-			memcpy(q + (Size) i * d, e->x, sizeof(float) * d);
-			qzero[i] = fs_kernels->normsq(d, e->x) == 0;
-		}
-		FsNormalizeRows(q, m, d);
 		st.q = q;
 		st.qzero = qzero;
 		st.g = palloc(sizeof(float) * (Size) GALLERY_EXACT_ROWS * d);
