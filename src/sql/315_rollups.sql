@@ -393,6 +393,24 @@ CREATE FUNCTION rollup_facts_funnel_person(p_project_id bigint, p_person_ids big
 	$$;
 
 CREATE TYPE rollup_person_key AS (project_id bigint, person_id bigint);
+-- the persons of some keys, grouped by project, each group's person rows
+-- locked in person order before it is returned: the rollup writers of one
+-- person (rollup_funnel_refresh, rollup_funnel_bought) take turns
+CREATE FUNCTION rollup_lock_persons(p_keys rollup_person_key[], OUT lock_project bigint, OUT lock_persons bigint[])
+	RETURNS SETOF record
+	LANGUAGE plpgsql
+	SET search_path = firstsight, pg_catalog, pg_temp
+	AS $$
+BEGIN
+	FOR lock_project, lock_persons IN SELECT k.project_id, array_agg(DISTINCT k.person_id) FROM unnest(p_keys) k
+	                                  WHERE k.person_id IS NOT NULL GROUP BY 1 ORDER BY 1 LOOP
+		PERFORM 1 FROM person pe WHERE pe.project_id = lock_project AND pe.person_id = ANY (lock_persons)
+		ORDER BY pe.person_id FOR NO KEY UPDATE;
+		RETURN NEXT;
+	END LOOP;
+END
+$$;
+
 CREATE FUNCTION rollup_funnel_refresh(p_keys rollup_person_key[]) RETURNS void
 	LANGUAGE plpgsql
 	SET search_path = firstsight, pg_catalog, pg_temp
@@ -402,10 +420,7 @@ DECLARE
 	ids bigint[];
 	old rollup_funnel_person[];
 BEGIN
-	FOR pid, ids IN SELECT k.project_id, array_agg(DISTINCT k.person_id) FROM unnest(p_keys) k
-	                WHERE k.person_id IS NOT NULL GROUP BY 1 ORDER BY 1 LOOP
-		PERFORM 1 FROM person pe WHERE pe.project_id = pid AND pe.person_id = ANY (ids)
-		ORDER BY pe.person_id FOR NO KEY UPDATE;
+	FOR pid, ids IN SELECT * FROM rollup_lock_persons(p_keys) LOOP
 		SELECT array_agg(r) INTO old FROM rollup_funnel_person r WHERE r.project_id = pid AND r.person_id = ANY (ids);
 		DELETE FROM rollup_funnel_person r WHERE r.project_id = pid AND r.person_id = ANY (ids);
 		WITH n AS (
@@ -474,10 +489,7 @@ DECLARE
 	pid bigint;
 	ids bigint[];
 BEGIN
-	FOR pid, ids IN SELECT k.project_id, array_agg(DISTINCT k.person_id) FROM unnest(p_keys) k
-	                WHERE k.person_id IS NOT NULL GROUP BY 1 ORDER BY 1 LOOP
-		PERFORM 1 FROM person pe WHERE pe.project_id = pid AND pe.person_id = ANY (ids)
-		ORDER BY pe.person_id FOR NO KEY UPDATE;
+	FOR pid, ids IN SELECT * FROM rollup_lock_persons(p_keys) LOOP
 		WITH u AS (
 			UPDATE rollup_funnel_person r
 			SET bought = CASE WHEN b.deals > 0 THEN r.first_visits ELSE 0 END
