@@ -127,6 +127,10 @@ CALL enforce_retention_all(share => 0);
 CALL enforce_retention_all(share => 1.5);
 CALL enforce_retention_all(batch_time => '0');
 CALL enforce_retention_all(pause => '-1 s');
+-- as a pg_cron job calls it, without firstsight on the search_path: the same check
+SET search_path = public;
+CALL firstsight.enforce_retention_all(share => 0);
+SET search_path = firstsight, public;
 -- retention_pace, the pacing of enforce_retention_all and of the worker: the next call sized to batch_time
 -- (by x2 at most and x1/2 at least a step, within 1 .. batch_size), the pause took x (1 - share) / share,
 -- or with half the share while vacuum works on capture or face (autovacuum may, so both are accepted here)

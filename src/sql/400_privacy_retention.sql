@@ -711,7 +711,7 @@ DECLARE
 	p record;
 BEGIN
 	-- the share is checked where it is used, before anything is erased
-	PERFORM retention_pace(1, 1, 1, share, interval '1 s');
+	PERFORM firstsight.retention_pace(1, 1, 1, share, interval '1 s');
 	IF batch_time IS NULL OR extract(epoch FROM batch_time) <= 0 OR pause IS NULL OR pause < interval '0' THEN
 		RAISE EXCEPTION USING ERRCODE = 'invalid_parameter_value',
 			MESSAGE = 'batch_time must be positive and pause not negative',
