@@ -528,16 +528,29 @@ BackLinkMem(BuildState *bs, int n, int e, float d, int lc, bool force)
 	return true;
 }
 
+/* the shared counters and entry point: under the mutex in a parallel build */
+static inline void
+LockShared(BuildState *bs)
+{
+	if (bs->parallel)
+		SpinLockAcquire(&bs->sh->mutex);
+}
+
+static inline void
+UnlockShared(BuildState *bs)
+{
+	if (bs->parallel)
+		SpinLockRelease(&bs->sh->mutex);
+}
+
 /* the entry point and its level, as another participant may have just changed them */
 static void
 GetEntry(BuildState *bs, int *entry, int *level)
 {
-	if (bs->parallel)
-		SpinLockAcquire(&bs->sh->mutex);
+	LockShared(bs);
 	*entry = bs->sh->entry;
 	*level = bs->sh->entryLevel;
-	if (bs->parallel)
-		SpinLockRelease(&bs->sh->mutex);
+	UnlockShared(bs);
 }
 
 /* add element id to the in-memory graph */
@@ -556,24 +569,17 @@ InsertMem(BuildState *bs, int id)
 	GetEntry(bs, &ep, &entryLevel);
 	if (ep < 0)
 	{
-		bool		first = true;
+		/* the first element is the entry point, unless another participant's came first */
+		bool		first;
 
-		if (bs->parallel)
-		{
-			SpinLockAcquire(&bs->sh->mutex);
-			first = bs->sh->entry < 0;
-			if (first)
-			{
-				bs->sh->entry = id;
-				bs->sh->entryLevel = el->level;
-			}
-			SpinLockRelease(&bs->sh->mutex);
-		}
-		else
+		LockShared(bs);
+		first = bs->sh->entry < 0;
+		if (first)
 		{
 			bs->sh->entry = id;
 			bs->sh->entryLevel = el->level;
 		}
+		UnlockShared(bs);
 		if (first)
 			return;
 		GetEntry(bs, &ep, &entryLevel);
@@ -668,15 +674,13 @@ InsertMem(BuildState *bs, int id)
 	}
 	if (el->level > entryLevel)
 	{
-		if (bs->parallel)
-			SpinLockAcquire(&bs->sh->mutex);
+		LockShared(bs);
 		if (el->level > bs->sh->entryLevel)
 		{
 			bs->sh->entry = id;
 			bs->sh->entryLevel = el->level;
 		}
-		if (bs->parallel)
-			SpinLockRelease(&bs->sh->mutex);
+		UnlockShared(bs);
 	}
 }
 
@@ -909,14 +913,21 @@ WriteGraph(BuildState *bs)
 	pfree(keptSlot);
 }
 
+/* the in-memory graph is full after n elements: the rest goes on disk */
+static void
+NoticeGraphFull(int n)
+{
+	ereport(NOTICE,
+			(errmsg("embedding_hnsw graph no longer fits into maintenance_work_mem after %d tuples", n),
+			 errdetail("Building will take significantly more time."),
+			 errhint("Increase maintenance_work_mem to speed up builds.")));
+}
+
 /* leave the in-memory phase: write the graph out and insert the rest on disk */
 static void
 SpillToDisk(BuildState *bs)
 {
-	ereport(NOTICE,
-			(errmsg("embedding_hnsw graph no longer fits into maintenance_work_mem after %d tuples", bs->sh->n),
-			 errdetail("Building will take significantly more time."),
-			 errhint("Increase maintenance_work_mem to speed up builds.")));
+	NoticeGraphFull(bs->sh->n);
 	WriteGraph(bs);
 	bs->onDisk = true;
 	HnswInitInfo(&bs->info, bs->index);
@@ -926,7 +937,7 @@ SpillToDisk(BuildState *bs)
 	pgstat_progress_update_param(PROGRESS_CREATEIDX_SUBPHASE, PHASE_DISK);
 }
 
-/* bytes one element takes in the slot arrays, beyond its vector, on average over levels */
+/* neighbour slots one element takes, on average over levels */
 static double
 SlotsPerElement(int m)
 {
@@ -986,7 +997,7 @@ AddElement(BuildState *bs, ItemPointer heaptid, int level)
 
 	if (bs->parallel)
 	{
-		SpinLockAcquire(&sh->mutex);
+		LockShared(bs);
 		if (sh->n < sh->cap && sh->slotUsed + slots <= sh->slotCap)
 		{
 			id = sh->n++;
@@ -998,7 +1009,7 @@ AddElement(BuildState *bs, ItemPointer heaptid, int level)
 			sh->overflow = true;
 			id = -1;
 		}
-		SpinLockRelease(&sh->mutex);
+		UnlockShared(bs);
 		if (id < 0)
 			return -1;
 	}
@@ -1342,10 +1353,7 @@ BuildParallel(BuildState *bs, IndexInfo *indexInfo, int nworkers)
 	bs->indtuples = sh->indtuples;
 	pgstat_progress_update_param(PROGRESS_CREATEIDX_TUPLES_DONE, (int64) bs->indtuples);
 	if (sh->overflow)
-		ereport(NOTICE,
-				(errmsg("embedding_hnsw graph no longer fits into maintenance_work_mem after %d tuples", sh->n),
-				 errdetail("Building will take significantly more time."),
-				 errhint("Increase maintenance_work_mem to speed up builds.")));
+		NoticeGraphFull(sh->n);
 	WriteGraph(bs);
 	if (sh->overflow)
 	{
