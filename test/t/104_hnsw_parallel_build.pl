@@ -52,7 +52,8 @@ sub build
 sub check_index
 {
 	my ($label, $table, $index, $n) = @_;
-	is($node->safe_psql('postgres', "SELECT count(*) FROM index_check('$index')"), '0', "$label: index_check clean");
+	is($node->safe_psql('postgres', "SELECT count(*) FROM index_check('$index')"), '0', "$label: index_check clean")
+	  or diag($node->safe_psql('postgres', "SELECT * FROM index_check('$index')"));
 	my $found = $node->safe_psql('postgres', qq{
 		SET enable_seqscan = off; SET firstsight.hnsw_ef_search = 100;
 		SELECT count(*) FROM $table r WHERE r.id = (SELECT s.id FROM $table s ORDER BY s.e <-> r.e LIMIT 1);
