@@ -70,6 +70,7 @@ typedef struct BuildElement
 	ItemPointerData heaptid;
 	ItemPointerData tid;		/* assigned when written */
 	int16		level;
+	bool		done;			/* its insert has finished: it is reachable */
 	uint32		slot;
 	LWLock		lock;			/* parallel build: guards the lists */
 } BuildElement;
@@ -543,6 +544,23 @@ UnlockShared(BuildState *bs)
 		SpinLockRelease(&bs->sh->mutex);
 }
 
+/* an element's insert has finished (its links are in place for the others) */
+static inline void
+MarkDone(BuildState *bs, int id)
+{
+	pg_write_barrier();
+	bs->elems[id].done = true;
+}
+
+static inline bool
+IsDone(BuildState *bs, int id)
+{
+	bool		done = bs->elems[id].done;
+
+	pg_read_barrier();
+	return done;
+}
+
 /* the entry point and its level, as another participant may have just changed them */
 static void
 GetEntry(BuildState *bs, int *entry, int *level)
@@ -581,7 +599,10 @@ InsertMem(BuildState *bs, int id)
 		}
 		UnlockShared(bs);
 		if (first)
+		{
+			MarkDone(bs, id);
 			return;
+		}
 		GetEntry(bs, &ep, &entryLevel);
 	}
 	epDist = Dist(bs, vec, ELEM_VEC(bs, ep));
@@ -662,11 +683,22 @@ InsertMem(BuildState *bs, int id)
 		{
 			bool		linked = false;
 
+			/*
+			 * On level 0 at least one neighbour must take the newcomer, and
+			 * one whose own insert has finished: in a parallel build two
+			 * newcomers can take each other and nothing else, an island
+			 * nothing older leads to.
+			 */
 			for (int i = 0; i < k; i++)
-				linked |= BackLinkMem(bs, chosen[i].id, id, chosen[i].d, lc, false);
-			/* on level 0 at least one neighbour must take the newcomer */
+				linked |= BackLinkMem(bs, chosen[i].id, id, chosen[i].d, lc, false) && IsDone(bs, chosen[i].id);
 			if (!linked && lc == 0 && k > 0)
-				BackLinkMem(bs, chosen[0].id, id, chosen[0].d, 0, true);
+			{
+				int			f = 0;
+
+				while (f < k - 1 && !IsDone(bs, chosen[f].id))
+					f++;
+				BackLinkMem(bs, chosen[f].id, id, chosen[f].d, 0, true);
+			}
 		}
 		ep = w[0].id;
 		epDist = w[0].d;
@@ -682,6 +714,7 @@ InsertMem(BuildState *bs, int id)
 		}
 		UnlockShared(bs);
 	}
+	MarkDone(bs, id);
 }
 
 /* bytes one element of this level takes in memory */
@@ -1024,6 +1057,7 @@ AddElement(BuildState *bs, ItemPointer heaptid, int level)
 	el->heaptid = *heaptid;
 	ItemPointerSetInvalid(&el->tid);
 	el->level = level;
+	el->done = false;
 	el->slot = (uint32) slot;
 	if (bs->parallel)
 		LWLockInitialize(&el->lock, sh->tranche);
