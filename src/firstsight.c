@@ -5,6 +5,7 @@
 #include "postgres.h"
 
 #include "catalog/pg_type.h"
+#include "domain/ingest.h"
 #include "fmgr.h"
 #include "hnsw/hnsw.h"
 #include "simd/simd.h"
@@ -67,6 +68,7 @@ _PG_init(void)
 
 	HnswInit();
 	FsWorkerInit();
+	FsIngestInit();
 
 	MarkGUCPrefixReserved("firstsight");
 }

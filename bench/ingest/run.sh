@@ -11,7 +11,10 @@
 # "off" = new_person_ef_search 0 (no wider search before a new person), a
 # number = that new_person_ef_search, and LABEL:SETTING=VALUE[,SETTING=VALUE]
 # any project settings (e.g. "base:exact_search_faces=0
-# recent:recent_min_distance=0.055").
+# recent:recent_min_distance=0.055"); the pseudo-setting form=select makes the
+# round's clients send INSERT ... SELECT (the batch trigger, as before the
+# single-row path) instead of the default one-row INSERT ... VALUES (the
+# single-row path, as a camera sends it), e.g. "batch:form=select values:form=values".
 # CROSSOVER ("100 1000 3000"): before the rounds, one session times
 # gallery_nearest (index) against gallery_nearest_exact (OpenBLAS over the
 # whole gallery) for batches of that many probes; "" skips it.
@@ -152,6 +155,7 @@ fi
 for ((round = 0; round < nv; round++)); do
 v=${variants[$round]}
 base=$((20000 * round))
+form=values
 psql -At -c "SELECT firstsight.reset_setting(1, s) FROM unnest(ARRAY['new_person_ef_search', 'exact_search_faces', 'recent_min_distance']) s" >/dev/null
 case "$v" in
 on) ;;
@@ -159,21 +163,31 @@ off) psql -At -c "SELECT firstsight.configure(1, 'new_person_ef_search', '0')" >
 *:*=*)
 	IFS=, read -r -a pairs <<<"${v#*:}"
 	for kv in "${pairs[@]}"; do
-		psql -At -c "SELECT firstsight.configure(1, '${kv%%=*}', '${kv#*=}')" >/dev/null
+		case "${kv%%=*}" in
+		form) form=${kv#*=} ;;
+		*) psql -At -c "SELECT firstsight.configure(1, '${kv%%=*}', '${kv#*=}')" >/dev/null ;;
+		esac
 	done ;;
 *) psql -At -c "SELECT firstsight.configure(1, 'new_person_ef_search', '$v')" >/dev/null ;;
 esac
-fs_say "round $round ($v): $(psql -At -c "SELECT string_agg(setting || ' = ' || value, ', ' ORDER BY setting) FROM firstsight.project_settings WHERE project_id = 1 AND setting IN ('new_person_ef_search', 'exact_search_faces', 'recent_min_distance')"), load average $(cut -d' ' -f1-3 /proc/loadavg)"
+fs_say "round $round ($v, INSERT ... $form): $(psql -At -c "SELECT string_agg(setting || ' = ' || value, ', ' ORDER BY setting) FROM firstsight.project_settings WHERE project_id = 1 AND setting IN ('new_person_ef_search', 'exact_search_faces', 'recent_min_distance')"), load average $(cut -d' ' -f1-3 /proc/loadavg)"
 before=$(psql -At -c "SELECT count(*) FROM firstsight.person")
 # each connection first maps the whole index once (index_check reads every page)
-cat >"$dir/ingest.sql" <<'SQL'
-\if :warmed = 0
+# form values: one row of VALUES (the face by a scalar subquery), so the
+# single-row path; form select: INSERT ... SELECT, which the batch trigger takes
+if [ "$form" = select ]; then
+	insert="SELECT 1, 'cam' || (:client_id % 8), now(), face, 0.8, false FROM bench_probe WHERE n = :n;"
+else
+	insert="VALUES (1, 'cam' || (:client_id % 8), now(), (SELECT face FROM bench_probe WHERE n = :n), 0.8, false);"
+fi
+cat >"$dir/ingest.sql" <<SQL
+\\if :warmed = 0
 SELECT count(*) FROM firstsight.index_check('firstsight.face_p1_hnsw');
-\set warmed 1
-\endif
-\set n random(1, 20000) + :base
+\\set warmed 1
+\\endif
+\\set n random(1, 20000) + :base
 INSERT INTO firstsight.capture (project_id, camera_id, captured_at, face, quality, masked)
-SELECT 1, 'cam' || (:client_id % 8), now(), face, 0.8, false FROM bench_probe WHERE n = :n;
+$insert
 SQL
 chmod 644 "$dir/ingest.sql"
 # A new backend maps each shared buffer it touches for the first time (page

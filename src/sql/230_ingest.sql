@@ -47,10 +47,14 @@ CREATE FUNCTION refresh_visit_chain(p_project_id bigint, p_person_ids bigint[]) 
 	       OR v.seen_before <> (c.prev_id IS NOT NULL))
 	$$;
 
--- match one project's new captures (arrays in captured_at order) and record the results
+-- match one project's new captures (arrays in captured_at order) and record the results;
+-- p_row: one capture not yet written (the single-row path, capture_ingest_row):
+-- its person, visit, match distance and expiry (and its photo's, should it
+-- have one) are returned instead of written to the capture
 CREATE FUNCTION ingest_batch(p_project_id bigint, ids bigint[], faces embedding[], masks boolean[],
-                             ts timestamptz[], quality real[], cams text[])
-	RETURNS void
+                             ts timestamptz[], quality real[], cams text[], p_row boolean DEFAULT false)
+	RETURNS TABLE (o_person_id bigint, o_visit_id bigint, o_distance float8,
+	               o_expires_at timestamptz, o_photo_expires_at timestamptz)
 	LANGUAGE plpgsql
 	SET search_path = firstsight, pg_catalog, pg_temp
 	SET plan_cache_mode = force_generic_plan	-- replanning the visit statement per capture costs ~1 ms
@@ -64,6 +68,9 @@ DECLARE
 	exact_faces integer;
 	recent_min float8;
 	dims integer;
+	tz text;
+	row_visit bigint;
+	row_expiry timestamptz[];
 	last_person bigint;
 	use_exact boolean := false;
 	persons bigint[] := array_fill(NULL::bigint, ARRAY[cnt]);
@@ -88,10 +95,10 @@ BEGIN
 	       max(v) FILTER (WHERE setting = 'new_person_ef_search')::integer,
 	       max(v) FILTER (WHERE setting = 'exact_search_faces')::integer,
 	       max(v) FILTER (WHERE setting = 'recent_min_distance')::float8,
-	       max(x.dims),
+	       max(x.dims), max(x.time_zone),
 	       (SELECT max(person_id) FROM person WHERE project_id = p_project_id)
-	INTO thr, mthr, gap, wide_ef, exact_faces, recent_min, dims, last_person
-	FROM (SELECT d.setting, p.dims, coalesce(s.value, setting_default(d, p.dims)) AS v
+	INTO thr, mthr, gap, wide_ef, exact_faces, recent_min, dims, tz, last_person
+	FROM (SELECT d.setting, p.dims, p.time_zone, coalesce(s.value, setting_default(d, p.dims)) AS v
 	      FROM project p
 	      JOIN setting_definition d ON d.setting IN ('match_distance', 'masked_match_distance', 'visit_gap',
 	                                                 'new_person_ef_search', 'exact_search_faces',
@@ -185,7 +192,11 @@ BEGIN
 	  AND (new_ids IS NULL OR p.person_id <> ALL (new_ids))
 	ORDER BY p.person_id FOR UPDATE;
 
-	-- 5. visits by the gap rule, then captures, persons and visits in one statement
+	-- 5. visits by the gap rule, then captures, persons and visits in one statement;
+	-- each capture gets its expiry here, from its person's retention terms with
+	-- the last_seen this statement gives them (privacy: 400_privacy_retention.sql;
+	-- the person's older rows are re-dated by person_expiry only when the local
+	-- day of last_seen moves, so upd_person sets retention_day_end)
 	WITH c AS (
 		SELECT * FROM unnest(ids, persons, dist, ts, cams) WITH ORDINALITY
 			AS c(capture_id, person_id, distance, captured_at, camera_id, ord)
@@ -239,22 +250,30 @@ BEGIN
 		       CASE WHEN a.batch_prev_id IS NOT NULL AND (a.prev_id IS NULL OR a.batch_prev_start >= a.prev_start)
 		            THEN a.batch_prev_end ELSE a.prev_end END
 		FROM chained a WHERE a.is_new
+	), terms AS MATERIALIZED (
+		SELECT person_id, retention_terms(p_project_id, person_id, max(e)) AS t FROM assigned GROUP BY person_id
 	), upd_capture AS (
 		UPDATE capture x
-		SET person_id = g.person_id, visit_id = a.visit_id, match_distance = g.distance
+		SET person_id = g.person_id, visit_id = a.visit_id, match_distance = g.distance,
+		    expires_at = CASE WHEN x.face IS NOT NULL THEN expiry(tm.t, x.captured_at) END,
+		    photo_expires_at = CASE WHEN x.photo IS NOT NULL THEN photo_expiry(tm.t, x.captured_at) END
 		FROM g JOIN assigned a ON a.person_id = g.person_id AND a.grp = g.grp
-		WHERE x.project_id = p_project_id AND x.capture_id = g.capture_id
+		JOIN terms tm ON tm.person_id = g.person_id
+		WHERE NOT p_row AND x.project_id = p_project_id AND x.capture_id = g.capture_id
 	), upd_person AS (
 		UPDATE person p
 		SET first_seen = least(p.first_seen, s.s), last_seen = greatest(p.last_seen, s.e),
-		    captures = p.captures + s.n, visits = p.visits + s.new_visits
+		    captures = p.captures + s.n, visits = p.visits + s.new_visits,
+		    retention_day_end = end_of_day(greatest(p.last_seen, s.e), tz)
 		FROM (SELECT person_id, min(s) AS s, max(e) AS e, sum(n) AS n, count(*) FILTER (WHERE is_new) AS new_visits
 		      FROM assigned GROUP BY person_id) s
 		WHERE p.project_id = p_project_id AND p.person_id = s.person_id
 	)
 	SELECT array_agg(DISTINCT person_id) FILTER (WHERE is_new AND out_of_order),
-	       array_agg(visit_id) FILTER (WHERE is_new)
-	INTO chain, opened FROM assigned;
+	       array_agg(visit_id) FILTER (WHERE is_new),
+	       min(visit_id),
+	       CASE WHEN p_row THEN (SELECT ARRAY[expiry(tm.t, ts[1]), photo_expiry(tm.t, ts[1])] FROM terms tm LIMIT 1) END
+	INTO chain, opened, row_visit, row_expiry FROM assigned;
 	IF chain IS NOT NULL THEN
 		PERFORM refresh_visit_chain(p_project_id, chain);
 	END IF;
@@ -295,6 +314,10 @@ BEGIN
 	ON CONFLICT (project_id, person_id, kind) DO UPDATE
 	SET capture_id = excluded.capture_id, captured_at = excluded.captured_at, quality = excluded.quality,
 	    masked = excluded.masked, face = excluded.face;
+
+	IF p_row THEN
+		RETURN QUERY SELECT persons[1], row_visit, dist[1], row_expiry[1], row_expiry[2];
+	END IF;
 END
 $$;
 
@@ -410,6 +433,71 @@ BEGIN
 END
 $$;
 
+-- The single-row path (src/domain/ingest.c): a statement that inserts exactly
+-- one capture (INSERT ... VALUES of one row, as a camera sends it) is matched
+-- by a BEFORE ROW trigger that fills the row before it is written (one row
+-- version instead of an insert and an update), and the statement trigger is
+-- skipped for it.  Multi-row INSERTs and COPY stay one batch.
+CREATE FUNCTION ingest_single_row(rel regclass) RETURNS boolean
+	AS 'MODULE_PATHNAME', 'fs_ingest_single_row' LANGUAGE C VOLATILE STRICT;
+COMMENT ON FUNCTION ingest_single_row(regclass) IS
+	'true once, for the row of a statement that inserts exactly one row into rel (capture ingestion''s single-row path)';
+CREATE FUNCTION ingest_row_done() RETURNS void
+	AS 'MODULE_PATHNAME', 'fs_ingest_row_done' LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION ingest_row_done() IS 'the single-row path has filled the statement''s capture';
+-- only capture_ingest_row (as the owner) says so: a caller who could would
+-- make the next statement's batch trigger skip unfilled captures
+REVOKE ALL ON FUNCTION ingest_row_done() FROM PUBLIC;
+CREATE FUNCTION ingest_statement_pending() RETURNS boolean
+	AS 'MODULE_PATHNAME', 'fs_ingest_statement_pending' LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION ingest_statement_pending() IS 'false when the single-row path has filled the statement''s capture (the batch trigger is skipped)';
+
+-- one capture, before it is written: the same checks and errors as the batch
+-- (capture_reject), the same matching (ingest_batch with p_row)
+CREATE FUNCTION capture_ingest_row() RETURNS trigger
+	LANGUAGE plpgsql SECURITY DEFINER
+	SET search_path = firstsight, pg_catalog, pg_temp
+	AS $$
+DECLARE
+	bad record;
+	r record;
+BEGIN
+	SELECT NEW.project_id, NEW.capture_id, NEW.camera_id, NEW.captured_at, NEW.quality, NEW.masked,
+	       NEW.person_id, NEW.visit_id, NEW.match_distance,
+	       NEW.face IS NULL AS no_face, CASE WHEN NEW.face IS NOT NULL THEN dims(NEW.face) END AS face_dims,
+	       p.dims, coalesce(s.value, setting_default(d, p.dims))::interval AS skew,
+	       p.project_id IS NOT NULL AS has_project, c.camera_id IS NOT NULL AS has_camera
+	INTO bad
+	FROM (SELECT 1) one
+	LEFT JOIN project p ON p.project_id = NEW.project_id
+	LEFT JOIN setting_definition d ON d.setting = 'max_clock_skew'
+	LEFT JOIN project_setting s ON s.project_id = p.project_id AND s.setting = d.setting
+	LEFT JOIN camera c ON c.project_id = NEW.project_id AND c.camera_id = NEW.camera_id;
+	IF NOT bad.has_project OR NOT bad.has_camera OR bad.no_face OR bad.face_dims <> bad.dims
+	   OR NEW.captured_at IS NULL OR NEW.captured_at > statement_timestamp() + bad.skew
+	   OR NEW.quality IS NULL OR NOT (NEW.quality >= 0 AND NEW.quality <= 1)
+	   OR NEW.masked IS NULL OR NEW.person_id IS NOT NULL OR NEW.visit_id IS NOT NULL
+	   OR NEW.match_distance IS NOT NULL THEN
+		PERFORM capture_reject(bad);
+	END IF;
+	SELECT * INTO r
+	FROM ingest_batch(NEW.project_id, ARRAY[NEW.capture_id], ARRAY[NEW.face], ARRAY[NEW.masked],
+	                  ARRAY[NEW.captured_at], ARRAY[NEW.quality], ARRAY[NEW.camera_id], true);
+	NEW.person_id := r.o_person_id;
+	NEW.visit_id := r.o_visit_id;
+	NEW.match_distance := r.o_distance;
+	NEW.expires_at := r.o_expires_at;
+	NEW.photo_expires_at := CASE WHEN NEW.photo IS NOT NULL THEN r.o_photo_expires_at END;
+	PERFORM ingest_row_done();
+	RETURN NEW;
+END
+$$;
+
+CREATE TRIGGER capture_ingest_row BEFORE INSERT ON capture
+	FOR EACH ROW WHEN (firstsight.ingest_single_row('firstsight.capture'::regclass))
+	EXECUTE FUNCTION capture_ingest_row();
+
 CREATE TRIGGER capture_ingest AFTER INSERT ON capture
 	REFERENCING NEW TABLE AS new_rows
-	FOR EACH STATEMENT EXECUTE FUNCTION capture_ingest();
+	FOR EACH STATEMENT WHEN (firstsight.ingest_statement_pending())
+	EXECUTE FUNCTION capture_ingest();

@@ -61,6 +61,9 @@ BEGIN
 		first_seen = coalesce((SELECT min(started_at) FROM visit v WHERE v.project_id = p_project_id AND v.person_id = p_person_id), p.first_seen),
 		last_seen = coalesce((SELECT max(ended_at) FROM visit v WHERE v.project_id = p_project_id AND v.person_id = p_person_id), p.last_seen)
 	WHERE p.project_id = p_project_id AND p.person_id = p_person_id;
+	-- captures moved in (merge, split) take this person's expiry; the update
+	-- above re-dates them only when it moves the retention clock
+	PERFORM refresh_expiry(p_project_id, p_person_id);
 END
 $$;
 

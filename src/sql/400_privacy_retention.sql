@@ -21,6 +21,11 @@ ALTER TABLE person ADD COLUMN consent_scope text;
 ALTER TABLE person ADD COLUMN consent_at timestamptz;
 COMMENT ON COLUMN person.category IS 'retention category: visitor (no consent), consented, buyer (has a deal), or one with its own retention_policy row (staff, ...)';
 COMMENT ON COLUMN person.consent_given IS 'the latest consent record: true given, false withdrawn, null never asked';
+-- the retention clock: a person's biometric rows expire counted from the end
+-- of the local day of last_seen, so a capture later on the same day moves no
+-- expiry; the person's rows are re-dated only when this day end moves
+ALTER TABLE person ADD COLUMN retention_day_end timestamptz;
+COMMENT ON COLUMN person.retention_day_end IS 'end of the local day of last_seen that the expiry of the person''s biometric rows was last counted from (privacy layer)';
 
 INSERT INTO setting_definition VALUES
 	('photo_retention', 'interval', '24 hours', NULL, NULL,
@@ -136,8 +141,10 @@ CREATE TYPE retention_terms AS (
 	photo_consent boolean	-- ... unless consent covers photos
 );
 
--- the retention terms of a person now (one query with a cached plan: it runs for every capture)
-CREATE FUNCTION retention_terms(p_project_id bigint, p_person_id bigint) RETURNS retention_terms
+-- the retention terms of a person now (one query with a cached plan: it runs for every capture);
+-- p_seen: a last_seen the person is about to get (ingestion dates a statement's
+-- new captures in the statement that updates the person)
+CREATE FUNCTION retention_terms(p_project_id bigint, p_person_id bigint, p_seen timestamptz DEFAULT NULL) RETURNS retention_terms
 	LANGUAGE plpgsql STABLE
 	SET search_path = firstsight, pg_catalog, pg_temp
 	AS $$
@@ -148,7 +155,7 @@ BEGIN
 	                (SELECT d.default_value FROM setting_definition d WHERE d.setting = 'consent_mode')) = 'consent'
 	           AND p.consent_given IS NOT TRUE,
 	       pr.time_zone,
-	       greatest(end_of_day(p.last_seen, pr.time_zone),
+	       greatest(end_of_day(greatest(p.last_seen, p_seen), pr.time_zone),
 	                CASE WHEN p.category = 'buyer' THEN
 	                    (SELECT max(d.signed_at) FROM deal d
 	                     WHERE d.project_id = p.project_id AND (d.person_id = p.person_id OR p.person_id = ANY (d.co_buyer_ids)))
@@ -180,7 +187,8 @@ CREATE FUNCTION photo_expiry(t firstsight.retention_terms, ts timestamptz) RETUR
 	LANGUAGE sql STABLE PARALLEL SAFE
 	AS $$ SELECT CASE WHEN t.photo_consent THEN firstsight.expiry(t, ts) ELSE least(firstsight.expiry(t, ts), ts + t.photo_keep) END $$;
 
--- set expires_at on every biometric row of a person that is not yet erased
+-- set expires_at on every biometric row of a person that is not yet erased,
+-- and the person's retention clock (retention_day_end)
 CREATE FUNCTION refresh_expiry(p_project_id bigint, p_person_id bigint) RETURNS void
 	LANGUAGE plpgsql
 	SET search_path = firstsight, pg_catalog, pg_temp
@@ -201,6 +209,9 @@ BEGIN
 	UPDATE face f SET expires_at = expiry(t, f.captured_at)
 	WHERE f.project_id = p_project_id AND f.person_id = p_person_id
 	  AND f.expires_at IS DISTINCT FROM expiry(t, f.captured_at);
+	UPDATE person p SET retention_day_end = end_of_day(p.last_seen, t.time_zone)
+	WHERE p.project_id = p_project_id AND p.person_id = p_person_id
+	  AND p.retention_day_end IS DISTINCT FROM end_of_day(p.last_seen, t.time_zone);
 END
 $$;
 
@@ -243,7 +254,12 @@ $$;
 CREATE TRIGGER face_expiry BEFORE INSERT OR UPDATE OF person_id, captured_at, face ON face
 	FOR EACH ROW EXECUTE FUNCTION face_expiry();
 
--- captures get theirs when ingestion updates their person (last_seen, captures), or category or consent change
+-- a person's stored rows are re-dated when the retention clock moves: when
+-- last_seen changes, unless it moved forward within the stored day
+-- (retention_day_end; ingestion sets the day end of the last_seen it writes,
+-- refresh_expiry for every other writer), or when category or consent change.
+-- A capture gets its own expiry as ingestion writes it, so a capture later on
+-- the same day rewrites no older row (bench/RESULTS.md, Ingestion)
 CREATE FUNCTION person_expiry() RETURNS trigger
 	LANGUAGE plpgsql SECURITY DEFINER
 	SET search_path = firstsight, pg_catalog, pg_temp
@@ -255,7 +271,9 @@ END
 $$;
 CREATE TRIGGER person_expiry AFTER UPDATE ON person
 	FOR EACH ROW
-	WHEN (OLD.last_seen IS DISTINCT FROM NEW.last_seen OR OLD.captures IS DISTINCT FROM NEW.captures
+	WHEN ((OLD.last_seen IS DISTINCT FROM NEW.last_seen
+	       AND NOT (NEW.retention_day_end IS NOT DISTINCT FROM OLD.retention_day_end
+	                AND NEW.last_seen >= OLD.last_seen AND NEW.last_seen < NEW.retention_day_end))
 	      OR OLD.category IS DISTINCT FROM NEW.category OR OLD.consent_given IS DISTINCT FROM NEW.consent_given
 	      OR OLD.consent_scope IS DISTINCT FROM NEW.consent_scope)
 	EXECUTE FUNCTION person_expiry();
