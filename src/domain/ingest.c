@@ -11,8 +11,8 @@
  *
  * Whether a statement writes exactly one row is known from its plan before it
  * runs: an INSERT whose ModifyTable reads a Result node without input (a
- * VALUES list of one row, scalar subqueries included) and no data-modifying
- * WITH.  An ExecutorStart hook notes such a statement's target relation;
+ * VALUES list of one row or a SELECT without FROM, scalar subqueries
+ * included) and no data-modifying WITH.  An ExecutorStart hook notes such a statement's target relation;
  * the row trigger's WHEN clause (ingest_single_row) asks whether the row
  * being inserted belongs to it, which also clears the note, so one row at
  * most takes the path per statement.  COPY does not pass through the

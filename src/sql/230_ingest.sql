@@ -179,8 +179,10 @@ BEGIN
 			END IF;
 		END LOOP;
 		new_ids := array_remove(new_ids, NULL);
-		INSERT INTO person (project_id, person_id, first_seen, last_seen)
-		SELECT p_project_id, c.person_id, min(c.captured_at), min(c.captured_at)
+		-- (with the day end of that last_seen: step 5 then moves the retention
+		-- clock, and re-dates rows, only if the batch reaches a later day)
+		INSERT INTO person (project_id, person_id, first_seen, last_seen, retention_day_end)
+		SELECT p_project_id, c.person_id, min(c.captured_at), min(c.captured_at), end_of_day(min(c.captured_at), tz)
 		FROM unnest(persons, ts) AS c(person_id, captured_at)
 		WHERE c.person_id = ANY (new_ids)
 		GROUP BY c.person_id;
