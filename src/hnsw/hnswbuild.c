@@ -254,9 +254,12 @@ CopyList(BuildState *bs, int id, int lc, int32 *out)
 	return k;
 }
 
-/* search one level in memory; result sorted ascending in *out, count returned */
+/*
+ * search one level in memory from the neps entry points; result sorted
+ * ascending in *out, count returned
+ */
 static int
-SearchLayerMem(BuildState *bs, const float *q, int ep, float epDist, int ef, int lc, Pair **out)
+SearchLayerMem(BuildState *bs, const float *q, const Pair *eps, int neps, int ef, int lc, Pair **out)
 {
 	PairHeap	cand,
 				res;
@@ -267,18 +270,23 @@ SearchLayerMem(BuildState *bs, const float *q, int ep, float epDist, int ef, int
 		memset(bs->stamp, 0, sizeof(uint32) * bs->cap);
 		bs->curStamp = 1;
 	}
-	cand.cap = 64;
+	cand.cap = Max(64, neps);
 	cand.items = palloc(sizeof(Pair) * cand.cap);
 	cand.n = 0;
 	cand.max = false;
-	res.cap = ef + 2;
+	res.cap = Max(ef, neps) + 2;
 	res.items = palloc(sizeof(Pair) * res.cap);
 	res.n = 0;
 	res.max = true;
 
-	bs->stamp[ep] = bs->curStamp;
-	PairPush(&cand, (Pair) {epDist, ep});
-	PairPush(&res, (Pair) {epDist, ep});
+	for (int i = 0; i < neps; i++)
+	{
+		bs->stamp[eps[i].id] = bs->curStamp;
+		PairPush(&cand, eps[i]);
+		PairPush(&res, eps[i]);
+		if (res.n > ef)
+			PairPop(&res);
+	}
 	while (cand.n > 0)
 	{
 		Pair		c = PairPop(&cand);
@@ -425,7 +433,6 @@ BackLinkMem(BuildState *bs, int n, int e, float d, int lc, bool force)
 	uint8	   *ns = bs->ns + start;
 	int			slots = HnswLevelSlots(m, lc);
 	int			used = 0;
-	float		maxd = -1;
 	Pair		cands[HNSW_MAX_M * 2 + 1];
 	uint8		known[HNSW_MAX_M * 2 + 1];
 	uint8		st[HNSW_MAX_M * 2 + 1];
@@ -439,7 +446,6 @@ BackLinkMem(BuildState *bs, int n, int e, float d, int lc, bool force)
 	LockElem(bs, n, LW_EXCLUSIVE);
 	while (used < slots && nbr[used] >= 0)
 	{
-		maxd = Max(maxd, nd[used]);
 		if (nbr[used] == e)
 		{
 			UnlockElem(bs, n);
@@ -454,12 +460,6 @@ BackLinkMem(BuildState *bs, int n, int e, float d, int lc, bool force)
 		ns[used] = LINK_UNKNOWN;
 		UnlockElem(bs, n);
 		return true;
-	}
-	/* farther than every member: the heuristic would rarely keep it */
-	if (d >= maxd && !force)
-	{
-		UnlockElem(bs, n);
-		return false;
 	}
 	/* members and newcomer, nearest first (insertion sort: the list is short) */
 	for (int i = 0; i <= slots; i++)
@@ -583,6 +583,8 @@ InsertMem(BuildState *bs, int id)
 	float		epDist;
 	int			top;
 	int32		list[HNSW_MAX_M * 2];
+	Pair	   *eps;
+	int			neps;
 
 	GetEntry(bs, &ep, &entryLevel);
 	if (ep < 0)
@@ -630,11 +632,15 @@ InsertMem(BuildState *bs, int id)
 		}
 	}
 	top = Min(el->level, entryLevel);
+	/* each level's search starts from all of the level above's results */
+	eps = palloc(sizeof(Pair));
+	eps[0] = (Pair) {epDist, ep};
+	neps = 1;
 	for (int lc = top; lc >= 0; lc--)
 	{
 		Pair	   *w;
 		Pair		chosen[HNSW_MAX_M * 2];
-		int			nw = SearchLayerMem(bs, vec, ep, epDist, bs->info.efConstruction, lc, &w);
+		int			nw = SearchLayerMem(bs, vec, eps, neps, bs->info.efConstruction, lc, &w);
 		int			k = SelectMem(bs, w, nw, HnswLevelSlots(m, lc), chosen);
 		Size		start = ELEM_LIST(bs, id, lc);
 
@@ -700,10 +706,11 @@ InsertMem(BuildState *bs, int id)
 				BackLinkMem(bs, chosen[f].id, id, chosen[f].d, 0, true);
 			}
 		}
-		ep = w[0].id;
-		epDist = w[0].d;
-		pfree(w);
+		pfree(eps);
+		eps = w;
+		neps = nw;
 	}
+	pfree(eps);
 	if (el->level > entryLevel)
 	{
 		LockShared(bs);

@@ -11,6 +11,7 @@
 #include "hnsw.h"
 #include "miscadmin.h"
 #include "simd/simd.h"
+#include "storage/buf_internals.h"
 #include "storage/lmgr.h"
 #include "utils/float.h"
 #include "utils/rel.h"
@@ -335,6 +336,21 @@ HnswReadBuffer(Relation index, BlockNumber blkno)
 }
 
 /*
+ * Ask for the buffer header of the buffer that last held blkno ahead of
+ * HnswReadBuffer: pinning reads and changes the header under its spinlock,
+ * and headers of a large shared_buffers are rarely in the CPU cache, so the
+ * misses of a batch of neighbours overlap instead of stalling one by one.
+ */
+static inline void
+PrefetchBufferHeader(Relation index, BlockNumber blkno)
+{
+	HnswBufferCache *cache = (HnswBufferCache *) index->rd_amcache;
+
+	if (cache != NULL && blkno < cache->nblocks && cache->buffers[blkno] > 0)
+		__builtin_prefetch(GetBufferDescriptor(cache->buffers[blkno] - 1));
+}
+
+/*
  * The element at tid on the pinned (not locked) buffer buf: its distance to
  * q and its neighbours on level lc.  An element no nearer than bound is of no
  * use to the search: NULL is returned without copying anything (most
@@ -537,9 +553,13 @@ HnswSearchLayer(HnswInfo *info, const float *q, HnswCandidate **entries,
 			if (!HnswVisitedAdd(visited, &c->neighbors[i]))
 				continue;
 			batch[nbatch] = c->neighbors[i];
-			bufs[nbatch] = HnswReadBuffer(info->index, ItemPointerGetBlockNumber(&c->neighbors[i]));
-			__builtin_prefetch(BufferGetPage(bufs[nbatch]));
+			PrefetchBufferHeader(info->index, ItemPointerGetBlockNumber(&batch[nbatch]));
 			nbatch++;
+		}
+		for (int i = 0; i < nbatch; i++)
+		{
+			bufs[i] = HnswReadBuffer(info->index, ItemPointerGetBlockNumber(&batch[i]));
+			__builtin_prefetch(BufferGetPage(bufs[i]));
 		}
 		for (int i = 0; i < nbatch; i++)
 		{
@@ -1015,6 +1035,8 @@ HnswInsertElement(HnswInfo *info, const float *vec, ItemPointer heaptid, bool bu
 	if (meta.entryLevel >= 0)
 	{
 		HnswCandidate *ep = HnswLoadCandidate(info, &meta.entry, vec, meta.entryLevel);
+		HnswCandidate **eps = &ep;
+		int			neps = 1;
 
 		for (int lc = meta.entryLevel; lc > top; lc--)
 		{
@@ -1031,7 +1053,7 @@ HnswInsertElement(HnswInfo *info, const float *vec, ItemPointer heaptid, bool bu
 			float	  **vecs;
 			int			n;
 
-			w = HnswSearchLayer(info, vec, &ep, 1, info->efConstruction, lc, visited, &n, NULL);
+			w = HnswSearchLayer(info, vec, eps, neps, info->efConstruction, lc, visited, &n, NULL);
 			vecs = palloc(sizeof(float *) * Max(n, 1));
 			for (int i = 0; i < n; i++)
 			{
@@ -1048,10 +1070,19 @@ HnswInsertElement(HnswInfo *info, const float *vec, ItemPointer heaptid, bool bu
 				tup->neighbors[HnswLevelStart(info->m, lc) + i].tid = c->tid;
 				tup->neighbors[HnswLevelStart(info->m, lc) + i].distance = c->distance;
 			}
-			if (n > 0)
+			if (n > 0 && lc > 0)
 			{
-				/* the next level down starts from the nearest found here */
-				ep = HnswLoadCandidate(info, &w[0]->tid, vec, lc - 1);
+				/* the next level down starts from everything found here */
+				eps = palloc(sizeof(HnswCandidate *) * n);
+				for (int i = 0; i < n; i++)
+					eps[i] = HnswLoadCandidate(info, &w[i]->tid, vec, lc - 1);
+				neps = n;
+			}
+			else if (lc > 0)
+			{
+				/* nothing live found (deleted elements only): the same entries, one level down */
+				for (int i = 0; i < neps; i++)
+					eps[i] = HnswLoadCandidate(info, &eps[i]->tid, vec, lc - 1);
 			}
 		}
 	}
