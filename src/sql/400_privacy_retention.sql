@@ -209,9 +209,15 @@ BEGIN
 	UPDATE face f SET expires_at = expiry(t, f.captured_at)
 	WHERE f.project_id = p_project_id AND f.person_id = p_person_id
 	  AND f.expires_at IS DISTINCT FROM expiry(t, f.captured_at);
-	UPDATE person p SET retention_day_end = end_of_day(p.last_seen, t.time_zone)
+	-- ingestion has set it already (most calls): then no UPDATE statement at
+	-- all, whose statement triggers on person (rollups) would run for nothing
+	PERFORM 1 FROM person p
 	WHERE p.project_id = p_project_id AND p.person_id = p_person_id
 	  AND p.retention_day_end IS DISTINCT FROM end_of_day(p.last_seen, t.time_zone);
+	IF FOUND THEN
+		UPDATE person p SET retention_day_end = end_of_day(p.last_seen, t.time_zone)
+		WHERE p.project_id = p_project_id AND p.person_id = p_person_id;
+	END IF;
 END
 $$;
 
