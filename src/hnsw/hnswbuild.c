@@ -255,11 +255,13 @@ CopyList(BuildState *bs, int id, int lc, int32 *out)
 }
 
 /*
- * search one level in memory from the neps entry points; result sorted
- * ascending in *out, count returned
+ * search one level in memory from the neps entry points for element self;
+ * result sorted ascending in *out, count returned.  In a parallel build
+ * others can link to self before its own insert is done, so the search may
+ * meet it: it is walked through, never a result (that would be a self-link).
  */
 static int
-SearchLayerMem(BuildState *bs, const float *q, const Pair *eps, int neps, int ef, int lc, Pair **out)
+SearchLayerMem(BuildState *bs, int self, const float *q, const Pair *eps, int neps, int ef, int lc, Pair **out)
 {
 	PairHeap	cand,
 				res;
@@ -279,10 +281,13 @@ SearchLayerMem(BuildState *bs, const float *q, const Pair *eps, int neps, int ef
 	res.n = 0;
 	res.max = true;
 
+	bs->stamp[self] = bs->curStamp;
 	for (int i = 0; i < neps; i++)
 	{
 		bs->stamp[eps[i].id] = bs->curStamp;
 		PairPush(&cand, eps[i]);
+		if (eps[i].id == self)
+			continue;
 		PairPush(&res, eps[i]);
 		if (res.n > ef)
 			PairPop(&res);
@@ -640,7 +645,7 @@ InsertMem(BuildState *bs, int id)
 	{
 		Pair	   *w;
 		Pair		chosen[HNSW_MAX_M * 2];
-		int			nw = SearchLayerMem(bs, vec, eps, neps, bs->info.efConstruction, lc, &w);
+		int			nw = SearchLayerMem(bs, id, vec, eps, neps, bs->info.efConstruction, lc, &w);
 		int			k = SelectMem(bs, w, nw, HnswLevelSlots(m, lc), chosen);
 		Size		start = ELEM_LIST(bs, id, lc);
 
@@ -706,9 +711,14 @@ InsertMem(BuildState *bs, int id)
 				BackLinkMem(bs, chosen[f].id, id, chosen[f].d, 0, true);
 			}
 		}
-		pfree(eps);
-		eps = w;
-		neps = nw;
+		if (nw > 0)
+		{
+			pfree(eps);
+			eps = w;
+			neps = nw;
+		}
+		else
+			pfree(w);
 	}
 	pfree(eps);
 	if (el->level > entryLevel)
