@@ -29,6 +29,16 @@ RESET enable_seqscan;
 SET firstsight.hnsw_ef_search = 0;
 SET firstsight.hnsw_ef_search = 1001;
 SET firstsight.hnsw_iterative_scan = strict;
+-- index_check holds a ShareLock on the index: not granted to PUBLIC
+CREATE ROLE hnsw_check_nobody;
+GRANT USAGE ON SCHEMA firstsight TO hnsw_check_nobody;
+GRANT SELECT ON hnsw_opt TO hnsw_check_nobody;
+SET ROLE hnsw_check_nobody;
+SELECT * FROM index_check('hnsw_opt_ok');
+RESET ROLE;
+REVOKE ALL ON SCHEMA firstsight FROM hnsw_check_nobody;
+REVOKE ALL ON hnsw_opt FROM hnsw_check_nobody;
+DROP ROLE hnsw_check_nobody;
 -- the operator classes validate
 SELECT opcname, amvalidate(oid) FROM pg_opclass WHERE opcmethod = (SELECT oid FROM pg_am WHERE amname = 'embedding_hnsw') ORDER BY opcname;
 DROP TABLE hnsw_opt;

@@ -6,6 +6,7 @@
 #include "postgres.h"
 
 #include "access/relation.h"
+#include "access/xlog.h"
 #include "catalog/pg_am.h"
 #include "funcapi.h"
 #include "hnsw.h"
@@ -142,13 +143,23 @@ hnsw_index_check(PG_FUNCTION_ARGS)
 	OffsetNumber *counts;
 	CheckState	cs;
 	int			topLive = -1;
+	LOCKMODE	lockmode;
 
 	InitMaterializedSRF(fcinfo, MAT_SRF_USE_EXPECTED_DESC);
 	cs.store = rsinfo->setResult;
 	cs.desc = rsinfo->setDesc;
 	cs.problems = 0;
 
-	index = relation_open(indexoid, AccessShareLock);
+	/*
+	 * ShareLock: inserts and VACUUM wait until the check is done (searches
+	 * do not).  The check reads page after page and follows links between
+	 * them; with writers running it would count the links into pages added
+	 * after it started, and elements whose back-links are still being made,
+	 * as problems (tens of thousands under eight inserting sessions).  A
+	 * standby cannot take it: there the check runs beside WAL replay.
+	 */
+	lockmode = RecoveryInProgress() ? AccessShareLock : ShareLock;
+	index = relation_open(indexoid, lockmode);
 	if (index->rd_rel->relkind != RELKIND_INDEX || index->rd_indam == NULL ||
 		index->rd_indam->ambuild != ehnswbuild)
 		ereport(ERROR,
@@ -289,6 +300,6 @@ hnsw_index_check(PG_FUNCTION_ARGS)
 	if (meta.insertPage < HNSW_HEAD_BLKNO || meta.insertPage >= nblocks)
 		Problem(&cs, "insert page %u is outside the index (%u blocks)", meta.insertPage, nblocks);
 
-	relation_close(index, AccessShareLock);
+	relation_close(index, lockmode);
 	return (Datum) 0;
 }

@@ -25,3 +25,6 @@ CREATE FUNCTION index_check(index regclass) RETURNS SETOF text
 	AS 'MODULE_PATHNAME', 'hnsw_index_check' LANGUAGE C STRICT;
 COMMENT ON FUNCTION index_check(regclass) IS
 	'structural check of an embedding_hnsw index: one row per problem; no rows means sound';
+-- it holds a ShareLock on the index (writes to the table wait): not for
+-- every role; the superuser grants it to whoever runs checks
+REVOKE ALL ON FUNCTION index_check(regclass) FROM PUBLIC;

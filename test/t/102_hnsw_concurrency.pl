@@ -60,9 +60,28 @@ sub clean_run
 	unlike($err, qr/ERROR|deadlock|could not|FATAL|PANIC/i, "$label: no errors") or diag($err);
 }
 
-# phase 1: 6 inserting and 2 searching clients at once (weights 3:1 over 8 clients)
-my @r = pgbench('phase 1', '-c', '8', '-j', '2', '-t', '150', '-f', "$dir/insert.sql\@3", '-f', "$dir/search.sql\@1");
-clean_run('inserts with scans', @r, 1200);
+# phase 1: 6 inserting and 2 searching clients at once (weights 3:1 over 8
+# clients), while index_check runs over and over: it must see a consistent
+# index (it waits for the inserts in progress and holds off new ones)
+my ($out1, $err1) = ('', '');
+my $h1 = IPC::Run::start([ 'pgbench', '-n', '-h', $node->host, '-p', $node->port, '-c', '8', '-j', '2', '-t', '150',
+		'-f', "$dir/insert.sql\@3", '-f', "$dir/search.sql\@1", 'postgres' ],
+	'>', \$out1, '2>', \$err1);
+my ($checks, @check_problems) = (0);
+while ($h1->pumpable)
+{
+	my ($ret, $cout, $cerr) = $node->psql('postgres', q{SELECT string_agg(p, E'\n') FROM firstsight.index_check('t_e') p});
+	push @check_problems, "exit $ret: $cerr" if $ret != 0;
+	push @check_problems, $cout if $cout ne '';
+	$checks++;
+	$h1->pump_nb;
+}
+my $ok1 = $h1->finish;
+clean_run('inserts with scans', $ok1, $out1, $err1, 1200);
+note("$checks index_checks ran concurrently with phase 1");
+cmp_ok($checks, '>=', 2, 'index_check ran at least twice during the inserts');
+is(scalar(@check_problems), 0, 'index_check during concurrent inserts finds no problem')
+  or diag(join("\n", @check_problems[0 .. ($#check_problems < 5 ? $#check_problems : 4)]));
 
 # phase 2: inserts and deletes while VACUUM runs over and over
 my ($out2, $err2) = ('', '');
