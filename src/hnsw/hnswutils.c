@@ -297,22 +297,32 @@ typedef struct HnswBufferCache
 	Buffer		buffers[FLEXIBLE_ARRAY_MEMBER];
 } HnswBufferCache;
 
+/* the buffer that last held blkno in this backend, or InvalidBuffer */
+static inline Buffer
+RecentBuffer(Relation index, BlockNumber blkno)
+{
+	HnswBufferCache *cache = (HnswBufferCache *) index->rd_amcache;
+
+	return cache != NULL && blkno < cache->nblocks ? cache->buffers[blkno] : InvalidBuffer;
+}
+
 Buffer
 HnswReadBuffer(Relation index, BlockNumber blkno)
 {
 	HnswBufferCache *cache = (HnswBufferCache *) index->rd_amcache;
+	Buffer		recent = RecentBuffer(index, blkno);
 	Buffer		buf;
 
 	if (RelationUsesLocalBuffers(index))
 		return ReadBuffer(index, blkno);
-	if (cache != NULL && blkno < cache->nblocks && cache->buffers[blkno] != InvalidBuffer &&
+	if (recent != InvalidBuffer &&
 #if PG_VERSION_NUM >= 160000
-		ReadRecentBuffer(index->rd_locator, MAIN_FORKNUM, blkno, cache->buffers[blkno])
+		ReadRecentBuffer(index->rd_locator, MAIN_FORKNUM, blkno, recent)
 #else
-		ReadRecentBuffer(index->rd_node, MAIN_FORKNUM, blkno, cache->buffers[blkno])
+		ReadRecentBuffer(index->rd_node, MAIN_FORKNUM, blkno, recent)
 #endif
 		)
-		return cache->buffers[blkno];
+		return recent;
 	buf = ReadBuffer(index, blkno);
 	if (cache == NULL || blkno >= cache->nblocks)
 	{
@@ -344,10 +354,11 @@ HnswReadBuffer(Relation index, BlockNumber blkno)
 static inline void
 PrefetchBufferHeader(Relation index, BlockNumber blkno)
 {
-	HnswBufferCache *cache = (HnswBufferCache *) index->rd_amcache;
+	Buffer		recent = RecentBuffer(index, blkno);
 
-	if (cache != NULL && blkno < cache->nblocks && cache->buffers[blkno] > 0)
-		__builtin_prefetch(GetBufferDescriptor(cache->buffers[blkno] - 1));
+	/* temporary indexes keep no map (their buffers would be negative) */
+	if (recent > 0)
+		__builtin_prefetch(GetBufferDescriptor(recent - 1));
 }
 
 /*
@@ -1070,19 +1081,19 @@ HnswInsertElement(HnswInfo *info, const float *vec, ItemPointer heaptid, bool bu
 				tup->neighbors[HnswLevelStart(info->m, lc) + i].tid = c->tid;
 				tup->neighbors[HnswLevelStart(info->m, lc) + i].distance = c->distance;
 			}
-			if (n > 0 && lc > 0)
+			if (lc > 0)
 			{
-				/* the next level down starts from everything found here */
-				eps = palloc(sizeof(HnswCandidate *) * n);
-				for (int i = 0; i < n; i++)
-					eps[i] = HnswLoadCandidate(info, &w[i]->tid, vec, lc - 1);
-				neps = n;
-			}
-			else if (lc > 0)
-			{
-				/* nothing live found (deleted elements only): the same entries, one level down */
-				for (int i = 0; i < neps; i++)
-					eps[i] = HnswLoadCandidate(info, &eps[i]->tid, vec, lc - 1);
+				/*
+				 * The next level down starts from everything found here, or
+				 * from the same entries when only deleted elements were found.
+				 */
+				HnswCandidate **from = n > 0 ? w : eps;
+				int			nfrom = n > 0 ? n : neps;
+
+				eps = palloc(sizeof(HnswCandidate *) * nfrom);
+				for (int i = 0; i < nfrom; i++)
+					eps[i] = HnswLoadCandidate(info, &from[i]->tid, vec, lc - 1);
+				neps = nfrom;
 			}
 		}
 	}
