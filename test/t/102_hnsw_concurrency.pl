@@ -42,15 +42,6 @@ PostgreSQL::Test::Utils::append_to_file("$dir/delete.sql", q{
 DELETE FROM t WHERE id IN (SELECT id FROM t WHERE id % 97 = :k % 97 LIMIT 3);
 });
 
-sub pgbench
-{
-	my ($label, @args) = @_;
-	my ($out, $err) = ('', '');
-	my $ok = IPC::Run::run([ 'pgbench', '-n', '-h', $node->host, '-p', $node->port, @args, 'postgres' ],
-		'>', \$out, '2>', \$err);
-	return ($ok, $out, $err);
-}
-
 sub clean_run
 {
 	my ($label, $ok, $out, $err, $expect) = @_;
@@ -60,23 +51,35 @@ sub clean_run
 	unlike($err, qr/ERROR|deadlock|could not|FATAL|PANIC/i, "$label: no errors") or diag($err);
 }
 
+# pgbench with @args while another session runs $sql over and over until it
+# ends; $fault->($exit, $stdout, $stderr) names what is wrong with one run
+# ('' when nothing).  Returns pgbench's success, output and errors, the
+# number of runs and the faults found.
+sub beside_pgbench
+{
+	my ($sql, $fault, @args) = @_;
+	my ($out, $err) = ('', '');
+	my $h = IPC::Run::start([ 'pgbench', '-n', '-h', $node->host, '-p', $node->port, @args, 'postgres' ],
+		'>', \$out, '2>', \$err);
+	my ($runs, @faults) = (0);
+	while ($h->pumpable)
+	{
+		my $f = $fault->($node->psql('postgres', $sql));
+		push @faults, $f if $f ne '';
+		$runs++;
+		$h->pump_nb;
+	}
+	my $ok = $h->finish;
+	return ($ok, $out, $err, $runs, @faults);
+}
+
 # phase 1: 6 inserting and 2 searching clients at once (weights 3:1 over 8
 # clients), while index_check runs over and over: it must see a consistent
 # index (it waits for the inserts in progress and holds off new ones)
-my ($out1, $err1) = ('', '');
-my $h1 = IPC::Run::start([ 'pgbench', '-n', '-h', $node->host, '-p', $node->port, '-c', '8', '-j', '2', '-t', '150',
-		'-f', "$dir/insert.sql\@3", '-f', "$dir/search.sql\@1", 'postgres' ],
-	'>', \$out1, '2>', \$err1);
-my ($checks, @check_problems) = (0);
-while ($h1->pumpable)
-{
-	my ($ret, $cout, $cerr) = $node->psql('postgres', q{SELECT string_agg(p, E'\n') FROM firstsight.index_check('t_e') p});
-	push @check_problems, "exit $ret: $cerr" if $ret != 0;
-	push @check_problems, $cout if $cout ne '';
-	$checks++;
-	$h1->pump_nb;
-}
-my $ok1 = $h1->finish;
+my ($ok1, $out1, $err1, $checks, @check_problems) = beside_pgbench(
+	q{SELECT string_agg(p, E'\n') FROM firstsight.index_check('t_e') p},
+	sub { my ($ret, $cout, $cerr) = @_; return join("\n", grep { $_ ne '' } ($ret != 0 ? "exit $ret: $cerr" : ''), $cout); },
+	'-c', '8', '-j', '2', '-t', '150', '-f', "$dir/insert.sql\@3", '-f', "$dir/search.sql\@1");
 clean_run('inserts with scans', $ok1, $out1, $err1, 1200);
 note("$checks index_checks ran concurrently with phase 1");
 cmp_ok($checks, '>=', 2, 'index_check ran at least twice during the inserts');
@@ -84,20 +87,11 @@ is(scalar(@check_problems), 0, 'index_check during concurrent inserts finds no p
   or diag(join("\n", @check_problems[0 .. ($#check_problems < 5 ? $#check_problems : 4)]));
 
 # phase 2: inserts and deletes while VACUUM runs over and over
-my ($out2, $err2) = ('', '');
-my $h = IPC::Run::start([ 'pgbench', '-n', '-h', $node->host, '-p', $node->port, '-c', '6', '-j', '2', '-t', '150',
-		'-f', "$dir/insert.sql\@3", '-f', "$dir/delete.sql\@1", '-f', "$dir/search.sql\@1", 'postgres' ],
-	'>', \$out2, '2>', \$err2);
-my ($vacuums, @vacuum_errors) = (0);
-while ($h->pumpable)
-{
-	my ($ret, $vout, $verr) = $node->psql('postgres', 'VACUUM t');
-	push @vacuum_errors, "exit $ret: $verr" if $ret != 0 || $verr =~ /ERROR|could not|deadlock|WARNING/;
-	$vacuums++;
-	$h->pump_nb;
-}
+my ($ok2, $out2, $err2, $vacuums, @vacuum_errors) = beside_pgbench(
+	'VACUUM t',
+	sub { my ($ret, $vout, $verr) = @_; return ($ret != 0 || $verr =~ /ERROR|could not|deadlock|WARNING/) ? "exit $ret: $verr" : ''; },
+	'-c', '6', '-j', '2', '-t', '150', '-f', "$dir/insert.sql\@3", '-f', "$dir/delete.sql\@1", '-f', "$dir/search.sql\@1");
 is(scalar(@vacuum_errors), 0, 'every concurrent VACUUM succeeded without a message') or diag(join("\n", @vacuum_errors));
-my $ok2 = $h->finish;
 note("$vacuums VACUUMs ran concurrently with phase 2");
 cmp_ok($vacuums, '>=', 2, 'VACUUM ran at least twice during the inserts');
 clean_run('inserts, deletes and scans with VACUUM', $ok2, $out2, $err2, 900);
