@@ -6,14 +6,19 @@
 #include "postgres.h"
 
 #include "access/relation.h"
+#include "access/table.h"
+#include "access/tableam.h"
 #include "access/xlog.h"
+#include "catalog/index.h"
 #include "catalog/pg_am.h"
 #include "funcapi.h"
 #include "hnsw.h"
 #include "miscadmin.h"
 #include "storage/bufmgr.h"
 #include "utils/builtins.h"
+#include "utils/lsyscache.h"
 #include "utils/rel.h"
+#include "utils/snapmgr.h"
 #include "utils/tuplestore.h"
 
 /* what the check remembers of each element */
@@ -22,6 +27,7 @@ typedef struct ElemInfo
 	int16		level;			/* -1: no element at this offset */
 	bool		deleted;
 	bool		reached;		/* found by the walk from the entry point */
+	ItemPointerData heaptid;
 } ElemInfo;
 
 typedef struct CheckState
@@ -63,69 +69,108 @@ Lookup(ElemInfo **elems, OffsetNumber *counts, BlockNumber nblocks, ItemPointer 
 	return &elems[blk][off - 1];
 }
 
-/* walk level 0 from the entry point; report live elements never reached */
+/* is every version of the heap row behind this element dead to every transaction? */
+static bool
+HeapRowGone(IndexFetchTableData *fetch, TupleTableSlot *slot, ItemPointer heaptid)
+{
+	ItemPointerData tid = *heaptid;
+	bool		call_again = false;
+	bool		all_dead = false;
+
+	if (table_index_fetch_tuple(fetch, &tid, GetActiveSnapshot(), slot, &call_again, &all_dead))
+		return false;
+	return all_dead;
+}
+
+/*
+ * Walk the graph from the entry point as a search can: on each level from
+ * the top down, starting from every element reached on the level above and
+ * following that level's links.  Report the live elements never reached on
+ * level 0, unless their heap row is dead to everyone: an insert interrupted
+ * between writing its element and linking to it (a crash, a cancel) leaves
+ * such an element behind, its row aborted; no scan returns it and VACUUM
+ * removes it.
+ */
 static void
-CheckReachable(Relation index, HnswMetaPageData *meta, ElemInfo **elems, OffsetNumber *counts,
-			   BlockNumber nblocks, CheckState *cs)
+CheckReachable(Relation index, Relation heap, HnswMetaPageData *meta, ElemInfo **elems,
+			   OffsetNumber *counts, BlockNumber nblocks, CheckState *cs)
 {
 	int			cap = 1024;
-	int			head = 0,
-				tail = 0;
+	int			tail = 0;
 	ItemPointerData *queue = palloc(sizeof(ItemPointerData) * cap);
 	int			unreached = 0;
+	int			gone = 0;
+	IndexFetchTableData *fetch;
+	TupleTableSlot *slot;
 
 	Lookup(elems, counts, nblocks, &meta->entry)->reached = true;
 	queue[tail++] = meta->entry;
-	while (head < tail)
+	for (int lc = meta->entryLevel; lc >= 0; lc--)
 	{
-		ItemPointerData cur = queue[head++];
-		Buffer		buf = ReadBuffer(index, ItemPointerGetBlockNumber(&cur));
-		Page		page;
-		HnswElementTuple tup;
+		int			start = HnswLevelStart(meta->m, lc);
+		int			slots = HnswLevelSlots(meta->m, lc);
 
-		CHECK_FOR_INTERRUPTS();
-		LockBuffer(buf, BUFFER_LOCK_SHARE);
-		page = BufferGetPage(buf);
-		tup = (HnswElementTuple) PageGetItem(page, PageGetItemId(page, ItemPointerGetOffsetNumber(&cur)));
-		for (int i = 0; i < 2 * meta->m && ItemPointerIsValid(&tup->neighbors[i].tid); i++)
+		/* the queue holds every element reached so far: all are on this level */
+		for (int head = 0; head < tail; head++)
 		{
-			ElemInfo   *t = Lookup(elems, counts, nblocks, &tup->neighbors[i].tid);
+			ItemPointerData cur = queue[head];
+			Buffer		buf = ReadBuffer(index, ItemPointerGetBlockNumber(&cur));
+			Page		page;
+			HnswElementTuple tup;
 
-			if (t == NULL || t->level < 0 || t->reached)
-				continue;
-			t->reached = true;
-			if (tail == cap)
+			CHECK_FOR_INTERRUPTS();
+			LockBuffer(buf, BUFFER_LOCK_SHARE);
+			page = BufferGetPage(buf);
+			tup = (HnswElementTuple) PageGetItem(page, PageGetItemId(page, ItemPointerGetOffsetNumber(&cur)));
+			for (int i = 0; i < slots && ItemPointerIsValid(&tup->neighbors[start + i].tid); i++)
 			{
-				if (head > 0)
-				{
-					memmove(queue, queue + head, sizeof(ItemPointerData) * (tail - head));
-					tail -= head;
-					head = 0;
-				}
+				ElemInfo   *t = Lookup(elems, counts, nblocks, &tup->neighbors[start + i].tid);
+
+				/* links to too-low levels are reported by the link pass */
+				if (t == NULL || t->level < lc || t->reached)
+					continue;
+				t->reached = true;
 				if (tail == cap)
 				{
 					cap *= 2;
 					queue = repalloc(queue, sizeof(ItemPointerData) * cap);
 				}
+				queue[tail++] = tup->neighbors[start + i].tid;
 			}
-			queue[tail++] = tup->neighbors[i].tid;
+			UnlockReleaseBuffer(buf);
 		}
-		UnlockReleaseBuffer(buf);
 	}
+
+	fetch = table_index_fetch_begin(heap);
+	slot = table_slot_create(heap, NULL);
 	for (BlockNumber blk = HNSW_HEAD_BLKNO; blk < nblocks; blk++)
 		for (OffsetNumber off = FirstOffsetNumber; off <= counts[blk]; off++)
 		{
 			ElemInfo   *ei = &elems[blk][off - 1];
 
-			if (ei->level >= 0 && !ei->deleted && !ei->reached)
+			if (ei->level < 0 || ei->deleted || ei->reached)
+				continue;
+			if (HeapRowGone(fetch, slot, &ei->heaptid))
+				gone++;
+			else
 			{
 				if (unreached < 10)
-					Problem(cs, "element (%u,%u) cannot be reached from the entry point on level 0", blk, off);
+					Problem(cs, "element (%u,%u) of level %d cannot be reached from the entry point",
+							blk, off, ei->level);
 				unreached++;
 			}
 		}
 	if (unreached > 10)
 		Problem(cs, "%d live elements in all cannot be reached from the entry point", unreached);
+	if (gone > 0)
+		ereport(NOTICE,
+				(errmsg_plural("%d element of a dead table row cannot be reached from the entry point",
+								"%d elements of dead table rows cannot be reached from the entry point",
+								gone, gone),
+				 errdetail("An insert interrupted between writing its element and linking to it (a crash, a cancel) leaves such an element; no scan returns it."),
+				 errhint("VACUUM removes them.")));
+	ExecDropSingleTupleTableSlot(slot);
+	table_index_fetch_end(fetch);
 	pfree(queue);
 }
 
@@ -144,6 +189,8 @@ hnsw_index_check(PG_FUNCTION_ARGS)
 	CheckState	cs;
 	int			topLive = -1;
 	LOCKMODE	lockmode;
+	Oid			heapoid;
+	Relation	heap;
 
 	InitMaterializedSRF(fcinfo, MAT_SRF_USE_EXPECTED_DESC);
 	cs.store = rsinfo->setResult;
@@ -159,6 +206,17 @@ hnsw_index_check(PG_FUNCTION_ARGS)
 	 * standby cannot take it: there the check runs beside WAL replay.
 	 */
 	lockmode = RecoveryInProgress() ? AccessShareLock : ShareLock;
+	/* the table first, then its index, as every other user locks them */
+	heapoid = IndexGetRelation(indexoid, true);
+	if (!OidIsValid(heapoid))
+	{
+		char	   *name = get_rel_name(indexoid);
+
+		ereport(ERROR,
+				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+				 errmsg("\"%s\" is not an embedding_hnsw index", name ? name : "?")));
+	}
+	heap = table_open(heapoid, AccessShareLock);
 	index = relation_open(indexoid, lockmode);
 	if (index->rd_rel->relkind != RELKIND_INDEX || index->rd_indam == NULL ||
 		index->rd_indam->ambuild != ehnswbuild)
@@ -207,6 +265,7 @@ hnsw_index_check(PG_FUNCTION_ARGS)
 			}
 			ei->level = tup->level;
 			ei->deleted = tup->deleted != 0;
+			ei->heaptid = tup->heaptid;
 			if (!ei->deleted)
 				topLive = Max(topLive, tup->level);
 		}
@@ -288,18 +347,19 @@ hnsw_index_check(PG_FUNCTION_ARGS)
 		else if (topLive > meta.entryLevel)
 			Problem(&cs, "a live element has level %d, above the entry point's %d", topLive, meta.entryLevel);
 	}
-	/* every live element must be reachable on level 0 from the entry point */
+	/* every live element must be reachable from the entry point */
 	if (topLive >= 0 && meta.entryLevel >= 0)
 	{
 		ElemInfo   *ep = Lookup(elems, counts, nblocks, &meta.entry);
 
 		if (ep != NULL && ep->level >= 0 && !ep->deleted)
-			CheckReachable(index, &meta, elems, counts, nblocks, &cs);
+			CheckReachable(index, heap, &meta, elems, counts, nblocks, &cs);
 	}
 
 	if (meta.insertPage < HNSW_HEAD_BLKNO || meta.insertPage >= nblocks)
 		Problem(&cs, "insert page %u is outside the index (%u blocks)", meta.insertPage, nblocks);
 
 	relation_close(index, lockmode);
+	table_close(heap, AccessShareLock);
 	return (Datum) 0;
 }
