@@ -39,7 +39,7 @@ max_wal_size = 8GB"
 	psql() { fs_as_user "$BIN/psql" -X -q -v ON_ERROR_STOP=1 -d postgres "$@"; }
 
 	psql -c "CREATE EXTENSION firstsight"
-	if [ "$(psql -At -c "SELECT count(*) FROM firstsight.setting_definition WHERE setting IN ('new_person_ef_search', 'exact_search_faces', 'recent_min_distance')")" != 3 ]; then
+	if [ "$(psql -At -c "SELECT count(*) FROM firstsight.setting_definition WHERE setting IN ('new_person_ef_search', 'new_person_ef_step', 'exact_search_faces', 'recent_min_distance')")" != 4 ]; then
 		fs_say "the installed firstsight is not this tree's build (another build was installed meanwhile); run again"
 		exit 1
 	fi

@@ -10,6 +10,7 @@
 # word, each starting from the ingestion settings' defaults: "on" = defaults,
 # "off" = new_person_ef_search 0 (no wider search before a new person), a
 # number = that new_person_ef_search, and LABEL:SETTING=VALUE[,SETTING=VALUE]
+# (e.g. "nostep:new_person_ef_step=0": straight to the wider search)
 # any project settings (e.g. "base:exact_search_faces=0
 # recent:recent_min_distance=0.055"); the pseudo-setting form=select makes the
 # round's clients send INSERT ... SELECT (the batch trigger, as before the
@@ -68,7 +69,7 @@ for ((round = 0; round < nv; round++)); do
 v=${variants[$round]}
 base=$((20000 * round))
 form=values
-psql -At -c "SELECT firstsight.reset_setting(1, s) FROM unnest(ARRAY['new_person_ef_search', 'exact_search_faces', 'recent_min_distance']) s" >/dev/null
+psql -At -c "SELECT firstsight.reset_setting(1, s) FROM unnest(ARRAY['new_person_ef_search', 'new_person_ef_step', 'exact_search_faces', 'recent_min_distance']) s" >/dev/null
 case "$v" in
 on) ;;
 off) psql -At -c "SELECT firstsight.configure(1, 'new_person_ef_search', '0')" >/dev/null ;;
@@ -82,7 +83,7 @@ off) psql -At -c "SELECT firstsight.configure(1, 'new_person_ef_search', '0')" >
 	done ;;
 *) psql -At -c "SELECT firstsight.configure(1, 'new_person_ef_search', '$v')" >/dev/null ;;
 esac
-fs_say "round $round ($v, INSERT ... $form): $(psql -At -c "SELECT string_agg(setting || ' = ' || value, ', ' ORDER BY setting) FROM firstsight.project_settings WHERE project_id = 1 AND setting IN ('new_person_ef_search', 'exact_search_faces', 'recent_min_distance')"), load average $(cut -d' ' -f1-3 /proc/loadavg)"
+fs_say "round $round ($v, INSERT ... $form): $(psql -At -c "SELECT string_agg(setting || ' = ' || value, ', ' ORDER BY setting) FROM firstsight.project_settings WHERE project_id = 1 AND setting IN ('new_person_ef_search', 'new_person_ef_step', 'exact_search_faces', 'recent_min_distance')"), load average $(cut -d' ' -f1-3 /proc/loadavg)"
 before=$(psql -At -c "SELECT count(*) FROM firstsight.person")
 # form values: one row of VALUES (the face by a scalar subquery), so the
 # single-row path; form select: INSERT ... SELECT, which the batch trigger takes

@@ -33,6 +33,8 @@ INSERT INTO setting_definition VALUES
 	 'notice: faces kept under the retention policy; consent: unconsented faces kept until the end of the day'),
 	('new_person_ef_search', 'integer', '400', NULL, NULL,
 	 'candidate list of the wider gallery search (firstsight.hnsw_ef_search, at most 1000) a capture gets before it becomes a new person; 0: none'),
+	('new_person_ef_step', 'integer', '120', NULL, NULL,
+	 'candidate list of an intermediate search before the wider one (new_person_ef_search): only captures it leaves unmatched pay for the wider search; 0, or not below new_person_ef_search: none'),
 	('exact_search_faces', 'integer', '100', NULL, NULL,
 	 'a batch of at least 64 captures is matched by one exact OpenBLAS search of the whole gallery when the gallery has at most this many faces per capture of the batch; 0: never'),
 	('recent_min_distance', 'distance', '0', NULL, NULL,

@@ -65,6 +65,7 @@ DECLARE
 	mthr float8;
 	gap interval;
 	wide_ef integer;
+	step_ef integer;
 	exact_faces integer;
 	recent_min float8;
 	dims integer;
@@ -93,15 +94,16 @@ BEGIN
 	       max(v) FILTER (WHERE setting = 'masked_match_distance')::float8,
 	       max(v) FILTER (WHERE setting = 'visit_gap')::interval,
 	       max(v) FILTER (WHERE setting = 'new_person_ef_search')::integer,
+	       max(v) FILTER (WHERE setting = 'new_person_ef_step')::integer,
 	       max(v) FILTER (WHERE setting = 'exact_search_faces')::integer,
 	       max(v) FILTER (WHERE setting = 'recent_min_distance')::float8,
 	       max(x.dims), max(x.time_zone),
 	       (SELECT max(person_id) FROM person WHERE project_id = p_project_id)
-	INTO thr, mthr, gap, wide_ef, exact_faces, recent_min, dims, tz, last_person
+	INTO thr, mthr, gap, wide_ef, step_ef, exact_faces, recent_min, dims, tz, last_person
 	FROM (SELECT d.setting, p.dims, p.time_zone, coalesce(s.value, setting_default(d, p.dims)) AS v
 	      FROM project p
 	      JOIN setting_definition d ON d.setting IN ('match_distance', 'masked_match_distance', 'visit_gap',
-	                                                 'new_person_ef_search', 'exact_search_faces',
+	                                                 'new_person_ef_search', 'new_person_ef_step', 'exact_search_faces',
 	                                                 'recent_min_distance')
 	      LEFT JOIN project_setting s ON s.project_id = p.project_id AND s.setting = d.setting
 	      WHERE p.project_id = p_project_id) x;
@@ -139,16 +141,22 @@ BEGIN
 			todo := todo || pos;
 		END IF;
 	END LOOP;
-	-- pass 1 without the lock (skipped when new_person_ef_search is 0 or the
-	-- search was exact), pass 2 under it (skipped when no person was made since)
-	FOR pass IN 1 .. 2 LOOP
-		CONTINUE WHEN todo IS NULL OR (pass = 1 AND (wide_ef = 0 OR use_exact));
-		IF pass = 2 THEN
+	-- passes 1 and 2 without the lock (skipped when new_person_ef_search is 0
+	-- or the search was exact): pass 1 at new_person_ef_step, which finds most
+	-- of the first search's misses for a fraction of the wider search's cost
+	-- (skipped when 0 or not below new_person_ef_search), pass 2 at
+	-- new_person_ef_search for what it left; pass 3 under the lock, as widely
+	-- (skipped when no person was made since)
+	FOR pass IN 1 .. 3 LOOP
+		CONTINUE WHEN todo IS NULL OR (pass < 3 AND (wide_ef = 0 OR use_exact))
+		              OR (pass = 1 AND NOT (step_ef > 0 AND step_ef < wide_ef));
+		IF pass = 3 THEN
 			PERFORM pg_advisory_xact_lock(hashtextextended('firstsight.new_person', p_project_id));
 			EXIT WHEN (SELECT max(person_id) FROM person WHERE project_id = p_project_id)
 			          IS NOT DISTINCT FROM last_person;
 		END IF;
-		FOR r IN SELECT * FROM gallery_nearest(p_project_id, (SELECT array_agg(faces[j] ORDER BY j) FROM unnest(todo) j), wide_ef) LOOP
+		FOR r IN SELECT * FROM gallery_nearest(p_project_id, (SELECT array_agg(faces[j] ORDER BY j) FROM unnest(todo) j),
+		                                       CASE WHEN pass = 1 THEN step_ef ELSE wide_ef END) LOOP
 			k := todo[r.ord];
 			IF r.distance <= (CASE WHEN masks[k] THEN mthr ELSE thr END) THEN
 				persons[k] := r.person_id;
