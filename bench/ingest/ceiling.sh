@@ -13,6 +13,14 @@
 #          defaults and indexes, the loaded rows copied in) without triggers
 #   c      the full path: the one-row INSERT ... VALUES of run.sh's sustained
 #          round (defaults)
+#   m<STEP> ingestion's matching stage alone, as ingest_batch runs it for one
+#          capture: the first search, and for an answer beyond match_distance
+#          the search at ef_search STEP (the setting new_person_ef_step; 0 or
+#          not below new_person_ef_search: none), then for what is still
+#          beyond it the search at new_person_ef_search; "m0" is the single
+#          wider search, "m120" the default staging
+#   n<STEP> the same for faces of nobody in the gallery (new persons: they
+#          pass every search)
 # PARTS ("a40 a400 b c"): the parts, in this order, each against this one
 # gallery; c adds exemplars and must come last to keep the others on the
 # loaded gallery (a part after c runs on the grown one).  Each part is
@@ -35,7 +43,12 @@ read -r -a parts <<<"${PARTS:-a40 a400 b c}"
 read -r -a miss_ef <<<"${MISS_EF-80 120 200 400}"
 MISS_PROBES=${MISS_PROBES:-2000}
 
-ingest_setup 0 20000
+# 20,000 identities beyond the gallery for the n parts
+ingest_setup 20000 20000
+psql -c "CREATE UNLOGGED TABLE bench_new AS SELECT id - $GALLERY AS n, face FROM bench_centre WHERE id > $GALLERY;
+         CREATE UNIQUE INDEX ON bench_new (n); ANALYZE bench_new"
+thr=$(psql -At -c "SELECT value FROM firstsight.project_settings WHERE project_id = 1 AND setting = 'match_distance'")
+wide=$(psql -At -c "SELECT value FROM firstsight.project_settings WHERE project_id = 1 AND setting = 'new_person_ef_search'")
 fs_say "$(bench_machine)"
 
 # the misses of the first search, one session (the index mapped first)
@@ -91,6 +104,7 @@ VACUUM ANALYZE bench_scratch.capture;
 SQL
 
 declare -A rate p50 p99
+summary=()
 for part in "${parts[@]}"; do
 	case "$part" in
 	a40) body="SELECT * FROM firstsight.gallery_nearest(1, ARRAY[(SELECT face FROM bench_probe WHERE n = :n)]);" ;;
@@ -98,14 +112,29 @@ for part in "${parts[@]}"; do
 	b) body="INSERT INTO bench_scratch.capture (project_id, camera_id, captured_at, face, quality, masked, person_id, visit_id, match_distance, expires_at)
 VALUES (1, 'cam' || (:client_id % 8), now(), (SELECT face FROM bench_probe WHERE n = :n), 0.8, false,
         1 + (:n * 7919) % $GALLERY, 1 + (:n * 7919) % $GALLERY, 0.002, now() + interval '180 days');" ;;
+	[mn][0-9]*)
+		step=${part#?}; tab=bench_probe; [ "${part:0:1}" = n ] && tab=bench_new
+		q="FROM firstsight.gallery_nearest(1, ARRAY[(SELECT face FROM $tab WHERE n = :n)]"
+		body="SELECT (distance > $thr)::int AS miss $q) \\gset"
+		if [ "$step" -gt 0 ] && [ "$step" -lt "$wide" ]; then
+			body="$body
+\\if :miss
+SELECT (distance > $thr)::int AS miss $q, $step) \\gset
+\\endif"
+		fi
+		body="$body
+\\if :miss
+SELECT (distance > $thr)::int AS miss $q, $wide) \\gset
+\\endif" ;;
 	c) body="INSERT INTO firstsight.capture (project_id, camera_id, captured_at, face, quality, masked)
 VALUES (1, 'cam' || (:client_id % 8), now(), (SELECT face FROM bench_probe WHERE n = :n), 0.8, false);" ;;
-	*) fs_say "unknown part $part (a<EF>, b, c)"; exit 1 ;;
+	*) fs_say "unknown part $part (a<EF>, b, c, m<STEP>, n<STEP>)"; exit 1 ;;
 	esac
 	fs_say "part $part: $CLIENTS clients, $WARMUP s warm-up, then $DURATION s measured, load average $(cut -d' ' -f1-3 /proc/loadavg)"
 	before=$(psql -At -c "SELECT count(*) FROM firstsight.person")
 	ingest_pgbench "$part" 0 "$body"
 	rate[$part]=$ingest_rate; p50[$part]=$ingest_p50; p99[$part]=$ingest_p99
+	summary+=("$part $ingest_rate $ingest_p50 $ingest_p99")
 	if [ "$part" = c ]; then
 		fs_say "part c: new persons from probes (should be 0): $(($(psql -At -c "SELECT count(*) FROM firstsight.person") - before))"
 	fi
@@ -113,11 +142,13 @@ VALUES (1, 'cam' || (:client_id % 8), now(), (SELECT face FROM bench_probe WHERE
 done
 
 echo "summary (GALLERY $GALLERY x $DIMS, $CLIENTS clients, $DURATION s after $WARMUP s warm-up):"
-for part in "${parts[@]}"; do
+# in the order run (a part run twice is listed twice; "against c" uses c's last run)
+for line in "${summary[@]}"; do
+	read -r part r a b <<<"$line"
 	if [ -n "${rate[c]:-}" ]; then
-		printf '  %-5s %6s/s  p50 %8s ms  p99 %8s ms   against c: rate %sx, p50 %sx, p99 %sx\n' "$part" "${rate[$part]}" "${p50[$part]}" "${p99[$part]}" \
-			"$(bench_ratio "${rate[$part]}" "${rate[c]}")" "$(bench_ratio "${p50[$part]}" "${p50[c]}")" "$(bench_ratio "${p99[$part]}" "${p99[c]}")"
+		printf '  %-5s %6s/s  p50 %8s ms  p99 %8s ms   against c: rate %sx, p50 %sx, p99 %sx\n' "$part" "$r" "$a" "$b" \
+			"$(bench_ratio "$r" "${rate[c]}")" "$(bench_ratio "$a" "${p50[c]}")" "$(bench_ratio "$b" "${p99[c]}")"
 	else
-		printf '  %-5s %6s/s  p50 %8s ms  p99 %8s ms\n' "$part" "${rate[$part]}" "${p50[$part]}" "${p99[$part]}"
+		printf '  %-5s %6s/s  p50 %8s ms  p99 %8s ms\n' "$part" "$r" "$a" "$b"
 	fi
 done
