@@ -55,8 +55,7 @@ fs_say "$(bench_machine)"
 fs_say "misses: $MISS_PROBES probes, load average $(cut -d' ' -f1-3 /proc/loadavg)"
 {
 	cat <<SQL
-SELECT 'index check: ' || count(*) || ' problems' || coalesce('; the first: ' || array_to_string((array_agg(p))[1:3], '; '), '')
-FROM firstsight.index_check('firstsight.face_p1_hnsw') p;
+$INDEX_CHECK_SQL
 SELECT value::float8 AS thr FROM firstsight.project_settings WHERE project_id = 1 AND setting = 'match_distance' \\gset
 CREATE TEMP TABLE q AS SELECT array_agg(face ORDER BY n) AS f FROM bench_probe WHERE n <= $MISS_PROBES;
 -- the probe's own person: the exact nearest gallery face (OpenBLAS, whole gallery)

@@ -16,6 +16,9 @@
 #   the rate and p50/p99 of the transactions that ended after WARMUP and
 #   leaves them in ingest_rate, ingest_p50, ingest_p99.
 
+# index_check of the gallery index as one line: how many problems and the first three
+INDEX_CHECK_SQL="SELECT 'index check: ' || count(*) || ' problems' || coalesce('; the first: ' || array_to_string((array_agg(p))[1:3], '; '), '') FROM firstsight.index_check('firstsight.face_p1_hnsw') p;"
+
 DIMS=${DIMS:-512}
 CLIENTS=${CLIENTS:-8}
 DURATION=${DURATION:-30}

@@ -40,7 +40,7 @@ read -r -a crossover <<<"${CROSSOVER-100 1000 3000}"
 if [ ${#crossover[@]} -gt 0 ]; then
 	fs_say "crossover: gallery_nearest (index) against gallery_nearest_exact, load average $(cut -d' ' -f1-3 /proc/loadavg)"
 	{
-		echo "SELECT 'index check: ' || count(*) FROM firstsight.index_check('firstsight.face_p1_hnsw');"
+		echo "$INDEX_CHECK_SQL"
 		echo "SELECT 'warm-up searches: ' || count(*) FROM firstsight.gallery_nearest(1, (SELECT array_agg(face) FROM bench_probe WHERE n <= 200));"
 		# the exact search reads every heap page of the gallery: map them once too
 		echo "SELECT 'warm-up exact search: ' || count(*) FROM firstsight.gallery_nearest_exact(1, (SELECT array_agg(face) FROM bench_probe WHERE n <= 1));"
@@ -108,7 +108,7 @@ psql -c "COPY (SELECT 1, 'cam1', now(), CASE WHEN g % 10 = 0 THEN c.face ELSE p.
 # one session: map the index (index_check reads every page), search 200 faces,
 # map the gallery's heap (one exact search), then time the COPY alone
 psql -At <<SQL
-SELECT 'index check: ' || count(*) FROM firstsight.index_check('firstsight.face_p1_hnsw');
+$INDEX_CHECK_SQL
 SELECT 'warm-up searches: ' || count(*) FROM firstsight.gallery_nearest(1, (SELECT array_agg(face) FROM bench_probe WHERE n > $base AND n <= $base + 200));
 SELECT 'warm-up exact search: ' || count(*) FROM firstsight.gallery_nearest_exact(1, (SELECT array_agg(face) FROM bench_probe WHERE n = $base + 1));
 SELECT clock_timestamp() AS t0 \\gset
@@ -117,6 +117,7 @@ SELECT format('COPY %s captures: %s s, %s captures/s', $COPY_ROWS, round(s::nume
 FROM extract(epoch FROM clock_timestamp() - :'t0'::timestamptz) s;
 SQL
 psql -At -c "SELECT 'captures without person: ' || count(*) FILTER (WHERE person_id IS NULL) FROM firstsight.capture"
+psql -At -c "$INDEX_CHECK_SQL"
 before=$after; after=$(psql -At -c "SELECT count(*) FROM firstsight.person")
 fs_say "[$v] persons made by the COPY: $((after - before)) (new identities: $((COPY_ROWS / 10)); spurious: $((after - before - COPY_ROWS / 10)))"
 rm -f "$dir/copy.tsv"

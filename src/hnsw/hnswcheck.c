@@ -155,8 +155,9 @@ CheckReachable(Relation index, Relation heap, HnswMetaPageData *meta, ElemInfo *
 			else
 			{
 				if (unreached < 10)
-					Problem(cs, "element (%u,%u) of level %d cannot be reached from the entry point",
-							blk, off, ei->level);
+					Problem(cs, "element (%u,%u) of level %d, table row (%u,%u), cannot be reached from the entry point",
+							blk, off, ei->level, ItemPointerGetBlockNumberNoCheck(&ei->heaptid),
+							ItemPointerGetOffsetNumberNoCheck(&ei->heaptid));
 				unreached++;
 			}
 		}
