@@ -205,6 +205,9 @@ extern int	HnswAddBackLink(HnswInfo *info, ItemPointer n, int lc, ItemPointer ne
 							float distance, bool building, bool force, bool keep);
 extern void HnswInsertElement(HnswInfo *info, const float *vec, ItemPointer heaptid, bool building);
 
+/* hnswcheck.c */
+extern int64 HnswRelinkUnreachable(HnswInfo *info);
+
 /* hnswbuild.c */
 extern IndexBuildResult *ehnswbuild(Relation heap, Relation index, IndexInfo *indexInfo);
 extern void ehnswbuildempty(Relation index);

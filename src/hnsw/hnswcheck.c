@@ -11,6 +11,7 @@
 #include "access/xlog.h"
 #include "catalog/index.h"
 #include "catalog/pg_am.h"
+#include "commands/vacuum.h"
 #include "funcapi.h"
 #include "hnsw.h"
 #include "miscadmin.h"
@@ -49,6 +50,9 @@ Problem(CheckState *cs, const char *fmt,...)
 	Datum		value;
 	bool		isnull = false;
 
+	/* VACUUM's walk collects elements without reporting */
+	if (cs == NULL)
+		return;
 	va_start(ap, fmt);
 	vsnprintf(buf, sizeof(buf), fmt, ap);
 	va_end(ap);
@@ -67,6 +71,106 @@ Lookup(ElemInfo **elems, OffsetNumber *counts, BlockNumber nblocks, ItemPointer 
 	if (blk < HNSW_HEAD_BLKNO || blk >= nblocks || off < FirstOffsetNumber || off > counts[blk])
 		return NULL;
 	return &elems[blk][off - 1];
+}
+
+/*
+ * Every element's level, state and heap TID (elems, counts: one entry per
+ * block); malformed tuples are reported to cs (NULL: not reported) and left
+ * out (level -1).  Returns the highest level of a live element, or -1.
+ */
+static int
+CollectElements(Relation index, HnswMetaPageData *meta, BlockNumber nblocks, ElemInfo **elems,
+				OffsetNumber *counts, CheckState *cs)
+{
+	int			topLive = -1;
+
+	for (BlockNumber blk = HNSW_HEAD_BLKNO; blk < nblocks; blk++)
+	{
+		Buffer		buf = ReadBuffer(index, blk);
+		Page		page;
+		OffsetNumber maxoff;
+
+		CHECK_FOR_INTERRUPTS();
+		LockBuffer(buf, BUFFER_LOCK_SHARE);
+		page = BufferGetPage(buf);
+		maxoff = PageGetMaxOffsetNumber(page);
+		counts[blk] = maxoff;
+		elems[blk] = palloc(sizeof(ElemInfo) * Max(maxoff, 1));
+		for (OffsetNumber off = FirstOffsetNumber; off <= maxoff; off++)
+		{
+			ItemId		iid = PageGetItemId(page, off);
+			HnswElementTuple tup = (HnswElementTuple) PageGetItem(page, iid);
+			ElemInfo   *ei = &elems[blk][off - 1];
+
+			ei->level = -1;
+			ei->reached = false;
+			if (!ItemIdIsUsed(iid) || ItemIdGetLength(iid) < offsetof(HnswElementTupleData, neighbors))
+			{
+				Problem(cs, "element (%u,%u): no element tuple at this offset", blk, off);
+				continue;
+			}
+			if (tup->level > meta->maxLevel ||
+				ItemIdGetLength(iid) != HnswTupleSize(meta->m, tup->level, meta->dims) ||
+				tup->dims != meta->dims)
+			{
+				Problem(cs, "element (%u,%u): level %d or size %u does not match the index (m %u, dims %u, max level %u)",
+						blk, off, tup->level, ItemIdGetLength(iid), meta->m, meta->dims, meta->maxLevel);
+				continue;
+			}
+			ei->level = tup->level;
+			ei->deleted = tup->deleted != 0;
+			ei->heaptid = tup->heaptid;
+			if (!ei->deleted)
+				topLive = Max(topLive, tup->level);
+		}
+		UnlockReleaseBuffer(buf);
+	}
+	return topLive;
+}
+
+/*
+ * The walk of a search: on each level from top down to 0, follow that
+ * level's links from every element reached so far (reached ones are queued,
+ * from index first on; all of them are on that level), marking and queueing
+ * what they lead to.  Links to too-low levels are reported by the link pass.
+ */
+static void
+Walk(Relation index, int m, ElemInfo **elems, OffsetNumber *counts, BlockNumber nblocks,
+	 ItemPointerData **queue, int *cap, int *tail, int top, int first)
+{
+	for (int lc = top; lc >= 0; lc--)
+	{
+		int			start = HnswLevelStart(m, lc);
+		int			slots = HnswLevelSlots(m, lc);
+
+		for (int head = first; head < *tail; head++)
+		{
+			ItemPointerData cur = (*queue)[head];
+			Buffer		buf = ReadBuffer(index, ItemPointerGetBlockNumber(&cur));
+			Page		page;
+			HnswElementTuple tup;
+
+			CHECK_FOR_INTERRUPTS();
+			LockBuffer(buf, BUFFER_LOCK_SHARE);
+			page = BufferGetPage(buf);
+			tup = (HnswElementTuple) PageGetItem(page, PageGetItemId(page, ItemPointerGetOffsetNumber(&cur)));
+			for (int i = 0; i < slots && ItemPointerIsValid(&tup->neighbors[start + i].tid); i++)
+			{
+				ElemInfo   *t = Lookup(elems, counts, nblocks, &tup->neighbors[start + i].tid);
+
+				if (t == NULL || t->level < lc || t->reached)
+					continue;
+				t->reached = true;
+				if (*tail == *cap)
+				{
+					*cap *= 2;
+					*queue = repalloc(*queue, sizeof(ItemPointerData) * *cap);
+				}
+				(*queue)[(*tail)++] = tup->neighbors[start + i].tid;
+			}
+			UnlockReleaseBuffer(buf);
+		}
+	}
 }
 
 /* is every version of the heap row behind this element dead to every transaction? */
@@ -105,41 +209,7 @@ CheckReachable(Relation index, Relation heap, HnswMetaPageData *meta, ElemInfo *
 
 	Lookup(elems, counts, nblocks, &meta->entry)->reached = true;
 	queue[tail++] = meta->entry;
-	for (int lc = meta->entryLevel; lc >= 0; lc--)
-	{
-		int			start = HnswLevelStart(meta->m, lc);
-		int			slots = HnswLevelSlots(meta->m, lc);
-
-		/* the queue holds every element reached so far: all are on this level */
-		for (int head = 0; head < tail; head++)
-		{
-			ItemPointerData cur = queue[head];
-			Buffer		buf = ReadBuffer(index, ItemPointerGetBlockNumber(&cur));
-			Page		page;
-			HnswElementTuple tup;
-
-			CHECK_FOR_INTERRUPTS();
-			LockBuffer(buf, BUFFER_LOCK_SHARE);
-			page = BufferGetPage(buf);
-			tup = (HnswElementTuple) PageGetItem(page, PageGetItemId(page, ItemPointerGetOffsetNumber(&cur)));
-			for (int i = 0; i < slots && ItemPointerIsValid(&tup->neighbors[start + i].tid); i++)
-			{
-				ElemInfo   *t = Lookup(elems, counts, nblocks, &tup->neighbors[start + i].tid);
-
-				/* links to too-low levels are reported by the link pass */
-				if (t == NULL || t->level < lc || t->reached)
-					continue;
-				t->reached = true;
-				if (tail == cap)
-				{
-					cap *= 2;
-					queue = repalloc(queue, sizeof(ItemPointerData) * cap);
-				}
-				queue[tail++] = tup->neighbors[start + i].tid;
-			}
-			UnlockReleaseBuffer(buf);
-		}
-	}
+	Walk(index, meta->m, elems, counts, nblocks, &queue, &cap, &tail, meta->entryLevel, 0);
 
 	fetch = table_index_fetch_begin(heap);
 	slot = table_slot_create(heap, NULL);
@@ -173,6 +243,123 @@ CheckReachable(Relation index, Relation heap, HnswMetaPageData *meta, ElemInfo *
 	ExecDropSingleTupleTableSlot(slot);
 	table_index_fetch_end(fetch);
 	pfree(queue);
+}
+
+/*
+ * VACUUM's last step: link every live element that no search can reach
+ * from its nearest reachable neighbour, with a kept link (see hnsw.h: kept
+ * links make sure an element keeps a link in, not a path from the entry
+ * point, and a small group whose other links in were all pruned away is an
+ * island).  The nearest is taken among the element's own level-0 links, or,
+ * when none of those is reached, found by a search for its vector.  After
+ * each link the walk goes on from the element on level 0, so an island is
+ * joined once.  Inserts run meanwhile: an element written after the walk
+ * began is not looked at, and one whose insert is still linking it may get
+ * one link more than it needed.  Returns the number of elements linked.
+ */
+int64
+HnswRelinkUnreachable(HnswInfo *info)
+{
+	Relation	index = info->index;
+	HnswMetaPageData meta;
+	BlockNumber nblocks;
+	ElemInfo  **elems;
+	OffsetNumber *counts;
+	int			cap = 1024;
+	int			tail = 0;
+	ItemPointerData *queue;
+	ElemInfo   *ep;
+	int64		linked = 0;
+	float	   *vec = palloc(sizeof(float) * info->dims);
+	HnswNeighbor *out = palloc(sizeof(HnswNeighbor) * HnswLevelSlots(info->m, 0));
+
+	HnswReadMeta(index, &meta);
+	nblocks = RelationGetNumberOfBlocks(index);
+	if (meta.entryLevel < 0 || nblocks <= HNSW_HEAD_BLKNO)
+		return 0;
+	elems = palloc0(sizeof(ElemInfo *) * nblocks);
+	counts = palloc0(sizeof(OffsetNumber) * nblocks);
+	(void) CollectElements(index, &meta, nblocks, elems, counts, NULL);
+	ep = Lookup(elems, counts, nblocks, &meta.entry);
+	if (ep == NULL || ep->level < 0 || ep->deleted)
+		return 0;
+	queue = palloc(sizeof(ItemPointerData) * cap);
+	ep->reached = true;
+	queue[tail++] = meta.entry;
+	Walk(index, meta.m, elems, counts, nblocks, &queue, &cap, &tail, meta.entryLevel, 0);
+
+	for (BlockNumber blk = HNSW_HEAD_BLKNO; blk < nblocks; blk++)
+		for (OffsetNumber off = FirstOffsetNumber; off <= counts[blk]; off++)
+		{
+			ElemInfo   *ei = &elems[blk][off - 1];
+			ItemPointerData self;
+			ItemPointerData from;
+			float		distance = 0;
+			int			nout = 0;
+			bool		deleted;
+			Buffer		buf;
+			HnswElementTuple tup;
+
+			if (ei->level < 0 || ei->deleted || ei->reached)
+				continue;
+			vacuum_delay_point();
+			ItemPointerSet(&self, blk, off);
+			ItemPointerSetInvalid(&from);
+
+			/* its vector and level-0 links */
+			buf = ReadBuffer(index, blk);
+			LockBuffer(buf, BUFFER_LOCK_SHARE);
+			tup = (HnswElementTuple) PageGetItem(BufferGetPage(buf), PageGetItemId(BufferGetPage(buf), off));
+			deleted = tup->deleted != 0;
+			memcpy(vec, HnswTupleVector(tup, info->m), sizeof(float) * info->dims);
+			while (nout < HnswLevelSlots(info->m, 0) && ItemPointerIsValid(&tup->neighbors[nout].tid))
+			{
+				out[nout] = tup->neighbors[nout];
+				nout++;
+			}
+			UnlockReleaseBuffer(buf);
+			if (deleted)
+				continue;
+
+			/* the nearest reached live element it links to ... */
+			for (int i = 0; i < nout; i++)
+			{
+				ElemInfo   *t = Lookup(elems, counts, nblocks, &out[i].tid);
+
+				if (t != NULL && t->level >= 0 && !t->deleted && t->reached &&
+					(!ItemPointerIsValid(&from) || out[i].distance < distance))
+				{
+					from = out[i].tid;
+					distance = out[i].distance;
+				}
+			}
+			/* ... or the nearest a search finds (only reachable ones are found) */
+			if (!ItemPointerIsValid(&from))
+			{
+				int			n;
+				HnswCandidate **w = HnswSearchFromEntry(info, &meta, vec, info->efConstruction, 0, &n, NULL);
+
+				for (int i = 0; i < n && !ItemPointerIsValid(&from); i++)
+					if (!ItemPointerEquals(&w[i]->tid, &self))
+					{
+						from = w[i]->tid;
+						distance = w[i]->distance;
+					}
+			}
+			if (!ItemPointerIsValid(&from) ||
+				HnswAddBackLink(info, &from, 0, &self, vec, distance, false, true, true) == HNSW_BACKLINK_NONE)
+				continue;
+			linked++;
+			ei->reached = true;
+			if (tail == cap)
+			{
+				cap *= 2;
+				queue = repalloc(queue, sizeof(ItemPointerData) * cap);
+			}
+			queue[tail++] = self;
+			Walk(index, meta.m, elems, counts, nblocks, &queue, &cap, &tail, 0, tail - 1);
+		}
+	return linked;
 }
 
 PG_FUNCTION_INFO_V1(hnsw_index_check);
@@ -231,47 +418,7 @@ hnsw_index_check(PG_FUNCTION_ARGS)
 	counts = palloc0(sizeof(OffsetNumber) * Max(nblocks, 1));
 
 	/* first pass: every element's level and state */
-	for (BlockNumber blk = HNSW_HEAD_BLKNO; blk < nblocks; blk++)
-	{
-		Buffer		buf = ReadBuffer(index, blk);
-		Page		page;
-		OffsetNumber maxoff;
-
-		CHECK_FOR_INTERRUPTS();
-		LockBuffer(buf, BUFFER_LOCK_SHARE);
-		page = BufferGetPage(buf);
-		maxoff = PageGetMaxOffsetNumber(page);
-		counts[blk] = maxoff;
-		elems[blk] = palloc(sizeof(ElemInfo) * Max(maxoff, 1));
-		for (OffsetNumber off = FirstOffsetNumber; off <= maxoff; off++)
-		{
-			ItemId		iid = PageGetItemId(page, off);
-			HnswElementTuple tup = (HnswElementTuple) PageGetItem(page, iid);
-			ElemInfo   *ei = &elems[blk][off - 1];
-
-			ei->level = -1;
-			ei->reached = false;
-			if (!ItemIdIsUsed(iid) || ItemIdGetLength(iid) < offsetof(HnswElementTupleData, neighbors))
-			{
-				Problem(&cs, "element (%u,%u): no element tuple at this offset", blk, off);
-				continue;
-			}
-			if (tup->level > meta.maxLevel ||
-				ItemIdGetLength(iid) != HnswTupleSize(meta.m, tup->level, meta.dims) ||
-				tup->dims != meta.dims)
-			{
-				Problem(&cs, "element (%u,%u): level %d or size %u does not match the index (m %u, dims %u, max level %u)",
-						blk, off, tup->level, ItemIdGetLength(iid), meta.m, meta.dims, meta.maxLevel);
-				continue;
-			}
-			ei->level = tup->level;
-			ei->deleted = tup->deleted != 0;
-			ei->heaptid = tup->heaptid;
-			if (!ei->deleted)
-				topLive = Max(topLive, tup->level);
-		}
-		UnlockReleaseBuffer(buf);
-	}
+	topLive = CollectElements(index, &meta, nblocks, elems, counts, &cs);
 
 	/* second pass: every link of every live element */
 	for (BlockNumber blk = HNSW_HEAD_BLKNO; blk < nblocks; blk++)

@@ -8,12 +8,17 @@
  *		   live links of the deleted ones (two hops);
  *		   elements left with too few links search the graph for new ones,
  *		   from an entry point moved off any deleted element beforehand;
- *		3. drop the deleted elements' own links.
+ *		3. drop the deleted elements' own links;
+ *		and, at every VACUUM (amvacuumcleanup), link the live elements no
+ *		search can reach from their nearest reachable neighbour
+ *		(HnswRelinkUnreachable in hnswcheck.c, which shares index_check's walk).
  *		Deleted slots are not reused, so a scan or insert that still holds a
  *		TID of a deleted element reads an element marked deleted, never a
  *		different one.
  */
 #include "postgres.h"
+
+#include "postmaster/autovacuum.h"
 
 #include "access/generic_xlog.h"
 #include "commands/vacuum.h"
@@ -468,8 +473,27 @@ ehnswbulkdelete(IndexVacuumInfo *info, IndexBulkDeleteResult *stats,
 IndexBulkDeleteResult *
 ehnswvacuumcleanup(IndexVacuumInfo *info, IndexBulkDeleteResult *stats)
 {
+	HnswInfo	hi;
+	MemoryContext ctx;
+	MemoryContext old;
+	int64		linked;
+
 	if (info->analyze_only)
 		return stats;
+
+	/* link the live elements no search could reach (see HnswRelinkUnreachable) */
+	ctx = AllocSetContextCreate(CurrentMemoryContext, "embedding_hnsw reachability", ALLOCSET_DEFAULT_SIZES);
+	old = MemoryContextSwitchTo(ctx);
+	HnswInitInfo(&hi, info->index);
+	linked = HnswRelinkUnreachable(&hi);
+	MemoryContextSwitchTo(old);
+	MemoryContextDelete(ctx);
+	/* a repair worth knowing of: in the server log for autovacuum, to the client for VACUUM */
+	if (linked > 0)
+		ereport(IsAutoVacuumWorkerProcess() ? LOG : INFO,
+				(errmsg("index \"%s\": linked " INT64_FORMAT " elements no search could reach",
+						RelationGetRelationName(info->index), linked)));
+
 	if (stats == NULL)
 	{
 		/* nothing was deleted: the heap's count will do */

@@ -1,0 +1,114 @@
+# embedding_hnsw: a live element that no search can reach is found by
+# index_check and linked again by VACUUM.  Such islands come from inserts
+# pruning the last links into a small group over a long time (see
+# src/hnsw/README.md); here one is made at once: with the server stopped,
+# every link into one element is pointed at the entry point instead (as
+# amcheck's tests corrupt pages), so the graph stays well-formed and only
+# that element is cut off.
+use strict;
+use warnings;
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+
+my $node = PostgreSQL::Test::Cluster->new('reach');
+$node->init;
+$node->append_conf('postgresql.conf', "autovacuum = off\n");
+$node->start;
+
+$node->safe_psql('postgres', q{
+	CREATE EXTENSION firstsight;
+	ALTER DATABASE postgres SET search_path = public, firstsight;
+});
+$node->safe_psql('postgres', q{
+	SELECT setseed(0.105);
+	CREATE TABLE t (id int PRIMARY KEY, e embedding(16));
+	INSERT INTO t SELECT i, (SELECT array_agg((random() - 0.5)::real)::real[]::embedding FROM generate_series(1, 16) WHERE i > 0)
+		FROM generate_series(1, 2000) i;
+	CREATE INDEX t_e ON t USING embedding_hnsw (e embedding_l2_ops);
+});
+is($node->safe_psql('postgres', q{SELECT count(*) FROM index_check('t_e')}), '0', 'the built index is sound');
+
+# the element of row 777, and whether a search for its vector finds the row
+my $victim = 777;
+my ($hblk, $hoff) = $node->safe_psql('postgres', "SELECT ctid FROM t WHERE id = $victim") =~ /\((\d+),(\d+)\)/;
+my $self_search = qq{SET enable_seqscan = off;
+	SELECT id FROM t ORDER BY e <-> (SELECT e FROM t WHERE id = $victim) LIMIT 1};
+is($node->safe_psql('postgres', $self_search), $victim, 'before: the search for its vector finds the row');
+
+my $file = $node->data_dir . '/' . $node->safe_psql('postgres', q{SELECT pg_relation_filepath('t_e')});
+$node->stop;
+
+open my $fh, '+<:raw', $file or die "open $file: $!";
+my $size = -s $file;
+my $bs = 8192;
+my $data;
+read($fh, $data, $size) == $size or die "short read";
+
+sub tid_at
+{
+	my ($pos) = @_;
+	my ($hi, $lo, $posid) = unpack('v v v', substr($data, $pos, 6));
+	return (($hi << 16) | $lo, $posid);
+}
+
+# metapage: m at 24 + 10, entry level at 24 + 18, entry TID at 24 + 20
+my $m = unpack('v', substr($data, 34, 2));
+my ($eblk, $eoff) = tid_at(44);
+
+# every element: its TID, level, heap TID and the position of its slots
+my @elements;
+for my $blk (1 .. $size / $bs - 1)
+{
+	my $page = $blk * $bs;
+	my $lower = unpack('v', substr($data, $page + 12, 2));
+	for my $i (0 .. ($lower - 24) / 4 - 1)
+	{
+		my $lp = unpack('V', substr($data, $page + 24 + 4 * $i, 4));
+		my $off = $lp & 0x7fff;
+		my $tup = $page + $off;
+		my ($hb, $ho) = tid_at($tup);
+		my $level = unpack('C', substr($data, $tup + 6, 1));
+		push @elements, { blk => $blk, off => $i + 1, level => $level, hblk => $hb, hoff => $ho,
+			slots => $tup + 12, nslots => 2 * $m + $level * $m };
+	}
+}
+my ($u) = grep { $_->{hblk} == $hblk && $_->{hoff} == $hoff } @elements;
+ok(defined $u, "the element of row $victim found in the index file");
+is($u->{level}, 0, 'it is on level 0 only');
+ok(!($u->{blk} == $eblk && $u->{off} == $eoff), 'it is not the entry point');
+
+# every link into it now leads to the entry point
+my $cut = 0;
+for my $e (@elements)
+{
+	for my $s (0 .. $e->{nslots} - 1)
+	{
+		my $pos = $e->{slots} + 12 * $s;
+		my ($b, $o) = tid_at($pos);
+		next unless $b == $u->{blk} && $o == $u->{off};
+		substr($data, $pos, 6) = pack('v v v', $eblk >> 16, $eblk & 0xffff, $eoff);
+		$cut++;
+	}
+}
+cmp_ok($cut, '>', 0, "$cut links into element ($u->{blk},$u->{off}) pointed at the entry point");
+seek($fh, 0, 0);
+print $fh $data;
+close $fh;
+
+$node->start;
+my $problems = $node->safe_psql('postgres', q{SELECT string_agg(p, E'\n') FROM index_check('t_e') p});
+like($problems, qr/^element \($u->{blk},$u->{off}\) of level 0, table row \($hblk,$hoff\), cannot be reached from the entry point$/,
+	'index_check names the cut-off element and its table row, and nothing else');
+isnt($node->safe_psql('postgres', $self_search), $victim, 'the search for its vector cannot find the row');
+
+# VACUUM with nothing to remove still walks the graph and links it again
+my ($ret, $out, $err) = $node->psql('postgres', 'VACUUM t');
+is($ret, 0, 'VACUUM ran');
+like($err, qr/index "t_e": linked 1 elements no search could reach/, 'VACUUM says it linked one element');
+is($node->safe_psql('postgres', q{SELECT count(*) FROM index_check('t_e')}), '0', 'after VACUUM the index is sound');
+is($node->safe_psql('postgres', $self_search), $victim, 'after VACUUM the search finds the row again');
+($ret, $out, $err) = $node->psql('postgres', 'VACUUM t');
+unlike($err, qr/no search could reach/, 'a second VACUUM finds nothing to link');
+
+done_testing();
