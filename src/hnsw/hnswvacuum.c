@@ -9,8 +9,9 @@
  *		   elements left with too few links search the graph for new ones,
  *		   from an entry point moved off any deleted element beforehand;
  *		3. drop the deleted elements' own links;
- *		and, at every VACUUM (amvacuumcleanup), link the live elements no
- *		search can reach from their nearest reachable neighbour
+ *		and, at the end (amvacuumcleanup; an autovacuum that removed nothing
+ *		skips it), link the live elements no search can reach from their
+ *		nearest reachable neighbour
  *		(HnswRelinkUnreachable in hnswcheck.c, which shares index_check's walk).
  *		Deleted slots are not reused, so a scan or insert that still holds a
  *		TID of a deleted element reads an element marked deleted, never a
@@ -481,18 +482,30 @@ ehnswvacuumcleanup(IndexVacuumInfo *info, IndexBulkDeleteResult *stats)
 	if (info->analyze_only)
 		return stats;
 
-	/* link the live elements no search could reach (see HnswRelinkUnreachable) */
-	ctx = AllocSetContextCreate(CurrentMemoryContext, "embedding_hnsw reachability", ALLOCSET_DEFAULT_SIZES);
-	old = MemoryContextSwitchTo(ctx);
-	HnswInitInfo(&hi, info->index);
-	linked = HnswRelinkUnreachable(&hi);
-	MemoryContextSwitchTo(old);
-	MemoryContextDelete(ctx);
+	/*
+	 * Link the live elements no search could reach (HnswRelinkUnreachable):
+	 * the walk reads every page, about 10 us per element, so an autovacuum
+	 * that removed nothing from the index (stats is NULL: no bulk delete ran)
+	 * skips it; a VACUUM run by hand always walks.
+	 */
+	if (stats == NULL && IsAutoVacuumWorkerProcess())
+		linked = 0;
+	else
+	{
+		ctx = AllocSetContextCreate(CurrentMemoryContext, "embedding_hnsw reachability", ALLOCSET_DEFAULT_SIZES);
+		old = MemoryContextSwitchTo(ctx);
+		HnswInitInfo(&hi, info->index);
+		linked = HnswRelinkUnreachable(&hi);
+		MemoryContextSwitchTo(old);
+		MemoryContextDelete(ctx);
+	}
 	/* a repair worth knowing of: in the server log for autovacuum, to the client for VACUUM */
 	if (linked > 0)
 		ereport(IsAutoVacuumWorkerProcess() ? LOG : INFO,
-				(errmsg("index \"%s\": linked " INT64_FORMAT " elements no search could reach",
-						RelationGetRelationName(info->index), linked)));
+				(errmsg_plural("index \"%s\": linked %d element no search could reach",
+							   "index \"%s\": linked %d elements no search could reach",
+							   (unsigned long) linked,
+							   RelationGetRelationName(info->index), (int) linked)));
 
 	if (stats == NULL)
 	{
