@@ -163,6 +163,16 @@ typedef struct HnswCandidate
 	ItemPointerData *neighbors;
 } HnswCandidate;
 
+/* a copy of one element: level, state, every link slot, and the vector if asked for */
+typedef struct HnswElementCopy
+{
+	int			level;
+	bool		deleted;
+	float	   *vec;
+	HnswNeighbor *nbrs;
+	int			nslots;
+} HnswElementCopy;
+
 /* a set of visited element TIDs */
 typedef struct HnswVisited HnswVisited;
 
@@ -188,6 +198,7 @@ extern HnswVisited *HnswVisitedCreate(int expected);
 extern bool HnswVisitedAdd(HnswVisited *v, ItemPointer tid);
 extern bool HnswVisitedContains(HnswVisited *v, ItemPointer tid);
 extern HnswCandidate *HnswLoadCandidate(HnswInfo *info, ItemPointer tid, const float *q, int lc);
+extern bool HnswCopyElement(HnswInfo *info, ItemPointer tid, HnswElementCopy *ec, bool wantVec);
 extern Buffer HnswReadBuffer(Relation index, BlockNumber blkno);
 extern HnswCandidate *HnswLoadCandidateBounded(HnswInfo *info, ItemPointer tid, const float *q, int lc, float bound);
 extern HnswCandidate **HnswSearchLayer(HnswInfo *info, const float *q, HnswCandidate **entries,

@@ -128,25 +128,66 @@ CollectElements(Relation index, HnswMetaPageData *meta, BlockNumber nblocks, Ele
 	return topLive;
 }
 
+/* the walk of a search over the collected elements */
+typedef struct Reach
+{
+	Relation	index;
+	int			m;
+	ElemInfo  **elems;
+	OffsetNumber *counts;
+	BlockNumber nblocks;
+	ItemPointerData *queue;		/* every element reached so far */
+	int			cap;
+	int			tail;
+} Reach;
+
+static void
+ReachInit(Reach *r, Relation index, int m, ElemInfo **elems, OffsetNumber *counts, BlockNumber nblocks)
+{
+	r->index = index;
+	r->m = m;
+	r->elems = elems;
+	r->counts = counts;
+	r->nblocks = nblocks;
+	r->cap = 1024;
+	r->tail = 0;
+	r->queue = palloc(sizeof(ItemPointerData) * r->cap);
+}
+
+static void
+Enqueue(Reach *r, ElemInfo *e, ItemPointer tid)
+{
+	e->reached = true;
+	if (r->tail == r->cap)
+	{
+		r->cap *= 2;
+		r->queue = repalloc(r->queue, sizeof(ItemPointerData) * r->cap);
+	}
+	r->queue[r->tail++] = *tid;
+}
+
 /*
- * The walk of a search: on each level from top down to 0, follow that
- * level's links from every element reached so far (reached ones are queued,
- * from index first on; all of them are on that level), marking and queueing
- * what they lead to.  Links to too-low levels are reported by the link pass.
+ * Walk as a search can from the element at tid (on level top and below):
+ * on each level from top down to 0, follow that level's links from every
+ * element reached from it so far (all of them are on that level), marking
+ * and queueing what they lead to.  Links to too-low levels are reported by
+ * the link pass.
  */
 static void
-Walk(Relation index, int m, ElemInfo **elems, OffsetNumber *counts, BlockNumber nblocks,
-	 ItemPointerData **queue, int *cap, int *tail, int top, int first)
+ReachFrom(Reach *r, ItemPointer tid, int top)
 {
+	int			first = r->tail;
+
+	Enqueue(r, Lookup(r->elems, r->counts, r->nblocks, tid), tid);
 	for (int lc = top; lc >= 0; lc--)
 	{
-		int			start = HnswLevelStart(m, lc);
-		int			slots = HnswLevelSlots(m, lc);
+		int			start = HnswLevelStart(r->m, lc);
+		int			slots = HnswLevelSlots(r->m, lc);
 
-		for (int head = first; head < *tail; head++)
+		for (int head = first; head < r->tail; head++)
 		{
-			ItemPointerData cur = (*queue)[head];
-			Buffer		buf = ReadBuffer(index, ItemPointerGetBlockNumber(&cur));
+			ItemPointerData cur = r->queue[head];
+			Buffer		buf = ReadBuffer(r->index, ItemPointerGetBlockNumber(&cur));
 			Page		page;
 			HnswElementTuple tup;
 
@@ -156,17 +197,10 @@ Walk(Relation index, int m, ElemInfo **elems, OffsetNumber *counts, BlockNumber 
 			tup = (HnswElementTuple) PageGetItem(page, PageGetItemId(page, ItemPointerGetOffsetNumber(&cur)));
 			for (int i = 0; i < slots && ItemPointerIsValid(&tup->neighbors[start + i].tid); i++)
 			{
-				ElemInfo   *t = Lookup(elems, counts, nblocks, &tup->neighbors[start + i].tid);
+				ElemInfo   *t = Lookup(r->elems, r->counts, r->nblocks, &tup->neighbors[start + i].tid);
 
-				if (t == NULL || t->level < lc || t->reached)
-					continue;
-				t->reached = true;
-				if (*tail == *cap)
-				{
-					*cap *= 2;
-					*queue = repalloc(*queue, sizeof(ItemPointerData) * *cap);
-				}
-				(*queue)[(*tail)++] = tup->neighbors[start + i].tid;
+				if (t != NULL && t->level >= lc && !t->reached)
+					Enqueue(r, t, &tup->neighbors[start + i].tid);
 			}
 			UnlockReleaseBuffer(buf);
 		}
@@ -199,17 +233,14 @@ static void
 CheckReachable(Relation index, Relation heap, HnswMetaPageData *meta, ElemInfo **elems,
 			   OffsetNumber *counts, BlockNumber nblocks, CheckState *cs)
 {
-	int			cap = 1024;
-	int			tail = 0;
-	ItemPointerData *queue = palloc(sizeof(ItemPointerData) * cap);
+	Reach		r;
 	int			unreached = 0;
 	int			gone = 0;
 	IndexFetchTableData *fetch;
 	TupleTableSlot *slot;
 
-	Lookup(elems, counts, nblocks, &meta->entry)->reached = true;
-	queue[tail++] = meta->entry;
-	Walk(index, meta->m, elems, counts, nblocks, &queue, &cap, &tail, meta->entryLevel, 0);
+	ReachInit(&r, index, meta->m, elems, counts, nblocks);
+	ReachFrom(&r, &meta->entry, meta->entryLevel);
 
 	fetch = table_index_fetch_begin(heap);
 	slot = table_slot_create(heap, NULL);
@@ -242,7 +273,7 @@ CheckReachable(Relation index, Relation heap, HnswMetaPageData *meta, ElemInfo *
 				 errhint("VACUUM removes them.")));
 	ExecDropSingleTupleTableSlot(slot);
 	table_index_fetch_end(fetch);
-	pfree(queue);
+	pfree(r.queue);
 }
 
 /*
@@ -265,13 +296,9 @@ HnswRelinkUnreachable(HnswInfo *info)
 	BlockNumber nblocks;
 	ElemInfo  **elems;
 	OffsetNumber *counts;
-	int			cap = 1024;
-	int			tail = 0;
-	ItemPointerData *queue;
+	Reach		r;
 	ElemInfo   *ep;
 	int64		linked = 0;
-	float	   *vec = palloc(sizeof(float) * info->dims);
-	HnswNeighbor *out = palloc(sizeof(HnswNeighbor) * HnswLevelSlots(info->m, 0));
 
 	HnswReadMeta(index, &meta);
 	nblocks = RelationGetNumberOfBlocks(index);
@@ -283,10 +310,8 @@ HnswRelinkUnreachable(HnswInfo *info)
 	ep = Lookup(elems, counts, nblocks, &meta.entry);
 	if (ep == NULL || ep->level < 0 || ep->deleted)
 		return 0;
-	queue = palloc(sizeof(ItemPointerData) * cap);
-	ep->reached = true;
-	queue[tail++] = meta.entry;
-	Walk(index, meta.m, elems, counts, nblocks, &queue, &cap, &tail, meta.entryLevel, 0);
+	ReachInit(&r, index, meta.m, elems, counts, nblocks);
+	ReachFrom(&r, &meta.entry, meta.entryLevel);
 
 	for (BlockNumber blk = HNSW_HEAD_BLKNO; blk < nblocks; blk++)
 		for (OffsetNumber off = FirstOffsetNumber; off <= counts[blk]; off++)
@@ -295,10 +320,7 @@ HnswRelinkUnreachable(HnswInfo *info)
 			ItemPointerData self;
 			ItemPointerData from;
 			float		distance = 0;
-			int			nout = 0;
-			bool		deleted;
-			Buffer		buf;
-			HnswElementTuple tup;
+			HnswElementCopy ec;
 
 			if (ei->level < 0 || ei->deleted || ei->reached)
 				continue;
@@ -306,38 +328,27 @@ HnswRelinkUnreachable(HnswInfo *info)
 			ItemPointerSet(&self, blk, off);
 			ItemPointerSetInvalid(&from);
 
-			/* its vector and level-0 links */
-			buf = ReadBuffer(index, blk);
-			LockBuffer(buf, BUFFER_LOCK_SHARE);
-			tup = (HnswElementTuple) PageGetItem(BufferGetPage(buf), PageGetItemId(BufferGetPage(buf), off));
-			deleted = tup->deleted != 0;
-			memcpy(vec, HnswTupleVector(tup, info->m), sizeof(float) * info->dims);
-			while (nout < HnswLevelSlots(info->m, 0) && ItemPointerIsValid(&tup->neighbors[nout].tid))
-			{
-				out[nout] = tup->neighbors[nout];
-				nout++;
-			}
-			UnlockReleaseBuffer(buf);
-			if (deleted)
+			/* its vector and links, as they are now */
+			if (!HnswCopyElement(info, &self, &ec, true) || ec.deleted)
 				continue;
 
-			/* the nearest reached live element it links to ... */
-			for (int i = 0; i < nout; i++)
+			/* the nearest reached live element it links to on level 0 ... */
+			for (int i = 0; i < HnswLevelSlots(info->m, 0) && ItemPointerIsValid(&ec.nbrs[i].tid); i++)
 			{
-				ElemInfo   *t = Lookup(elems, counts, nblocks, &out[i].tid);
+				ElemInfo   *t = Lookup(elems, counts, nblocks, &ec.nbrs[i].tid);
 
 				if (t != NULL && t->level >= 0 && !t->deleted && t->reached &&
-					(!ItemPointerIsValid(&from) || out[i].distance < distance))
+					(!ItemPointerIsValid(&from) || ec.nbrs[i].distance < distance))
 				{
-					from = out[i].tid;
-					distance = out[i].distance;
+					from = ec.nbrs[i].tid;
+					distance = ec.nbrs[i].distance;
 				}
 			}
 			/* ... or the nearest a search finds (only reachable ones are found) */
 			if (!ItemPointerIsValid(&from))
 			{
 				int			n;
-				HnswCandidate **w = HnswSearchFromEntry(info, &meta, vec, info->efConstruction, 0, &n, NULL);
+				HnswCandidate **w = HnswSearchFromEntry(info, &meta, ec.vec, info->efConstruction, 0, &n, NULL);
 
 				for (int i = 0; i < n && !ItemPointerIsValid(&from); i++)
 					if (!ItemPointerEquals(&w[i]->tid, &self))
@@ -347,17 +358,10 @@ HnswRelinkUnreachable(HnswInfo *info)
 					}
 			}
 			if (!ItemPointerIsValid(&from) ||
-				HnswAddBackLink(info, &from, 0, &self, vec, distance, false, true, true) == HNSW_BACKLINK_NONE)
+				HnswAddBackLink(info, &from, 0, &self, ec.vec, distance, false, true, true) == HNSW_BACKLINK_NONE)
 				continue;
 			linked++;
-			ei->reached = true;
-			if (tail == cap)
-			{
-				cap *= 2;
-				queue = repalloc(queue, sizeof(ItemPointerData) * cap);
-			}
-			queue[tail++] = self;
-			Walk(index, meta.m, elems, counts, nblocks, &queue, &cap, &tail, 0, tail - 1);
+			ReachFrom(&r, &self, 0);
 		}
 	return linked;
 }

@@ -435,6 +435,37 @@ FetchVector(HnswInfo *info, ItemPointer tid, float *out)
 	UnlockReleaseBuffer(buf);
 }
 
+/* copy an element's level, state, links and (wantVec) vector under a share lock; false: no such offset */
+bool
+HnswCopyElement(HnswInfo *info, ItemPointer tid, HnswElementCopy *ec, bool wantVec)
+{
+	Buffer		buf = HnswReadBuffer(info->index, ItemPointerGetBlockNumber(tid));
+	Page		page;
+	HnswElementTuple tup;
+
+	LockBuffer(buf, BUFFER_LOCK_SHARE);
+	page = BufferGetPage(buf);
+	if (ItemPointerGetOffsetNumber(tid) > PageGetMaxOffsetNumber(page))
+	{
+		UnlockReleaseBuffer(buf);
+		return false;
+	}
+	tup = (HnswElementTuple) PageGetItem(page, PageGetItemId(page, ItemPointerGetOffsetNumber(tid)));
+	ec->level = tup->level;
+	ec->deleted = tup->deleted != 0;
+	ec->nslots = HnswSlots(info->m, tup->level);
+	ec->nbrs = palloc(sizeof(HnswNeighbor) * ec->nslots);
+	memcpy(ec->nbrs, tup->neighbors, sizeof(HnswNeighbor) * ec->nslots);
+	ec->vec = NULL;
+	if (wantVec)
+	{
+		ec->vec = palloc(sizeof(float) * info->dims);
+		memcpy(ec->vec, HnswTupleVector(tup, info->m), sizeof(float) * info->dims);
+	}
+	UnlockReleaseBuffer(buf);
+	return true;
+}
+
 /* binary heap of candidates; max-heap when max is set, else min-heap */
 typedef struct CandHeap
 {

@@ -88,50 +88,9 @@ MarkDeleted(HnswInfo *info, IndexBulkDeleteCallback callback, void *state,
 	return deleted;
 }
 
-/* copy of one element: vector and links */
-typedef struct ElementCopy
-{
-	int			level;
-	bool		deleted;
-	float	   *vec;
-	HnswNeighbor *nbrs;
-	int			nslots;
-} ElementCopy;
-
-/* read an element under a share lock */
-static bool
-CopyElement(HnswInfo *info, ItemPointer tid, ElementCopy *ec, bool wantVec)
-{
-	Buffer		buf = HnswReadBuffer(info->index, ItemPointerGetBlockNumber(tid));
-	Page		page;
-	HnswElementTuple tup;
-
-	LockBuffer(buf, BUFFER_LOCK_SHARE);
-	page = BufferGetPage(buf);
-	if (ItemPointerGetOffsetNumber(tid) > PageGetMaxOffsetNumber(page))
-	{
-		UnlockReleaseBuffer(buf);
-		return false;
-	}
-	tup = (HnswElementTuple) PageGetItem(page, PageGetItemId(page, ItemPointerGetOffsetNumber(tid)));
-	ec->level = tup->level;
-	ec->deleted = tup->deleted != 0;
-	ec->nslots = HnswSlots(info->m, tup->level);
-	ec->nbrs = palloc(sizeof(HnswNeighbor) * ec->nslots);
-	memcpy(ec->nbrs, tup->neighbors, sizeof(HnswNeighbor) * ec->nslots);
-	ec->vec = NULL;
-	if (wantVec)
-	{
-		ec->vec = palloc(sizeof(float) * info->dims);
-		memcpy(ec->vec, HnswTupleVector(tup, info->m), sizeof(float) * info->dims);
-	}
-	UnlockReleaseBuffer(buf);
-	return true;
-}
-
 /* new links for level lc of an element whose list named deleted elements */
 static int
-RepairLevel(HnswInfo *info, HnswMetaPageData *meta, ItemPointer self, ElementCopy *ec, int lc,
+RepairLevel(HnswInfo *info, HnswMetaPageData *meta, ItemPointer self, HnswElementCopy *ec, int lc,
 			HnswVisited *deleted, HnswNeighbor *out)
 {
 	int			start = HnswLevelStart(info->m, lc);
@@ -152,9 +111,9 @@ RepairLevel(HnswInfo *info, HnswMetaPageData *meta, ItemPointer self, ElementCop
 	for (int i = 0; i < slots && ItemPointerIsValid(&ec->nbrs[start + i].tid); i++)
 	{
 		ItemPointer t = &ec->nbrs[start + i].tid;
-		ElementCopy nc;
+		HnswElementCopy nc;
 
-		if (!HnswVisitedAdd(seen, t) || !CopyElement(info, t, &nc, !HnswVisitedContains(deleted, t)))
+		if (!HnswVisitedAdd(seen, t) || !HnswCopyElement(info, t, &nc, !HnswVisitedContains(deleted, t)))
 			continue;
 		if (!HnswVisitedContains(deleted, t) && !nc.deleted &&
 			(ec->nbrs[start + i].flags & HNSW_LINK_KEPT))
@@ -177,10 +136,10 @@ RepairLevel(HnswInfo *info, HnswMetaPageData *meta, ItemPointer self, ElementCop
 		for (int j = 0; j < slots && ItemPointerIsValid(&nc.nbrs[start + j].tid); j++)
 		{
 			ItemPointer t2 = &nc.nbrs[start + j].tid;
-			ElementCopy c2;
+			HnswElementCopy c2;
 
 			if (HnswVisitedContains(deleted, t2) || !HnswVisitedAdd(seen, t2) ||
-				!CopyElement(info, t2, &c2, true) || c2.deleted || c2.level < lc)
+				!HnswCopyElement(info, t2, &c2, true) || c2.deleted || c2.level < lc)
 				continue;
 			cands[n] = palloc0(sizeof(HnswCandidate));
 			cands[n]->tid = *t2;
@@ -200,10 +159,10 @@ RepairLevel(HnswInfo *info, HnswMetaPageData *meta, ItemPointer self, ElementCop
 
 		for (int i = 0; i < nw && n < cap; i++)
 		{
-			ElementCopy c2;
+			HnswElementCopy c2;
 
 			if (HnswVisitedContains(deleted, &w[i]->tid) || !HnswVisitedAdd(seen, &w[i]->tid) ||
-				!CopyElement(info, &w[i]->tid, &c2, true) || c2.deleted)
+				!HnswCopyElement(info, &w[i]->tid, &c2, true) || c2.deleted)
 				continue;
 			cands[n] = w[i];
 			vecs[n++] = c2.vec;
@@ -297,11 +256,11 @@ RepairGraph(HnswInfo *info, HnswVisited *deleted, MemoryContext tmp)
 		{
 			MemoryContext old = MemoryContextSwitchTo(tmp);
 			ItemPointerData tid;
-			ElementCopy ec;
+			HnswElementCopy ec;
 
 			vacuum_delay_point();
 			ItemPointerSet(&tid, blk, off);
-			if (CopyElement(info, &tid, &ec, true) && !ec.deleted)
+			if (HnswCopyElement(info, &tid, &ec, true) && !ec.deleted)
 			{
 				for (int lc = 0; lc <= ec.level; lc++)
 				{
@@ -488,9 +447,7 @@ ehnswvacuumcleanup(IndexVacuumInfo *info, IndexBulkDeleteResult *stats)
 	 * that removed nothing from the index (stats is NULL: no bulk delete ran)
 	 * skips it; a VACUUM run by hand always walks.
 	 */
-	if (stats == NULL && IsAutoVacuumWorkerProcess())
-		linked = 0;
-	else
+	if (stats != NULL || !IsAutoVacuumWorkerProcess())
 	{
 		ctx = AllocSetContextCreate(CurrentMemoryContext, "embedding_hnsw reachability", ALLOCSET_DEFAULT_SIZES);
 		old = MemoryContextSwitchTo(ctx);
@@ -498,14 +455,14 @@ ehnswvacuumcleanup(IndexVacuumInfo *info, IndexBulkDeleteResult *stats)
 		linked = HnswRelinkUnreachable(&hi);
 		MemoryContextSwitchTo(old);
 		MemoryContextDelete(ctx);
+		/* a repair worth knowing of: in the server log for autovacuum, to the client for VACUUM */
+		if (linked > 0)
+			ereport(IsAutoVacuumWorkerProcess() ? LOG : INFO,
+					(errmsg_plural("index \"%s\": linked %d element no search could reach",
+								   "index \"%s\": linked %d elements no search could reach",
+								   (unsigned long) linked,
+								   RelationGetRelationName(info->index), (int) linked)));
 	}
-	/* a repair worth knowing of: in the server log for autovacuum, to the client for VACUUM */
-	if (linked > 0)
-		ereport(IsAutoVacuumWorkerProcess() ? LOG : INFO,
-				(errmsg_plural("index \"%s\": linked %d element no search could reach",
-							   "index \"%s\": linked %d elements no search could reach",
-							   (unsigned long) linked,
-							   RelationGetRelationName(info->index), (int) linked)));
 
 	if (stats == NULL)
 	{
