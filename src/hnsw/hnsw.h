@@ -103,6 +103,11 @@ typedef struct HnswNeighbor
  * of.  Pruning a full list never drops it, so every element keeps a way in
  * however many later inserts re-prune the lists around it; only VACUUM
  * removes it, when its target or its owner is deleted (and then repairs).
+ * Each element's kept link comes from an element that was itself reached
+ * through kept links from the entry point (the build's walk, an insert's
+ * neighbour, VACUUM's relinking), and a new entry point keeps a link to the
+ * old one: so kept links form a tree from the entry point, and no insert
+ * can cut an element off from searches.
  */
 #define HNSW_LINK_KEPT		0x0001
 
@@ -113,6 +118,11 @@ typedef struct HnswNeighbor
  * refuse every newcomer.
  */
 #define HnswMaxKept(slots)	((slots) / 2)
+
+/* HnswAddBackLink's keep: whether the new link is to be kept */
+#define HNSW_KEEP_NO		0	/* a plain link */
+#define HNSW_KEEP_IF_ROOM	1	/* kept if the list has room for one more kept link */
+#define HNSW_KEEP_ONLY		2	/* kept, or no link at all */
 
 /* what HnswAddBackLink did */
 #define HNSW_BACKLINK_NONE	0	/* no link */
@@ -213,11 +223,11 @@ extern void HnswInitPage(Page page);
 extern void HnswWriteMeta(Relation index, HnswMetaPageData *meta, bool wal, bool newPage);
 extern Buffer HnswNewBuffer(Relation index, ForkNumber fork);
 extern int	HnswAddBackLink(HnswInfo *info, ItemPointer n, int lc, ItemPointer newTid, const float *newVec,
-							float distance, bool building, bool force, bool keep);
+							float distance, bool building, bool force, int keep);
 extern void HnswInsertElement(HnswInfo *info, const float *vec, ItemPointer heaptid, bool building);
 
 /* hnswcheck.c */
-extern int64 HnswRelinkUnreachable(HnswInfo *info);
+extern int64 HnswRelinkKeptTree(HnswInfo *info, bool building);
 
 /* hnswbuild.c */
 extern IndexBuildResult *ehnswbuild(Relation heap, Relation index, IndexInfo *indexInfo);

@@ -784,101 +784,176 @@ FlushPage(BuildState *bs, Page image, BlockNumber expected)
 }
 
 /*
- * Give every element one kept level-0 link in (HNSW_LINK_KEPT, see hnsw.h):
- * the first link into it found in element order.  An element nothing links
- * to (the heuristic can leave one so) gets a link from its nearest
- * neighbour, in a free slot or in place of that neighbour's farthest link
- * that is not itself kept.  keptOwner[e], keptSlot[e]: the slot holding e's
- * kept link, or -1.
+ * Kept links (HNSW_LINK_KEPT, see hnsw.h) are never pruned.  The build
+ * gives every element one, so that they form a tree from the entry point:
+ * an element's kept link comes from an element already in the tree, so
+ * following kept links from the entry point reaches every element however
+ * later inserts re-prune the other links.
+ */
+typedef struct KeptTree
+{
+	BuildState *bs;
+	int			slots;
+	int32	   *queue;			/* the elements in the tree, in the order they joined */
+	int			head;
+	int			tail;
+	int16	   *nkept;			/* kept links in each element's level-0 list */
+	int32	   *keptOwner;		/* the list holding the element's kept link, -1: not in the tree */
+	int16	   *keptSlot;		/* and its slot */
+} KeptTree;
+
+static inline bool
+InTree(KeptTree *kt, int e)
+{
+	return kt->keptOwner[e] >= 0 || e == kt->bs->sh->entry;
+}
+
+static inline bool
+HasKeptRoom(KeptTree *kt, int e)
+{
+	return kt->nkept[e] < HnswMaxKept(kt->slots);
+}
+
+/* e joins the tree through slot s of owner's level-0 list */
+static void
+Adopt(KeptTree *kt, int owner, int s, int e)
+{
+	kt->keptOwner[e] = owner;
+	kt->keptSlot[e] = s;
+	kt->nkept[owner]++;
+	kt->queue[kt->tail++] = e;
+}
+
+/* grow the tree along level-0 links from the elements queued and not yet walked */
+static void
+GrowTree(KeptTree *kt)
+{
+	for (; kt->head < kt->tail; kt->head++)
+	{
+		int			u = kt->queue[kt->head];
+		const int32 *nbr = kt->bs->nbr + ELEM_LIST(kt->bs, u, 0);
+
+		for (int s = 0; s < kt->slots && nbr[s] >= 0 && HasKeptRoom(kt, u); s++)
+			if (!InTree(kt, nbr[s]))
+				Adopt(kt, u, s, nbr[s]);
+	}
+}
+
+/*
+ * Link tree element owner to element e (at distance d) on level 0 and
+ * adopt e: in a free slot, else in place of the farthest link that is not
+ * kept (its target stays in the tree: the tree's links are kept links).
+ */
+static bool
+LinkIntoTree(KeptTree *kt, int owner, int e, float d)
+{
+	BuildState *bs = kt->bs;
+	Size		start = ELEM_LIST(bs, owner, 0);
+	int32	   *onbr = bs->nbr + start;
+	float	   *ond = bs->nd + start;
+	int			slot = -1;
+
+	for (int s = 0; s < kt->slots; s++)
+	{
+		if (onbr[s] < 0)
+		{
+			slot = s;
+			break;
+		}
+		if (kt->keptOwner[onbr[s]] == owner && kt->keptSlot[onbr[s]] == s)
+			continue;
+		if (slot < 0 || ond[s] > ond[slot])
+			slot = s;
+	}
+	if (slot < 0)
+		return false;			/* every slot kept: cannot be, at most half are */
+	onbr[slot] = e;
+	ond[slot] = d;
+	bs->ns[start + slot] = LINK_UNKNOWN;
+	Adopt(kt, owner, slot, e);
+	return true;
+}
+
+/*
+ * Before the graph is written: grow the kept-link tree from the entry point
+ * along level-0 links, each element adopting its newcomers while it has
+ * room for kept links (at most half its slots).  An element left out (its
+ * tree neighbours' lists are half kept already, or pruning during the build
+ * took every link into its small group from outside it: a parallel build
+ * of 20,000 rows leaves a few so) is linked from its nearest tree neighbour
+ * with room among its own links, or else from the nearest such element of
+ * all.  keptOwner[e], keptSlot[e]: the slot holding e's kept link, or -1.
  */
 static void
-AssignKeptLinks(BuildState *bs, int32 *keptOwner, int16 *keptSlot)
+BuildKeptTree(BuildState *bs, int32 *keptOwner, int16 *keptSlot)
 {
 	int			n = bs->sh->n;
-	int			slots = HnswLevelSlots(bs->info.m, 0);
-	bool	   *linked = MemoryContextAllocHuge(CurrentMemoryContext, sizeof(bool) * Max(n, 1));
+	KeptTree	kt;
+	bool		nearestOfAll = false;
+	int			linked = 0;
 
 	for (int i = 0; i < n; i++)
-	{
 		keptOwner[i] = keptSlot[i] = -1;
-		linked[i] = false;
-	}
-	for (int i = 0; i < n; i++)
+	if (n == 0 || bs->sh->entry < 0)
+		return;
+	kt.bs = bs;
+	kt.slots = HnswLevelSlots(bs->info.m, 0);
+	kt.queue = MemoryContextAllocHuge(CurrentMemoryContext, sizeof(int32) * n);
+	kt.nkept = MemoryContextAllocHuge(CurrentMemoryContext, sizeof(int16) * n);
+	kt.keptOwner = keptOwner;
+	kt.keptSlot = keptSlot;
+	memset(kt.nkept, 0, sizeof(int16) * n);
+	kt.head = 0;
+	kt.tail = 1;
+	kt.queue[0] = bs->sh->entry;
+	GrowTree(&kt);
+
+	while (kt.tail < n)
 	{
-		const int32 *nbr = bs->nbr + ELEM_LIST(bs, i, 0);
-		int			nkept = 0;
+		bool		progress = false;
 
-		for (int s = 0; s < slots && nbr[s] >= 0; s++)
+		for (int e = 0; e < n; e++)
 		{
-			int32		t = nbr[s];
+			const int32 *enbr = bs->nbr + ELEM_LIST(bs, e, 0);
+			const float *end = bs->nd + ELEM_LIST(bs, e, 0);
+			int			owner = -1;
+			float		od = 0;
 
-			linked[t] = true;
-			if (keptOwner[t] < 0 && nkept < HnswMaxKept(slots))
+			if (InTree(&kt, e))
+				continue;
+			CHECK_FOR_INTERRUPTS();
+			for (int s = 0; s < kt.slots && enbr[s] >= 0; s++)
+				if (InTree(&kt, enbr[s]) && HasKeptRoom(&kt, enbr[s]) && (owner < 0 || end[s] < od))
+				{
+					owner = enbr[s];
+					od = end[s];
+				}
+			for (int q = 0; owner < 0 && nearestOfAll && q < kt.tail; q++)
 			{
-				keptOwner[t] = i;
-				keptSlot[t] = s;
-				nkept++;
+				/* none of its links leads into the tree: the nearest tree element of all */
+				float		d = Dist(bs, ELEM_VEC(bs, e), ELEM_VEC(bs, kt.queue[q]));
+
+				if (HasKeptRoom(&kt, kt.queue[q]) && (owner < 0 || d < od))
+				{
+					owner = kt.queue[q];
+					od = d;
+				}
+			}
+			if (owner >= 0 && LinkIntoTree(&kt, owner, e, od))
+			{
+				progress = true;
+				linked++;
+				GrowTree(&kt);
 			}
 		}
+		if (!progress && nearestOfAll)
+			break;				/* no tree element has room: cannot be */
+		nearestOfAll = !progress;
 	}
-	for (int e = 0; e < n; e++)
-	{
-		const int32 *enbr = bs->nbr + ELEM_LIST(bs, e, 0);
-		const float *end = bs->nd + ELEM_LIST(bs, e, 0);
-		int			owner = -1;
-		float		od = 0;
-		int32	   *onbr;
-		float	   *ond;
-		int			slot = -1;
-
-		/* linked but every linking list is half kept already: reachable, left so */
-		if (keptOwner[e] >= 0 || linked[e] || e == bs->sh->entry)
-			continue;
-		for (int s = 0; s < slots && enbr[s] >= 0; s++)
-			if (owner < 0 || end[s] < od)
-			{
-				owner = enbr[s];
-				od = end[s];
-			}
-		if (owner < 0)
-			continue;			/* a lone element: the graph has one element */
-		onbr = bs->nbr + ELEM_LIST(bs, owner, 0);
-		ond = bs->nd + ELEM_LIST(bs, owner, 0);
-		for (int s = 0; s < slots && slot < 0; s++)
-			if (onbr[s] < 0)
-				slot = s;
-		if (slot < 0)
-		{
-			for (int s = 0; s < slots; s++)
-			{
-				int32		t = onbr[s];
-
-				if (keptOwner[t] == owner && keptSlot[t] == s)
-					continue;
-				if (slot < 0 || ond[s] > ond[slot])
-					slot = s;
-			}
-		}
-		if (slot < 0)
-			continue;			/* every slot is kept: cannot happen with one kept link per element */
-		onbr[slot] = e;
-		ond[slot] = od;
-		/* a link, kept only while the owner's list has room for kept links */
-		{
-			int			nkept = 0;
-
-			for (int s = 0; s < slots; s++)
-				if (onbr[s] >= 0 && keptOwner[onbr[s]] == owner && keptSlot[onbr[s]] == s)
-					nkept++;
-			if (nkept < HnswMaxKept(slots))
-			{
-				keptOwner[e] = owner;
-				keptSlot[e] = slot;
-			}
-		}
-		linked[e] = true;
-	}
-	pfree(linked);
+	if (linked > 0)
+		elog(DEBUG1, "embedding_hnsw build linked %d element(s) into the kept-link tree", linked);
+	pfree(kt.queue);
+	pfree(kt.nkept);
 }
 
 /* write the in-memory graph to pages and the metapage */
@@ -897,7 +972,7 @@ WriteGraph(BuildState *bs)
 	int16	   *keptSlot = MemoryContextAllocHuge(CurrentMemoryContext, sizeof(int16) * Max(n, 1));
 
 	pgstat_progress_update_param(PROGRESS_CREATEIDX_SUBPHASE, PHASE_WRITE);
-	AssignKeptLinks(bs, keptOwner, keptSlot);
+	BuildKeptTree(bs, keptOwner, keptSlot);
 	last = AssignTids(bs, HNSW_HEAD_BLKNO);
 	HnswInitPage(image);
 	for (int i = 0; i < n; i++)
@@ -1464,6 +1539,17 @@ ehnswbuild(Relation heap, Relation index, IndexInfo *indexInfo)
 		bs.reltuples = table_index_build_scan(heap, index, indexInfo, true, true, BuildCallback, &bs, NULL);
 		if (!bs.onDisk)
 			WriteGraph(&bs);
+	}
+	if (bs.onDisk)
+	{
+		/*
+		 * The rows inserted on disk went in as inserts do, each with a kept
+		 * link from the tree if a neighbour had room; link any left out, as
+		 * VACUUM does.
+		 */
+		int64		linked = HnswRelinkKeptTree(&bs.info, true);
+
+		elog(DEBUG1, "embedding_hnsw build linked " INT64_FORMAT " element(s) into the tree of kept links", linked);
 	}
 	if (bs.graphCtx)
 		MemoryContextDelete(bs.graphCtx);

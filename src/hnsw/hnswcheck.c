@@ -136,15 +136,18 @@ typedef struct Reach
 	ElemInfo  **elems;
 	OffsetNumber *counts;
 	BlockNumber nblocks;
+	bool		keptOnly;		/* follow kept links only (level 0) */
 	ItemPointerData *queue;		/* every element reached so far */
 	int			cap;
 	int			tail;
 } Reach;
 
 static void
-ReachInit(Reach *r, Relation index, int m, ElemInfo **elems, OffsetNumber *counts, BlockNumber nblocks)
+ReachInit(Reach *r, Relation index, int m, ElemInfo **elems, OffsetNumber *counts, BlockNumber nblocks,
+		  bool keptOnly)
 {
 	r->index = index;
+	r->keptOnly = keptOnly;
 	r->m = m;
 	r->elems = elems;
 	r->counts = counts;
@@ -171,7 +174,7 @@ Enqueue(Reach *r, ElemInfo *e, ItemPointer tid)
  * on each level from top down to 0, follow that level's links from every
  * element reached from it so far (all of them are on that level), marking
  * and queueing what they lead to.  Links to too-low levels are reported by
- * the link pass.
+ * the link pass.  keptOnly: the tree of kept links, on level 0 only.
  */
 static void
 ReachFrom(Reach *r, ItemPointer tid, int top)
@@ -179,6 +182,8 @@ ReachFrom(Reach *r, ItemPointer tid, int top)
 	int			first = r->tail;
 
 	Enqueue(r, Lookup(r->elems, r->counts, r->nblocks, tid), tid);
+	if (r->keptOnly)
+		top = 0;
 	for (int lc = top; lc >= 0; lc--)
 	{
 		int			start = HnswLevelStart(r->m, lc);
@@ -199,6 +204,8 @@ ReachFrom(Reach *r, ItemPointer tid, int top)
 			{
 				ElemInfo   *t = Lookup(r->elems, r->counts, r->nblocks, &tup->neighbors[start + i].tid);
 
+				if (r->keptOnly && !(tup->neighbors[start + i].flags & HNSW_LINK_KEPT))
+					continue;
 				if (t != NULL && t->level >= lc && !t->reached)
 					Enqueue(r, t, &tup->neighbors[start + i].tid);
 			}
@@ -239,7 +246,7 @@ CheckReachable(Relation index, Relation heap, HnswMetaPageData *meta, ElemInfo *
 	IndexFetchTableData *fetch;
 	TupleTableSlot *slot;
 
-	ReachInit(&r, index, meta->m, elems, counts, nblocks);
+	ReachInit(&r, index, meta->m, elems, counts, nblocks, false);
 	ReachFrom(&r, &meta->entry, meta->entryLevel);
 
 	fetch = table_index_fetch_begin(heap);
@@ -277,19 +284,142 @@ CheckReachable(Relation index, Relation heap, HnswMetaPageData *meta, ElemInfo *
 }
 
 /*
- * VACUUM's last step: link every live element that no search can reach
- * from its nearest reachable neighbour, with a kept link (see hnsw.h: kept
- * links make sure an element keeps a link in, not a path from the entry
- * point, and a small group whose other links in were all pruned away is an
- * island).  The nearest is taken among the element's own level-0 links, or,
- * when none of those is reached, found by a search for its vector.  After
- * each link the walk goes on from the element on level 0, so an island is
- * joined once.  Inserts run meanwhile: an element written after the walk
- * began is not looked at, and one whose insert is still linking it may get
- * one link more than it needed.  Returns the number of elements linked.
+ * Count the live elements outside the tree of kept links (see hnsw.h), in a
+ * NOTICE: not a fault (a search reaches them now), but later inserts can
+ * cut them off, until a VACUUM links them into the tree.
+ */
+static void
+CheckKeptTree(Relation index, Relation heap, HnswMetaPageData *meta, ElemInfo **elems,
+			  OffsetNumber *counts, BlockNumber nblocks)
+{
+	Reach		r;
+	int			outside = 0;
+	IndexFetchTableData *fetch;
+	TupleTableSlot *slot;
+
+	for (BlockNumber blk = HNSW_HEAD_BLKNO; blk < nblocks; blk++)
+		for (OffsetNumber off = FirstOffsetNumber; off <= counts[blk]; off++)
+			elems[blk][off - 1].reached = false;
+	ReachInit(&r, index, meta->m, elems, counts, nblocks, true);
+	ReachFrom(&r, &meta->entry, 0);
+
+	fetch = table_index_fetch_begin(heap);
+	slot = table_slot_create(heap, NULL);
+	for (BlockNumber blk = HNSW_HEAD_BLKNO; blk < nblocks; blk++)
+		for (OffsetNumber off = FirstOffsetNumber; off <= counts[blk]; off++)
+		{
+			ElemInfo   *ei = &elems[blk][off - 1];
+
+			if (ei->level >= 0 && !ei->deleted && !ei->reached && !HeapRowGone(fetch, slot, &ei->heaptid))
+				outside++;
+		}
+	if (outside > 0)
+		ereport(NOTICE,
+				(errmsg_plural("%d live element is outside the tree of kept links",
+							   "%d live elements are outside the tree of kept links",
+							   outside, outside),
+				 errdetail("Searches reach such an element through other links, which later inserts can prune."),
+				 errhint("VACUUM links them into the tree.")));
+	ExecDropSingleTupleTableSlot(slot);
+	table_index_fetch_end(fetch);
+	pfree(r.queue);
+}
+
+#define RELINK_OWN		0		/* from a tree element among its own links */
+#define RELINK_SEARCH	1		/* or among what a search finds */
+#define RELINK_PLAIN	2		/* or else a plain link from the nearest */
+
+/*
+ * One element outside the tree of kept links (at self): a kept link into it
+ * from its nearest tree element with room, as mode allows.  Returns
+ * HNSW_BACKLINK_KEPT, _MADE (a plain link), or _NONE (not now).
+ */
+static int
+LinkIntoTree(HnswInfo *info, HnswMetaPageData *meta, Reach *r, ItemPointer self, int mode, bool building)
+{
+	HnswElementCopy ec;
+	HnswNeighbor cands[HNSW_MAX_M * 2];
+	int			ncands = 0;
+	int			slots = HnswLevelSlots(info->m, 0);
+	HnswCandidate **w = NULL;
+	int			n = 0;
+	int			first = -1;
+
+	/* its vector and links, as they are now */
+	if (!HnswCopyElement(info, self, &ec, true) || ec.deleted)
+		return HNSW_BACKLINK_MADE;	/* nothing to do */
+
+	/* the tree elements it links to on level 0, nearest first */
+	for (int i = 0; i < slots && ItemPointerIsValid(&ec.nbrs[i].tid); i++)
+	{
+		ElemInfo   *t = Lookup(r->elems, r->counts, r->nblocks, &ec.nbrs[i].tid);
+		int			j = ncands;
+
+		if (t == NULL || t->level < 0 || t->deleted || !t->reached)
+			continue;
+		while (j > 0 && cands[j - 1].distance > ec.nbrs[i].distance)
+		{
+			cands[j] = cands[j - 1];
+			j--;
+		}
+		cands[j] = ec.nbrs[i];
+		ncands++;
+	}
+	for (int i = 0; i < ncands; i++)
+		if (HnswAddBackLink(info, &cands[i].tid, 0, self, ec.vec, cands[i].distance, building,
+							true, HNSW_KEEP_ONLY) == HNSW_BACKLINK_KEPT)
+			return HNSW_BACKLINK_KEPT;
+	if (mode == RELINK_OWN)
+		return HNSW_BACKLINK_NONE;
+
+	/* the tree elements a search finds, nearest first */
+	w = HnswSearchFromEntry(info, meta, ec.vec, info->efConstruction, 0, &n, NULL);
+	for (int i = 0; i < n; i++)
+	{
+		ElemInfo   *t = Lookup(r->elems, r->counts, r->nblocks, &w[i]->tid);
+
+		if (ItemPointerEquals(&w[i]->tid, self) || t == NULL || t->level < 0 || t->deleted || !t->reached)
+			continue;
+		if (first < 0)
+			first = i;
+		if (HnswAddBackLink(info, &w[i]->tid, 0, self, ec.vec, w[i]->distance, building,
+							true, HNSW_KEEP_ONLY) == HNSW_BACKLINK_KEPT)
+			return HNSW_BACKLINK_KEPT;
+	}
+	if (mode == RELINK_SEARCH)
+		return HNSW_BACKLINK_NONE;
+
+	/* no room for a kept link anywhere near: a plain one, so searches reach it now */
+	if (ncands > 0)
+		(void) HnswAddBackLink(info, &cands[0].tid, 0, self, ec.vec, cands[0].distance, building,
+							   true, HNSW_KEEP_NO);
+	else if (first >= 0)
+		(void) HnswAddBackLink(info, &w[first]->tid, 0, self, ec.vec, w[first]->distance, building,
+							   true, HNSW_KEEP_NO);
+	return HNSW_BACKLINK_MADE;
+}
+
+/*
+ * VACUUM's last step, and a build's that inserted on disk: give every live
+ * element outside the tree of kept links (see hnsw.h) a kept link from an
+ * element in it.  VACUUM breaks the tree where it deletes an element whose
+ * kept links led on, and an element whose lists were all half kept already
+ * when it came is left out; such an element can still be reached, but
+ * later inserts can prune the links that lead to it and leave it (and what
+ * hangs from it) an island no search can enter.  The tree is walked from
+ * the entry point; each element left out is linked from its nearest tree
+ * element with room for a kept link, among its own level-0 links or, when
+ * none of those will do, among what a search for its vector finds
+ * (LinkIntoTree); then the walk goes on from it, so what hangs from it is
+ * joined with it.  An element
+ * that no tree element can take a kept link for gets a plain link from its
+ * nearest tree element, so a search reaches it.  Inserts run meanwhile: an
+ * element written after the walk began is not looked at.  building: a
+ * build's pages, WAL-logged when it ends.  Returns the number of elements
+ * linked.
  */
 int64
-HnswRelinkUnreachable(HnswInfo *info)
+HnswRelinkKeptTree(HnswInfo *info, bool building)
 {
 	Relation	index = info->index;
 	HnswMetaPageData meta;
@@ -310,59 +440,45 @@ HnswRelinkUnreachable(HnswInfo *info)
 	ep = Lookup(elems, counts, nblocks, &meta.entry);
 	if (ep == NULL || ep->level < 0 || ep->deleted)
 		return 0;
-	ReachInit(&r, index, meta.m, elems, counts, nblocks);
-	ReachFrom(&r, &meta.entry, meta.entryLevel);
+	ReachInit(&r, index, meta.m, elems, counts, nblocks, true);
+	ReachFrom(&r, &meta.entry, 0);
 
-	for (BlockNumber blk = HNSW_HEAD_BLKNO; blk < nblocks; blk++)
-		for (OffsetNumber off = FirstOffsetNumber; off <= counts[blk]; off++)
-		{
-			ElemInfo   *ei = &elems[blk][off - 1];
-			ItemPointerData self;
-			ItemPointerData from;
-			float		distance = 0;
-			HnswElementCopy ec;
+	/*
+	 * Passes over the elements left out until all are in: first from their
+	 * own links only (an element whose neighbours join the tree later in a
+	 * pass is taken in the next); when a pass takes none, from what searches
+	 * find too; when that takes none either, plain links.
+	 */
+	for (int mode = RELINK_OWN;;)
+	{
+		int64		before = linked;
+		int			left = 0;
 
-			if (ei->level < 0 || ei->deleted || ei->reached)
-				continue;
-			vacuum_delay_point();
-			ItemPointerSet(&self, blk, off);
-			ItemPointerSetInvalid(&from);
-
-			/* its vector and links, as they are now */
-			if (!HnswCopyElement(info, &self, &ec, true) || ec.deleted)
-				continue;
-
-			/* the nearest reached live element it links to on level 0 ... */
-			for (int i = 0; i < HnswLevelSlots(info->m, 0) && ItemPointerIsValid(&ec.nbrs[i].tid); i++)
+		for (BlockNumber blk = HNSW_HEAD_BLKNO; blk < nblocks; blk++)
+			for (OffsetNumber off = FirstOffsetNumber; off <= counts[blk]; off++)
 			{
-				ElemInfo   *t = Lookup(elems, counts, nblocks, &ec.nbrs[i].tid);
+				ElemInfo   *ei = &elems[blk][off - 1];
+				ItemPointerData self;
 
-				if (t != NULL && t->level >= 0 && !t->deleted && t->reached &&
-					(!ItemPointerIsValid(&from) || ec.nbrs[i].distance < distance))
+				if (ei->level < 0 || ei->deleted || ei->reached)
+					continue;
+				vacuum_delay_point();
+				ItemPointerSet(&self, blk, off);
+				switch (LinkIntoTree(info, &meta, &r, &self, mode, building))
 				{
-					from = ec.nbrs[i].tid;
-					distance = ec.nbrs[i].distance;
+					case HNSW_BACKLINK_KEPT:
+						linked++;
+						ReachFrom(&r, &self, 0);
+						break;
+					case HNSW_BACKLINK_NONE:
+						left++;
+						break;
 				}
 			}
-			/* ... or the nearest a search finds (only reachable ones are found) */
-			if (!ItemPointerIsValid(&from))
-			{
-				int			n;
-				HnswCandidate **w = HnswSearchFromEntry(info, &meta, ec.vec, info->efConstruction, 0, &n, NULL);
-
-				for (int i = 0; i < n && !ItemPointerIsValid(&from); i++)
-					if (!ItemPointerEquals(&w[i]->tid, &self))
-					{
-						from = w[i]->tid;
-						distance = w[i]->distance;
-					}
-			}
-			if (!ItemPointerIsValid(&from) ||
-				HnswAddBackLink(info, &from, 0, &self, ec.vec, distance, false, true, true) == HNSW_BACKLINK_NONE)
-				continue;
-			linked++;
-			ReachFrom(&r, &self, 0);
-		}
+		if (left == 0 || mode == RELINK_PLAIN)
+			break;
+		mode = linked > before ? RELINK_OWN : mode + 1;
+	}
 	return linked;
 }
 
@@ -505,7 +621,10 @@ hnsw_index_check(PG_FUNCTION_ARGS)
 		ElemInfo   *ep = Lookup(elems, counts, nblocks, &meta.entry);
 
 		if (ep != NULL && ep->level >= 0 && !ep->deleted)
+		{
 			CheckReachable(index, heap, &meta, elems, counts, nblocks, &cs);
+			CheckKeptTree(index, heap, &meta, elems, counts, nblocks);
+		}
 	}
 
 	if (meta.insertPage < HNSW_HEAD_BLKNO || meta.insertPage >= nblocks)

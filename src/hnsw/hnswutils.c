@@ -843,14 +843,16 @@ AppendLinkIfRoom(HnswInfo *info, ItemPointer n, int lc, ItemPointer target, floa
  * Kept links (HNSW_LINK_KEPT) are never pruned: they stay where they are and
  * the heuristic chooses among the other members for the other slots.
  * force: the newcomer must get in (it takes the farthest member's place when
- * the heuristic turns it away); keep: the new link is to be the newcomer's
- * kept way in, if the list has fewer than HnswMaxKept kept links.  Returns
+ * the heuristic turns it away); keep (HNSW_KEEP_*): the new link is to be the
+ * newcomer's kept way in, if the list has fewer than HnswMaxKept kept links
+ * (_IF_ROOM: else a plain link; _ONLY: else none).  Returns
  * HNSW_BACKLINK_NONE when no link was made (n is deleted or below lc, or,
- * not force, the heuristic preferred the members), else _MADE or _KEPT.
+ * not force, the heuristic preferred the members, or no room for a kept
+ * one), else _MADE or _KEPT.
  */
 int
 HnswAddBackLink(HnswInfo *info, ItemPointer n, int lc, ItemPointer newTid, const float *newVec,
-				float distance, bool building, bool force, bool keep)
+				float distance, bool building, bool force, int keep)
 {
 	int			start = HnswLevelStart(info->m, lc);
 	int			slots = HnswLevelSlots(info->m, lc);
@@ -892,7 +894,13 @@ HnswAddBackLink(HnswInfo *info, ItemPointer n, int lc, ItemPointer newTid, const
 				nkept++;
 			used++;
 		}
-		newFlags = keep && nkept < HnswMaxKept(slots) ? HNSW_LINK_KEPT : 0;
+		newFlags = keep != HNSW_KEEP_NO && nkept < HnswMaxKept(slots) ? HNSW_LINK_KEPT : 0;
+		if (keep == HNSW_KEEP_ONLY && newFlags == 0 &&
+			!(present >= 0 && (list[present].flags & HNSW_LINK_KEPT)))
+		{
+			UnlockReleaseBuffer(buf);
+			return HNSW_BACKLINK_NONE;
+		}
 		if (present >= 0)
 		{
 			/* already linked (a repair after VACUUM re-links existing elements) */
@@ -1131,38 +1139,72 @@ HnswInsertElement(HnswInfo *info, const float *vec, ItemPointer heaptid, bool bu
 
 	tid = WriteElement(info, tup, size, building);
 
-	/* links back from the chosen neighbours; on level 0 at least one must take it */
+	/*
+	 * Links back from the chosen neighbours.  On level 0 the first link made
+	 * is the new element's kept way in; if the heuristic kept it out of every
+	 * list, the nearest list with room for a kept link must take it (among
+	 * the chosen neighbours, else among all the search found), and if none
+	 * has room (lists half kept already), the nearest list at all.
+	 */
 	for (int lc = top; lc >= 0 && meta.entryLevel >= 0; lc--)
 	{
 		bool		kept = false;
+		bool		linked = false;
 
-		/* on level 0 the first link made is the new element's kept way in */
 		for (int i = 0; i < levelNChosen[lc]; i++)
 		{
 			HnswCandidate *c = levelResults[lc][levelChosen[lc][i]];
 			int			r = HnswAddBackLink(info, &c->tid, lc, &tid, vec, c->distance, building,
-											false, lc == 0 && !kept);
+											false, lc == 0 && !kept ? HNSW_KEEP_IF_ROOM : HNSW_KEEP_NO);
 
 			kept |= r == HNSW_BACKLINK_KEPT;
+			linked |= r != HNSW_BACKLINK_NONE;
 		}
-		/* none kept it: the nearest that can must */
 		for (int i = 0; lc == 0 && !kept && i < levelNChosen[0]; i++)
 		{
 			HnswCandidate *c = levelResults[0][levelChosen[0][i]];
 
-			kept = HnswAddBackLink(info, &c->tid, 0, &tid, vec, c->distance, building, true, true) ==
+			kept = HnswAddBackLink(info, &c->tid, 0, &tid, vec, c->distance, building, true, HNSW_KEEP_ONLY) ==
 				HNSW_BACKLINK_KEPT;
 		}
+		for (int i = 0; lc == 0 && !kept && i < levelCounts[0]; i++)
+		{
+			HnswCandidate *c = levelResults[0][i];
+
+			kept = HnswAddBackLink(info, &c->tid, 0, &tid, vec, c->distance, building, true, HNSW_KEEP_ONLY) ==
+				HNSW_BACKLINK_KEPT;
+		}
+		if (lc == 0 && !kept && !linked && levelNChosen[0] > 0)
+		{
+			HnswCandidate *c = levelResults[0][levelChosen[0][0]];
+
+			(void) HnswAddBackLink(info, &c->tid, 0, &tid, vec, c->distance, building, true, HNSW_KEEP_NO);
+		}
 	}
-	(void) levelCounts;
 
 	if (level > meta.entryLevel)
 	{
-		Buffer		buf = ReadBuffer(info->index, HNSW_METAPAGE_BLKNO);
+		Buffer		buf;
 		GenericXLogState *state;
 		Page		page;
 		HnswMetaPage m;
 
+		/*
+		 * The old entry point has no kept link in (every other element's
+		 * kept link comes from one reached before it, so kept links form a
+		 * tree from the entry point); the new entry point keeps one to it,
+		 * and the tree hangs from the new one.
+		 */
+		if (meta.entryLevel >= 0)
+		{
+			float	   *old = palloc(sizeof(float) * info->dims);
+
+			FetchVector(info, &meta.entry, old);
+			(void) HnswAddBackLink(info, &tid, 0, &meta.entry, old,
+								   HnswDistance(info->metric, info->dims, vec, old), building, true,
+								   HNSW_KEEP_IF_ROOM);
+		}
+		buf = ReadBuffer(info->index, HNSW_METAPAGE_BLKNO);
 		LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
 		page = BeginChange(&state, info->index, buf, building, 0);
 		m = (HnswMetaPage) PageGetContents(page);

@@ -10,9 +10,10 @@
  *		   from an entry point moved off any deleted element beforehand;
  *		3. drop the deleted elements' own links;
  *		and, at the end (amvacuumcleanup; an autovacuum that removed nothing
- *		skips it), link the live elements no search can reach from their
- *		nearest reachable neighbour
- *		(HnswRelinkUnreachable in hnswcheck.c, which shares index_check's walk).
+ *		skips it), give every live element the deletions left outside the
+ *		tree of kept links (hnsw.h) a kept link from its nearest element in
+ *		it (HnswRelinkKeptTree in hnswcheck.c, which shares index_check's
+ *		walk), so later inserts cannot cut it off from searches.
  *		Deleted slots are not reused, so a scan or insert that still holds a
  *		TID of a deleted element reads an element marked deleted, never a
  *		different one.
@@ -297,7 +298,7 @@ RepairGraph(HnswInfo *info, HnswVisited *deleted, MemoryContext tmp)
 					UnlockReleaseBuffer(buf);
 					for (int i = 0; i < nfresh && i < slots && ItemPointerIsValid(&fresh[i].tid); i++)
 						HnswAddBackLink(info, &fresh[i].tid, lc, &tid, ec.vec, fresh[i].distance, false,
-										i == 0, lc == 0 && i == 0);
+										i == 0, lc == 0 && i == 0 ? HNSW_KEEP_IF_ROOM : HNSW_KEEP_NO);
 				}
 			}
 			MemoryContextSwitchTo(old);
@@ -442,26 +443,28 @@ ehnswvacuumcleanup(IndexVacuumInfo *info, IndexBulkDeleteResult *stats)
 		return stats;
 
 	/*
-	 * Link the live elements no search could reach (HnswRelinkUnreachable):
-	 * the walk reads every page, about 10 us per element, so an autovacuum
-	 * that removed nothing from the index (stats is NULL: no bulk delete ran)
-	 * skips it; a VACUUM run by hand always walks.
+	 * Link the live elements outside the tree of kept links into it
+	 * (HnswRelinkKeptTree): the walk reads every page, about 10 us per
+	 * element, so an autovacuum that removed nothing from the index (stats
+	 * is NULL: no bulk delete ran) skips it; a VACUUM run by hand always
+	 * walks.
 	 */
 	if (stats != NULL || !IsAutoVacuumWorkerProcess())
 	{
 		ctx = AllocSetContextCreate(CurrentMemoryContext, "embedding_hnsw reachability", ALLOCSET_DEFAULT_SIZES);
 		old = MemoryContextSwitchTo(ctx);
 		HnswInitInfo(&hi, info->index);
-		linked = HnswRelinkUnreachable(&hi);
+		linked = HnswRelinkKeptTree(&hi, false);
 		MemoryContextSwitchTo(old);
 		MemoryContextDelete(ctx);
-		/* a repair worth knowing of: in the server log for autovacuum, to the client for VACUUM */
+		/* routine after deletions (VACUUM's own index messages are DEBUG2) */
 		if (linked > 0)
-			ereport(IsAutoVacuumWorkerProcess() ? LOG : INFO,
-					(errmsg_plural("index \"%s\": linked %d element no search could reach",
-								   "index \"%s\": linked %d elements no search could reach",
+			ereport(DEBUG1,
+					(errmsg_plural("index \"%s\": linked %d element into the tree of kept links",
+								   "index \"%s\": linked %d elements into the tree of kept links",
 								   (unsigned long) linked,
-								   RelationGetRelationName(info->index), (int) linked)));
+								   RelationGetRelationName(info->index), (int) linked),
+					 errdetail("An element outside it (a deleted element's kept link led to it) could be cut off from searches by later inserts.")));
 	}
 
 	if (stats == NULL)

@@ -1,13 +1,15 @@
 # embedding_hnsw under concurrency: 8 pgbench clients, six inserting random
 # vectors and two running index scans, then inserts and deletes while VACUUM
 # runs again and again.  No errors of any kind (no deadlock, no "could not"),
-# index_check clean, every row found by an index search for itself, and
+# index_check clean (and the kept links a tree from the entry point over
+# every element), every row found by an index search for itself, and
 # recall@10 of the index against exact search at ef_search 100 at least 0.9.
 use strict;
 use warnings;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use FsHnsw;
 
 my $dims = 32;
 
@@ -85,6 +87,9 @@ note("$checks index_checks ran concurrently with phase 1");
 cmp_ok($checks, '>=', 2, 'index_check ran at least twice during the inserts');
 is(scalar(@check_problems), 0, 'index_check during concurrent inserts finds no problem')
   or diag(join("\n", @check_problems[0 .. ($#check_problems < 5 ? $#check_problems : 4)]));
+# each new element's kept link comes from a neighbour in the tree, and a new
+# entry point keeps a link to the old one
+is((outside_kept_tree($node, 't_e'))[0], 0, 'after concurrent inserts the kept links still reach every element');
 
 # phase 2: inserts and deletes while VACUUM runs over and over
 my ($ok2, $out2, $err2, $vacuums, @vacuum_errors) = beside_pgbench(
@@ -103,8 +108,9 @@ is(scalar(@bad), 0, 'server log has no errors') or diag(join("\n", @bad[0 .. ($#
 
 my $rows = $node->safe_psql('postgres', 'SELECT count(*) FROM t');
 note("$rows rows at the end");
-is($node->safe_psql('postgres', q{SELECT string_agg(p, E'\n') FROM firstsight.index_check('t_e') p}), '',
-	'index_check clean after concurrent inserts, scans, deletes and VACUUMs');
+my ($outside, $problems) = outside_kept_tree($node, 't_e');
+is($problems, '', 'index_check clean after concurrent inserts, scans, deletes and VACUUMs');
+is($outside, 0, 'and the kept links reach every element from the entry point');
 
 # every row is found by an index search for its own vector
 my $self = q{SELECT count(*) FROM t, LATERAL (SELECT t2.e <-> t.e AS d FROM t t2 ORDER BY t2.e <-> t.e LIMIT 1) x

@@ -12,6 +12,7 @@ use warnings;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use FsHnsw;
 
 my $dims = 32;
 my $rows = 20000;
@@ -52,8 +53,9 @@ sub build
 sub check_index
 {
 	my ($label, $table, $index, $n) = @_;
-	is($node->safe_psql('postgres', "SELECT count(*) FROM index_check('$index')"), '0', "$label: index_check clean")
-	  or diag($node->safe_psql('postgres', "SELECT * FROM index_check('$index')"));
+	my ($outside, $problems) = outside_kept_tree($node, $index);
+	is($problems, '', "$label: index_check clean");
+	is($outside, 0, "$label: the kept links form a tree from the entry point over every element");
 	my $found = $node->safe_psql('postgres', qq{
 		SET enable_seqscan = off; SET firstsight.hnsw_ef_search = 100;
 		SELECT count(*) FROM $table r WHERE r.id = (SELECT s.id FROM $table s ORDER BY s.e <-> r.e LIMIT 1);
