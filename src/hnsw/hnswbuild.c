@@ -1549,7 +1549,8 @@ ehnswbuild(Relation heap, Relation index, IndexInfo *indexInfo)
 		 */
 		int64		linked = HnswRelinkKeptTree(&bs.info, true);
 
-		elog(DEBUG1, "embedding_hnsw build linked " INT64_FORMAT " element(s) into the tree of kept links", linked);
+		if (linked > 0)
+			elog(DEBUG1, "embedding_hnsw build linked " INT64_FORMAT " element(s) into the tree of kept links", linked);
 	}
 	if (bs.graphCtx)
 		MemoryContextDelete(bs.graphCtx);

@@ -228,17 +228,23 @@ HeapRowGone(IndexFetchTableData *fetch, TupleTableSlot *slot, ItemPointer heapti
 }
 
 /*
- * Walk the graph from the entry point as a search can: on each level from
- * the top down, starting from every element reached on the level above and
- * following that level's links.  Report the live elements never reached on
- * level 0, unless their heap row is dead to everyone: an insert interrupted
- * between writing its element and linking to it (a crash, a cancel) leaves
- * such an element behind, its row aborted; no scan returns it and VACUUM
- * removes it.
+ * Walk the graph from the entry point as a search can (keptOnly: along the
+ * tree of kept links, see hnsw.h) and look at the live elements the walk
+ * did not reach, leaving out those whose heap row is dead to everyone: an
+ * insert interrupted between writing its element and linking to it (a
+ * crash, a cancel) leaves such an element behind, its row aborted; no scan
+ * returns it and VACUUM removes it.
+ *
+ * A search walks on each level from the top down, starting from every
+ * element reached on the level above and following that level's links; a
+ * live element it never reaches is a problem, reported with its table row.
+ * An element outside the tree of kept links is not (a search reaches it
+ * now), but later inserts can cut it off until a VACUUM links it into the
+ * tree: those are counted in a NOTICE.
  */
 static void
-CheckReachable(Relation index, Relation heap, HnswMetaPageData *meta, ElemInfo **elems,
-			   OffsetNumber *counts, BlockNumber nblocks, CheckState *cs)
+CheckWalk(Relation index, Relation heap, HnswMetaPageData *meta, ElemInfo **elems,
+		  OffsetNumber *counts, BlockNumber nblocks, CheckState *cs, bool keptOnly)
 {
 	Reach		r;
 	int			unreached = 0;
@@ -246,7 +252,10 @@ CheckReachable(Relation index, Relation heap, HnswMetaPageData *meta, ElemInfo *
 	IndexFetchTableData *fetch;
 	TupleTableSlot *slot;
 
-	ReachInit(&r, index, meta->m, elems, counts, nblocks, false);
+	for (BlockNumber blk = HNSW_HEAD_BLKNO; blk < nblocks; blk++)
+		for (OffsetNumber off = FirstOffsetNumber; off <= counts[blk]; off++)
+			elems[blk][off - 1].reached = false;
+	ReachInit(&r, index, meta->m, elems, counts, nblocks, keptOnly);
 	ReachFrom(&r, &meta->entry, meta->entryLevel);
 
 	fetch = table_index_fetch_begin(heap);
@@ -262,67 +271,47 @@ CheckReachable(Relation index, Relation heap, HnswMetaPageData *meta, ElemInfo *
 				gone++;
 			else
 			{
-				if (unreached < 10)
+				if (!keptOnly && unreached < 10)
 					Problem(cs, "element (%u,%u) of level %d, table row (%u,%u), cannot be reached from the entry point",
 							blk, off, ei->level, ItemPointerGetBlockNumberNoCheck(&ei->heaptid),
 							ItemPointerGetOffsetNumberNoCheck(&ei->heaptid));
 				unreached++;
 			}
 		}
-	if (unreached > 10)
-		Problem(cs, "%d live elements in all cannot be reached from the entry point", unreached);
-	if (gone > 0)
-		ereport(NOTICE,
-				(errmsg_plural("%d element of a dead table row cannot be reached from the entry point",
-								"%d elements of dead table rows cannot be reached from the entry point",
-								gone, gone),
-				 errdetail("An insert interrupted between writing its element and linking to it (a crash, a cancel) leaves such an element; no scan returns it."),
-				 errhint("VACUUM removes them.")));
+	if (keptOnly)
+	{
+		if (unreached > 0)
+			ereport(NOTICE,
+					(errmsg_plural("%d live element is outside the tree of kept links",
+								   "%d live elements are outside the tree of kept links",
+								   unreached, unreached),
+					 errdetail("Searches reach such an element through other links, which later inserts can prune."),
+					 errhint("VACUUM links them into the tree.")));
+	}
+	else
+	{
+		if (unreached > 10)
+			Problem(cs, "%d live elements in all cannot be reached from the entry point", unreached);
+		if (gone > 0)
+			ereport(NOTICE,
+					(errmsg_plural("%d element of a dead table row cannot be reached from the entry point",
+								   "%d elements of dead table rows cannot be reached from the entry point",
+								   gone, gone),
+					 errdetail("An insert interrupted between writing its element and linking to it (a crash, a cancel) leaves such an element; no scan returns it."),
+					 errhint("VACUUM removes them.")));
+	}
 	ExecDropSingleTupleTableSlot(slot);
 	table_index_fetch_end(fetch);
 	pfree(r.queue);
 }
 
-/*
- * Count the live elements outside the tree of kept links (see hnsw.h), in a
- * NOTICE: not a fault (a search reaches them now), but later inserts can
- * cut them off, until a VACUUM links them into the tree.
- */
-static void
-CheckKeptTree(Relation index, Relation heap, HnswMetaPageData *meta, ElemInfo **elems,
-			  OffsetNumber *counts, BlockNumber nblocks)
+/* is the element at tid live and reached by the walk? */
+static bool
+Reached(Reach *r, ItemPointer tid)
 {
-	Reach		r;
-	int			outside = 0;
-	IndexFetchTableData *fetch;
-	TupleTableSlot *slot;
+	ElemInfo   *t = Lookup(r->elems, r->counts, r->nblocks, tid);
 
-	for (BlockNumber blk = HNSW_HEAD_BLKNO; blk < nblocks; blk++)
-		for (OffsetNumber off = FirstOffsetNumber; off <= counts[blk]; off++)
-			elems[blk][off - 1].reached = false;
-	ReachInit(&r, index, meta->m, elems, counts, nblocks, true);
-	ReachFrom(&r, &meta->entry, 0);
-
-	fetch = table_index_fetch_begin(heap);
-	slot = table_slot_create(heap, NULL);
-	for (BlockNumber blk = HNSW_HEAD_BLKNO; blk < nblocks; blk++)
-		for (OffsetNumber off = FirstOffsetNumber; off <= counts[blk]; off++)
-		{
-			ElemInfo   *ei = &elems[blk][off - 1];
-
-			if (ei->level >= 0 && !ei->deleted && !ei->reached && !HeapRowGone(fetch, slot, &ei->heaptid))
-				outside++;
-		}
-	if (outside > 0)
-		ereport(NOTICE,
-				(errmsg_plural("%d live element is outside the tree of kept links",
-							   "%d live elements are outside the tree of kept links",
-							   outside, outside),
-				 errdetail("Searches reach such an element through other links, which later inserts can prune."),
-				 errhint("VACUUM links them into the tree.")));
-	ExecDropSingleTupleTableSlot(slot);
-	table_index_fetch_end(fetch);
-	pfree(r.queue);
+	return t != NULL && t->level >= 0 && !t->deleted && t->reached;
 }
 
 #define RELINK_OWN		0		/* from a tree element among its own links */
@@ -352,10 +341,9 @@ LinkIntoTree(HnswInfo *info, HnswMetaPageData *meta, Reach *r, ItemPointer self,
 	/* the tree elements it links to on level 0, nearest first */
 	for (int i = 0; i < slots && ItemPointerIsValid(&ec.nbrs[i].tid); i++)
 	{
-		ElemInfo   *t = Lookup(r->elems, r->counts, r->nblocks, &ec.nbrs[i].tid);
 		int			j = ncands;
 
-		if (t == NULL || t->level < 0 || t->deleted || !t->reached)
+		if (!Reached(r, &ec.nbrs[i].tid))
 			continue;
 		while (j > 0 && cands[j - 1].distance > ec.nbrs[i].distance)
 		{
@@ -376,9 +364,7 @@ LinkIntoTree(HnswInfo *info, HnswMetaPageData *meta, Reach *r, ItemPointer self,
 	w = HnswSearchFromEntry(info, meta, ec.vec, info->efConstruction, 0, &n, NULL);
 	for (int i = 0; i < n; i++)
 	{
-		ElemInfo   *t = Lookup(r->elems, r->counts, r->nblocks, &w[i]->tid);
-
-		if (ItemPointerEquals(&w[i]->tid, self) || t == NULL || t->level < 0 || t->deleted || !t->reached)
+		if (ItemPointerEquals(&w[i]->tid, self) || !Reached(r, &w[i]->tid))
 			continue;
 		if (first < 0)
 			first = i;
@@ -622,8 +608,8 @@ hnsw_index_check(PG_FUNCTION_ARGS)
 
 		if (ep != NULL && ep->level >= 0 && !ep->deleted)
 		{
-			CheckReachable(index, heap, &meta, elems, counts, nblocks, &cs);
-			CheckKeptTree(index, heap, &meta, elems, counts, nblocks);
+			CheckWalk(index, heap, &meta, elems, counts, nblocks, &cs, false);
+			CheckWalk(index, heap, &meta, elems, counts, nblocks, &cs, true);
 		}
 	}
 
