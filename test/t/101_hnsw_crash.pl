@@ -13,21 +13,14 @@ use warnings;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use FsHnsw;
 use Time::HiRes qw(usleep);
 
 my $dims = 32;
 my $nclients = 4;
 
-my $node = PostgreSQL::Test::Cluster->new('crash');
-$node->init;
 # only processes die here, never the machine: the OS keeps what was written, fsync adds nothing
-$node->append_conf('postgresql.conf', "fsync = off\nmax_connections = 30\n");
-$node->start;
-
-$node->safe_psql('postgres', qq{
-	CREATE EXTENSION firstsight;
-	ALTER DATABASE postgres SET search_path = public, firstsight;
-});
+my $node = hnsw_node('crash', "fsync = off\nmax_connections = 30\n");
 $node->safe_psql('postgres', qq{
 	SELECT setseed(0.101);
 	CREATE FUNCTION rvec(n int, salt int) RETURNS embedding LANGUAGE sql VOLATILE AS

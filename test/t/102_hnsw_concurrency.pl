@@ -13,15 +13,7 @@ use FsHnsw;
 
 my $dims = 32;
 
-my $node = PostgreSQL::Test::Cluster->new('hnsw_conc');
-$node->init;
-$node->append_conf('postgresql.conf', "fsync = off\nmax_connections = 40\nlog_statement = none\n");
-$node->start;
-
-$node->safe_psql('postgres', qq{
-	CREATE EXTENSION firstsight;
-	ALTER DATABASE postgres SET search_path = public, firstsight;
-});
+my $node = hnsw_node('hnsw_conc', "fsync = off\nmax_connections = 40\nlog_statement = none\n");
 $node->safe_psql('postgres', qq{
 	SELECT setseed(0.102);
 	CREATE FUNCTION rvec(n int, salt bigint) RETURNS embedding LANGUAGE sql VOLATILE AS

@@ -16,15 +16,7 @@ my $dims = 64;
 my $n = 20000;
 my $marker = 12345.678;    # every element of one distinctive, later deleted, vector
 
-my $node = PostgreSQL::Test::Cluster->new('hnsw_recall');
-$node->init;
-$node->append_conf('postgresql.conf', "fsync = off\nmaintenance_work_mem = 256MB\nshared_buffers = 128MB\n");
-$node->start;
-
-$node->safe_psql('postgres', qq{
-	CREATE EXTENSION firstsight;
-	ALTER DATABASE postgres SET search_path = public, firstsight;
-});
+my $node = hnsw_node('hnsw_recall', "fsync = off\nmaintenance_work_mem = 256MB\nshared_buffers = 128MB\n");
 $node->safe_psql('postgres', qq{
 	SELECT setseed(0.103);
 	CREATE FUNCTION rvec(n int, scale real, salt int) RETURNS embedding LANGUAGE sql VOLATILE AS

@@ -17,17 +17,9 @@ use FsHnsw;
 my $dims = 32;
 my $rows = 20000;
 
-my $node = PostgreSQL::Test::Cluster->new('hnsw_par');
-$node->init;
-$node->append_conf('postgresql.conf',
+my $node = hnsw_node('hnsw_par',
 	"fsync = off\nmax_worker_processes = 8\nmax_parallel_workers = 8\nmax_parallel_maintenance_workers = 2\n"
 	  . "maintenance_work_mem = '256MB'\nautovacuum = off\n");
-$node->start;
-
-$node->safe_psql('postgres', qq{
-	CREATE EXTENSION firstsight;
-	ALTER DATABASE postgres SET search_path = public, firstsight;
-});
 $node->safe_psql('postgres', qq{
 	SELECT setseed(0.104);
 	CREATE FUNCTION rvec(n int, salt bigint) RETURNS embedding LANGUAGE sql VOLATILE AS

@@ -13,15 +13,7 @@ use PostgreSQL::Test::Utils;
 use Test::More;
 use FsHnsw;
 
-my $node = PostgreSQL::Test::Cluster->new('reach');
-$node->init;
-$node->append_conf('postgresql.conf', "autovacuum = off\n");
-$node->start;
-
-$node->safe_psql('postgres', q{
-	CREATE EXTENSION firstsight;
-	ALTER DATABASE postgres SET search_path = public, firstsight;
-});
+my $node = hnsw_node('reach', "autovacuum = off\n");
 $node->safe_psql('postgres', q{
 	SELECT setseed(0.105);
 	CREATE TABLE t (id int PRIMARY KEY, e embedding(16));
