@@ -3,6 +3,9 @@
 # unprivileged user (PostgreSQL refuses to run as root).
 # shellcheck shell=bash
 
+# the PostgreSQL 15 installation to build against and test with (a copy elsewhere
+# works too: its binaries find their share and lib directories relative to bin)
+FS_PG=${FS_PG:-/usr/lib/postgresql/15}
 FS_PACKAGES="build-essential postgresql-15 postgresql-server-dev-15 libopenblas-dev libcurl4-openssl-dev libipc-run-perl rsync"
 
 fs_say() { printf '==> %s\n' "$*" >&2; }
@@ -28,8 +31,8 @@ fs_install_deps() {
 # build and install the extension into the server's directories
 fs_build_install() {
 	fs_say "building firstsight"
-	make -s -j"$(nproc)" PG_CONFIG=/usr/lib/postgresql/15/bin/pg_config >/dev/null
-	make -s install PG_CONFIG=/usr/lib/postgresql/15/bin/pg_config >/dev/null
+	make -s -j"$(nproc)" PG_CONFIG="$FS_PG/bin/pg_config" >/dev/null
+	make -s install PG_CONFIG="$FS_PG/bin/pg_config" >/dev/null
 }
 
 # a user to run servers and tests as
@@ -58,7 +61,7 @@ fs_scratch_copy() {
 # start a throwaway cluster in $1 (data, socket and log inside it) on a free port
 fs_start_cluster() {
 	local dir=$1 extra=${2:-}
-	local bin=/usr/lib/postgresql/15/bin
+	local bin=$FS_PG/bin
 	FS_PORT=$(( 20000 + RANDOM % 20000 ))
 	fs_as_user "$bin/initdb" -D "$dir/data" -A trust -U postgres --no-sync >/dev/null
 	cat >>"$dir/data/postgresql.conf" <<CONF
@@ -79,6 +82,6 @@ CONF
 }
 
 fs_stop_cluster() {
-	/usr/lib/postgresql/15/bin/pg_ctl -D "$1/data" -m fast stop >/dev/null 2>&1 ||
-		fs_as_user /usr/lib/postgresql/15/bin/pg_ctl -D "$1/data" -m fast stop >/dev/null 2>&1 || true
+	"$FS_PG/bin/pg_ctl" -D "$1/data" -m fast stop >/dev/null 2>&1 ||
+		fs_as_user "$FS_PG/bin/pg_ctl" -D "$1/data" -m fast stop >/dev/null 2>&1 || true
 }

@@ -18,7 +18,7 @@
 set -uo pipefail
 cd "$(dirname "$0")/../.." || exit 1
 PG_CONFIG=${PG_CONFIG:-pg_config}
-command -v "$PG_CONFIG" >/dev/null || PG_CONFIG=/usr/lib/postgresql/15/bin/pg_config
+command -v "$PG_CONFIG" >/dev/null || PG_CONFIG=${FS_PG:-/usr/lib/postgresql/15}/bin/pg_config
 out=${CROSS_OUT:-test/cross/build}
 CC=aarch64-linux-gnu-gcc
 

@@ -4,7 +4,7 @@
 
 fuzz_root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 PG_CONFIG=${PG_CONFIG:-pg_config}
-command -v "$PG_CONFIG" >/dev/null || PG_CONFIG=/usr/lib/postgresql/15/bin/pg_config
+command -v "$PG_CONFIG" >/dev/null || PG_CONFIG=${FS_PG:-/usr/lib/postgresql/15}/bin/pg_config
 
 # install missing apt packages when root, else say which are missing
 fuzz_need_packages() {

@@ -7,144 +7,16 @@
 -- gallery rows, and with them their index entries at the next VACUUM.
 -- No table here holds biometric data; logs name persons by id only.
 
-ALTER TABLE capture ADD COLUMN photo_expires_at timestamptz;
-ALTER TABLE capture ADD COLUMN erased_at timestamptz;
-COMMENT ON COLUMN capture.expires_at IS 'when the embedding and photo are erased (privacy layer); null once erased';
-COMMENT ON COLUMN capture.photo_expires_at IS 'when the photo is erased: 24 hours (photo_retention) unless consent covers photos';
-COMMENT ON COLUMN capture.erased_at IS 'when the embedding and photo were erased; the non-biometric facts stay';
-CREATE INDEX capture_expires ON capture (expires_at) WHERE expires_at IS NOT NULL;
-CREATE INDEX capture_photo_expires ON capture (photo_expires_at) WHERE photo_expires_at IS NOT NULL;
--- no index on face.expires_at: re-dating a gallery row stays a HOT update, not a new HNSW index entry
-
-ALTER TABLE person ADD COLUMN consent_given boolean;
-ALTER TABLE person ADD COLUMN consent_scope text;
-ALTER TABLE person ADD COLUMN consent_at timestamptz;
-COMMENT ON COLUMN person.category IS 'retention category: visitor (no consent), consented, buyer (has a deal), or one with its own retention_policy row (staff, ...)';
-COMMENT ON COLUMN person.consent_given IS 'the latest consent record: true given, false withdrawn, null never asked';
--- the retention clock: a person's biometric rows expire counted from the end
--- of the local day of last_seen, so a capture later on the same day moves no
--- expiry; the person's rows are re-dated only when this day end moves
-ALTER TABLE person ADD COLUMN retention_day_end timestamptz;
-COMMENT ON COLUMN person.retention_day_end IS 'end of the local day of last_seen that the expiry of the person''s biometric rows was last counted from (privacy layer)';
-
-INSERT INTO setting_definition VALUES
-	('photo_retention', 'interval', '24 hours', NULL, NULL,
-	 'photos are erased this long after capture unless the person''s consent covers photos');
-
--- retention per project and category; a row per default category is made with each project
-CREATE TABLE retention_policy (
-	project_id bigint NOT NULL REFERENCES project ON DELETE CASCADE,
-	category text NOT NULL CHECK (category ~ '^[a-z_]{1,40}$'),
-	keep interval NOT NULL CHECK (keep > interval '0'),
-	PRIMARY KEY (project_id, category)
-);
-COMMENT ON TABLE retention_policy IS 'how long biometric data is kept: visitor and consented after the end of the last visit''s day, buyer after the later of the last deal and that';
-SELECT pg_catalog.pg_extension_config_dump('retention_policy', '');
-
-CREATE TABLE retention_default (
-	category text PRIMARY KEY,
-	keep interval NOT NULL
-);
-INSERT INTO retention_default VALUES ('visitor', '30 days'), ('consented', '90 days'), ('buyer', '180 days');
-COMMENT ON TABLE retention_default IS 'the retention_policy rows every new project starts with';
-
--- processing record: every consent given or withdrawn
-CREATE SEQUENCE consent_id_seq;
-CREATE TABLE consent (
-	project_id bigint NOT NULL,
-	consent_id bigint NOT NULL DEFAULT nextval('consent_id_seq'),
-	person_id bigint NOT NULL,
-	given boolean NOT NULL,
-	method text NOT NULL,
-	scope text NOT NULL,
-	evidence text,
-	recorded_at timestamptz NOT NULL DEFAULT statement_timestamp(),
-	recorded_by name NOT NULL DEFAULT session_user,
-	PRIMARY KEY (project_id, consent_id)
-);
-CREATE INDEX consent_person ON consent (project_id, person_id, recorded_at);
-SELECT pg_catalog.pg_extension_config_dump('consent', '');
-
--- erasure record: what was erased for whom and why; never biometric content
-CREATE SEQUENCE erasure_id_seq;
-CREATE TABLE erasure_log (
-	erasure_id bigint NOT NULL DEFAULT nextval('erasure_id_seq') PRIMARY KEY,
-	project_id bigint NOT NULL,
-	person_id bigint NOT NULL,
-	kind text NOT NULL CHECK (kind IN ('request', 'consent_withdrawn')),
-	reason text NOT NULL,
-	requested_by name NOT NULL DEFAULT session_user,
-	requested_at timestamptz NOT NULL,
-	completed_at timestamptz NOT NULL,
-	captures_erased integer NOT NULL,
-	photos_erased integer NOT NULL,
-	faces_erased integer NOT NULL
-);
-CREATE INDEX erasure_log_project ON erasure_log (project_id, requested_at);
-SELECT pg_catalog.pg_extension_config_dump('erasure_log', '');
-
--- one row per enforce_retention call that erased something
-CREATE SEQUENCE retention_run_id_seq;
-CREATE TABLE retention_log (
-	run_id bigint NOT NULL DEFAULT nextval('retention_run_id_seq') PRIMARY KEY,
-	started_at timestamptz NOT NULL,
-	finished_at timestamptz NOT NULL,
-	as_of timestamptz NOT NULL,
-	captures_erased bigint NOT NULL,
-	photos_erased bigint NOT NULL,
-	faces_erased bigint NOT NULL,
-	by_project jsonb NOT NULL
-);
-SELECT pg_catalog.pg_extension_config_dump('retention_log', '');
-
--- records are kept at least three years: no updates, and no deletes of younger rows
-CREATE FUNCTION records_guard() RETURNS trigger
-	LANGUAGE plpgsql
-	SET search_path = firstsight, pg_catalog, pg_temp
-	AS $$
-DECLARE
-	t timestamptz := (to_jsonb(OLD) ->> TG_ARGV[0])::timestamptz;
-BEGIN
-	IF TG_OP = 'UPDATE' THEN
-		RAISE EXCEPTION USING ERRCODE = 'insufficient_privilege',
-			MESSAGE = format('%s records cannot be changed', TG_TABLE_NAME),
-			HINT = 'Processing and erasure records are append-only.';
-	END IF;
-	IF t > now() - interval '3 years' THEN
-		RAISE EXCEPTION USING ERRCODE = 'insufficient_privilege',
-			MESSAGE = format('%s records are kept for at least 3 years', TG_TABLE_NAME),
-			DETAIL = 'Processing and erasure records must outlive the biometric data they describe.',
-			HINT = 'Delete only records older than 3 years.';
-	END IF;
-	RETURN OLD;
-END
-$$;
-CREATE TRIGGER consent_guard BEFORE UPDATE OR DELETE ON consent
-	FOR EACH ROW EXECUTE FUNCTION records_guard('recorded_at');
-CREATE TRIGGER erasure_log_guard BEFORE UPDATE OR DELETE ON erasure_log
-	FOR EACH ROW EXECUTE FUNCTION records_guard('requested_at');
-CREATE TRIGGER retention_log_guard BEFORE UPDATE OR DELETE ON retention_log
-	FOR EACH ROW EXECUTE FUNCTION records_guard('started_at');
-
 -- the end of the local day of ts in time zone tz
 -- (expiry helpers run per row: no SET clause, so the planner inlines them; names are qualified)
-CREATE FUNCTION end_of_day(ts timestamptz, tz text) RETURNS timestamptz
+CREATE OR REPLACE FUNCTION end_of_day(ts timestamptz, tz text) RETURNS timestamptz
 	LANGUAGE sql STABLE PARALLEL SAFE
 	AS $$ SELECT (date_trunc('day', ts AT TIME ZONE tz) + interval '1 day') AT TIME ZONE tz $$;
-
--- how one person's biometric rows expire
-CREATE TYPE retention_terms AS (
-	end_of_day boolean,		-- consent mode and no consent: each row at the end of its day
-	time_zone text,
-	until timestamptz,		-- otherwise every row at this time
-	photo_keep interval,	-- photos at most this long after capture ...
-	photo_consent boolean	-- ... unless consent covers photos
-);
 
 -- the retention terms of a person now (one query with a cached plan: it runs for every capture);
 -- p_seen: a last_seen the person is about to get (ingestion dates a statement's
 -- new captures in the statement that updates the person)
-CREATE FUNCTION retention_terms(p_project_id bigint, p_person_id bigint, p_seen timestamptz DEFAULT NULL) RETURNS retention_terms
+CREATE OR REPLACE FUNCTION retention_terms(p_project_id bigint, p_person_id bigint, p_seen timestamptz DEFAULT NULL) RETURNS retention_terms
 	LANGUAGE plpgsql STABLE
 	SET search_path = firstsight, pg_catalog, pg_temp
 	AS $$
@@ -177,19 +49,57 @@ BEGIN
 END
 $$;
 
+COMMENT ON COLUMN capture.expires_at IS 'when the embedding and photo are erased (privacy layer); null once erased';
+COMMENT ON COLUMN capture.photo_expires_at IS 'when the photo is erased: 24 hours (photo_retention) unless consent covers photos';
+COMMENT ON COLUMN capture.erased_at IS 'when the embedding and photo were erased; the non-biometric facts stay';
+COMMENT ON COLUMN person.category IS 'retention category: visitor (no consent), consented, buyer (has a deal), or one with its own retention_policy row (staff, ...)';
+COMMENT ON COLUMN person.consent_given IS 'the latest consent record: true given, false withdrawn, null never asked';
+COMMENT ON COLUMN person.retention_day_end IS 'end of the local day of last_seen that the expiry of the person''s biometric rows was last counted from (privacy layer)';
+COMMENT ON TABLE retention_policy IS 'how long biometric data is kept: visitor and consented after the end of the last visit''s day, buyer after the later of the last deal and that';
+COMMENT ON TABLE retention_default IS 'the retention_policy rows every new project starts with';
+
+-- records are kept at least three years: no updates, and no deletes of younger rows
+CREATE OR REPLACE FUNCTION records_guard() RETURNS trigger
+	LANGUAGE plpgsql
+	SET search_path = firstsight, pg_catalog, pg_temp
+	AS $$
+DECLARE
+	t timestamptz := (to_jsonb(OLD) ->> TG_ARGV[0])::timestamptz;
+BEGIN
+	IF TG_OP = 'UPDATE' THEN
+		RAISE EXCEPTION USING ERRCODE = 'insufficient_privilege',
+			MESSAGE = format('%s records cannot be changed', TG_TABLE_NAME),
+			HINT = 'Processing and erasure records are append-only.';
+	END IF;
+	IF t > now() - interval '3 years' THEN
+		RAISE EXCEPTION USING ERRCODE = 'insufficient_privilege',
+			MESSAGE = format('%s records are kept for at least 3 years', TG_TABLE_NAME),
+			DETAIL = 'Processing and erasure records must outlive the biometric data they describe.',
+			HINT = 'Delete only records older than 3 years.';
+	END IF;
+	RETURN OLD;
+END
+$$;
+CREATE OR REPLACE TRIGGER consent_guard BEFORE UPDATE OR DELETE ON consent
+	FOR EACH ROW EXECUTE FUNCTION records_guard('recorded_at');
+CREATE OR REPLACE TRIGGER erasure_log_guard BEFORE UPDATE OR DELETE ON erasure_log
+	FOR EACH ROW EXECUTE FUNCTION records_guard('requested_at');
+CREATE OR REPLACE TRIGGER retention_log_guard BEFORE UPDATE OR DELETE ON retention_log
+	FOR EACH ROW EXECUTE FUNCTION records_guard('started_at');
+
 -- when a biometric row captured at ts expires under terms t
-CREATE FUNCTION expiry(t firstsight.retention_terms, ts timestamptz) RETURNS timestamptz
+CREATE OR REPLACE FUNCTION expiry(t firstsight.retention_terms, ts timestamptz) RETURNS timestamptz
 	LANGUAGE sql STABLE PARALLEL SAFE
 	AS $$ SELECT CASE WHEN t.end_of_day THEN firstsight.end_of_day(ts, t.time_zone) ELSE t.until END $$;
 
 -- when a photo captured at ts expires under terms t
-CREATE FUNCTION photo_expiry(t firstsight.retention_terms, ts timestamptz) RETURNS timestamptz
+CREATE OR REPLACE FUNCTION photo_expiry(t firstsight.retention_terms, ts timestamptz) RETURNS timestamptz
 	LANGUAGE sql STABLE PARALLEL SAFE
 	AS $$ SELECT CASE WHEN t.photo_consent THEN firstsight.expiry(t, ts) ELSE least(firstsight.expiry(t, ts), ts + t.photo_keep) END $$;
 
 -- set expires_at on every biometric row of a person that is not yet erased,
 -- and the person's retention clock (retention_day_end)
-CREATE FUNCTION refresh_expiry(p_project_id bigint, p_person_id bigint) RETURNS void
+CREATE OR REPLACE FUNCTION refresh_expiry(p_project_id bigint, p_person_id bigint) RETURNS void
 	LANGUAGE plpgsql
 	SET search_path = firstsight, pg_catalog, pg_temp
 	AS $$
@@ -222,7 +132,7 @@ END
 $$;
 
 -- refresh every person of a project (policy or setting changes)
-CREATE FUNCTION refresh_project_expiry(p_project_id bigint, p_category text DEFAULT NULL) RETURNS void
+CREATE OR REPLACE FUNCTION refresh_project_expiry(p_project_id bigint, p_category text DEFAULT NULL) RETURNS void
 	LANGUAGE plpgsql
 	SET search_path = firstsight, pg_catalog, pg_temp
 	AS $$
@@ -241,7 +151,7 @@ END
 $$;
 
 -- gallery rows get their expiry as they are written (ingestion, rebuild_gallery)
-CREATE FUNCTION face_expiry() RETURNS trigger
+CREATE OR REPLACE FUNCTION face_expiry() RETURNS trigger
 	LANGUAGE plpgsql SECURITY DEFINER
 	SET search_path = firstsight, pg_catalog, pg_temp
 	AS $$
@@ -257,7 +167,7 @@ BEGIN
 	RETURN NEW;
 END
 $$;
-CREATE TRIGGER face_expiry BEFORE INSERT OR UPDATE OF person_id, captured_at, face ON face
+CREATE OR REPLACE TRIGGER face_expiry BEFORE INSERT OR UPDATE OF person_id, captured_at, face ON face
 	FOR EACH ROW EXECUTE FUNCTION face_expiry();
 
 -- a person's stored rows are re-dated when the retention clock moves: when
@@ -266,7 +176,7 @@ CREATE TRIGGER face_expiry BEFORE INSERT OR UPDATE OF person_id, captured_at, fa
 -- refresh_expiry for every other writer), or when category or consent change.
 -- A capture gets its own expiry as ingestion writes it, so a capture later on
 -- the same day rewrites no older row (bench/RESULTS.md, Ingestion)
-CREATE FUNCTION person_expiry() RETURNS trigger
+CREATE OR REPLACE FUNCTION person_expiry() RETURNS trigger
 	LANGUAGE plpgsql SECURITY DEFINER
 	SET search_path = firstsight, pg_catalog, pg_temp
 	AS $$
@@ -275,7 +185,7 @@ BEGIN
 	RETURN NULL;
 END
 $$;
-CREATE TRIGGER person_expiry AFTER UPDATE ON person
+CREATE OR REPLACE TRIGGER person_expiry AFTER UPDATE ON person
 	FOR EACH ROW
 	WHEN ((OLD.last_seen IS DISTINCT FROM NEW.last_seen
 	       AND NOT (NEW.retention_day_end IS NOT DISTINCT FROM OLD.retention_day_end
@@ -285,7 +195,7 @@ CREATE TRIGGER person_expiry AFTER UPDATE ON person
 	EXECUTE FUNCTION person_expiry();
 
 -- the category a person's deals and consent give them (custom categories stay unless a deal makes a buyer)
-CREATE FUNCTION derived_category(p person) RETURNS text
+CREATE OR REPLACE FUNCTION derived_category(p person) RETURNS text
 	LANGUAGE sql STABLE
 	SET search_path = firstsight, pg_catalog, pg_temp
 	AS $$
@@ -299,7 +209,7 @@ CREATE FUNCTION derived_category(p person) RETURNS text
 
 -- re-derive the category of some persons and refresh their expiry (deal dates move the buyer's);
 -- p_buyers: a deal names them all, so they are buyers (what derived_category would find, without its search of the deals)
-CREATE FUNCTION recategorize(p_project_id bigint, p_person_ids bigint[], p_buyers boolean DEFAULT false) RETURNS void
+CREATE OR REPLACE FUNCTION recategorize(p_project_id bigint, p_person_ids bigint[], p_buyers boolean DEFAULT false) RETURNS void
 	LANGUAGE plpgsql
 	SET search_path = firstsight, pg_catalog, pg_temp
 	AS $$
@@ -326,7 +236,7 @@ END
 $$;
 
 -- deals make buyers (and stop making them when deleted or moved)
-CREATE FUNCTION deal_category() RETURNS trigger
+CREATE OR REPLACE FUNCTION deal_category() RETURNS trigger
 	LANGUAGE plpgsql SECURITY DEFINER
 	SET search_path = firstsight, pg_catalog, pg_temp
 	AS $$
@@ -340,11 +250,11 @@ BEGIN
 	RETURN NULL;
 END
 $$;
-CREATE TRIGGER deal_category AFTER INSERT OR UPDATE OR DELETE ON deal
+CREATE OR REPLACE TRIGGER deal_category AFTER INSERT OR UPDATE OR DELETE ON deal
 	FOR EACH ROW EXECUTE FUNCTION deal_category();
 
 -- new projects start with the default policy rows
-CREATE FUNCTION project_retention_defaults() RETURNS trigger
+CREATE OR REPLACE FUNCTION project_retention_defaults() RETURNS trigger
 	LANGUAGE plpgsql SECURITY DEFINER
 	SET search_path = firstsight, pg_catalog, pg_temp
 	AS $$
@@ -355,11 +265,11 @@ BEGIN
 	RETURN NULL;
 END
 $$;
-CREATE TRIGGER project_retention_defaults AFTER INSERT ON project
+CREATE OR REPLACE TRIGGER project_retention_defaults AFTER INSERT ON project
 	FOR EACH ROW EXECUTE FUNCTION project_retention_defaults();
 
 -- policy changes apply to the rows already stored
-CREATE FUNCTION retention_policy_changed() RETURNS trigger
+CREATE OR REPLACE FUNCTION retention_policy_changed() RETURNS trigger
 	LANGUAGE plpgsql SECURITY DEFINER
 	SET search_path = firstsight, pg_catalog, pg_temp
 	AS $$
@@ -372,14 +282,14 @@ BEGIN
 	RETURN NULL;
 END
 $$;
-CREATE TRIGGER retention_policy_changed AFTER UPDATE OR DELETE ON retention_policy
+CREATE OR REPLACE TRIGGER retention_policy_changed AFTER UPDATE OR DELETE ON retention_policy
 	FOR EACH ROW EXECUTE FUNCTION retention_policy_changed();
-CREATE TRIGGER retention_policy_added AFTER INSERT ON retention_policy
+CREATE OR REPLACE TRIGGER retention_policy_added AFTER INSERT ON retention_policy
 	FOR EACH ROW WHEN (NEW.category NOT IN ('visitor', 'consented', 'buyer'))
 	EXECUTE FUNCTION retention_policy_changed();
 
 -- consent_mode and photo_retention changes apply to the rows already stored
-CREATE FUNCTION retention_setting_changed() RETURNS trigger
+CREATE OR REPLACE FUNCTION retention_setting_changed() RETURNS trigger
 	LANGUAGE plpgsql SECURITY DEFINER
 	SET search_path = firstsight, pg_catalog, pg_temp
 	AS $$
@@ -394,11 +304,11 @@ BEGIN
 	RETURN NULL;
 END
 $$;
-CREATE TRIGGER retention_setting_changed AFTER INSERT OR UPDATE OR DELETE ON project_setting
+CREATE OR REPLACE TRIGGER retention_setting_changed AFTER INSERT OR UPDATE OR DELETE ON project_setting
 	FOR EACH ROW EXECUTE FUNCTION retention_setting_changed();
 
 -- set how long a category's biometric data is kept in a project; applies at once to stored rows
-CREATE FUNCTION set_retention(project_id bigint, category text, keep interval) RETURNS interval
+CREATE OR REPLACE FUNCTION set_retention(project_id bigint, category text, keep interval) RETURNS interval
 	LANGUAGE plpgsql SECURITY DEFINER
 	SET search_path = firstsight, pg_catalog, pg_temp
 	AS $$
@@ -428,7 +338,7 @@ $$;
 COMMENT ON FUNCTION set_retention(bigint, text, interval) IS 'set a project''s retention period for a category; recomputes expires_at of stored rows';
 
 -- erase the biometric data of one person now; the log row (no biometric content)
-CREATE FUNCTION erase_biometrics(p_project_id bigint, p_person_id bigint, p_kind text, p_reason text)
+CREATE OR REPLACE FUNCTION erase_biometrics(p_project_id bigint, p_person_id bigint, p_kind text, p_reason text)
 	RETURNS erasure_log
 	LANGUAGE plpgsql
 	SET search_path = firstsight, pg_catalog, pg_temp
@@ -469,7 +379,7 @@ END
 $$;
 
 -- the current (unmerged) person of an id, or an error that names no biometric data
-CREATE FUNCTION privacy_person(p_project_id bigint, p_person_id bigint) RETURNS bigint
+CREATE OR REPLACE FUNCTION privacy_person(p_project_id bigint, p_person_id bigint) RETURNS bigint
 	LANGUAGE plpgsql STABLE
 	SET search_path = firstsight, pg_catalog, pg_temp
 	AS $$
@@ -487,7 +397,7 @@ END
 $$;
 
 -- erase a person's biometric data at once (their request); visits, deals and attribution stay
-CREATE FUNCTION erase_person(project_id bigint, person_id bigint, reason text) RETURNS erasure_log
+CREATE OR REPLACE FUNCTION erase_person(project_id bigint, person_id bigint, reason text) RETURNS erasure_log
 	LANGUAGE plpgsql SECURITY DEFINER
 	SET search_path = firstsight, pg_catalog, pg_temp
 	AS $$
@@ -505,7 +415,7 @@ $$;
 COMMENT ON FUNCTION erase_person(bigint, bigint, text) IS 'erase a person''s embeddings, photos and gallery rows now; logged in erasure_log';
 
 -- record consent given or withdrawn; withdrawal erases the person's biometric data at once
-CREATE FUNCTION record_consent(project_id bigint, person_id bigint, given boolean, method text, scope text, evidence text)
+CREATE OR REPLACE FUNCTION record_consent(project_id bigint, person_id bigint, given boolean, method text, scope text, evidence text)
 	RETURNS bigint
 	LANGUAGE plpgsql SECURITY DEFINER
 	SET search_path = firstsight, pg_catalog, pg_temp
@@ -554,7 +464,7 @@ COMMENT ON FUNCTION record_consent(bigint, bigint, boolean, text, text, text) IS
 -- erased capture also gets entries in the primary key, capture_person and
 -- capture_visit; VACUUM removes the old ones.  Counts per project come from
 -- the statements themselves (no temporary table: no catalog writes per call).
-CREATE FUNCTION enforce_retention(batch_size integer DEFAULT 10000, as_of timestamptz DEFAULT now())
+CREATE OR REPLACE FUNCTION enforce_retention(batch_size integer DEFAULT 10000, as_of timestamptz DEFAULT now())
 	RETURNS TABLE (captures_erased bigint, photos_erased bigint, faces_erased bigint, more boolean)
 	LANGUAGE plpgsql SECURITY DEFINER
 	SET search_path = firstsight, pg_catalog, pg_temp
@@ -680,7 +590,7 @@ COMMENT ON FUNCTION enforce_retention(integer, timestamptz) IS
 -- repair) and competes for the same cores, so the two together stay near
 -- `share` instead of adding up.  SECURITY DEFINER to see autovacuum's
 -- progress; it reads no table data and says only whether vacuum is busy.
-CREATE FUNCTION retention_pace(size integer, took float8, batch_size integer, share real, batch_time interval,
+CREATE OR REPLACE FUNCTION retention_pace(size integer, took float8, batch_size integer, share real, batch_time interval,
                                OUT next_size integer, OUT pause float8, OUT vacuum_busy boolean)
 	LANGUAGE plpgsql STABLE SECURITY DEFINER
 	SET search_path = firstsight, pg_catalog, pg_temp
@@ -723,7 +633,7 @@ COMMENT ON FUNCTION retention_pace(integer, float8, integer, real, interval) IS
 -- t * (1 - share) / share (share halved while vacuum works on capture or
 -- face; plus pause), so erasure keeps its backend busy for about `share` of
 -- the time.
-CREATE PROCEDURE enforce_retention_all(batch_size integer DEFAULT 10000, pause interval DEFAULT '0',
+CREATE OR REPLACE PROCEDURE enforce_retention_all(batch_size integer DEFAULT 10000, pause interval DEFAULT '0',
                                        share real DEFAULT 0.3, batch_time interval DEFAULT '500 ms')
 	LANGUAGE plpgsql
 	AS $$

@@ -28,7 +28,6 @@ CREATE TABLE project (
 	created_at timestamptz NOT NULL DEFAULT now(),
 	PRIMARY KEY (project_id)
 );
-COMMENT ON TABLE project IS 'a sales office (案场): time zone and face model dimension; settings in project_setting';
 
 CREATE TABLE camera (
 	project_id bigint NOT NULL REFERENCES project,
@@ -107,7 +106,6 @@ CREATE TABLE capture (
 ALTER TABLE capture ALTER COLUMN photo SET STORAGE external;
 CREATE INDEX capture_person ON capture (project_id, person_id, captured_at);
 CREATE INDEX capture_visit ON capture (project_id, visit_id);
-COMMENT ON COLUMN capture.match_distance IS 'cosine distance to the matched gallery exemplar (or batch mate); null for the first capture of a new person';
 
 -- The gallery: a few exemplars per person, matched against by new captures.
 -- One partition per project (made by create_project), each with its own HNSW
@@ -126,7 +124,6 @@ CREATE TABLE face (
 	PRIMARY KEY (project_id, face_id),
 	UNIQUE (project_id, person_id, kind)
 ) PARTITION BY LIST (project_id);
-COMMENT ON TABLE face IS 'gallery exemplars: best unmasked, best masked and most recent capture of each person';
 
 -- Captures of one person less than the project's visit_gap apart.  The
 -- attribution layer fills consultant_id / agent_id (firstsight.receive).
@@ -149,7 +146,6 @@ CREATE TABLE visit (
 );
 CREATE INDEX visit_person ON visit (project_id, person_id, started_at);
 CREATE INDEX visit_started ON visit (project_id, started_at);
-COMMENT ON COLUMN visit.seen_before IS 'the person had an earlier visit; previous_visit_id / previous_visit_at say which and when it ended';
 
 -- Identity binding at subscription: keyed hashes only, never raw numbers.
 CREATE TABLE identity (
@@ -205,7 +201,6 @@ CREATE TABLE hash_key (
 	secret bytea NOT NULL,
 	created_at timestamptz NOT NULL DEFAULT now()
 );
-REVOKE ALL ON hash_key FROM PUBLIC;
 
 SELECT pg_catalog.pg_extension_config_dump('project', '');
 SELECT pg_catalog.pg_extension_config_dump('camera', '');

@@ -3,11 +3,7 @@
 -- long they took; and distinct persons with biometric data per operator
 -- against the regulatory filing threshold.  No biometric column.
 
-INSERT INTO setting_definition VALUES
-	('filing_threshold', 'integer', '100000', NULL, NULL,
-	 'persons with biometric data per operator at which the compliance view warns (regulatory filing)');
-
-CREATE VIEW compliance AS
+CREATE OR REPLACE VIEW compliance AS
 WITH held AS (
 	SELECT c.project_id, c.person_id, c.captured_at, c.expires_at, c.photo_expires_at,
 	       c.face IS NOT NULL AS has_face, c.photo IS NOT NULL AS has_photo, false AS gallery

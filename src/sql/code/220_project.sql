@@ -3,13 +3,13 @@
 -- matches at index speed whatever its face model's dimension.
 
 -- the gallery partition of a project
-CREATE FUNCTION gallery_table(project_id bigint) RETURNS regclass
+CREATE OR REPLACE FUNCTION gallery_table(project_id bigint) RETURNS regclass
 	LANGUAGE sql STABLE
 	SET search_path = firstsight, pg_catalog, pg_temp
 	AS $$ SELECT to_regclass(format('firstsight.%I', 'face_p' || project_id)) $$;
 
 -- create the HNSW index on a project's gallery if embedding_hnsw exists; true when one exists afterwards
-CREATE FUNCTION create_gallery_index(project_id bigint) RETURNS boolean
+CREATE OR REPLACE FUNCTION create_gallery_index(project_id bigint) RETURNS boolean
 	LANGUAGE plpgsql
 	SET search_path = firstsight, pg_catalog, pg_temp
 	AS $$
@@ -39,7 +39,7 @@ $$;
 COMMENT ON FUNCTION create_gallery_index(bigint) IS 'HNSW index on a project''s gallery when embedding_hnsw is installed';
 
 -- index every project's gallery that lacks one; the projects it indexed
-CREATE FUNCTION create_gallery_indexes() RETURNS SETOF bigint
+CREATE OR REPLACE FUNCTION create_gallery_indexes() RETURNS SETOF bigint
 	LANGUAGE sql
 	SET search_path = firstsight, pg_catalog, pg_temp
 	AS $$
@@ -50,7 +50,7 @@ CREATE FUNCTION create_gallery_indexes() RETURNS SETOF bigint
 	$$;
 
 -- a new sales office with its natural channel and gallery; returns its id
-CREATE FUNCTION create_project(name text, time_zone text DEFAULT 'Asia/Shanghai', dims integer DEFAULT 512)
+CREATE OR REPLACE FUNCTION create_project(name text, time_zone text DEFAULT 'Asia/Shanghai', dims integer DEFAULT 512)
 	RETURNS bigint
 	LANGUAGE plpgsql
 	SET search_path = firstsight, pg_catalog, pg_temp

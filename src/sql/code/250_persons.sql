@@ -2,7 +2,7 @@
 -- OpenBLAS over the gallery) and splitting wrongly joined captures.
 
 -- recompute a person's gallery exemplars from their captures
-CREATE FUNCTION rebuild_gallery(p_project_id bigint, p_person_id bigint) RETURNS void
+CREATE OR REPLACE FUNCTION rebuild_gallery(p_project_id bigint, p_person_id bigint) RETURNS void
 	LANGUAGE sql
 	SET search_path = firstsight, pg_catalog, pg_temp
 	AS $$
@@ -20,7 +20,7 @@ CREATE FUNCTION rebuild_gallery(p_project_id bigint, p_person_id bigint) RETURNS
 	$$;
 
 -- join a person's visits that are now less than the visit gap apart; refresh the chain and counters
-CREATE FUNCTION tidy_person(p_project_id bigint, p_person_id bigint) RETURNS void
+CREATE OR REPLACE FUNCTION tidy_person(p_project_id bigint, p_person_id bigint) RETURNS void
 	LANGUAGE plpgsql
 	SET search_path = firstsight, pg_catalog, pg_temp
 	AS $$
@@ -68,7 +68,7 @@ END
 $$;
 
 -- merge two persons; the one seen first is kept (returned), the other keeps merged_into
-CREATE FUNCTION merge_person(project_id bigint, person_a bigint, person_b bigint) RETURNS bigint
+CREATE OR REPLACE FUNCTION merge_person(project_id bigint, person_a bigint, person_b bigint) RETURNS bigint
 	LANGUAGE plpgsql SECURITY DEFINER
 	SET search_path = firstsight, pg_catalog, pg_temp
 	AS $$
@@ -119,7 +119,7 @@ COMMENT ON FUNCTION merge_person(bigint, bigint, bigint) IS
 	'merge two persons: captures, visits, bindings and deals move to the one seen first; returns it';
 
 -- move some captures of a person to a new person; returns the new person
-CREATE FUNCTION split_person(project_id bigint, person_id bigint, capture_ids bigint[]) RETURNS bigint
+CREATE OR REPLACE FUNCTION split_person(project_id bigint, person_id bigint, capture_ids bigint[]) RETURNS bigint
 	LANGUAGE plpgsql SECURITY DEFINER
 	SET search_path = firstsight, pg_catalog, pg_temp
 	AS $$
@@ -177,7 +177,7 @@ COMMENT ON FUNCTION split_person(bigint, bigint, bigint[]) IS
 	'move the given captures of a person to a new person (with their own visits); returns the new person';
 
 -- find near-duplicate persons over the gallery (OpenBLAS) and merge them
-CREATE FUNCTION merge_persons(project_id bigint, max_distance float8 DEFAULT NULL, masked_max_distance float8 DEFAULT NULL)
+CREATE OR REPLACE FUNCTION merge_persons(project_id bigint, max_distance float8 DEFAULT NULL, masked_max_distance float8 DEFAULT NULL)
 	RETURNS TABLE (kept_person_id bigint, merged_person_id bigint)
 	LANGUAGE plpgsql SECURITY DEFINER
 	SET search_path = firstsight, pg_catalog, pg_temp

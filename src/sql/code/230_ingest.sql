@@ -4,7 +4,7 @@
 -- persons and visits, improves the gallery and writes person_id, visit_id and
 -- match_distance back, all in the inserting statement.
 
-CREATE FUNCTION face_clusters(faces embedding[], masked boolean[], max_distance float8, masked_max_distance float8)
+CREATE OR REPLACE FUNCTION face_clusters(faces embedding[], masked boolean[], max_distance float8, masked_max_distance float8)
 	RETURNS integer[]
 	AS 'MODULE_PATHNAME', 'fs_face_clusters' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION face_clusters(embedding[], boolean[], float8, float8) IS
@@ -14,7 +14,7 @@ COMMENT ON FUNCTION face_clusters(embedding[], boolean[], float8, float8) IS
 -- (C: one kept SPI plan per project, see src/domain/gallery.c)
 -- ef_search > 0 widens the index search for this call (at least that candidate
 -- list, at most 1000); ingestion uses it before a capture becomes a new person
-CREATE FUNCTION gallery_nearest(project_id bigint, faces embedding[], ef_search integer DEFAULT 0)
+CREATE OR REPLACE FUNCTION gallery_nearest(project_id bigint, faces embedding[], ef_search integer DEFAULT 0)
 	RETURNS TABLE (ord integer, person_id bigint, distance float8)
 	AS 'MODULE_PATHNAME', 'fs_gallery_nearest' LANGUAGE C STABLE STRICT;
 COMMENT ON FUNCTION gallery_nearest(bigint, embedding[], integer) IS
@@ -23,14 +23,14 @@ COMMENT ON FUNCTION gallery_nearest(bigint, embedding[], integer) IS
 -- the same, exactly: one pass over the project's gallery, the whole batch
 -- against each block of gallery faces with OpenBLAS (src/domain/gallery.c);
 -- ingestion uses it for large batches (setting exact_search_faces)
-CREATE FUNCTION gallery_nearest_exact(project_id bigint, faces embedding[])
+CREATE OR REPLACE FUNCTION gallery_nearest_exact(project_id bigint, faces embedding[])
 	RETURNS TABLE (ord integer, person_id bigint, distance float8)
 	AS 'MODULE_PATHNAME', 'fs_gallery_nearest_exact' LANGUAGE C STABLE STRICT;
 COMMENT ON FUNCTION gallery_nearest_exact(bigint, embedding[]) IS
 	'nearest gallery face of each query face (1-based ord) by an exact OpenBLAS search of the whole gallery';
 
 -- recompute returning / previous visit for every visit of some persons
-CREATE FUNCTION refresh_visit_chain(p_project_id bigint, p_person_ids bigint[]) RETURNS void
+CREATE OR REPLACE FUNCTION refresh_visit_chain(p_project_id bigint, p_person_ids bigint[]) RETURNS void
 	LANGUAGE sql
 	SET search_path = firstsight, pg_catalog, pg_temp
 	AS $$
@@ -51,7 +51,7 @@ CREATE FUNCTION refresh_visit_chain(p_project_id bigint, p_person_ids bigint[]) 
 -- p_row: one capture not yet written (the single-row path, capture_ingest_row):
 -- its person, visit, match distance and expiry (and its photo's, should it
 -- have one) are returned instead of written to the capture
-CREATE FUNCTION ingest_batch(p_project_id bigint, ids bigint[], faces embedding[], masks boolean[],
+CREATE OR REPLACE FUNCTION ingest_batch(p_project_id bigint, ids bigint[], faces embedding[], masks boolean[],
                              ts timestamptz[], quality real[], cams text[], p_row boolean DEFAULT false)
 	RETURNS TABLE (o_person_id bigint, o_visit_id bigint, o_distance float8,
 	               o_expires_at timestamptz, o_photo_expires_at timestamptz)
@@ -332,7 +332,7 @@ END
 $$;
 
 -- statement trigger: validate, then match each project's captures as one batch
-CREATE FUNCTION capture_ingest() RETURNS trigger
+CREATE OR REPLACE FUNCTION capture_ingest() RETURNS trigger
 	LANGUAGE plpgsql SECURITY DEFINER
 	SET search_path = firstsight, pg_catalog, pg_temp
 	AS $$
@@ -395,7 +395,7 @@ END
 $$;
 
 -- raise the error for the first bad capture of a statement; shows no biometric data
-CREATE FUNCTION capture_reject(bad record) RETURNS void
+CREATE OR REPLACE FUNCTION capture_reject(bad record) RETURNS void
 	LANGUAGE plpgsql
 	SET search_path = firstsight, pg_catalog, pg_temp
 	AS $$
@@ -448,23 +448,23 @@ $$;
 -- by a BEFORE ROW trigger that fills the row before it is written (one row
 -- version instead of an insert and an update), and the statement trigger is
 -- skipped for it.  Multi-row INSERTs and COPY stay one batch.
-CREATE FUNCTION ingest_single_row(rel regclass) RETURNS boolean
+CREATE OR REPLACE FUNCTION ingest_single_row(rel regclass) RETURNS boolean
 	AS 'MODULE_PATHNAME', 'fs_ingest_single_row' LANGUAGE C VOLATILE STRICT;
 COMMENT ON FUNCTION ingest_single_row(regclass) IS
 	'true once, for the row of a statement that inserts exactly one row into rel (capture ingestion''s single-row path)';
-CREATE FUNCTION ingest_row_done() RETURNS void
+CREATE OR REPLACE FUNCTION ingest_row_done() RETURNS void
 	AS 'MODULE_PATHNAME', 'fs_ingest_row_done' LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION ingest_row_done() IS 'the single-row path has filled the statement''s capture';
 -- only capture_ingest_row (as the owner) says so: a caller who could would
 -- make the next statement's batch trigger skip unfilled captures
 REVOKE ALL ON FUNCTION ingest_row_done() FROM PUBLIC;
-CREATE FUNCTION ingest_statement_pending() RETURNS boolean
+CREATE OR REPLACE FUNCTION ingest_statement_pending() RETURNS boolean
 	AS 'MODULE_PATHNAME', 'fs_ingest_statement_pending' LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION ingest_statement_pending() IS 'false when the single-row path has filled the statement''s capture (the batch trigger is skipped)';
 
 -- one capture, before it is written: the same checks and errors as the batch
 -- (capture_reject), the same matching (ingest_batch with p_row)
-CREATE FUNCTION capture_ingest_row() RETURNS trigger
+CREATE OR REPLACE FUNCTION capture_ingest_row() RETURNS trigger
 	LANGUAGE plpgsql SECURITY DEFINER
 	SET search_path = firstsight, pg_catalog, pg_temp
 	AS $$
@@ -503,11 +503,11 @@ BEGIN
 END
 $$;
 
-CREATE TRIGGER capture_ingest_row BEFORE INSERT ON capture
+CREATE OR REPLACE TRIGGER capture_ingest_row BEFORE INSERT ON capture
 	FOR EACH ROW WHEN (firstsight.ingest_single_row('firstsight.capture'::regclass))
 	EXECUTE FUNCTION capture_ingest_row();
 
-CREATE TRIGGER capture_ingest AFTER INSERT ON capture
+CREATE OR REPLACE TRIGGER capture_ingest AFTER INSERT ON capture
 	REFERENCING NEW TABLE AS new_rows
 	FOR EACH STATEMENT WHEN (firstsight.ingest_statement_pending())
 	EXECUTE FUNCTION capture_ingest();

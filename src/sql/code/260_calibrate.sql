@@ -1,7 +1,7 @@
 -- Threshold calibration from identity-verified captures.
 
 -- proposed match thresholds for unmasked and masked faces, with expected rates
-CREATE FUNCTION calibrate(project_id bigint, target_false_match_rate float8 DEFAULT 0.001, max_captures integer DEFAULT 2000)
+CREATE OR REPLACE FUNCTION calibrate(project_id bigint, target_false_match_rate float8 DEFAULT 0.001, max_captures integer DEFAULT 2000)
 	RETURNS TABLE (masked boolean, current_distance float8, proposed_distance float8,
 	               same_pairs bigint, different_pairs bigint,
 	               true_match_rate float8, false_match_rate float8,

@@ -7,7 +7,7 @@
 -- appears, and removed at the start of any DROP EXTENSION (recreated at its end
 -- when vector is still there), so DROP EXTENSION vector works without CASCADE.
 
-CREATE FUNCTION vector_type() RETURNS regtype
+CREATE OR REPLACE FUNCTION vector_type() RETURNS regtype
 	LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
 	SELECT t.oid::regtype
 	FROM pg_type t
@@ -16,7 +16,7 @@ CREATE FUNCTION vector_type() RETURNS regtype
 	WHERE e.extname = 'vector' AND t.typname = 'vector'
 $$;
 
-CREATE FUNCTION create_vector_casts() RETURNS boolean
+CREATE OR REPLACE FUNCTION create_vector_casts() RETURNS boolean
 	LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
 	vtype regtype := firstsight.vector_type();
@@ -41,7 +41,7 @@ BEGIN
 END
 $$;
 
-CREATE FUNCTION drop_vector_casts() RETURNS boolean
+CREATE OR REPLACE FUNCTION drop_vector_casts() RETURNS boolean
 	LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
 	vtype regtype := firstsight.vector_type();
@@ -58,28 +58,7 @@ BEGIN
 END
 $$;
 
-CREATE FUNCTION vector_casts_on_create() RETURNS event_trigger
-	LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
-BEGIN
-	PERFORM firstsight.create_vector_casts();
-END
-$$;
-
-CREATE FUNCTION vector_casts_on_drop() RETURNS event_trigger
-	LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
-BEGIN
-	PERFORM firstsight.drop_vector_casts();
-END
-$$;
-
 REVOKE ALL ON FUNCTION create_vector_casts(), drop_vector_casts(),
 	vector_casts_on_create(), vector_casts_on_drop() FROM PUBLIC;
-
-CREATE EVENT TRIGGER firstsight_vector_casts_create ON ddl_command_end
-	WHEN TAG IN ('CREATE EXTENSION', 'DROP EXTENSION')
-	EXECUTE FUNCTION vector_casts_on_create();
-CREATE EVENT TRIGGER firstsight_vector_casts_drop ON ddl_command_start
-	WHEN TAG IN ('DROP EXTENSION')
-	EXECUTE FUNCTION vector_casts_on_drop();
 
 SELECT create_vector_casts();

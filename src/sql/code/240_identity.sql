@@ -1,17 +1,13 @@
 -- Identity binding: keyed hashes (HMAC-SHA256 with a per-database key) of
 -- ID-card and phone numbers; the raw numbers are never stored or logged.
 
-CREATE FUNCTION hmac_sha256(key bytea, data bytea) RETURNS bytea
+CREATE OR REPLACE FUNCTION hmac_sha256(key bytea, data bytea) RETURNS bytea
 	AS 'MODULE_PATHNAME', 'fs_hmac_sha256' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
-CREATE FUNCTION random_bytes(n integer) RETURNS bytea
-	AS 'MODULE_PATHNAME', 'fs_random_bytes' LANGUAGE C VOLATILE STRICT;
 REVOKE ALL ON FUNCTION hmac_sha256(bytea, bytea) FROM PUBLIC;
-
-INSERT INTO hash_key (key_id, secret) VALUES (1, random_bytes(32));
 
 -- an ID-card number in canonical form: upper case, no spaces; 18-character
 -- PRC numbers must carry a valid check character
-CREATE FUNCTION normalize_id_card(id_card text) RETURNS text
+CREATE OR REPLACE FUNCTION normalize_id_card(id_card text) RETURNS text
 	LANGUAGE plpgsql IMMUTABLE
 	SET search_path = firstsight, pg_catalog, pg_temp
 	AS $$
@@ -40,7 +36,7 @@ END
 $$;
 
 -- a phone number as digits only, without +86 / 0086
-CREATE FUNCTION normalize_phone(phone text) RETURNS text
+CREATE OR REPLACE FUNCTION normalize_phone(phone text) RETURNS text
 	LANGUAGE plpgsql IMMUTABLE
 	SET search_path = firstsight, pg_catalog, pg_temp
 	AS $$
@@ -62,7 +58,7 @@ END
 $$;
 
 -- the first three and last four digits of a phone, full (13812348000) or masked (138****8000)
-CREATE FUNCTION phone_mask(phone text) RETURNS text
+CREATE OR REPLACE FUNCTION phone_mask(phone text) RETURNS text
 	LANGUAGE plpgsql IMMUTABLE
 	SET search_path = firstsight, pg_catalog, pg_temp
 	AS $$
@@ -78,14 +74,14 @@ END
 $$;
 
 -- the keyed hash of a normalised value of some kind (id_card, phone, phone_masked)
-CREATE FUNCTION identity_hash(kind text, value text) RETURNS bytea
+CREATE OR REPLACE FUNCTION identity_hash(kind text, value text) RETURNS bytea
 	LANGUAGE sql STABLE STRICT
 	SET search_path = firstsight, pg_catalog, pg_temp
 	AS $$ SELECT hmac_sha256(k.secret, convert_to(kind || ':' || value, 'UTF8')) FROM hash_key k WHERE k.key_id = 1 $$;
 REVOKE ALL ON FUNCTION identity_hash(text, text) FROM PUBLIC;
 
 -- the person a (possibly merged) person now is
-CREATE FUNCTION current_person(p_project_id bigint, p_person_id bigint) RETURNS bigint
+CREATE OR REPLACE FUNCTION current_person(p_project_id bigint, p_person_id bigint) RETURNS bigint
 	LANGUAGE sql STABLE
 	SET search_path = firstsight, pg_catalog, pg_temp
 	AS $$
@@ -99,7 +95,7 @@ CREATE FUNCTION current_person(p_project_id bigint, p_person_id bigint) RETURNS 
 	$$;
 
 -- bind verified ID-card and phone hashes to the person seen in a capture; returns the person
-CREATE FUNCTION bind_identity(project_id bigint, capture_id bigint, id_card text, phone text)
+CREATE OR REPLACE FUNCTION bind_identity(project_id bigint, capture_id bigint, id_card text, phone text)
 	RETURNS bigint
 	LANGUAGE plpgsql SECURITY DEFINER
 	SET search_path = firstsight, pg_catalog, pg_temp

@@ -4,7 +4,7 @@
 -- after biometric data is erased.  Days and months are the project's local ones.
 
 -- the channel of a visit: the accompanying agent's, or natural
-CREATE VIEW visit_channel AS
+CREATE OR REPLACE VIEW visit_channel AS
 	SELECT v.project_id, v.visit_id, v.person_id, v.started_at, v.seen_before, v.consultant_id, v.agent_id,
 	       coalesce(ag.channel_id, nc.channel_id) AS channel_id,
 	       (v.started_at AT TIME ZONE p.time_zone)::date AS day
@@ -19,7 +19,7 @@ COMMENT ON VIEW visit_channel IS 'each visit with its local day and channel (the
 -- kept by triggers) instead of grouping every visit; deals and attributions,
 -- far fewer, are read as they are.  rollup_check() compares the rollups with
 -- the facts.
-CREATE VIEW daily_traffic AS
+CREATE OR REPLACE VIEW daily_traffic AS
 	SELECT r.project_id, r.day, r.visits, r.unique_persons, r.new_persons, r.returning_persons,
 	       r.accompanied_visits, r.received_visits
 	FROM rollup_day r
@@ -33,7 +33,7 @@ COMMENT ON COLUMN daily_traffic.returning_persons IS 'persons who had visited be
 COMMENT ON COLUMN daily_traffic.accompanied_visits IS 'visits with an accompanying agent';
 COMMENT ON COLUMN daily_traffic.received_visits IS 'visits a consultant received';
 
-CREATE VIEW channel_share AS
+CREATE OR REPLACE VIEW channel_share AS
 	WITH va AS (
 		-- visits per month and accompanying agent (NULL: came alone)
 		SELECT r.project_id, r.month, r.agent_id, r.visits
@@ -68,7 +68,7 @@ COMMENT ON COLUMN channel_share.deals IS 'deals signed that month whose current 
 COMMENT ON COLUMN channel_share.deal_share IS 'deals / all deals of the month (0 to 1)';
 COMMENT ON COLUMN channel_share.revenue IS 'sum of those deals'' prices';
 
-CREATE VIEW conversion_funnel AS
+CREATE OR REPLACE VIEW conversion_funnel AS
 	WITH fa AS (
 		-- persons by month and accompanying agent of their first visit (the one not
 		-- seen_before), how many have more than one visit and how many bought
@@ -92,7 +92,7 @@ COMMENT ON COLUMN conversion_funnel.returned IS 'of those, persons with more tha
 COMMENT ON COLUMN conversion_funnel.bought IS 'of those, persons who are a buyer or co-buyer of a deal';
 COMMENT ON COLUMN conversion_funnel.conversion_rate IS 'bought / first_visits';
 
-CREATE VIEW flagged_deals AS
+CREATE OR REPLACE VIEW flagged_deals AS
 	SELECT a.project_id, a.deal_id, (a.signed_at AT TIME ZONE p.time_zone) AS signed_local, x.price,
 	       x.channel_id AS claimed_channel_id, cc.name AS claimed_channel, x.agent_id AS claimed_agent_id,
 	       a.entitled_channel_id, ec.name AS entitled_channel, a.entitled_agent_id, a.entitled_consultant_id,
@@ -112,7 +112,7 @@ COMMENT ON COLUMN flagged_deals.rule IS 'the rule that decided';
 COMMENT ON COLUMN flagged_deals.flags IS 'flying_order, hanging_order_suspect, protection_conflict, consultant_conflict, abnormal_cycle, prior_visit_elsewhere';
 COMMENT ON COLUMN flagged_deals.version IS 'the attribution version (highest = current)';
 
-CREATE VIEW commission_ledger AS
+CREATE OR REPLACE VIEW commission_ledger AS
 	SELECT a.project_id, date_trunc('month', a.signed_at AT TIME ZONE p.time_zone)::date AS month,
 	       a.entitled_channel_id AS channel_id, c.name AS channel, c.kind, c.commission_rate,
 	       count(*) AS deals, sum(x.price) AS revenue, sum(a.commission) AS commission,
@@ -132,7 +132,7 @@ COMMENT ON COLUMN commission_ledger.commission IS 'sum of commissions (rate x pr
 COMMENT ON COLUMN commission_ledger.flagged_deals IS 'of those, deals with flags (to check before paying)';
 COMMENT ON COLUMN commission_ledger.flagged_commission IS 'commission on flagged deals';
 
-CREATE VIEW consultant_board AS
+CREATE OR REPLACE VIEW consultant_board AS
 	WITH u AS (
 		-- receptions, distinct persons received and first-visit receptions per month and consultant
 		SELECT r.project_id, r.month, r.consultant_id, r.receptions, r.persons_received,
@@ -160,23 +160,12 @@ COMMENT ON COLUMN consultant_board.new_persons_received IS 'receptions of person
 COMMENT ON COLUMN consultant_board.deals IS 'deals signed that month whose entitled consultant is this one';
 COMMENT ON COLUMN consultant_board.revenue IS 'sum of their prices';
 COMMENT ON COLUMN consultant_board.conflicts IS 'of those, deals flagged consultant_conflict (another consultant closed them)';
-
--- the agency protection of each person's first touch, while it runs, for
--- persons no deal names (as buyer or co-buyer, or under a person merged into them)
-CREATE INDEX deal_person ON deal (project_id, person_id);
--- accompanied first visits by time: the windows that may still run are the
--- recent ones (the view reads them from this index alone, not from every
--- accompanied visit of the agents)
-CREATE INDEX visit_first_accompanied ON visit (project_id, started_at) INCLUDE (person_id, agent_id)
-	WHERE agent_id IS NOT NULL AND NOT seen_before;
--- and their persons, if not merged away, without visiting the person rows
-CREATE INDEX person_current ON person (project_id, person_id) WHERE merged_into IS NULL;
 -- the longest protection period of any channel (evaluated once per query below)
-CREATE FUNCTION max_protection_days() RETURNS integer
+CREATE OR REPLACE FUNCTION max_protection_days() RETURNS integer
 	LANGUAGE sql STABLE PARALLEL SAFE
 	SET search_path = firstsight, pg_catalog, pg_temp
 	AS $$ SELECT coalesce(max(protection_days), 0) FROM channel $$;
-CREATE VIEW protection_expiring AS
+CREATE OR REPLACE VIEW protection_expiring AS
 	WITH ps AS MATERIALIZED (
 		-- the two settings per project, read once per project rather than per visit
 		SELECT p.project_id, p.time_zone,

@@ -12,82 +12,17 @@
 -- rollup_check() compares every counter with the facts and rebuild_rollups()
 -- recomputes them (after loading data with triggers off, or a restore).
 
--- visits per project, local day and person (the distinct-person level of daily_traffic)
-CREATE TABLE rollup_person_day (
-	project_id bigint NOT NULL,
-	day date NOT NULL,
-	person_id bigint NOT NULL,
-	visits bigint NOT NULL,
-	new_visits bigint NOT NULL,
-	returning_visits bigint NOT NULL,
-	PRIMARY KEY (project_id, day, person_id)
-);
 COMMENT ON TABLE rollup_person_day IS 'BI rollup: visits per project, local day and person (first visits, returning visits); rows at 0 are harmless';
-
-CREATE TABLE rollup_day (
-	project_id bigint NOT NULL,
-	day date NOT NULL,
-	visits bigint NOT NULL,
-	unique_persons bigint NOT NULL,
-	new_persons bigint NOT NULL,
-	returning_persons bigint NOT NULL,
-	accompanied_visits bigint NOT NULL,
-	received_visits bigint NOT NULL,
-	PRIMARY KEY (project_id, day)
-);
 COMMENT ON TABLE rollup_day IS 'BI rollup behind daily_traffic: per project and local day';
-
--- per project, local month and accompanying agent (NULL: came alone): all visits,
--- and first visits (not seen_before, of an existing person) with how many of those
--- persons returned (person.visits > 1) and bought (buyer or co-buyer of a deal)
-CREATE TABLE rollup_month_agent (
-	project_id bigint NOT NULL,
-	month date NOT NULL,
-	agent_id bigint,
-	visits bigint NOT NULL,
-	first_visits bigint NOT NULL,
-	returned bigint NOT NULL,
-	bought bigint NOT NULL,
-	UNIQUE NULLS NOT DISTINCT (project_id, month, agent_id)
-);
 COMMENT ON TABLE rollup_month_agent IS 'BI rollup behind channel_share and conversion_funnel: per project, local month and accompanying agent';
-
--- receptions per project, local month, consultant and person (the distinct level of consultant_board)
-CREATE TABLE rollup_consultant_person (
-	project_id bigint NOT NULL,
-	month date NOT NULL,
-	consultant_id bigint NOT NULL,
-	person_id bigint NOT NULL,
-	receptions bigint NOT NULL,
-	new_receptions bigint NOT NULL,
-	PRIMARY KEY (project_id, month, consultant_id, person_id)
-);
 COMMENT ON TABLE rollup_consultant_person IS 'BI rollup: receptions per project, local month, consultant and person; rows at 0 are harmless';
-
-CREATE TABLE rollup_consultant (
-	project_id bigint NOT NULL,
-	month date NOT NULL,
-	consultant_id bigint NOT NULL,
-	receptions bigint NOT NULL,
-	persons_received bigint NOT NULL,
-	new_persons_received bigint NOT NULL,
-	PRIMARY KEY (project_id, month, consultant_id)
-);
 COMMENT ON TABLE rollup_consultant IS 'BI rollup behind consultant_board: per project, local month and consultant';
-
--- how many deals name a person as buyer or co-buyer (> 0: the person bought)
-CREATE TABLE rollup_buyer (
-	project_id bigint NOT NULL,
-	person_id bigint NOT NULL,
-	deals bigint NOT NULL,
-	PRIMARY KEY (project_id, person_id)
-);
 COMMENT ON TABLE rollup_buyer IS 'BI rollup: deals naming each person as buyer or co-buyer (as entered, merges not followed)';
 
 -- The counters from the facts, for rebuild_rollups and rollup_check
 -- (p_project_id NULL: every project).  Plain SQL without SET, names qualified,
 -- so that they are inlined and a given project_id reaches the index scans.
-CREATE FUNCTION rollup_facts_person_day(p_project_id bigint)
+CREATE OR REPLACE FUNCTION rollup_facts_person_day(p_project_id bigint)
 	RETURNS SETOF rollup_person_day
 	LANGUAGE sql STABLE
 	AS $$
@@ -98,7 +33,7 @@ CREATE FUNCTION rollup_facts_person_day(p_project_id bigint)
 	GROUP BY 1, 2, 3
 	$$;
 
-CREATE FUNCTION rollup_facts_day(p_project_id bigint)
+CREATE OR REPLACE FUNCTION rollup_facts_day(p_project_id bigint)
 	RETURNS SETOF rollup_day
 	LANGUAGE sql STABLE
 	AS $$
@@ -112,7 +47,7 @@ CREATE FUNCTION rollup_facts_day(p_project_id bigint)
 	GROUP BY 1, 2
 	$$;
 
-CREATE FUNCTION rollup_facts_buyer(p_project_id bigint)
+CREATE OR REPLACE FUNCTION rollup_facts_buyer(p_project_id bigint)
 	RETURNS SETOF rollup_buyer
 	LANGUAGE sql STABLE
 	AS $$
@@ -122,7 +57,7 @@ CREATE FUNCTION rollup_facts_buyer(p_project_id bigint)
 	GROUP BY 1, 2
 	$$;
 
-CREATE FUNCTION rollup_facts_month_agent(p_project_id bigint)
+CREATE OR REPLACE FUNCTION rollup_facts_month_agent(p_project_id bigint)
 	RETURNS SETOF rollup_month_agent
 	LANGUAGE sql STABLE
 	AS $$
@@ -142,7 +77,7 @@ CREATE FUNCTION rollup_facts_month_agent(p_project_id bigint)
 	GROUP BY 1, 2, 3
 	$$;
 
-CREATE FUNCTION rollup_facts_consultant_person(p_project_id bigint)
+CREATE OR REPLACE FUNCTION rollup_facts_consultant_person(p_project_id bigint)
 	RETURNS SETOF rollup_consultant_person
 	LANGUAGE sql STABLE
 	AS $$
@@ -153,7 +88,7 @@ CREATE FUNCTION rollup_facts_consultant_person(p_project_id bigint)
 	GROUP BY 1, 2, 3, 4
 	$$;
 
-CREATE FUNCTION rollup_facts_consultant(p_project_id bigint)
+CREATE OR REPLACE FUNCTION rollup_facts_consultant(p_project_id bigint)
 	RETURNS SETOF rollup_consultant
 	LANGUAGE sql STABLE
 	AS $$
@@ -163,7 +98,7 @@ CREATE FUNCTION rollup_facts_consultant(p_project_id bigint)
 	$$;
 
 -- recompute the rollups of one project (NULL: all) from the facts
-CREATE FUNCTION rebuild_rollups(project_id bigint DEFAULT NULL) RETURNS void
+CREATE OR REPLACE FUNCTION rebuild_rollups(project_id bigint DEFAULT NULL) RETURNS void
 	LANGUAGE plpgsql SECURITY DEFINER
 	SET search_path = firstsight, pg_catalog, pg_temp
 	AS $$
@@ -182,7 +117,7 @@ COMMENT ON FUNCTION rebuild_rollups(bigint) IS
 
 -- one row per rollup row that differs from the facts (no rows: the BI views are exact);
 -- rows whose counters are all zero are ignored
-CREATE FUNCTION rollup_check(project_id bigint DEFAULT NULL)
+CREATE OR REPLACE FUNCTION rollup_check(project_id bigint DEFAULT NULL)
 	RETURNS TABLE (rollup text, problem text, row_text text)
 	LANGUAGE plpgsql STABLE SECURITY DEFINER
 	SET search_path = firstsight, pg_catalog, pg_temp
@@ -214,13 +149,14 @@ COMMENT ON FUNCTION rollup_check(bigint) IS
 
 -- The visit triggers: signed visit rows (+1 a row as it is now, -1 as it was)
 -- applied to every visit-keyed rollup in one statement.  Transition tables are
--- visible only inside the trigger's own function, so the statement is a
--- template (rollup_visit_sql) filled in for each of the three functions.
-CREATE FUNCTION rollup_visit_sql(signed_rows text) RETURNS text
-	LANGUAGE sql IMMUTABLE
-	AS $f$
-	SELECT format($q$
-	WITH d AS (%s),
+-- visible only inside the trigger's own function, so each trigger collects its
+-- rows into an array for the one function that applies them.
+CREATE OR REPLACE FUNCTION rollup_visit_apply(deltas rollup_visit_delta[]) RETURNS void
+	LANGUAGE plpgsql
+	SET search_path = firstsight, pg_catalog, pg_temp
+	AS $$
+BEGIN
+	WITH d AS (SELECT * FROM unnest(deltas)),
 	sv AS (
 		SELECT d.project_id, (d.started_at AT TIME ZONE p.time_zone)::date AS day, d.person_id, d.seen_before,
 		       d.agent_id, d.consultant_id, sum(d.s)::bigint AS s
@@ -291,93 +227,80 @@ CREATE FUNCTION rollup_visit_sql(signed_rows text) RETURNS text
 	SELECT * FROM cd
 	ON CONFLICT (project_id, month, consultant_id) DO UPDATE
 	SET receptions = r.receptions + excluded.receptions, persons_received = r.persons_received + excluded.persons_received,
-	    new_persons_received = r.new_persons_received + excluded.new_persons_received
-	$q$, signed_rows)
-	$f$;
-
-DO $do$
-DECLARE
-	cols constant text := 'project_id, person_id, started_at, seen_before, agent_id, consultant_id';
-	fn text;
-	trans text;
-	sign int;
-BEGIN
-	-- inserts add the new rows, deletes subtract the old ones: one body for both
-	FOR fn, trans, sign IN VALUES ('rollup_visit_insert', 'rollup_new', 1), ('rollup_visit_delete', 'rollup_old', -1)
-	LOOP
-		EXECUTE format($t$
-		CREATE FUNCTION %I() RETURNS trigger
-			LANGUAGE plpgsql
-			SET search_path = firstsight, pg_catalog, pg_temp
-			AS $b$
-		BEGIN
-			%s;
-			PERFORM rollup_funnel_refresh(ARRAY(SELECT DISTINCT (project_id, person_id)::rollup_person_key
-			                                    FROM %I WHERE NOT seen_before));
-			RETURN NULL;
-		END
-		$b$ $t$, fn, rollup_visit_sql(format('SELECT %s, %s AS s FROM %I', cols, sign, trans)), trans);
-	END LOOP;
-	-- updates: most (a capture extending a visit) change nothing the rollups count
-	EXECUTE format($t$
-	CREATE FUNCTION rollup_visit_update() RETURNS trigger
-		LANGUAGE plpgsql
-		SET search_path = firstsight, pg_catalog, pg_temp
-		AS $b$
-	BEGIN
-		IF EXISTS (SELECT 1 FROM rollup_old o JOIN rollup_new n ON n.project_id = o.project_id AND n.visit_id = o.visit_id
-		           WHERE (o.person_id, o.started_at, o.seen_before, o.agent_id, o.consultant_id)
-		                 IS DISTINCT FROM (n.person_id, n.started_at, n.seen_before, n.agent_id, n.consultant_id))
-		   OR (SELECT count(*) FROM rollup_old) <> (SELECT count(*) FROM rollup_new
-		                                           JOIN rollup_old USING (project_id, visit_id)) THEN
-			%s;
-			-- persons whose first visit (not seen_before) came, went or moved
-			PERFORM rollup_funnel_refresh(ARRAY(
-				SELECT DISTINCT (project_id, person_id)::rollup_person_key
-				FROM (SELECT project_id, person_id, started_at, agent_id, 1 AS s FROM rollup_new WHERE NOT seen_before
-				      UNION ALL
-				      SELECT project_id, person_id, started_at, agent_id, -1 FROM rollup_old WHERE NOT seen_before) x
-				GROUP BY project_id, person_id, started_at, agent_id HAVING sum(s) <> 0));
-		END IF;
-		RETURN NULL;
-	END
-	$b$ $t$, rollup_visit_sql(format('SELECT %1$s, 1 AS s FROM rollup_new UNION ALL SELECT %1$s, -1 FROM rollup_old', cols)));
+	    new_persons_received = r.new_persons_received + excluded.new_persons_received;
 END
-$do$;
-DROP FUNCTION rollup_visit_sql(text);
+$$;
 
-CREATE TRIGGER rollup_visit_insert AFTER INSERT ON visit
+-- inserts add the new rows, deletes subtract the old ones
+CREATE OR REPLACE FUNCTION rollup_visit_insert() RETURNS trigger
+	LANGUAGE plpgsql
+	SET search_path = firstsight, pg_catalog, pg_temp
+	AS $$
+BEGIN
+	PERFORM rollup_visit_apply(ARRAY(
+		SELECT (project_id, person_id, started_at, seen_before, agent_id, consultant_id, 1)::rollup_visit_delta
+		FROM rollup_new));
+	PERFORM rollup_funnel_refresh(ARRAY(SELECT DISTINCT (project_id, person_id)::rollup_person_key
+	                                    FROM rollup_new WHERE NOT seen_before));
+	RETURN NULL;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION rollup_visit_delete() RETURNS trigger
+	LANGUAGE plpgsql
+	SET search_path = firstsight, pg_catalog, pg_temp
+	AS $$
+BEGIN
+	PERFORM rollup_visit_apply(ARRAY(
+		SELECT (project_id, person_id, started_at, seen_before, agent_id, consultant_id, -1)::rollup_visit_delta
+		FROM rollup_old));
+	PERFORM rollup_funnel_refresh(ARRAY(SELECT DISTINCT (project_id, person_id)::rollup_person_key
+	                                    FROM rollup_old WHERE NOT seen_before));
+	RETURN NULL;
+END
+$$;
+
+-- updates: most (a capture extending a visit) change nothing the rollups count
+CREATE OR REPLACE FUNCTION rollup_visit_update() RETURNS trigger
+	LANGUAGE plpgsql
+	SET search_path = firstsight, pg_catalog, pg_temp
+	AS $$
+BEGIN
+	IF EXISTS (SELECT 1 FROM rollup_old o JOIN rollup_new n ON n.project_id = o.project_id AND n.visit_id = o.visit_id
+	           WHERE (o.person_id, o.started_at, o.seen_before, o.agent_id, o.consultant_id)
+	                 IS DISTINCT FROM (n.person_id, n.started_at, n.seen_before, n.agent_id, n.consultant_id))
+	   OR (SELECT count(*) FROM rollup_old) <> (SELECT count(*) FROM rollup_new
+	                                           JOIN rollup_old USING (project_id, visit_id)) THEN
+		PERFORM rollup_visit_apply(ARRAY(
+			SELECT (project_id, person_id, started_at, seen_before, agent_id, consultant_id, 1)::rollup_visit_delta
+			FROM rollup_new
+			UNION ALL
+			SELECT (project_id, person_id, started_at, seen_before, agent_id, consultant_id, -1)::rollup_visit_delta
+			FROM rollup_old));
+		-- persons whose first visit (not seen_before) came, went or moved
+		PERFORM rollup_funnel_refresh(ARRAY(
+			SELECT DISTINCT (project_id, person_id)::rollup_person_key
+			FROM (SELECT project_id, person_id, started_at, agent_id, 1 AS s FROM rollup_new WHERE NOT seen_before
+			      UNION ALL
+			      SELECT project_id, person_id, started_at, agent_id, -1 FROM rollup_old WHERE NOT seen_before) x
+			GROUP BY project_id, person_id, started_at, agent_id HAVING sum(s) <> 0));
+	END IF;
+	RETURN NULL;
+END
+$$;
+
+CREATE OR REPLACE TRIGGER rollup_visit_insert AFTER INSERT ON visit
 	REFERENCING NEW TABLE AS rollup_new
 	FOR EACH STATEMENT EXECUTE FUNCTION rollup_visit_insert();
-CREATE TRIGGER rollup_visit_update AFTER UPDATE ON visit
+CREATE OR REPLACE TRIGGER rollup_visit_update AFTER UPDATE ON visit
 	REFERENCING OLD TABLE AS rollup_old NEW TABLE AS rollup_new
 	FOR EACH STATEMENT EXECUTE FUNCTION rollup_visit_update();
-CREATE TRIGGER rollup_visit_delete AFTER DELETE ON visit
+CREATE OR REPLACE TRIGGER rollup_visit_delete AFTER DELETE ON visit
 	REFERENCING OLD TABLE AS rollup_old
 	FOR EACH STATEMENT EXECUTE FUNCTION rollup_visit_delete();
-
--- conversion_funnel's first visits depend on their person: it exists, has more
--- than one visit (returned), is named by a deal (bought).  Those counters are
--- not additive over single-table changes (ingestion changes visits and persons
--- in one statement, and both triggers see both changes), so each person's share
--- is kept in rollup_funnel_person and recomputed from the facts whenever a
--- trigger sees the person's first visit, visit count or buyer status change;
--- the difference to the stored share goes to rollup_month_agent.  Recomputing
--- twice changes nothing; the person row is locked first so concurrent
--- recomputations of one person run one after the other.
-CREATE TABLE rollup_funnel_person (
-	project_id bigint NOT NULL,
-	person_id bigint NOT NULL,
-	month date NOT NULL,
-	agent_id bigint,
-	first_visits bigint NOT NULL,
-	returned bigint NOT NULL,
-	bought bigint NOT NULL,
-	UNIQUE NULLS NOT DISTINCT (project_id, person_id, month, agent_id)
-);
 COMMENT ON TABLE rollup_funnel_person IS 'BI rollup: each person''s share of conversion_funnel (first visits by month and agent, returned, bought)';
 
-CREATE FUNCTION rollup_facts_funnel_person(p_project_id bigint, p_person_ids bigint[] DEFAULT NULL)
+CREATE OR REPLACE FUNCTION rollup_facts_funnel_person(p_project_id bigint, p_person_ids bigint[] DEFAULT NULL)
 	RETURNS SETOF rollup_funnel_person
 	LANGUAGE sql STABLE
 	AS $$
@@ -391,12 +314,10 @@ CREATE FUNCTION rollup_facts_funnel_person(p_project_id bigint, p_person_ids big
 	  AND (p_person_ids IS NULL OR v.person_id = ANY (p_person_ids))
 	GROUP BY 1, 2, 3, 4
 	$$;
-
-CREATE TYPE rollup_person_key AS (project_id bigint, person_id bigint);
 -- the persons of some keys, grouped by project, each group's person rows
 -- locked in person order before it is returned: the rollup writers of one
 -- person (rollup_funnel_refresh, rollup_funnel_bought) take turns
-CREATE FUNCTION rollup_lock_persons(p_keys rollup_person_key[], OUT lock_project bigint, OUT lock_persons bigint[])
+CREATE OR REPLACE FUNCTION rollup_lock_persons(p_keys rollup_person_key[], OUT lock_project bigint, OUT lock_persons bigint[])
 	RETURNS SETOF record
 	LANGUAGE plpgsql
 	SET search_path = firstsight, pg_catalog, pg_temp
@@ -411,7 +332,7 @@ BEGIN
 END
 $$;
 
-CREATE FUNCTION rollup_funnel_refresh(p_keys rollup_person_key[]) RETURNS void
+CREATE OR REPLACE FUNCTION rollup_funnel_refresh(p_keys rollup_person_key[]) RETURNS void
 	LANGUAGE plpgsql
 	SET search_path = firstsight, pg_catalog, pg_temp
 	AS $$
@@ -456,7 +377,7 @@ $$;
 
 -- deals: count the deals naming each person; the persons whose count crosses 0
 -- (they start or stop being buyers) are returned
-CREATE FUNCTION rollup_buyer_apply(deltas rollup_buyer[]) RETURNS rollup_person_key[]
+CREATE OR REPLACE FUNCTION rollup_buyer_apply(deltas rollup_buyer[]) RETURNS rollup_person_key[]
 	LANGUAGE plpgsql	-- not sql: a plpgsql statement keeps its plan, a sql function's is made per call
 	SET search_path = firstsight, pg_catalog, pg_temp
 	AS $$
@@ -481,7 +402,7 @@ $$;
 -- status flipped, set their stored shares' bought (all or none of their first
 -- visits) and add the change to rollup_month_agent; the person row is locked
 -- as by rollup_funnel_refresh, so the two take turns on one person
-CREATE FUNCTION rollup_funnel_bought(p_keys rollup_person_key[]) RETURNS void
+CREATE OR REPLACE FUNCTION rollup_funnel_bought(p_keys rollup_person_key[]) RETURNS void
 	LANGUAGE plpgsql
 	SET search_path = firstsight, pg_catalog, pg_temp
 	AS $$
@@ -507,65 +428,126 @@ BEGIN
 END
 $$;
 
-DO $do$
-DECLARE
-	fn text;
-	keys text;
-	apply text;
-	deal_rows constant text := $c$SELECT (%1$s.project_id, b.person_id, %2$s)::rollup_buyer
-	                              FROM %1$s, unnest(%1$s.person_id || %1$s.co_buyer_ids) b(person_id)$c$;
-BEGIN
-	FOR fn, keys, apply IN VALUES
-		('rollup_person_insert', 'ARRAY(SELECT (project_id, person_id)::rollup_person_key FROM rollup_new)', 'rollup_funnel_refresh'),
-		('rollup_person_delete', 'ARRAY(SELECT (project_id, person_id)::rollup_person_key FROM rollup_old)', 'rollup_funnel_refresh'),
-		-- ingestion updates persons on every capture: most leave returned as it was
-		('rollup_person_update', $c$ARRAY(SELECT (n.project_id, n.person_id)::rollup_person_key
-		                                FROM rollup_new n JOIN rollup_old o ON o.project_id = n.project_id AND o.person_id = n.person_id
-		                                WHERE (n.visits > 1) <> (o.visits > 1))$c$, 'rollup_funnel_refresh'),
-		('rollup_deal_insert', format('rollup_buyer_apply(ARRAY(%s))', format(deal_rows, 'rollup_new', '1')), 'rollup_funnel_bought'),
-		('rollup_deal_delete', format('rollup_buyer_apply(ARRAY(%s))', format(deal_rows, 'rollup_old', '-1')), 'rollup_funnel_bought'),
-		('rollup_deal_update', format('rollup_buyer_apply(ARRAY(%s UNION ALL %s))',
-		                              format(deal_rows, 'rollup_new', '1'), format(deal_rows, 'rollup_old', '-1')), 'rollup_funnel_bought')
-	LOOP
-		EXECUTE format($t$
-		CREATE FUNCTION %I() RETURNS trigger
-			LANGUAGE plpgsql
-			SET search_path = firstsight, pg_catalog, pg_temp
-			AS $b$
-		DECLARE
-			k rollup_person_key[] := %s;
-		BEGIN
-			IF cardinality(k) > 0 THEN
-				PERFORM %s(k);
-			END IF;
-			RETURN NULL;
-		END
-		$b$ $t$, fn, keys, apply);
-	END LOOP;
-END
-$do$;
+-- persons: which persons' funnel rows to refresh; deals: buyers (and co-buyers) gained or lost
 
-CREATE TRIGGER rollup_person_insert AFTER INSERT ON person
+CREATE OR REPLACE FUNCTION rollup_person_insert() RETURNS trigger
+	LANGUAGE plpgsql
+	SET search_path = firstsight, pg_catalog, pg_temp
+	AS $$
+DECLARE
+	k rollup_person_key[] := ARRAY(SELECT (project_id, person_id)::rollup_person_key FROM rollup_new);
+BEGIN
+	IF cardinality(k) > 0 THEN
+		PERFORM rollup_funnel_refresh(k);
+	END IF;
+	RETURN NULL;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION rollup_person_delete() RETURNS trigger
+	LANGUAGE plpgsql
+	SET search_path = firstsight, pg_catalog, pg_temp
+	AS $$
+DECLARE
+	k rollup_person_key[] := ARRAY(SELECT (project_id, person_id)::rollup_person_key FROM rollup_old);
+BEGIN
+	IF cardinality(k) > 0 THEN
+		PERFORM rollup_funnel_refresh(k);
+	END IF;
+	RETURN NULL;
+END
+$$;
+
+-- ingestion updates persons on every capture: most leave returned as it was
+
+CREATE OR REPLACE FUNCTION rollup_person_update() RETURNS trigger
+	LANGUAGE plpgsql
+	SET search_path = firstsight, pg_catalog, pg_temp
+	AS $$
+DECLARE
+	k rollup_person_key[] := ARRAY(SELECT (n.project_id, n.person_id)::rollup_person_key
+		FROM rollup_new n JOIN rollup_old o ON o.project_id = n.project_id AND o.person_id = n.person_id
+		WHERE (n.visits > 1) <> (o.visits > 1));
+BEGIN
+	IF cardinality(k) > 0 THEN
+		PERFORM rollup_funnel_refresh(k);
+	END IF;
+	RETURN NULL;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION rollup_deal_insert() RETURNS trigger
+	LANGUAGE plpgsql
+	SET search_path = firstsight, pg_catalog, pg_temp
+	AS $$
+DECLARE
+	k rollup_person_key[] := rollup_buyer_apply(ARRAY(
+		SELECT (rollup_new.project_id, b.person_id, 1)::rollup_buyer
+		FROM rollup_new, unnest(rollup_new.person_id || rollup_new.co_buyer_ids) b(person_id)));
+BEGIN
+	IF cardinality(k) > 0 THEN
+		PERFORM rollup_funnel_bought(k);
+	END IF;
+	RETURN NULL;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION rollup_deal_delete() RETURNS trigger
+	LANGUAGE plpgsql
+	SET search_path = firstsight, pg_catalog, pg_temp
+	AS $$
+DECLARE
+	k rollup_person_key[] := rollup_buyer_apply(ARRAY(
+		SELECT (rollup_old.project_id, b.person_id, -1)::rollup_buyer
+		FROM rollup_old, unnest(rollup_old.person_id || rollup_old.co_buyer_ids) b(person_id)));
+BEGIN
+	IF cardinality(k) > 0 THEN
+		PERFORM rollup_funnel_bought(k);
+	END IF;
+	RETURN NULL;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION rollup_deal_update() RETURNS trigger
+	LANGUAGE plpgsql
+	SET search_path = firstsight, pg_catalog, pg_temp
+	AS $$
+DECLARE
+	k rollup_person_key[] := rollup_buyer_apply(ARRAY(
+		SELECT (rollup_new.project_id, b.person_id, 1)::rollup_buyer
+		FROM rollup_new, unnest(rollup_new.person_id || rollup_new.co_buyer_ids) b(person_id)
+		UNION ALL
+		SELECT (rollup_old.project_id, b.person_id, -1)::rollup_buyer
+		FROM rollup_old, unnest(rollup_old.person_id || rollup_old.co_buyer_ids) b(person_id)));
+BEGIN
+	IF cardinality(k) > 0 THEN
+		PERFORM rollup_funnel_bought(k);
+	END IF;
+	RETURN NULL;
+END
+$$;
+
+CREATE OR REPLACE TRIGGER rollup_person_insert AFTER INSERT ON person
 	REFERENCING NEW TABLE AS rollup_new
 	FOR EACH STATEMENT EXECUTE FUNCTION rollup_person_insert();
-CREATE TRIGGER rollup_person_update AFTER UPDATE ON person
+CREATE OR REPLACE TRIGGER rollup_person_update AFTER UPDATE ON person
 	REFERENCING OLD TABLE AS rollup_old NEW TABLE AS rollup_new
 	FOR EACH STATEMENT EXECUTE FUNCTION rollup_person_update();
-CREATE TRIGGER rollup_person_delete AFTER DELETE ON person
+CREATE OR REPLACE TRIGGER rollup_person_delete AFTER DELETE ON person
 	REFERENCING OLD TABLE AS rollup_old
 	FOR EACH STATEMENT EXECUTE FUNCTION rollup_person_delete();
-CREATE TRIGGER rollup_deal_insert AFTER INSERT ON deal
+CREATE OR REPLACE TRIGGER rollup_deal_insert AFTER INSERT ON deal
 	REFERENCING NEW TABLE AS rollup_new
 	FOR EACH STATEMENT EXECUTE FUNCTION rollup_deal_insert();
-CREATE TRIGGER rollup_deal_update AFTER UPDATE ON deal
+CREATE OR REPLACE TRIGGER rollup_deal_update AFTER UPDATE ON deal
 	REFERENCING OLD TABLE AS rollup_old NEW TABLE AS rollup_new
 	FOR EACH STATEMENT EXECUTE FUNCTION rollup_deal_update();
-CREATE TRIGGER rollup_deal_delete AFTER DELETE ON deal
+CREATE OR REPLACE TRIGGER rollup_deal_delete AFTER DELETE ON deal
 	REFERENCING OLD TABLE AS rollup_old
 	FOR EACH STATEMENT EXECUTE FUNCTION rollup_deal_delete();
 
 -- a project's days and months are local: a new time zone moves every visit
-CREATE FUNCTION rollup_project_time_zone() RETURNS trigger
+CREATE OR REPLACE FUNCTION rollup_project_time_zone() RETURNS trigger
 	LANGUAGE plpgsql
 	SET search_path = firstsight, pg_catalog, pg_temp
 	AS $$
@@ -574,6 +556,6 @@ BEGIN
 	RETURN NULL;
 END
 $$;
-CREATE TRIGGER rollup_project_time_zone AFTER UPDATE OF time_zone ON project
+CREATE OR REPLACE TRIGGER rollup_project_time_zone AFTER UPDATE OF time_zone ON project
 	FOR EACH ROW WHEN (OLD.time_zone IS DISTINCT FROM NEW.time_zone)
 	EXECUTE FUNCTION rollup_project_time_zone();

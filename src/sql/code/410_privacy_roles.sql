@@ -3,36 +3,28 @@
 -- embeddings.  setup_roles() is idempotent: run it again after upgrades so
 -- new views and functions get their grants.
 
--- which roles manage which projects (firstsight.grant_project)
-CREATE TABLE project_access (
-	role_name name NOT NULL,
-	project_id bigint NOT NULL REFERENCES project ON DELETE CASCADE,
-	granted_at timestamptz NOT NULL DEFAULT statement_timestamp(),
-	granted_by name NOT NULL DEFAULT session_user,
-	PRIMARY KEY (role_name, project_id)
-);
-SELECT pg_catalog.pg_extension_config_dump('project_access', '');
+-- a capture's photo, for a stated purpose; every call is logged (NULL once erased)
+CREATE OR REPLACE FUNCTION photo(project_id bigint, capture_id bigint, purpose text) RETURNS bytea
+	LANGUAGE plpgsql SECURITY DEFINER
+	SET search_path = firstsight, pg_catalog, pg_temp
+	AS $$
+DECLARE
+	img bytea;
+	pid bigint;
+BEGIN
+	PERFORM check_biometric_read(photo.project_id, photo.capture_id, 'photo', purpose);
+	SELECT c.photo, c.person_id INTO img, pid FROM capture c
+	WHERE c.project_id = photo.project_id AND c.capture_id = photo.capture_id;
+	PERFORM audit_biometric_read(photo.project_id, photo.capture_id, 'photo', purpose, img IS NOT NULL, pid);
+	RETURN img;
+END
+$$;
 
--- every read of a photo or embedding: who, when, which person, why; no biometric content
-CREATE SEQUENCE biometric_access_id_seq;
-CREATE TABLE biometric_access_log (
-	access_id bigint NOT NULL DEFAULT nextval('biometric_access_id_seq') PRIMARY KEY,
-	accessed_at timestamptz NOT NULL DEFAULT clock_timestamp(),
-	accessed_by name NOT NULL DEFAULT session_user,
-	project_id bigint NOT NULL,
-	capture_id bigint NOT NULL,
-	person_id bigint,
-	what text NOT NULL CHECK (what IN ('photo', 'embedding')),
-	purpose text NOT NULL,
-	returned boolean NOT NULL
-);
-CREATE INDEX biometric_access_log_person ON biometric_access_log (project_id, person_id, accessed_at);
-SELECT pg_catalog.pg_extension_config_dump('biometric_access_log', '');
-CREATE TRIGGER biometric_access_log_guard BEFORE UPDATE OR DELETE ON biometric_access_log
+CREATE OR REPLACE TRIGGER biometric_access_log_guard BEFORE UPDATE OR DELETE ON biometric_access_log
 	FOR EACH ROW EXECUTE FUNCTION records_guard('accessed_at');
 
 -- true when the current role manages the project (used by row-level security)
-CREATE FUNCTION has_project_access(project_id bigint) RETURNS boolean
+CREATE OR REPLACE FUNCTION has_project_access(project_id bigint) RETURNS boolean
 	LANGUAGE sql STABLE
 	SET search_path = firstsight, pg_catalog, pg_temp
 	AS $$
@@ -41,7 +33,7 @@ CREATE FUNCTION has_project_access(project_id bigint) RETURNS boolean
 	$$;
 
 -- may the session user read biometric data of a project (privacy officer, or manager of it)
-CREATE FUNCTION may_read_biometrics(p_project_id bigint, p_what text) RETURNS boolean
+CREATE OR REPLACE FUNCTION may_read_biometrics(p_project_id bigint, p_what text) RETURNS boolean
 	LANGUAGE sql STABLE
 	SET search_path = firstsight, pg_catalog, pg_temp
 	AS $$
@@ -55,7 +47,7 @@ CREATE FUNCTION may_read_biometrics(p_project_id bigint, p_what text) RETURNS bo
 	$$;
 
 -- check and log one read of a capture's biometric data; the capture's person
-CREATE FUNCTION audit_biometric_read(p_project_id bigint, p_capture_id bigint, p_what text, p_purpose text,
+CREATE OR REPLACE FUNCTION audit_biometric_read(p_project_id bigint, p_capture_id bigint, p_what text, p_purpose text,
                                      p_returned boolean, p_person_id bigint) RETURNS void
 	LANGUAGE plpgsql
 	SET search_path = firstsight, pg_catalog, pg_temp
@@ -67,7 +59,7 @@ END
 $$;
 
 -- refuse a biometric read that has no purpose or no right
-CREATE FUNCTION check_biometric_read(p_project_id bigint, p_capture_id bigint, p_what text, p_purpose text) RETURNS void
+CREATE OR REPLACE FUNCTION check_biometric_read(p_project_id bigint, p_capture_id bigint, p_what text, p_purpose text) RETURNS void
 	LANGUAGE plpgsql STABLE
 	SET search_path = firstsight, pg_catalog, pg_temp
 	AS $$
@@ -89,27 +81,10 @@ BEGIN
 	END IF;
 END
 $$;
-
--- a capture's photo, for a stated purpose; every call is logged (NULL once erased)
-CREATE FUNCTION photo(project_id bigint, capture_id bigint, purpose text) RETURNS bytea
-	LANGUAGE plpgsql SECURITY DEFINER
-	SET search_path = firstsight, pg_catalog, pg_temp
-	AS $$
-DECLARE
-	img bytea;
-	pid bigint;
-BEGIN
-	PERFORM check_biometric_read(photo.project_id, photo.capture_id, 'photo', purpose);
-	SELECT c.photo, c.person_id INTO img, pid FROM capture c
-	WHERE c.project_id = photo.project_id AND c.capture_id = photo.capture_id;
-	PERFORM audit_biometric_read(photo.project_id, photo.capture_id, 'photo', purpose, img IS NOT NULL, pid);
-	RETURN img;
-END
-$$;
 COMMENT ON FUNCTION photo(bigint, bigint, text) IS 'a capture''s photo for a stated purpose, logged in biometric_access_log; NULL once erased';
 
 -- a capture's face embedding, for a stated purpose; every call is logged (NULL once erased)
-CREATE FUNCTION face_embedding(project_id bigint, capture_id bigint, purpose text) RETURNS embedding
+CREATE OR REPLACE FUNCTION face_embedding(project_id bigint, capture_id bigint, purpose text) RETURNS embedding
 	LANGUAGE plpgsql SECURITY DEFINER
 	SET search_path = firstsight, pg_catalog, pg_temp
 	AS $$
@@ -127,7 +102,7 @@ $$;
 COMMENT ON FUNCTION face_embedding(bigint, bigint, text) IS 'a capture''s embedding for a stated purpose, logged in biometric_access_log; NULL once erased';
 
 -- let a role manage one project: it becomes a firstsight_manager that sees only its projects
-CREATE FUNCTION grant_project(role name, project_id bigint) RETURNS boolean
+CREATE OR REPLACE FUNCTION grant_project(role name, project_id bigint) RETURNS boolean
 	LANGUAGE plpgsql
 	SET search_path = firstsight, pg_catalog, pg_temp
 	AS $$
@@ -169,7 +144,7 @@ $$;
 COMMENT ON FUNCTION grant_project(name, bigint) IS 'make a role a firstsight_manager of one more project (row-level security)';
 
 -- stop a role managing a project
-CREATE FUNCTION revoke_project(role name, project_id bigint) RETURNS boolean
+CREATE OR REPLACE FUNCTION revoke_project(role name, project_id bigint) RETURNS boolean
 	LANGUAGE sql
 	SET search_path = firstsight, pg_catalog, pg_temp
 	AS $$
@@ -179,7 +154,7 @@ CREATE FUNCTION revoke_project(role name, project_id bigint) RETURNS boolean
 	$$;
 
 -- create the four roles and give each the least it needs; idempotent
-CREATE FUNCTION setup_roles() RETURNS void
+CREATE OR REPLACE FUNCTION setup_roles() RETURNS void
 	LANGUAGE plpgsql
 	SET search_path = firstsight, pg_catalog, pg_temp
 	SET client_min_messages = warning

@@ -6,62 +6,21 @@
 -- starts on local day D ends at local midnight starting day D + N (exclusive),
 -- so the starting day counts as day 1 and a visit exactly at the end is outside.
 
-INSERT INTO setting_definition VALUES
-	('abnormal_cycle_sigma', 'integer', '2', NULL, NULL,
-	 'standard deviations from the channel''s mean first-visit-to-deal time beyond which a deal is flagged abnormal_cycle'),
-	('abnormal_cycle_window_days', 'integer', '180', NULL, NULL,
-	 'days of the channel''s earlier deals the abnormal_cycle mean is taken over'),
-	('abnormal_cycle_min_deals', 'integer', '20', NULL, NULL,
-	 'earlier deals of the channel needed before abnormal_cycle is flagged');
-
--- a fixed daily cut-off for a channel's reports (NULL: report_validity applies)
-ALTER TABLE channel ADD COLUMN report_cutoff time;
 COMMENT ON COLUMN channel.report_cutoff IS 'reports of this channel are valid until the next occurrence of this local time after filing; NULL: the project''s report_validity';
-
--- the deposit notion: a customer who paid a deposit (认筹/定金) cannot be reported any more
-ALTER TABLE person ADD COLUMN deposit_at timestamptz;
 COMMENT ON COLUMN person.deposit_at IS 'when the person paid a deposit; reports on them filed at or after this are refused';
-
-CREATE INDEX report_phone ON report (project_id, phone_hash) WHERE phone_hash IS NOT NULL;
-CREATE INDEX report_phone_masked ON report (project_id, phone_masked_hash);
-CREATE INDEX visit_agent ON visit (project_id, agent_id) WHERE agent_id IS NOT NULL;
-
-CREATE TABLE attribution (
-	project_id bigint NOT NULL,
-	deal_id bigint NOT NULL,
-	version integer NOT NULL,
-	entitled_channel_id bigint NOT NULL,
-	entitled_agent_id bigint,
-	entitled_consultant_id bigint,
-	commission numeric NOT NULL DEFAULT 0,
-	rule text NOT NULL,
-	evidence jsonb NOT NULL,
-	flags text[] NOT NULL DEFAULT '{}',
-	decided_at timestamptz NOT NULL DEFAULT now(),
-	signed_at timestamptz NOT NULL,
-	first_visit_at timestamptz,
-	cycle_days numeric,
-	is_current boolean NOT NULL DEFAULT true,
-	reason text,
-	PRIMARY KEY (project_id, deal_id, version),
-	FOREIGN KEY (project_id, deal_id) REFERENCES deal ON DELETE CASCADE
-);
-CREATE UNIQUE INDEX attribution_current ON attribution (project_id, deal_id) WHERE is_current;
-CREATE INDEX attribution_channel ON attribution (project_id, entitled_channel_id, signed_at) WHERE is_current;
 COMMENT ON TABLE attribution IS 'decisions for deals; the current one is the highest version (is_current)';
 COMMENT ON COLUMN attribution.rule IS 'the rule that decided: first_touch_natural, first_touch_agency, agency_after_natural_lapse, protection_expired, no_recorded_visit';
 COMMENT ON COLUMN attribution.evidence IS 'buyers, first sighting, visits, reports, protection windows and a timeline; no biometric data';
 COMMENT ON COLUMN attribution.cycle_days IS 'days from the buyers'' first visit to signing';
 COMMENT ON COLUMN attribution.reason IS 'why this version was made: deal inserted, or the reattribute call';
-SELECT pg_catalog.pg_extension_config_dump('attribution', '');
 
 -- the end (exclusive) of a window of n calendar days starting on ts's local day
-CREATE FUNCTION local_days_end(ts timestamptz, n integer, tz text) RETURNS timestamptz
+CREATE OR REPLACE FUNCTION local_days_end(ts timestamptz, n integer, tz text) RETURNS timestamptz
 	LANGUAGE sql STABLE PARALLEL SAFE
 	AS $$ SELECT (((ts AT TIME ZONE tz)::date + n)::timestamp) AT TIME ZONE tz $$;
 
 -- when a report filed at reported_at stops being valid
-CREATE FUNCTION report_expiry(reported_at timestamptz, cutoff time, validity interval, tz text) RETURNS timestamptz
+CREATE OR REPLACE FUNCTION report_expiry(reported_at timestamptz, cutoff time, validity interval, tz text) RETURNS timestamptz
 	LANGUAGE sql STABLE PARALLEL SAFE
 	AS $$
 	SELECT CASE WHEN cutoff IS NULL THEN reported_at + validity
@@ -71,12 +30,12 @@ CREATE FUNCTION report_expiry(reported_at timestamptz, cutoff time, validity int
 	$$;
 
 -- local time text for timelines
-CREATE FUNCTION local_text(ts timestamptz, tz text) RETURNS text
+CREATE OR REPLACE FUNCTION local_text(ts timestamptz, tz text) RETURNS text
 	LANGUAGE sql STABLE PARALLEL SAFE
 	AS $$ SELECT to_char(ts AT TIME ZONE tz, 'YYYY-MM-DD HH24:MI') $$;
 
 -- send an event through the notification layer when it is installed
-CREATE FUNCTION attribution_emit(p_project_id bigint, p_event text, p_subject text, p_payload jsonb) RETURNS void
+CREATE OR REPLACE FUNCTION attribution_emit(p_project_id bigint, p_event text, p_subject text, p_payload jsonb) RETURNS void
 	LANGUAGE plpgsql
 	SET search_path = firstsight, pg_catalog, pg_temp
 	AS $$
@@ -88,7 +47,7 @@ END
 $$;
 
 -- record who received a visit and which agent brought the person (NULL: came alone)
-CREATE FUNCTION receive(project_id bigint, visit_id bigint, consultant_id bigint, agent_id bigint DEFAULT NULL)
+CREATE OR REPLACE FUNCTION receive(project_id bigint, visit_id bigint, consultant_id bigint, agent_id bigint DEFAULT NULL)
 	RETURNS void
 	LANGUAGE plpgsql SECURITY DEFINER
 	SET search_path = firstsight, pg_catalog, pg_temp
@@ -118,7 +77,7 @@ $$;
 COMMENT ON FUNCTION receive(bigint, bigint, bigint, bigint) IS 'record the receiving consultant and accompanying agent (NULL: came alone) of a visit';
 
 -- record that a person paid a deposit; later reports on them are refused
-CREATE FUNCTION record_deposit(project_id bigint, person_id bigint, paid_at timestamptz DEFAULT now())
+CREATE OR REPLACE FUNCTION record_deposit(project_id bigint, person_id bigint, paid_at timestamptz DEFAULT now())
 	RETURNS void
 	LANGUAGE plpgsql SECURITY DEFINER
 	SET search_path = firstsight, pg_catalog, pg_temp
@@ -136,7 +95,7 @@ $$;
 COMMENT ON FUNCTION record_deposit(bigint, bigint, timestamptz) IS 'the person paid a deposit: reports on them are refused from then on';
 
 -- an agency's report of a customer's phone (full or 138****8000); returns the report
-CREATE FUNCTION file_report(project_id bigint, agent_id bigint, phone text, reported_at timestamptz DEFAULT now())
+CREATE OR REPLACE FUNCTION file_report(project_id bigint, agent_id bigint, phone text, reported_at timestamptz DEFAULT now())
 	RETURNS bigint
 	LANGUAGE plpgsql SECURITY DEFINER
 	SET search_path = firstsight, pg_catalog, pg_temp

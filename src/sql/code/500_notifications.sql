@@ -4,55 +4,36 @@
 -- biometric data: emit_event refuses anything that looks like a face,
 -- an embedding or a photo.
 
--- the event names of the public contract
-CREATE FUNCTION event_names() RETURNS text[]
-	LANGUAGE sql IMMUTABLE PARALLEL SAFE
-	AS $$ SELECT ARRAY['visitor.new', 'visitor.returned', 'deal.attributed', 'deal.flagged', 'retention.completed']::text[] $$;
 COMMENT ON FUNCTION event_names() IS 'the events emit_event accepts and webhooks subscribe to';
 
 -- C helpers (src/worker/outbox.c)
-CREATE FUNCTION outbox_check_payload(payload jsonb) RETURNS void
+CREATE OR REPLACE FUNCTION outbox_check_payload(payload jsonb) RETURNS void
 	AS 'MODULE_PATHNAME', 'fs_outbox_check_payload' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION outbox_check_payload(jsonb) IS
 	'raise an error when an event payload is not an object, is too large, or looks like it carries biometric data';
-CREATE FUNCTION outbox_wake_at_commit() RETURNS void
+CREATE OR REPLACE FUNCTION outbox_wake_at_commit() RETURNS void
 	AS 'MODULE_PATHNAME', 'fs_outbox_wake_at_commit' LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION outbox_wake_at_commit() IS 'wake the delivery worker when the current transaction commits';
-CREATE FUNCTION webhook_signature(secret text, body text) RETURNS text
+CREATE OR REPLACE FUNCTION webhook_signature(secret text, body text) RETURNS text
 	AS 'MODULE_PATHNAME', 'fs_webhook_signature' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION webhook_signature(text, text) IS
 	'the X-Firstsight-Signature header value for body: sha256=<hex HMAC-SHA256 under secret>';
-CREATE FUNCTION webhook_host_check(url text) RETURNS text
+CREATE OR REPLACE FUNCTION webhook_host_check(url text) RETURNS text
 	AS 'MODULE_PATHNAME', 'fs_webhook_host_check' LANGUAGE C STABLE STRICT;
 COMMENT ON FUNCTION webhook_host_check(text) IS
 	'why the worker would refuse to send to url under firstsight.webhook_allowed_hosts, or NULL when it would send';
-CREATE FUNCTION webhook_retry_delay(attempts integer) RETURNS interval
+CREATE OR REPLACE FUNCTION webhook_retry_delay(attempts integer) RETURNS interval
 	AS 'MODULE_PATHNAME', 'fs_webhook_retry_delay' LANGUAGE C VOLATILE STRICT;
 COMMENT ON FUNCTION webhook_retry_delay(integer) IS
 	'a delay the worker waits after the attempts-th failed attempt: uniform in [d/2, d], d = min(webhook_retry_max, webhook_retry_base * 2^(attempts-1))';
 REVOKE ALL ON FUNCTION outbox_wake_at_commit() FROM PUBLIC;
-
-CREATE SEQUENCE webhook_id_seq;
-CREATE TABLE webhook (
-	project_id bigint NOT NULL REFERENCES project ON DELETE CASCADE,
-	webhook_id bigint NOT NULL DEFAULT nextval('webhook_id_seq'),
-	url text NOT NULL,
-	secret text NOT NULL DEFAULT encode(random_bytes(32), 'hex'),
-	events text[] NOT NULL DEFAULT event_names(),
-	enabled boolean NOT NULL DEFAULT true,
-	created_at timestamptz NOT NULL DEFAULT now(),
-	PRIMARY KEY (project_id, webhook_id)
-);
-ALTER SEQUENCE webhook_id_seq OWNED BY webhook.webhook_id;
 COMMENT ON TABLE webhook IS
 	'webhook endpoints per project: URL, signing secret, event filter, enabled; the secret never leaves this table';
-SELECT pg_catalog.pg_extension_config_dump('webhook', '');
-SELECT pg_catalog.pg_extension_config_dump('webhook_id_seq', '');
 REVOKE ALL ON webhook FROM PUBLIC;
 
 -- refuse URLs the worker could not or should not call, secrets too weak to sign with,
 -- and unknown events
-CREATE FUNCTION webhook_validate() RETURNS trigger
+CREATE OR REPLACE FUNCTION webhook_validate() RETURNS trigger
 	LANGUAGE plpgsql
 	SET search_path = firstsight, pg_catalog, pg_temp
 	AS $$
@@ -118,64 +99,19 @@ BEGIN
 	RETURN NEW;
 END
 $$;
-CREATE TRIGGER webhook_validate BEFORE INSERT OR UPDATE OF url, secret, events, enabled ON webhook
+CREATE OR REPLACE TRIGGER webhook_validate BEFORE INSERT OR UPDATE OF url, secret, events, enabled ON webhook
 	FOR EACH ROW EXECUTE FUNCTION webhook_validate();
-
--- the outbox: one row per event, written in the emitting transaction
-CREATE SEQUENCE outbox_event_id_seq;
-CREATE TABLE outbox (
-	project_id bigint NOT NULL REFERENCES project ON DELETE CASCADE,
-	event_id bigint NOT NULL DEFAULT nextval('outbox_event_id_seq'),
-	event text NOT NULL,
-	subject text NOT NULL,
-	payload jsonb NOT NULL,
-	created_at timestamptz NOT NULL DEFAULT clock_timestamp(),
-	PRIMARY KEY (project_id, event_id)
-);
-ALTER SEQUENCE outbox_event_id_seq OWNED BY outbox.event_id;
 COMMENT ON TABLE outbox IS
 	'events written by emit_event in the emitting transaction; never biometric data';
-SELECT pg_catalog.pg_extension_config_dump('outbox', '');
-SELECT pg_catalog.pg_extension_config_dump('outbox_event_id_seq', '');
 REVOKE ALL ON outbox FROM PUBLIC;
-
--- what the worker has done for each (event, webhook): made by emit_event for the
--- enabled webhooks subscribed to the event
-CREATE TABLE outbox_delivery (
-	project_id bigint NOT NULL,
-	event_id bigint NOT NULL,
-	webhook_id bigint NOT NULL,
-	subject text NOT NULL,
-	attempts integer NOT NULL DEFAULT 0,
-	next_attempt_at timestamptz NOT NULL DEFAULT clock_timestamp(),
-	last_attempt_at timestamptz,
-	last_status integer,
-	last_error text,
-	delivered_at timestamptz,
-	dead boolean NOT NULL DEFAULT false,
-	refused boolean NOT NULL DEFAULT false,
-	PRIMARY KEY (project_id, event_id, webhook_id),
-	FOREIGN KEY (project_id, event_id) REFERENCES outbox ON DELETE CASCADE,
-	FOREIGN KEY (project_id, webhook_id) REFERENCES webhook ON DELETE CASCADE
-);
 COMMENT ON TABLE outbox_delivery IS
 	'delivery state per event and webhook: attempts, next attempt, last error, delivered or dead';
--- the worker's queue: each webhook's pending deliveries in event order.  The worker
--- reads the oldest 1024 or more of each enabled webhook (an ordered scan of this
--- index that stops there) and keeps the head of each subject among them; see
--- src/worker/README.md.  (Indexes that served a per-row "is there an earlier
--- pending delivery of this subject" check were dropped with that check: with the
--- stale statistics a queue table always has, the planner turned it into a
--- rescan of the queue per candidate.)
-CREATE INDEX outbox_delivery_queue ON outbox_delivery (project_id, webhook_id, event_id)
-	WHERE delivered_at IS NULL AND NOT dead;
-SELECT pg_catalog.pg_extension_config_dump('outbox_delivery', '');
 REVOKE ALL ON outbox_delivery FROM PUBLIC;
 
 -- record an event in the caller's transaction; the worker delivers it after commit.
 -- subject is the ordering key ('person:42'): a webhook receives the events of one
 -- subject in emit order.  Returns the event id.
-CREATE FUNCTION emit_event(project_id bigint, event text, subject text, payload jsonb DEFAULT '{}')
+CREATE OR REPLACE FUNCTION emit_event(project_id bigint, event text, subject text, payload jsonb DEFAULT '{}')
 	RETURNS bigint
 	LANGUAGE plpgsql SECURITY DEFINER
 	SET search_path = firstsight, pg_catalog, pg_temp
@@ -218,7 +154,7 @@ COMMENT ON FUNCTION emit_event(bigint, text, text, jsonb) IS
 REVOKE ALL ON FUNCTION emit_event(bigint, text, text, jsonb) FROM PUBLIC;
 
 -- send dead or refused deliveries again (after fixing the receiver or the allowed hosts)
-CREATE FUNCTION redeliver(project_id bigint, webhook_id bigint DEFAULT NULL) RETURNS bigint
+CREATE OR REPLACE FUNCTION redeliver(project_id bigint, webhook_id bigint DEFAULT NULL) RETURNS bigint
 	LANGUAGE plpgsql SECURITY DEFINER
 	SET search_path = firstsight, pg_catalog, pg_temp
 	AS $$
@@ -249,7 +185,7 @@ REVOKE ALL ON FUNCTION redeliver(bigint, bigint) FROM PUBLIC;
 -- Subject 'person:<id>': a webhook gets one person's events in order (the batch
 -- holds the person's row lock until commit).  Identifiers, times, camera and zone,
 -- consultants: nothing biometric.  Returns how many events were written.
-CREATE FUNCTION emit_visit_events(p_project_id bigint, p_visit_ids bigint[], p_new_person_ids bigint[])
+CREATE OR REPLACE FUNCTION emit_visit_events(p_project_id bigint, p_visit_ids bigint[], p_new_person_ids bigint[])
 	RETURNS integer
 	LANGUAGE plpgsql
 	SET search_path = firstsight, pg_catalog, pg_temp
@@ -303,7 +239,7 @@ COMMENT ON FUNCTION emit_visit_events(bigint, bigint[], bigint[]) IS
 REVOKE ALL ON FUNCTION emit_visit_events(bigint, bigint[], bigint[]) FROM PUBLIC;
 
 -- a webhook enabled again, or with a new URL: wake the worker for what waited
-CREATE FUNCTION webhook_changed() RETURNS trigger
+CREATE OR REPLACE FUNCTION webhook_changed() RETURNS trigger
 	LANGUAGE plpgsql
 	SET search_path = firstsight, pg_catalog, pg_temp
 	AS $$
@@ -314,11 +250,11 @@ BEGIN
 	RETURN NULL;
 END
 $$;
-CREATE TRIGGER webhook_changed AFTER UPDATE OF url, enabled ON webhook
+CREATE OR REPLACE TRIGGER webhook_changed AFTER UPDATE OF url, enabled ON webhook
 	FOR EACH ROW EXECUTE FUNCTION webhook_changed();
 
 -- delivery state per event and webhook, for operators: no secret, no payload
-CREATE VIEW delivery_status AS
+CREATE OR REPLACE VIEW delivery_status AS
 SELECT d.project_id, d.webhook_id, d.event_id, o.event, o.subject,
        CASE WHEN d.delivered_at IS NOT NULL THEN 'delivered'
             WHEN d.refused THEN 'refused'
@@ -339,7 +275,7 @@ COMMENT ON VIEW delivery_status IS
 	'per event and webhook: pending, failed (will retry), delivered, dead, refused (host not allowed) or paused (webhook disabled), with latency and last error';
 
 -- one row per webhook: counts by state and delivery latency
-CREATE VIEW delivery_summary AS
+CREATE OR REPLACE VIEW delivery_summary AS
 SELECT w.project_id, w.webhook_id, w.enabled,
        lower(substring(w.url FROM '^[A-Za-z]+://([^/?#]*)')) AS host,
        count(s.event_id) FILTER (WHERE s.state IN ('pending', 'paused')) AS pending,

@@ -4,7 +4,7 @@
 -- come from the same walk.  attribute_deal stores the result as a new version.
 
 -- a channel's name for timelines
-CREATE FUNCTION channel_label(p_project_id bigint, p_channel_id bigint) RETURNS text
+CREATE OR REPLACE FUNCTION channel_label(p_project_id bigint, p_channel_id bigint) RETURNS text
 	LANGUAGE sql STABLE
 	SET search_path = firstsight, pg_catalog, pg_temp
 	AS $$ SELECT coalesce((SELECT c.name FROM channel c WHERE c.project_id = p_project_id AND c.channel_id = p_channel_id),
@@ -17,7 +17,7 @@ CREATE FUNCTION channel_label(p_project_id bigint, p_channel_id bigint) RETURNS 
 -- n - 1 degrees of freedom (Cornish-Fisher expansion of the normal quantile sigma,
 -- within 0.1% for 10 or more deals) widened by sqrt(1 + 1/n); it tends to sigma as
 -- n grows (20 deals, sigma 2: 2.19; 50: 2.07; 200: 2.02)
-CREATE FUNCTION abnormal_cycle_bound(sigma float8, n bigint) RETURNS float8
+CREATE OR REPLACE FUNCTION abnormal_cycle_bound(sigma float8, n bigint) RETURNS float8
 	LANGUAGE sql IMMUTABLE PARALLEL SAFE STRICT
 	AS $$
 	SELECT (z + (z ^ 3 + z) / (4 * nu) + (5 * z ^ 5 + 16 * z ^ 3 + 3 * z) / (96 * nu ^ 2)
@@ -28,7 +28,7 @@ COMMENT ON FUNCTION abnormal_cycle_bound(float8, bigint) IS
 	'abnormal_cycle: the prediction-interval bound in sample standard deviations for a history of n deals';
 
 -- the current owner-of-the-buyers decision for one deal (version and decided_at left to the caller)
-CREATE FUNCTION decide_attribution(p_project_id bigint, p_deal_id bigint) RETURNS attribution
+CREATE OR REPLACE FUNCTION decide_attribution(p_project_id bigint, p_deal_id bigint) RETURNS attribution
 	LANGUAGE plpgsql STABLE
 	SET search_path = firstsight, pg_catalog, pg_temp
 	AS $$
@@ -390,7 +390,7 @@ END
 $$;
 
 -- decide a deal and store the decision as a new version; returns the version
-CREATE FUNCTION attribute_deal(p_project_id bigint, p_deal_id bigint, p_reason text DEFAULT 'deal inserted') RETURNS integer
+CREATE OR REPLACE FUNCTION attribute_deal(p_project_id bigint, p_deal_id bigint, p_reason text DEFAULT 'deal inserted') RETURNS integer
 	LANGUAGE plpgsql
 	SET search_path = firstsight, pg_catalog, pg_temp
 	AS $$
@@ -421,7 +421,7 @@ END
 $$;
 COMMENT ON FUNCTION attribute_deal(bigint, bigint, text) IS 'decide a deal''s attribution and store it as a new version';
 
-CREATE FUNCTION deal_attribute() RETURNS trigger
+CREATE OR REPLACE FUNCTION deal_attribute() RETURNS trigger
 	LANGUAGE plpgsql
 	SET search_path = firstsight, pg_catalog, pg_temp
 	AS $$
@@ -430,10 +430,10 @@ BEGIN
 	RETURN NULL;
 END
 $$;
-CREATE TRIGGER deal_attribute AFTER INSERT ON deal FOR EACH ROW EXECUTE FUNCTION deal_attribute();
+CREATE OR REPLACE TRIGGER deal_attribute AFTER INSERT ON deal FOR EACH ROW EXECUTE FUNCTION deal_attribute();
 
 -- decide again every deal signed in [from_ts, to_ts); new versions only where the decision changed
-CREATE FUNCTION reattribute(project_id bigint, from_ts timestamptz, to_ts timestamptz)
+CREATE OR REPLACE FUNCTION reattribute(project_id bigint, from_ts timestamptz, to_ts timestamptz)
 	RETURNS TABLE (deal_id bigint, version integer, entitled_channel_id bigint, previous_channel_id bigint, changed boolean)
 	LANGUAGE plpgsql SECURITY DEFINER
 	SET search_path = firstsight, pg_catalog, pg_temp
@@ -473,7 +473,7 @@ COMMENT ON FUNCTION reattribute(bigint, timestamptz, timestamptz) IS
 	'decide again the deals signed in [from_ts, to_ts) after corrections; a changed decision becomes a new version, never an overwrite';
 
 -- a readable timeline of the facts behind a deal's current decision
-CREATE FUNCTION explain_attribution(project_id bigint, deal_id bigint) RETURNS SETOF text
+CREATE OR REPLACE FUNCTION explain_attribution(project_id bigint, deal_id bigint) RETURNS SETOF text
 	LANGUAGE plpgsql STABLE SECURITY DEFINER
 	SET search_path = firstsight, pg_catalog, pg_temp
 	AS $$

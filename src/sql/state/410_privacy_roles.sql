@@ -1,0 +1,30 @@
+-- Least privilege (issue 6): four NOLOGIN roles, row-level security for
+-- project managers, and audited functions as the only way to read photos and
+-- embeddings.  setup_roles() is idempotent: run it again after upgrades so
+-- new views and functions get their grants.
+
+-- which roles manage which projects (firstsight.grant_project)
+CREATE TABLE project_access (
+	role_name name NOT NULL,
+	project_id bigint NOT NULL REFERENCES project ON DELETE CASCADE,
+	granted_at timestamptz NOT NULL DEFAULT statement_timestamp(),
+	granted_by name NOT NULL DEFAULT session_user,
+	PRIMARY KEY (role_name, project_id)
+);
+SELECT pg_catalog.pg_extension_config_dump('project_access', '');
+
+-- every read of a photo or embedding: who, when, which person, why; no biometric content
+CREATE SEQUENCE biometric_access_id_seq;
+CREATE TABLE biometric_access_log (
+	access_id bigint NOT NULL DEFAULT nextval('biometric_access_id_seq') PRIMARY KEY,
+	accessed_at timestamptz NOT NULL DEFAULT clock_timestamp(),
+	accessed_by name NOT NULL DEFAULT session_user,
+	project_id bigint NOT NULL,
+	capture_id bigint NOT NULL,
+	person_id bigint,
+	what text NOT NULL CHECK (what IN ('photo', 'embedding')),
+	purpose text NOT NULL,
+	returned boolean NOT NULL
+);
+CREATE INDEX biometric_access_log_person ON biometric_access_log (project_id, person_id, accessed_at);
+SELECT pg_catalog.pg_extension_config_dump('biometric_access_log', '');
