@@ -5,7 +5,8 @@
 -- constraints, indexes, storage options, RLS), views, triggers, policies,
 -- sequences, types, operators, casts, comments, event triggers, the
 -- extension's own tables' configuration and the rows of its setting tables,
--- and what setup_roles() grants on them.
+-- and what setup_roles() grants on them.  Per-project gallery partitions
+-- (face_pN, made by create_project) are left out: they are data.
 \pset format unaligned
 \pset tuples_only on
 \pset pager off
@@ -17,6 +18,8 @@ WITH members AS (
 rels AS (
 	SELECT c.oid, c.relname, c.relkind FROM pg_class c
 	WHERE c.relnamespace = 'firstsight'::regnamespace
+	  -- a project's gallery partition and its index are the project's, not the extension's
+	  AND c.relname !~ '^face_p[0-9]+(_|$)'
 ),
 lines AS (
 	-- every member, described
@@ -73,8 +76,9 @@ lines AS (
 	-- types
 	SELECT 'type ' || t.oid::regtype::text || ' ' || t.typtype::text || ' len ' || t.typlen || ' align ' || t.typalign::text ||
 	       ' storage ' || t.typstorage::text || ' owner ' || pg_get_userbyid(t.typowner) || ' acl ' || coalesce(t.typacl::text, 'default')
-	FROM pg_type t WHERE t.typnamespace = 'firstsight'::regnamespace AND t.typtype <> 'b' OR
-	     (t.typnamespace = 'firstsight'::regnamespace AND t.typelem = 0 AND t.typtype = 'b')
+	FROM pg_type t WHERE t.typnamespace = 'firstsight'::regnamespace
+	  AND (t.typrelid = 0 OR t.typrelid IN (SELECT oid FROM rels))
+	  AND NOT (t.typelem <> 0 AND t.typname ~ '^_face_p[0-9]+')
 	UNION ALL
 	-- operators
 	SELECT 'operator ' || o.oid::regoperator::text || ' ' || o.oprcode::text || ' commutator ' || o.oprcom::regoperator::text ||
