@@ -7,7 +7,7 @@ SELECT create_project('Calibrate', dims => 8) AS p \gset
 SELECT configure(:p, 'match_distance', '0.02'), configure(:p, 'masked_match_distance', '0.02');
 INSERT INTO camera VALUES (:p, 'desk', 'sign_in');
 -- nothing verified yet
-SELECT masked, proposed_distance, same_pairs, different_pairs, note FROM calibrate(:p);
+SELECT pair_kind, proposed_distance, same_pairs, different_pairs, note FROM calibrate(:p);
 
 -- four people, four captures each (one masked, farther from the rest); each binds an ID card
 -- person k: axis k plus a shared 0.6 on axis 8, nudged by i * 0.05 towards axis k+3; the masked capture by 0.3
@@ -26,11 +26,17 @@ JOIN (SELECT c2.person_id, (ARRAY['11010519491231002X','110105198001010016','440
       FROM capture c2 WHERE c2.project_id = :p GROUP BY c2.person_id) k USING (person_id);
 SELECT count(DISTINCT person_id) AS persons_now FROM capture WHERE project_id = :p;
 
-SELECT masked, current_distance, proposed_distance, same_pairs, different_pairs,
+-- 16 captures: too few pairs of any kind under the default min_pairs (30)
+SELECT pair_kind, proposed_distance, same_pairs, different_pairs, note FROM calibrate(:p);
+-- with min_pairs 1 it proposes from what there is; an overlapping kind still
+-- needs 1 / target_false_match_rate different-person pairs
+SELECT pair_kind, setting, current_distance, proposed_distance, same_pairs, different_pairs,
        round(true_match_rate::numeric, 3) AS true_match_rate, round(false_match_rate::numeric, 3) AS false_match_rate,
+       round(current_true_match_rate::numeric, 3) AS current_tmr, round(current_false_match_rate::numeric, 3) AS current_fmr,
        round(same_max::numeric, 4) AS same_max, round(different_min::numeric, 4) AS different_min, note
-FROM calibrate(:p) ORDER BY masked;
+FROM calibrate(:p, min_pairs => 1);
 
 -- refused
 SELECT * FROM calibrate(-1);
 SELECT * FROM calibrate(:p, 1.5);
+SELECT * FROM calibrate(:p, min_pairs => 0);

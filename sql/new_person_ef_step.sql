@@ -2,7 +2,8 @@
 -- new_person_ef_step (default 120) before the wider new_person_ef_search
 -- (default 400): only the captures the step leaves unmatched pay for the
 -- wider search.  The searches of a statement are counted as calls of
--- gallery_nearest in its transaction (track_functions).
+-- gallery_nearest_kind in its transaction (track_functions; the gallery here
+-- has unmasked faces only, so one search of one kind per pass).
 SET search_path = firstsight, public;
 \set SHOW_CONTEXT never
 -- a candidate list of 1 makes the first search miss often; the kept gallery
@@ -36,11 +37,11 @@ CREATE TEMP TABLE probe AS
 	                                    FROM generate_series(1, 512) k WHERE c.id > 0)) AS face
 	FROM centre c WHERE c.id <= 200;
 
--- searches of one statement: calls of gallery_nearest in this transaction
+-- searches of one statement: calls of gallery_nearest_kind in this transaction
 -- (pending counts of the backend, so taken before and after the statement)
 CREATE FUNCTION pg_temp.searches() RETURNS bigint LANGUAGE sql
 	AS $$ SELECT coalesce(sum(calls), 0) FROM pg_stat_xact_user_functions
-	      WHERE schemaname = 'firstsight' AND funcname = 'gallery_nearest' $$;
+	      WHERE schemaname = 'firstsight' AND funcname = 'gallery_nearest_kind' $$;
 
 -- a face nobody has (identity 501): nothing finds it, so it passes every
 -- stage: the first search, the step, the wider search (3 searches) ...

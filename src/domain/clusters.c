@@ -3,10 +3,11 @@
  *		Group faces that belong together: the batch-against-itself step of
  *		ingestion and the duplicate search of merge_persons.
  *
- * All pairs within the looser of the two thresholds come from one OpenBLAS
- * pass (FsCosinePairs); a pair counts when its distance is within the
- * unmasked threshold, or within the masked threshold when either face is
- * masked.  Union-find turns pairs into groups; each element is labelled with
+ * All pairs within the loosest threshold come from one OpenBLAS pass
+ * (FsCosinePairs); a pair counts when its distance is within the threshold
+ * of its kind: unmasked-unmasked, masked-unmasked, or masked-masked (the
+ * 0.1.0 form, face_clusters with two thresholds, uses the masked threshold
+ * for both kinds with a masked face).  Union-find turns pairs into groups; each element is labelled with
  * the smallest 1-based position of its group.
  */
 #include "postgres.h"
@@ -26,7 +27,8 @@ typedef struct ClusterState
 	int		   *parent;
 	const bool *masked;
 	double		max_distance;
-	double		masked_max_distance;
+	double		masked_max_distance;	/* masked-unmasked */
+	double		masked_masked_max_distance;
 } ClusterState;
 
 /* root of i's group, halving the path on the way */
@@ -59,7 +61,8 @@ static void
 JoinPair(void *arg, int i, int j, double distance)
 {
 	ClusterState *st = (ClusterState *) arg;
-	double		limit = (st->masked[i] || st->masked[j]) ? st->masked_max_distance : st->max_distance;
+	double		limit = (st->masked[i] && st->masked[j]) ? st->masked_masked_max_distance :
+	(st->masked[i] || st->masked[j]) ? st->masked_max_distance : st->max_distance;
 
 	if (i != j && distance <= limit)
 		Union(st->parent, i, j);
@@ -80,10 +83,13 @@ FaceMatrix(Datum *elems, bool *nulls, int m, int *dim)
 	return FsUnitRows(elems, nulls, m, d, "face in one group search", NULL);
 }
 
-PG_FUNCTION_INFO_V1(fs_face_clusters);
-/* SQL: for each face, the first position of its group */
-Datum
-fs_face_clusters(PG_FUNCTION_ARGS)
+/*
+ * For each face, the first position of its group; arguments: faces, masked
+ * flags, then the thresholds (two: unmasked and masked; three: unmasked,
+ * masked-unmasked, masked-masked)
+ */
+static Datum
+FaceClusters(FunctionCallInfo fcinfo, int thresholds)
 {
 	ArrayType  *faces = PG_GETARG_ARRAYTYPE_P(0);
 	ArrayType  *masks = PG_GETARG_ARRAYTYPE_P(1);
@@ -104,7 +110,8 @@ fs_face_clusters(PG_FUNCTION_ARGS)
 
 	st.max_distance = PG_GETARG_FLOAT8(2);
 	st.masked_max_distance = PG_GETARG_FLOAT8(3);
-	if (isnan(st.max_distance) || isnan(st.masked_max_distance))
+	st.masked_masked_max_distance = thresholds > 2 ? PG_GETARG_FLOAT8(4) : st.masked_max_distance;
+	if (isnan(st.max_distance) || isnan(st.masked_max_distance) || isnan(st.masked_masked_max_distance))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("distance thresholds must not be NaN")));
@@ -131,11 +138,31 @@ fs_face_clusters(PG_FUNCTION_ARGS)
 
 	x = FaceMatrix(elems, nulls, m, &d);
 	if (x != NULL && m > 1)
-		FsCosinePairs(x, m, x, m, d, Max(st.max_distance, st.masked_max_distance),
+		FsCosinePairs(x, m, x, m, d,
+					  Max(st.max_distance, Max(st.masked_max_distance, st.masked_masked_max_distance)),
 					  (Size) work_mem * 1024L, JoinPair, &st);
 
 	labels = palloc(sizeof(Datum) * Max(m, 1));
 	for (int i = 0; i < m; i++)
 		labels[i] = Int32GetDatum(Find(st.parent, i) + 1);
 	PG_RETURN_ARRAYTYPE_P(construct_array(labels, m, INT4OID, 4, true, TYPALIGN_INT));
+}
+
+PG_FUNCTION_INFO_V1(fs_face_clusters);
+/* SQL (0.1.0): face_clusters(faces, masked, max_distance, masked_max_distance) */
+Datum
+fs_face_clusters(PG_FUNCTION_ARGS)
+{
+	return FaceClusters(fcinfo, 2);
+}
+
+PG_FUNCTION_INFO_V1(fs_face_clusters_kinds);
+/*
+ * SQL: face_clusters(faces, masked, max_distance, masked_max_distance,
+ * masked_masked_max_distance): each pair within its kind's threshold
+ */
+Datum
+fs_face_clusters_kinds(PG_FUNCTION_ARGS)
+{
+	return FaceClusters(fcinfo, 3);
 }

@@ -54,6 +54,7 @@ typedef struct GalleryPlanKey
 	int64		project_id;
 	int32		dims;
 	Oid			argtype;		/* embedding[] (its OID depends on the install) */
+	int32		kind;			/* GALLERY_ANY, GALLERY_UNMASKED or GALLERY_MASKED */
 } GalleryPlanKey;
 
 typedef struct GalleryPlanEntry
@@ -64,9 +65,14 @@ typedef struct GalleryPlanEntry
 
 static HTAB *gallery_plans = NULL;
 
-/* the kept plan for a project's gallery, prepared on first use */
+/* which gallery faces a search considers */
+#define GALLERY_ANY (-1)
+#define GALLERY_UNMASKED 0
+#define GALLERY_MASKED 1
+
+/* the kept plan for a project's gallery (faces of one kind, or all), prepared on first use */
 static SPIPlanPtr
-GalleryPlan(int64 project_id, int32 dims, Oid argtype)
+GalleryPlan(int64 project_id, int32 dims, Oid argtype, int32 kind)
 {
 	GalleryPlanKey key;
 	GalleryPlanEntry *entry;
@@ -87,6 +93,7 @@ GalleryPlan(int64 project_id, int32 dims, Oid argtype)
 	key.project_id = project_id;
 	key.dims = dims;
 	key.argtype = argtype;
+	key.kind = kind;
 	entry = hash_search(gallery_plans, &key, HASH_ENTER, &found);
 	if (!found)
 		entry->plan = NULL;
@@ -103,10 +110,13 @@ GalleryPlan(int64 project_id, int32 dims, Oid argtype)
 				 " FROM pg_catalog.unnest($1) WITH ORDINALITY AS q(face, ord)"
 				 " LEFT JOIN LATERAL ("
 				 "  SELECT f.person_id, f.face OPERATOR(firstsight.<=>) q.face AS distance"
-				 "  FROM firstsight.%s f"
+				 "  FROM firstsight.%s f%s"
 				 "  ORDER BY f.face::firstsight.embedding(%d) OPERATOR(firstsight.<=>) q.face"
 				 "  LIMIT 1) g ON true",
-				 quote_identifier(relname), dims);
+				 quote_identifier(relname),
+				 kind == GALLERY_MASKED ? " WHERE f.masked" :
+				 kind == GALLERY_UNMASKED ? " WHERE NOT f.masked" : "",
+				 dims);
 		plan = SPI_prepare_cursor(query, 1, &argtype, CURSOR_OPT_GENERIC_PLAN);
 		if (plan == NULL)
 			elog(ERROR, "SPI_prepare for the gallery of project " INT64_FORMAT " failed: %s",
@@ -118,20 +128,19 @@ GalleryPlan(int64 project_id, int32 dims, Oid argtype)
 	return entry->plan;
 }
 
-PG_FUNCTION_INFO_V1(fs_gallery_nearest);
-
 /* the largest value firstsight.hnsw_ef_search accepts */
 #define GALLERY_MAX_EF_SEARCH 1000
 
 /*
- * gallery_nearest(project_id bigint, faces embedding[], ef_search integer DEFAULT 0)
- *		returns table (ord integer, person_id bigint, distance float8)
- *
- * ef_search > 0: search with at least this candidate list (capped at 1000);
- * a smaller value than the session's firstsight.hnsw_ef_search changes nothing.
+ * The nearest gallery face (of one kind, or of any) of each face of the
+ * array in argument 1 of project argument 0, with argument ef_arg (if given)
+ * as the least candidate list.  A search of one kind filters the index scan
+ * and so runs it as an iterative scan (firstsight.hnsw_iterative_scan =
+ * relaxed_order for the call): without it a kind that is rare near the face
+ * would be missed among the first ef_search candidates.
  */
-Datum
-fs_gallery_nearest(PG_FUNCTION_ARGS)
+static Datum
+GalleryNearest(FunctionCallInfo fcinfo, int32 kind, int ef_arg)
 {
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 	int64		project_id;
@@ -150,8 +159,8 @@ fs_gallery_nearest(PG_FUNCTION_ARGS)
 		PG_RETURN_NULL();
 	project_id = PG_GETARG_INT64(0);
 	faces = PG_GETARG_ARRAYTYPE_P(1);
-	if (PG_NARGS() > 2 && !PG_ARGISNULL(2))
-		ef_search = Min(PG_GETARG_INT32(2), GALLERY_MAX_EF_SEARCH);
+	if (PG_NARGS() > ef_arg && !PG_ARGISNULL(ef_arg))
+		ef_search = Min(PG_GETARG_INT32(ef_arg), GALLERY_MAX_EF_SEARCH);
 	argtype = get_fn_expr_argtype(fcinfo->flinfo, 1);
 	if (!OidIsValid(argtype))
 		argtype = get_array_type(ARR_ELEMTYPE(faces));
@@ -189,7 +198,14 @@ fs_gallery_nearest(PG_FUNCTION_ARGS)
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	plan = GalleryPlan(project_id, dims, argtype);
+	plan = GalleryPlan(project_id, dims, argtype, kind);
+	if (kind != GALLERY_ANY)
+	{
+		guc_level = NewGUCNestLevel();
+		(void) set_config_option("firstsight.hnsw_iterative_scan", "relaxed_order",
+								 PGC_USERSET, PGC_S_SESSION,
+								 GUC_ACTION_SAVE, true, 0, false);
+	}
 	if (ef_search > 0)
 	{
 		const char *current = GetConfigOption("firstsight.hnsw_ef_search", true, false);
@@ -200,7 +216,8 @@ fs_gallery_nearest(PG_FUNCTION_ARGS)
 			char		buf[16];
 
 			snprintf(buf, sizeof(buf), "%d", ef_search);
-			guc_level = NewGUCNestLevel();
+			if (guc_level < 0)
+				guc_level = NewGUCNestLevel();
 			(void) set_config_option("firstsight.hnsw_ef_search", buf,
 									 PGC_USERSET, PGC_S_SESSION,
 									 GUC_ACTION_SAVE, true, 0, false);
@@ -224,6 +241,42 @@ fs_gallery_nearest(PG_FUNCTION_ARGS)
 	}
 	SPI_finish();
 	return (Datum) 0;
+}
+
+PG_FUNCTION_INFO_V1(fs_gallery_nearest);
+
+/*
+ * gallery_nearest(project_id bigint, faces embedding[], ef_search integer DEFAULT 0)
+ *		returns table (ord integer, person_id bigint, distance float8)
+ *
+ * ef_search > 0: search with at least this candidate list (capped at 1000);
+ * a smaller value than the session's firstsight.hnsw_ef_search changes nothing.
+ */
+Datum
+fs_gallery_nearest(PG_FUNCTION_ARGS)
+{
+	return GalleryNearest(fcinfo, GALLERY_ANY, 2);
+}
+
+PG_FUNCTION_INFO_V1(fs_gallery_nearest_kind);
+
+/*
+ * gallery_nearest_kind(project_id bigint, faces embedding[], masked boolean,
+ *						ef_search integer DEFAULT 0)
+ *		returns table (ord integer, person_id bigint, distance float8)
+ *
+ * The same among the gallery's masked faces only (masked true) or its
+ * unmasked ones (false): ingestion matches each pair kind with its threshold.
+ */
+Datum
+fs_gallery_nearest_kind(PG_FUNCTION_ARGS)
+{
+	if (PG_ARGISNULL(2))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("masked must not be null"),
+				 errhint("Pass true for the masked gallery faces, false for the unmasked ones.")));
+	return GalleryNearest(fcinfo, PG_GETARG_BOOL(2) ? GALLERY_MASKED : GALLERY_UNMASKED, 3);
 }
 
 /*
@@ -259,11 +312,13 @@ typedef struct ExactState
 	const bool *qzero;			/* query rows with no direction */
 	float	   *g;				/* GALLERY_EXACT_ROWS x d gallery rows */
 	int64	   *persons;		/* their persons */
+	bool	   *gmasked;		/* whether each is a masked face */
+	int			kinds;			/* 1: nearest of any kind; 2: nearest unmasked and nearest masked */
 	float	   *inv_norm;		/* 1 / length of each gallery row (0: no direction) */
 	int			n;				/* gallery rows in g */
 	float	   *c;				/* rows_per_block x GALLERY_EXACT_ROWS */
 	int			rows_per_block;
-	float	   *best;			/* best similarity so far per query face */
+	float	   *best;			/* best similarity so far per query face (x kinds) */
 	int64	   *best_person;
 } ExactState;
 
@@ -293,26 +348,31 @@ ExactFlush(ExactState *st)
 		for (int i = 0; i < rows; i++)
 		{
 			const float *crow = st->c + (Size) i * n;
-			float		b = st->best[i0 + i];
-			int			bj = -1;
+			int			q = i0 + i;
+			float		b[2];
+			int			bj[2] = {-1, -1};
 
-			if (st->qzero[i0 + i])
+			if (st->qzero[q])
 				continue;
+			for (int k = 0; k < st->kinds; k++)
+				b[k] = st->best[q * st->kinds + k];
 			for (int j = 0; j < n; j++)
 			{
 				float		sim = crow[j] * st->inv_norm[j];
+				int			k = st->kinds == 2 && st->gmasked[j] ? 1 : 0;
 
-				if (sim > b && st->inv_norm[j] > 0)
+				if (sim > b[k] && st->inv_norm[j] > 0)
 				{
-					b = sim;
-					bj = j;
+					b[k] = sim;
+					bj[k] = j;
 				}
 			}
-			if (bj >= 0)
-			{
-				st->best[i0 + i] = b;
-				st->best_person[i0 + i] = st->persons[bj];
-			}
+			for (int k = 0; k < st->kinds; k++)
+				if (bj[k] >= 0)
+				{
+					st->best[q * st->kinds + k] = b[k];
+					st->best_person[q * st->kinds + k] = st->persons[bj[k]];
+				}
 		}
 	}
 	st->n = 0;
@@ -328,6 +388,7 @@ ExactScanGallery(int64 project_id, ExactState *st)
 	AclResult	aclresult;
 	AttrNumber	att_person;
 	AttrNumber	att_face;
+	AttrNumber	att_masked;
 	TupleTableSlot *slot;
 	TableScanDesc scan;
 
@@ -346,8 +407,9 @@ ExactScanGallery(int64 project_id, ExactState *st)
 	rel = table_open(relid, NoLock);
 	att_person = get_attnum(relid, "person_id");
 	att_face = get_attnum(relid, "face");
-	if (att_person == InvalidAttrNumber || att_face == InvalidAttrNumber)
-		elog(ERROR, "gallery partition %s lacks person_id or face", relname);
+	att_masked = get_attnum(relid, "masked");
+	if (att_person == InvalidAttrNumber || att_face == InvalidAttrNumber || att_masked == InvalidAttrNumber)
+		elog(ERROR, "gallery partition %s lacks person_id, face or masked", relname);
 
 	slot = table_slot_create(rel, NULL);
 	scan = table_beginscan(rel, GetActiveSnapshot(), 0, NULL);
@@ -366,7 +428,11 @@ ExactScanGallery(int64 project_id, ExactState *st)
 		e = DatumGetEmbedding(fd);
 		if (e->dim == st->d)	/* other dimensions are never the nearest */
 		{
+			bool		mnull;
+			Datum		md = slot_getattr(slot, att_masked, &mnull);
+
 			memcpy(st->g + (Size) st->n * st->d, e->x, sizeof(float) * st->d);
+			st->gmasked[st->n] = !mnull && DatumGetBool(md);
 			st->persons[st->n++] = DatumGetInt64(pd);
 			if (st->n == GALLERY_EXACT_ROWS)
 				ExactFlush(st);
@@ -380,16 +446,14 @@ ExactScanGallery(int64 project_id, ExactState *st)
 	table_close(rel, NoLock);
 }
 
-PG_FUNCTION_INFO_V1(fs_gallery_nearest_exact);
-
 /*
- * gallery_nearest_exact(project_id bigint, faces embedding[])
- *		returns table (ord integer, person_id bigint, distance float8)
- *
- * Same result as gallery_nearest without the index's approximation.
+ * The exact search of the faces (argument 1) against project argument 0's
+ * gallery: per face its nearest gallery face (kinds 1), or its nearest
+ * unmasked and its nearest masked gallery face (kinds 2, rows with the
+ * masked column).
  */
-Datum
-fs_gallery_nearest_exact(PG_FUNCTION_ARGS)
+static Datum
+GalleryNearestExact(FunctionCallInfo fcinfo, int kinds)
 {
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 	int64		project_id;
@@ -421,9 +485,10 @@ fs_gallery_nearest_exact(PG_FUNCTION_ARGS)
 	memset(&st, 0, sizeof(st));
 	st.m = m;
 	st.d = d;
-	st.best = palloc(sizeof(float) * Max(m, 1));
-	st.best_person = palloc(sizeof(int64) * Max(m, 1));
-	for (int i = 0; i < m; i++)
+	st.kinds = kinds;
+	st.best = palloc(sizeof(float) * Max(m, 1) * kinds);
+	st.best_person = palloc(sizeof(int64) * Max(m, 1) * kinds);
+	for (int i = 0; i < m * kinds; i++)
 	{
 		st.best[i] = -2.0f;		/* below any cosine similarity */
 		st.best_person[i] = 0;
@@ -438,28 +503,63 @@ fs_gallery_nearest_exact(PG_FUNCTION_ARGS)
 		st.qzero = qzero;
 		st.g = palloc(sizeof(float) * (Size) GALLERY_EXACT_ROWS * d);
 		st.persons = palloc(sizeof(int64) * GALLERY_EXACT_ROWS);
+		st.gmasked = palloc(sizeof(bool) * GALLERY_EXACT_ROWS);
 		st.inv_norm = palloc(sizeof(float) * GALLERY_EXACT_ROWS);
 		st.rows_per_block = (int) Max(1, Min((Size) m, GALLERY_EXACT_BLOCK_BYTES / (sizeof(float) * GALLERY_EXACT_ROWS)));
 		st.c = palloc_extended(sizeof(float) * (Size) st.rows_per_block * GALLERY_EXACT_ROWS, MCXT_ALLOC_HUGE);
 		ExactScanGallery(project_id, &st);
 	}
 
-	for (int i = 0; i < m; i++)
+	for (int i = 0; i < m * kinds; i++)
 	{
-		Datum		row[3];
-		bool		rnulls[3] = {false, true, true};
+		Datum		row[4];
+		bool		rnulls[4] = {false, false, true, true};
+		int			c = 0;
 
-		row[0] = Int32GetDatum(i + 1);
-		row[1] = row[2] = (Datum) 0;
+		row[c++] = Int32GetDatum(i / kinds + 1);
+		if (kinds == 2)
+			row[c++] = BoolGetDatum(i % 2 == 1);
+		row[c] = row[c + 1] = (Datum) 0;
+		rnulls[c] = rnulls[c + 1] = true;
 		if (st.best[i] > -2.0f)
 		{
 			double		sim = Min(1.0, Max(-1.0, (double) st.best[i]));
 
-			row[1] = Int64GetDatum(st.best_person[i]);
-			row[2] = Float8GetDatum(1.0 - sim);
-			rnulls[1] = rnulls[2] = false;
+			row[c] = Int64GetDatum(st.best_person[i]);
+			row[c + 1] = Float8GetDatum(1.0 - sim);
+			rnulls[c] = rnulls[c + 1] = false;
 		}
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, row, rnulls);
 	}
 	return (Datum) 0;
+}
+
+PG_FUNCTION_INFO_V1(fs_gallery_nearest_exact);
+
+/*
+ * gallery_nearest_exact(project_id bigint, faces embedding[])
+ *		returns table (ord integer, person_id bigint, distance float8)
+ *
+ * Same result as gallery_nearest without the index's approximation.
+ */
+Datum
+fs_gallery_nearest_exact(PG_FUNCTION_ARGS)
+{
+	return GalleryNearestExact(fcinfo, 1);
+}
+
+PG_FUNCTION_INFO_V1(fs_gallery_nearest_exact_kinds);
+
+/*
+ * gallery_nearest_exact_kinds(project_id bigint, faces embedding[])
+ *		returns table (ord integer, masked boolean, person_id bigint, distance float8)
+ *
+ * Per face two rows from one pass: its nearest unmasked gallery face (masked
+ * false) and its nearest masked one (true); person and distance are null
+ * when the gallery has no face of that kind.
+ */
+Datum
+fs_gallery_nearest_exact_kinds(PG_FUNCTION_ARGS)
+{
+	return GalleryNearestExact(fcinfo, 2);
 }

@@ -88,7 +88,7 @@ is($node->safe_psql('postgres', q{
 my $n = $node->safe_psql('postgres', q{SELECT count(*) FROM firstsight.capture});
 ok($n > 640 && $n <= 640 * 64, "captures of every transaction stored ($n)");
 ok($node->safe_psql('postgres', q{
-	SELECT coalesce(sum(calls), 0) FROM pg_stat_user_functions WHERE funcname = 'gallery_nearest_exact'}) > 0,
+	SELECT coalesce(sum(calls), 0) FROM pg_stat_user_functions WHERE funcname = 'gallery_nearest_exact_kinds'}) > 0,
 	'some batches were searched exactly');
 ok($node->safe_psql('postgres', q{SELECT max(n) FROM (SELECT count(*) n FROM firstsight.face GROUP BY person_id) s}) <= 3,
 	'at most three gallery exemplars per person');

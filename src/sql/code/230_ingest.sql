@@ -4,11 +4,12 @@
 -- persons and visits, improves the gallery and writes person_id, visit_id and
 -- match_distance back, all in the inserting statement.
 
-CREATE OR REPLACE FUNCTION face_clusters(faces embedding[], masked boolean[], max_distance float8, masked_max_distance float8)
+CREATE OR REPLACE FUNCTION face_clusters(faces embedding[], masked boolean[], max_distance float8, masked_max_distance float8,
+                                         masked_masked_max_distance float8)
 	RETURNS integer[]
-	AS 'MODULE_PATHNAME', 'fs_face_clusters' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
-COMMENT ON FUNCTION face_clusters(embedding[], boolean[], float8, float8) IS
-	'for each face, the first 1-based position of its group of faces within the thresholds (OpenBLAS pairs, union-find)';
+	AS 'MODULE_PATHNAME', 'fs_face_clusters_kinds' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION face_clusters(embedding[], boolean[], float8, float8, float8) IS
+	'for each face, the first 1-based position of its group of faces, each pair within the threshold of its kind (unmasked, masked-unmasked, masked-masked; OpenBLAS pairs, union-find)';
 
 -- the nearest gallery face of each query face, by index when the gallery has one
 -- (C: one kept SPI plan per project, see src/domain/gallery.c)
@@ -20,6 +21,15 @@ CREATE OR REPLACE FUNCTION gallery_nearest(project_id bigint, faces embedding[],
 COMMENT ON FUNCTION gallery_nearest(bigint, embedding[], integer) IS
 	'nearest gallery face of each query face (1-based ord), by the project''s HNSW index when it has one; ef_search > 0 searches with at least that candidate list';
 
+-- the same among the gallery's masked faces only (masked true) or its
+-- unmasked ones: each kind of pair has its own threshold (an iterative
+-- index scan, so a kind rare near the face is still found)
+CREATE OR REPLACE FUNCTION gallery_nearest_kind(project_id bigint, faces embedding[], masked boolean, ef_search integer DEFAULT 0)
+	RETURNS TABLE (ord integer, person_id bigint, distance float8)
+	AS 'MODULE_PATHNAME', 'fs_gallery_nearest_kind' LANGUAGE C STABLE STRICT;
+COMMENT ON FUNCTION gallery_nearest_kind(bigint, embedding[], boolean, integer) IS
+	'nearest masked (masked true) or unmasked gallery face of each query face (1-based ord), by the project''s HNSW index when it has one';
+
 -- the same, exactly: one pass over the project's gallery, the whole batch
 -- against each block of gallery faces with OpenBLAS (src/domain/gallery.c);
 -- ingestion uses it for large batches (setting exact_search_faces)
@@ -28,6 +38,25 @@ CREATE OR REPLACE FUNCTION gallery_nearest_exact(project_id bigint, faces embedd
 	AS 'MODULE_PATHNAME', 'fs_gallery_nearest_exact' LANGUAGE C STABLE STRICT;
 COMMENT ON FUNCTION gallery_nearest_exact(bigint, embedding[]) IS
 	'nearest gallery face of each query face (1-based ord) by an exact OpenBLAS search of the whole gallery';
+
+-- both kinds from one exact pass: per query face its nearest unmasked
+-- (masked false) and its nearest masked gallery face (true)
+CREATE OR REPLACE FUNCTION gallery_nearest_exact_kinds(project_id bigint, faces embedding[])
+	RETURNS TABLE (ord integer, masked boolean, person_id bigint, distance float8)
+	AS 'MODULE_PATHNAME', 'fs_gallery_nearest_exact_kinds' LANGUAGE C STABLE STRICT;
+COMMENT ON FUNCTION gallery_nearest_exact_kinds(bigint, embedding[]) IS
+	'nearest unmasked and nearest masked gallery face of each query face (1-based ord) by one exact OpenBLAS pass over the gallery';
+
+-- the threshold of a kind of pair: capture masked or not, gallery face masked or not
+CREATE OR REPLACE FUNCTION pair_threshold(capture_masked boolean, face_masked boolean,
+                                          unmasked float8, masked_unmasked float8, masked_masked float8)
+	RETURNS float8
+	LANGUAGE sql IMMUTABLE PARALLEL SAFE	-- no SET clause: inlined (it names no object)
+	RETURN CASE WHEN capture_masked AND face_masked THEN masked_masked
+	            WHEN capture_masked OR face_masked THEN masked_unmasked
+	            ELSE unmasked END;
+COMMENT ON FUNCTION pair_threshold(boolean, boolean, float8, float8, float8) IS
+	'the match threshold of a kind of pair: unmasked-unmasked, masked-unmasked or masked-masked';
 
 -- recompute returning / previous visit for every visit of some persons
 CREATE OR REPLACE FUNCTION refresh_visit_chain(p_project_id bigint, p_person_ids bigint[]) RETURNS void
@@ -54,7 +83,8 @@ CREATE OR REPLACE FUNCTION refresh_visit_chain(p_project_id bigint, p_person_ids
 CREATE OR REPLACE FUNCTION ingest_batch(p_project_id bigint, ids bigint[], faces embedding[], masks boolean[],
                              ts timestamptz[], quality real[], cams text[], p_row boolean DEFAULT false)
 	RETURNS TABLE (o_person_id bigint, o_visit_id bigint, o_distance float8,
-	               o_expires_at timestamptz, o_photo_expires_at timestamptz)
+	               o_expires_at timestamptz, o_photo_expires_at timestamptz,
+	               o_kind text, o_margin float8, o_low_confidence boolean)
 	LANGUAGE plpgsql
 	SET search_path = firstsight, pg_catalog, pg_temp
 	SET plan_cache_mode = force_generic_plan	-- replanning the visit statement per capture costs ~1 ms
@@ -63,6 +93,10 @@ DECLARE
 	cnt integer := cardinality(ids);
 	thr float8;
 	mthr float8;
+	mmthr float8;
+	low_margin float8;
+	has_masked boolean;
+	has_unmasked boolean;
 	gap interval;
 	wide_ef integer;
 	step_ef integer;
@@ -76,6 +110,13 @@ DECLARE
 	use_exact boolean := false;
 	persons bigint[] := array_fill(NULL::bigint, ARRAY[cnt]);
 	dist float8[] := array_fill(NULL::float8, ARRAY[cnt]);
+	-- per capture: the threshold of the pair its match rests on, whether the
+	-- gallery face was masked, the kind of pair
+	lim float8[] := array_fill(NULL::float8, ARRAY[cnt]);
+	face_masked boolean[] := array_fill(NULL::boolean, ARRAY[cnt]);
+	kinds text[] := array_fill(NULL::text, ARRAY[cnt]);
+	t float8;
+	row_low boolean;
 	labels integer[];
 	todo integer[];
 	new_ids bigint[];
@@ -86,23 +127,28 @@ DECLARE
 	pos integer;
 	k integer;
 BEGIN
-	-- the project's settings in one query
 	-- the project's settings in one query, and the newest person: any person
 	-- made after this point has a larger id (new persons get their ids under
 	-- the advisory lock of step 2 and commit before it is released)
 	SELECT max(v) FILTER (WHERE setting = 'match_distance')::float8,
 	       max(v) FILTER (WHERE setting = 'masked_match_distance')::float8,
+	       max(v) FILTER (WHERE setting = 'masked_masked_match_distance')::float8,
+	       max(v) FILTER (WHERE setting = 'low_confidence_margin')::float8,
 	       max(v) FILTER (WHERE setting = 'visit_gap')::interval,
 	       max(v) FILTER (WHERE setting = 'new_person_ef_search')::integer,
 	       max(v) FILTER (WHERE setting = 'new_person_ef_step')::integer,
 	       max(v) FILTER (WHERE setting = 'exact_search_faces')::integer,
 	       max(v) FILTER (WHERE setting = 'recent_min_distance')::float8,
 	       max(x.dims), max(x.time_zone),
-	       (SELECT max(person_id) FROM person WHERE project_id = p_project_id)
-	INTO thr, mthr, gap, wide_ef, step_ef, exact_faces, recent_min, dims, tz, last_person
+	       (SELECT max(person_id) FROM person WHERE project_id = p_project_id),
+	       EXISTS (SELECT 1 FROM face f WHERE f.project_id = p_project_id AND f.masked),
+	       EXISTS (SELECT 1 FROM face f WHERE f.project_id = p_project_id AND NOT f.masked)
+	INTO thr, mthr, mmthr, low_margin, gap, wide_ef, step_ef, exact_faces, recent_min, dims, tz, last_person,
+	     has_masked, has_unmasked
 	FROM (SELECT d.setting, p.dims, p.time_zone, coalesce(s.value, setting_default(d, p.dims)) AS v
 	      FROM project p
-	      JOIN setting_definition d ON d.setting IN ('match_distance', 'masked_match_distance', 'visit_gap',
+	      JOIN setting_definition d ON d.setting IN ('match_distance', 'masked_match_distance',
+	                                                 'masked_masked_match_distance', 'low_confidence_margin', 'visit_gap',
 	                                                 'new_person_ef_search', 'new_person_ef_step', 'exact_search_faces',
 	                                                 'recent_min_distance')
 	      LEFT JOIN project_setting s ON s.project_id = p.project_id AND s.setting = d.setting
@@ -118,12 +164,24 @@ BEGIN
 		FROM pg_class c WHERE c.oid = to_regclass(format('firstsight.face_p%s', p_project_id));
 		use_exact := coalesce(use_exact, false);
 	END IF;
-	FOR r IN SELECT * FROM gallery_nearest_exact(p_project_id, faces) WHERE use_exact
+	-- each capture against the gallery's unmasked faces and against its masked
+	-- ones, each kind of pair with its own threshold (a masked face of one
+	-- person attracts other masked faces only within masked_masked_match_distance);
+	-- the best evidence wins: the smallest distance relative to its threshold
+	FOR r IN SELECT e.ord, e.masked, e.person_id, e.distance FROM gallery_nearest_exact_kinds(p_project_id, faces) e
+	         WHERE use_exact
 	         UNION ALL
-	         SELECT * FROM gallery_nearest(p_project_id, faces) WHERE NOT use_exact LOOP
-		IF r.distance <= (CASE WHEN masks[r.ord] THEN mthr ELSE thr END) THEN
+	         SELECT n.ord, false, n.person_id, n.distance FROM gallery_nearest_kind(p_project_id, faces, false) n
+	         WHERE NOT use_exact AND has_unmasked
+	         UNION ALL
+	         SELECT n.ord, true, n.person_id, n.distance FROM gallery_nearest_kind(p_project_id, faces, true) n
+	         WHERE NOT use_exact AND has_masked LOOP
+		t := pair_threshold(masks[r.ord], r.masked, thr, mthr, mmthr);
+		IF r.distance <= t AND (persons[r.ord] IS NULL OR r.distance * lim[r.ord] < dist[r.ord] * t) THEN
 			persons[r.ord] := r.person_id;
 			dist[r.ord] := r.distance;
+			lim[r.ord] := t;
+			face_masked[r.ord] := r.masked;
 		END IF;
 	END LOOP;
 
@@ -155,12 +213,23 @@ BEGIN
 			EXIT WHEN (SELECT max(person_id) FROM person WHERE project_id = p_project_id)
 			          IS NOT DISTINCT FROM last_person;
 		END IF;
-		FOR r IN SELECT * FROM gallery_nearest(p_project_id, (SELECT array_agg(faces[j] ORDER BY j) FROM unnest(todo) j),
-		                                       CASE WHEN pass = 1 THEN step_ef ELSE wide_ef END) LOOP
+		IF pass = 3 THEN
+			-- a concurrent camera may have stored the first face of a kind
+			has_masked := EXISTS (SELECT 1 FROM face f WHERE f.project_id = p_project_id AND f.masked);
+			has_unmasked := EXISTS (SELECT 1 FROM face f WHERE f.project_id = p_project_id AND NOT f.masked);
+		END IF;
+		FOR r IN SELECT n.ord, m AS masked, n.person_id, n.distance
+		         FROM unnest(ARRAY[false, true]) m
+		         CROSS JOIN LATERAL gallery_nearest_kind(p_project_id, (SELECT array_agg(faces[j] ORDER BY j) FROM unnest(todo) j), m,
+		                                                 CASE WHEN pass = 1 THEN step_ef ELSE wide_ef END) n
+		         WHERE CASE WHEN m THEN has_masked ELSE has_unmasked END LOOP
 			k := todo[r.ord];
-			IF r.distance <= (CASE WHEN masks[k] THEN mthr ELSE thr END) THEN
+			t := pair_threshold(masks[k], r.masked, thr, mthr, mmthr);
+			IF r.distance <= t AND (persons[k] IS NULL OR r.distance * lim[k] < dist[k] * t) THEN
 				persons[k] := r.person_id;
 				dist[k] := r.distance;
+				lim[k] := t;
+				face_masked[k] := r.masked;
 			END IF;
 		END LOOP;
 		SELECT array_agg(j ORDER BY j) INTO todo FROM unnest(todo) j WHERE persons[j] IS NULL;
@@ -171,7 +240,7 @@ BEGIN
 		IF cardinality(todo) > 1 THEN
 			labels := face_clusters((SELECT array_agg(faces[j] ORDER BY o) FROM unnest(todo) WITH ORDINALITY AS u(j, o)),
 			                        (SELECT array_agg(masks[j] ORDER BY o) FROM unnest(todo) WITH ORDINALITY AS u(j, o)),
-			                        thr, mthr);
+			                        thr, mthr, mmthr);
 		ELSE
 			labels := ARRAY[1];
 		END IF;
@@ -182,8 +251,13 @@ BEGIN
 				new_ids[k] := nextval('person_id_seq');
 				persons[i] := new_ids[k];
 			ELSE
+				-- the first capture of its group stands for the person's
+				-- gallery face (a chain of pairs may leave it beyond the threshold:
+				-- a negative margin, marked low confidence)
 				persons[i] := new_ids[labels[k]];
 				dist[i] := faces[i] <=> faces[todo[labels[k]]];
+				face_masked[i] := masks[todo[labels[k]]];
+				lim[i] := pair_threshold(masks[i], face_masked[i], thr, mthr, mmthr);
 			END IF;
 		END LOOP;
 		new_ids := array_remove(new_ids, NULL);
@@ -207,9 +281,20 @@ BEGIN
 	-- the last_seen this statement gives them (privacy: 400_privacy_retention.sql;
 	-- the person's older rows are re-dated by person_expiry only when the local
 	-- day of last_seen moves, so upd_person sets retention_day_end)
-	WITH c AS (
-		SELECT * FROM unnest(ids, persons, dist, ts, cams) WITH ORDINALITY
-			AS c(capture_id, person_id, distance, captured_at, camera_id, ord)
+	-- each match's kind and margin; low confidence: less than low_confidence_margin
+	-- inside its threshold, or resting on a masked face of a person with no
+	-- unmasked face (masked-only persons)
+	WITH c AS MATERIALIZED (
+		SELECT c.*,
+		       CASE WHEN c.fm THEN CASE WHEN c.masked THEN 'masked_masked' ELSE 'masked_unmasked' END
+		            WHEN c.masked THEN 'masked_unmasked' ELSE 'unmasked' END AS kind,
+		       c.lim - c.distance AS margin,
+		       c.lim - c.distance < low_margin
+		       OR CASE WHEN c.fm THEN NOT EXISTS (SELECT 1 FROM face f WHERE f.project_id = p_project_id
+		                                          AND f.person_id = c.person_id AND NOT f.masked)
+		               ELSE false END AS low
+		FROM unnest(ids, persons, dist, ts, cams, masks, face_masked, lim) WITH ORDINALITY
+			AS c(capture_id, person_id, distance, captured_at, camera_id, masked, fm, lim, ord)
 	), l AS (
 		SELECT c.*, lag(captured_at) OVER (PARTITION BY person_id ORDER BY captured_at, capture_id) AS lag_ts
 		FROM c
@@ -265,6 +350,8 @@ BEGIN
 	), upd_capture AS (
 		UPDATE capture x
 		SET person_id = g.person_id, visit_id = a.visit_id, match_distance = g.distance,
+		    match_kind = CASE WHEN g.distance IS NOT NULL THEN g.kind END, match_margin = g.margin,
+		    match_low_confidence = g.low, match_reviewed_at = NULL,
 		    expires_at = CASE WHEN x.face IS NOT NULL THEN expiry(tm.t, x.captured_at) END,
 		    photo_expires_at = CASE WHEN x.photo IS NOT NULL THEN photo_expiry(tm.t, x.captured_at) END
 		FROM g JOIN assigned a ON a.person_id = g.person_id AND a.grp = g.grp
@@ -282,8 +369,9 @@ BEGIN
 	SELECT array_agg(DISTINCT person_id) FILTER (WHERE is_new AND out_of_order),
 	       array_agg(visit_id) FILTER (WHERE is_new),
 	       min(visit_id),
-	       CASE WHEN p_row THEN (SELECT ARRAY[expiry(tm.t, ts[1]), photo_expiry(tm.t, ts[1])] FROM terms tm LIMIT 1) END
-	INTO chain, opened, row_visit, row_expiry FROM assigned;
+	       CASE WHEN p_row THEN (SELECT ARRAY[expiry(tm.t, ts[1]), photo_expiry(tm.t, ts[1])] FROM terms tm LIMIT 1) END,
+	       CASE WHEN p_row THEN (SELECT c.low FROM c LIMIT 1) END
+	INTO chain, opened, row_visit, row_expiry, row_low FROM assigned;
 	IF chain IS NOT NULL THEN
 		PERFORM refresh_visit_chain(p_project_id, chain);
 	END IF;
@@ -326,7 +414,11 @@ BEGIN
 	    masked = excluded.masked, face = excluded.face;
 
 	IF p_row THEN
-		RETURN QUERY SELECT persons[1], row_visit, dist[1], row_expiry[1], row_expiry[2];
+		RETURN QUERY SELECT persons[1], row_visit, dist[1], row_expiry[1], row_expiry[2],
+		                    CASE WHEN dist[1] IS NOT NULL
+		                         THEN CASE WHEN face_masked[1] AND masks[1] THEN 'masked_masked'
+		                                   WHEN face_masked[1] OR masks[1] THEN 'masked_unmasked' ELSE 'unmasked' END END,
+		                    lim[1] - dist[1], row_low;
 	END IF;
 END
 $$;
@@ -496,6 +588,10 @@ BEGIN
 	NEW.person_id := r.o_person_id;
 	NEW.visit_id := r.o_visit_id;
 	NEW.match_distance := r.o_distance;
+	NEW.match_kind := r.o_kind;
+	NEW.match_margin := r.o_margin;
+	NEW.match_low_confidence := r.o_low_confidence;
+	NEW.match_reviewed_at := NULL;
 	NEW.expires_at := r.o_expires_at;
 	NEW.photo_expires_at := CASE WHEN NEW.photo IS NOT NULL THEN r.o_photo_expires_at END;
 	PERFORM ingest_row_done();

@@ -177,7 +177,8 @@ COMMENT ON FUNCTION split_person(bigint, bigint, bigint[]) IS
 	'move the given captures of a person to a new person (with their own visits); returns the new person';
 
 -- find near-duplicate persons over the gallery (OpenBLAS) and merge them
-CREATE OR REPLACE FUNCTION merge_persons(project_id bigint, max_distance float8 DEFAULT NULL, masked_max_distance float8 DEFAULT NULL)
+CREATE OR REPLACE FUNCTION merge_persons(project_id bigint, max_distance float8 DEFAULT NULL, masked_max_distance float8 DEFAULT NULL,
+                                         masked_masked_max_distance float8 DEFAULT NULL)
 	RETURNS TABLE (kept_person_id bigint, merged_person_id bigint)
 	LANGUAGE plpgsql SECURITY DEFINER
 	SET search_path = firstsight, pg_catalog, pg_temp
@@ -186,6 +187,7 @@ DECLARE
 	pid bigint := merge_persons.project_id;
 	thr float8 := coalesce(max_distance, project_setting_value(pid, 'match_distance')::float8);
 	mthr float8 := coalesce(masked_max_distance, project_setting_value(pid, 'masked_match_distance')::float8);
+	mmthr float8 := coalesce(masked_masked_max_distance, project_setting_value(pid, 'masked_masked_match_distance')::float8);
 	persons bigint[];
 	faces embedding[];
 	masks boolean[];
@@ -206,7 +208,9 @@ BEGIN
 	IF persons IS NULL THEN
 		RETURN;
 	END IF;
-	labels := face_clusters(faces, masks, thr, mthr);
+	-- each pair of gallery faces within the threshold of its kind: two
+	-- persons' masked faces only within masked_masked_match_distance
+	labels := face_clusters(faces, masks, thr, mthr, mmthr);
 	FOR r IN
 		WITH m AS (SELECT labels[i] AS label, persons[i] AS person_id FROM generate_subscripts(labels, 1) i)
 		SELECT m.label, array_agg(DISTINCT m.person_id) AS members
@@ -220,5 +224,7 @@ BEGIN
 	END LOOP;
 END
 $$;
-COMMENT ON FUNCTION merge_persons(bigint, float8, float8) IS
-	'merge persons whose gallery faces are within the match thresholds (OpenBLAS over the gallery); returns the merges';
+COMMENT ON FUNCTION merge_persons(bigint, float8, float8, float8) IS
+	'merge persons whose gallery faces are within the match threshold of their kind of pair (OpenBLAS over the gallery); returns the merges';
+-- recreated by the 0.2.0 upgrade (new argument): not PUBLIC's until setup_roles() runs again
+REVOKE EXECUTE ON FUNCTION merge_persons(bigint, float8, float8, float8) FROM PUBLIC;

@@ -495,6 +495,7 @@ BEGIN
 		SELECT local_text((e->>'at')::timestamptz, tz) || '  ' || (e->>'event')
 		FROM jsonb_array_elements(a.evidence->'timeline') WITH ORDINALITY AS t(e, ord)
 		ORDER BY (e->>'at')::timestamptz, ord;
+	RETURN QUERY SELECT * FROM explain_masked_sighting(a.project_id, (a.evidence->'first_sighting'->>'visit_id')::bigint);
 	RETURN NEXT 'flags: ' || CASE WHEN cardinality(a.flags) = 0 THEN 'none' ELSE array_to_string(a.flags, ', ') END;
 END
 $$;

@@ -207,7 +207,10 @@ BEGIN
 		END IF;
 	END LOOP;
 	GRANT SELECT (project_id, capture_id, camera_id, captured_at, quality, masked, person_id, visit_id,
-	              match_distance, inserted_at, expires_at, photo_expires_at, erased_at) ON capture TO firstsight_manager;
+	              match_distance, inserted_at, expires_at, photo_expires_at, erased_at,
+	              match_kind, match_margin, match_low_confidence, match_reviewed_at) ON capture TO firstsight_manager;
+	GRANT SELECT ON match_review TO firstsight_manager;
+	GRANT EXECUTE ON FUNCTION confirm_matches(bigint, bigint[]) TO firstsight_manager;
 	ALTER TABLE capture ENABLE ROW LEVEL SECURITY;
 	DROP POLICY IF EXISTS manager_projects ON capture;
 	CREATE POLICY manager_projects ON capture FOR SELECT TO firstsight_manager USING (has_project_access(project_id));

@@ -1,0 +1,13 @@
+-- What ingestion records about each match (issue 18): the kind of pair it
+-- rests on, how far inside that pair's threshold it was, and whether it needs
+-- a look in the daily review.  No CHECK constraints on capture (a violated
+-- one prints the row, face included); ingestion writes these columns and
+-- overwrites whatever an INSERT gave them.
+ALTER TABLE capture ADD COLUMN match_kind text;
+ALTER TABLE capture ADD COLUMN match_margin float8;
+ALTER TABLE capture ADD COLUMN match_low_confidence boolean;
+ALTER TABLE capture ADD COLUMN match_reviewed_at timestamptz;
+
+-- "does this gallery have masked (unmasked) faces at all": a filtered HNSW
+-- search for a kind the gallery lacks would walk the whole graph
+CREATE INDEX face_kind ON face (project_id, masked);
