@@ -47,16 +47,21 @@ CREATE OR REPLACE FUNCTION gallery_nearest_exact_kinds(project_id bigint, faces 
 COMMENT ON FUNCTION gallery_nearest_exact_kinds(bigint, embedding[]) IS
 	'nearest unmasked and nearest masked gallery face of each query face (1-based ord) by one exact OpenBLAS pass over the gallery';
 
--- the threshold of a kind of pair: capture masked or not, gallery face masked or not
+-- the threshold of a kind of pair: capture masked or not, gallery face masked
+-- or not.  A masked gallery face never attracts beyond the masked-masked
+-- threshold, an unmasked capture included: the mask makes everybody's masked
+-- faces alike, and a masked face that attracted unmasked captures as widely
+-- as masked_match_distance would join whoever's unmasked face lands near it
 CREATE OR REPLACE FUNCTION pair_threshold(capture_masked boolean, face_masked boolean,
                                           unmasked float8, masked_unmasked float8, masked_masked float8)
 	RETURNS float8
 	LANGUAGE sql IMMUTABLE PARALLEL SAFE	-- no SET clause: inlined (it names no object)
 	RETURN CASE WHEN capture_masked AND face_masked THEN masked_masked
-	            WHEN capture_masked OR face_masked THEN masked_unmasked
+	            WHEN capture_masked THEN masked_unmasked
+	            WHEN face_masked THEN least(masked_unmasked, masked_masked)
 	            ELSE unmasked END;
 COMMENT ON FUNCTION pair_threshold(boolean, boolean, float8, float8, float8) IS
-	'the match threshold of a kind of pair: unmasked-unmasked, masked-unmasked or masked-masked';
+	'the match threshold of a kind of pair: unmasked-unmasked, masked capture against an unmasked face, masked-masked; a masked face attracts an unmasked capture only within both masked thresholds';
 
 -- recompute returning / previous visit for every visit of some persons
 CREATE OR REPLACE FUNCTION refresh_visit_chain(p_project_id bigint, p_person_ids bigint[]) RETURNS void
@@ -382,7 +387,12 @@ BEGIN
 		PERFORM emit_visit_events(p_project_id, opened, new_ids);
 	END IF;
 
-	-- 6. the gallery: best unmasked and best masked exemplar, and a recent one per visit
+	-- 6. the gallery: best unmasked and best masked exemplar, and a recent one per visit;
+	-- a match that rests on a masked face or a masked capture adds no
+	-- exemplar (a masked capture of one person that joined another would
+	-- otherwise let that person attract the first one's faces), except that
+	-- an unmasked capture may become its person's unmasked exemplar (a person
+	-- first seen masked gains the face it later shows unmasked)
 	-- (rows that would not replace the stored exemplar are left out before the
 	-- INSERT: its row triggers and the index insert attempt cost more than the check;
 	-- a capture closer than recent_min_distance to the gallery face it matched
@@ -391,7 +401,9 @@ BEGIN
 	INSERT INTO face AS f (project_id, person_id, kind, capture_id, captured_at, quality, masked, face)
 	SELECT p_project_id, c.person_id, c.kind, c.capture_id, c.captured_at, c.quality, c.masked, c.face
 	FROM (SELECT DISTINCT ON (c.person_id, c.masked) c.*, CASE WHEN c.masked THEN 'masked' ELSE 'unmasked' END AS kind
-	      FROM unnest(ids, persons, ts, quality, masks, faces) AS c(capture_id, person_id, captured_at, quality, masked, face)
+	      FROM unnest(ids, persons, ts, quality, masks, faces, dist)
+	           AS c(capture_id, person_id, captured_at, quality, masked, face, distance)
+	      WHERE c.distance IS NULL OR NOT c.masked
 	      ORDER BY c.person_id, c.masked, c.quality DESC, c.captured_at DESC) c
 	WHERE NOT EXISTS (SELECT 1 FROM face x WHERE x.project_id = p_project_id AND x.person_id = c.person_id
 	                  AND x.kind = c.kind AND NOT (c.quality > x.quality + 0.05))
@@ -403,8 +415,9 @@ BEGIN
 	INSERT INTO face AS f (project_id, person_id, kind, capture_id, captured_at, quality, masked, face)
 	SELECT p_project_id, c.person_id, 'recent', c.capture_id, c.captured_at, c.quality, c.masked, c.face
 	FROM (SELECT DISTINCT ON (c.person_id) c.*
-	      FROM unnest(ids, persons, ts, quality, masks, faces, dist)
-	           AS c(capture_id, person_id, captured_at, quality, masked, face, distance)
+	      FROM unnest(ids, persons, ts, quality, masks, faces, dist, face_masked)
+	           AS c(capture_id, person_id, captured_at, quality, masked, face, distance, fm)
+	      WHERE c.distance IS NULL OR NOT (c.masked OR c.fm)
 	      ORDER BY c.person_id, c.captured_at DESC, c.quality DESC) c
 	WHERE (c.distance IS NULL OR c.distance >= recent_min)
 	  AND NOT EXISTS (SELECT 1 FROM face x WHERE x.project_id = p_project_id AND x.person_id = c.person_id

@@ -208,9 +208,10 @@ BEGIN
 	IF persons IS NULL THEN
 		RETURN;
 	END IF;
-	-- each pair of gallery faces within the threshold of its kind: two
-	-- persons' masked faces only within masked_masked_match_distance
-	labels := face_clusters(faces, masks, thr, mthr, mmthr);
+	-- each pair of gallery faces within the threshold of its kind: a masked
+	-- face joins another person's (masked or not) only within
+	-- masked_masked_match_distance, as in ingestion (pair_threshold)
+	labels := face_clusters(faces, masks, thr, least(mthr, mmthr), mmthr);
 	FOR r IN
 		WITH m AS (SELECT labels[i] AS label, persons[i] AS person_id FROM generate_subscripts(labels, 1) i)
 		SELECT m.label, array_agg(DISTINCT m.person_id) AS members

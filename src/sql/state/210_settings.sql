@@ -16,7 +16,7 @@ INSERT INTO setting_definition VALUES
 	 'cosine distance under which an unmasked capture matches a gallery face'),
 	('masked_match_distance', 'distance', '0.65', '0.09', NULL,
 	 'cosine distance under which a masked capture matches an unmasked gallery face (and an unmasked capture a masked one)'),
-	('masked_masked_match_distance', 'distance', '0.35', '0.045', NULL,
+	('masked_masked_match_distance', 'distance', '0.35', '0.03', NULL,
 	 'cosine distance under which a masked capture matches a masked gallery face (masks make different people''s masked faces alike)'),
 	('low_confidence_margin', 'distance', '0.05', '0.006', NULL,
 	 'a match less than this below its threshold is low confidence, marked for review (as is a match to a person with no unmasked face)'),

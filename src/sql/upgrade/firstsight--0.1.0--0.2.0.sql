@@ -13,7 +13,7 @@ UPDATE setting_definition
 SET description = 'cosine distance under which a masked capture matches an unmasked gallery face (and an unmasked capture a masked one)'
 WHERE setting = 'masked_match_distance';
 INSERT INTO setting_definition VALUES
-	('masked_masked_match_distance', 'distance', '0.35', '0.045', NULL,
+	('masked_masked_match_distance', 'distance', '0.35', '0.03', NULL,
 	 'cosine distance under which a masked capture matches a masked gallery face (masks make different people''s masked faces alike)'),
 	('low_confidence_margin', 'distance', '0.05', '0.006', NULL,
 	 'a match less than this below its threshold is low confidence, marked for review (as is a match to a person with no unmasked face)');
