@@ -73,7 +73,7 @@ measure() {
 	psql <<SQL
 \\pset footer off
 WITH c AS (
-	SELECT g.n, g.identity, g.masked, firstsight.current_person($1, c.person_id) AS p, c.match_low_confidence AS low
+	SELECT g.n, g.identity, g.masked, firstsight.current_person($1, c.person_id) AS p
 	FROM gen g JOIN firstsight.capture c ON c.project_id = $1 AND c.captured_at = g.ts
 	WHERE g.project_id = $1
 ), pairs AS (
