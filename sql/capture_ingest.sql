@@ -68,7 +68,9 @@ ALTER TABLE capture ALTER COLUMN project_id DROP DEFAULT;
 SELECT * FROM pg_temp.c WHERE capture > 10 ORDER BY capture;
 
 -- the gallery: at most one best unmasked, one best masked and one recent
--- exemplar per person; a clearly better capture replaces the best
+-- exemplar per person; a clearly better capture replaces the best; a match
+-- that rests on a mask adds none (person 5's masked capture of 12:01 is not
+-- their masked exemplar: sql/masked_pairs.sql)
 SELECT dense_rank() OVER (ORDER BY f.person_id) AS person, f.kind, f.quality, f.masked,
        c.capture AS from_capture
 FROM face f JOIN pg_temp.c c ON c.capture = (SELECT count(*) FROM capture x WHERE x.project_id = :p AND x.capture_id <= f.capture_id)

@@ -113,3 +113,33 @@ SELECT :p, 1, person_id, '2024-05-10 10:00+08', 1000000, 11
 FROM capture WHERE project_id = :p ORDER BY capture_id LIMIT 1;
 SELECT regexp_replace(l, '(visit|capture|person) [0-9]+', '\1 N', 'g') AS line
 FROM explain_attribution(:p, 1) l WHERE l ~ 'mask';
+
+-- 5. who may confirm: the review is a manager's, per project
+SELECT setup_roles();
+CREATE ROLE regress_fs_masked_mgr;
+SELECT create_project('Masks elsewhere', dims => 8) AS q \gset
+SELECT grant_project('regress_fs_masked_mgr', :q);
+INSERT INTO capture (project_id, camera_id, captured_at, face, quality, masked)
+VALUES (:p, 'gate', '2024-05-07 10:00+08', pg_temp.face(2, true, 0.01), 0.8, true);
+SELECT max(capture_id) AS pending FROM capture WHERE project_id = :p \gset
+SELECT count(*) AS pending_reviews FROM match_review WHERE project_id = :p;
+-- the manager of another project sees none of this project's review and cannot confirm it
+SET SESSION AUTHORIZATION regress_fs_masked_mgr;
+SELECT count(*) AS seen FROM firstsight.match_review WHERE project_id = :p;
+SELECT firstsight.confirm_matches(:p, ARRAY[:pending]::bigint[]);
+UPDATE firstsight.capture SET match_reviewed_at = now() WHERE capture_id = :pending;
+RESET SESSION AUTHORIZATION;
+-- nor can a camera
+SET ROLE firstsight_camera;
+SELECT firstsight.confirm_matches(:p, ARRAY[:pending]::bigint[]);
+RESET ROLE;
+SELECT count(*) AS pending_reviews FROM match_review WHERE project_id = :p;
+-- the project's own manager can
+SELECT grant_project('regress_fs_masked_mgr', :p);
+SET SESSION AUTHORIZATION regress_fs_masked_mgr;
+SELECT count(*) AS seen FROM firstsight.match_review WHERE project_id = :p;
+SELECT firstsight.confirm_matches(:p, ARRAY[:pending]::bigint[]) AS confirmed;
+RESET SESSION AUTHORIZATION;
+SELECT count(*) AS pending_reviews FROM match_review WHERE project_id = :p;
+SELECT revoke_project('regress_fs_masked_mgr', :p), revoke_project('regress_fs_masked_mgr', :q);
+DROP ROLE regress_fs_masked_mgr;
