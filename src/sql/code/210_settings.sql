@@ -73,6 +73,17 @@ BEGIN
 				DETAIL = 'The value must be a positive interval.',
 				HINT = format('For example %L.', d.default_value);
 		END IF;
+		-- upper bounds: a camera clock is never trusted an hour ahead, and no
+		-- period (a visit gap, a report's validity, a photo's life) reaches past
+		-- the 10 years that bound every retention
+		IF i > (CASE WHEN d.setting = 'max_clock_skew' THEN interval '1 hour' ELSE interval '10 years' END) THEN
+			RAISE EXCEPTION USING ERRCODE = 'invalid_parameter_value',
+				MESSAGE = format('invalid value for setting "%s": "%s"', d.setting, value),
+				DETAIL = CASE WHEN d.setting = 'max_clock_skew'
+				              THEN 'Captures may be at most 1 hour ahead of the server clock: the value must be at most 1 hour.'
+				              ELSE 'The value must be at most 10 years.' END,
+				HINT = format('For example %L.', d.default_value);
+		END IF;
 		RETURN i::text;
 	WHEN 'integer' THEN
 		BEGIN
@@ -122,6 +133,17 @@ BEGIN
 			                (SELECT string_agg(sd.setting, ', ' ORDER BY sd.setting) FROM setting_definition sd));
 	END IF;
 	v := setting_check(d, value);
+	-- a photo is never kept longer than its embedding: photo_retention is at
+	-- most the longest retention of the project's policy
+	IF d.setting = 'photo_retention' AND v::interval > (SELECT max(r.keep) FROM retention_policy r
+	                                                    WHERE r.project_id = configure.project_id) THEN
+		RAISE EXCEPTION USING ERRCODE = 'invalid_parameter_value',
+			MESSAGE = format('invalid value for setting "photo_retention": "%s"', value),
+			DETAIL = format('A photo is never kept longer than its embedding; the longest retention of project %s is %s.',
+			                configure.project_id,
+			                (SELECT max(r.keep) FROM retention_policy r WHERE r.project_id = configure.project_id)),
+			HINT = 'Give at most that, or lengthen the retention first with firstsight.set_retention.';
+	END IF;
 	INSERT INTO project_setting AS s (project_id, setting, value)
 		VALUES (configure.project_id, d.setting, v)
 		ON CONFLICT ON CONSTRAINT project_setting_pkey DO UPDATE SET value = excluded.value;

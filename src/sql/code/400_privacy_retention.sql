@@ -13,6 +13,12 @@ CREATE OR REPLACE FUNCTION end_of_day(ts timestamptz, tz text) RETURNS timestamp
 	LANGUAGE sql STABLE PARALLEL SAFE
 	AS $$ SELECT (date_trunc('day', ts AT TIME ZONE tz) + interval '1 day') AT TIME ZONE tz $$;
 
+-- whether a person's latest consent (given, scope) covers what ('face' or 'photo')
+CREATE OR REPLACE FUNCTION consent_covers(given boolean, scope text, what text) RETURNS boolean
+	LANGUAGE sql IMMUTABLE PARALLEL SAFE
+	AS $$ SELECT COALESCE(given, false)
+	             AND COALESCE(what OPERATOR(pg_catalog.=) ANY (pg_catalog.string_to_array(scope, ',')), false) $$;
+
 -- the retention terms of a person now (one query with a cached plan: it runs for every capture);
 -- p_seen: a last_seen the person is about to get (ingestion dates a statement's
 -- new captures in the statement that updates the person)
@@ -25,17 +31,24 @@ DECLARE
 BEGIN
 	SELECT coalesce((SELECT s.value FROM project_setting s WHERE s.project_id = p.project_id AND s.setting = 'consent_mode'),
 	                (SELECT d.default_value FROM setting_definition d WHERE d.setting = 'consent_mode')) = 'consent'
-	           AND p.consent_given IS NOT TRUE,
+	           AND NOT consent_covers(p.consent_given, p.consent_scope, 'face'),
 	       pr.time_zone,
-	       greatest(end_of_day(greatest(p.last_seen, p_seen), pr.time_zone),
-	                CASE WHEN p.category = 'buyer' THEN
-	                    (SELECT max(d.signed_at) FROM deal d
-	                     WHERE d.project_id = p.project_id AND (d.person_id = p.person_id OR p.person_id = ANY (d.co_buyer_ids)))
-	                END)
-	         + coalesce(rp.keep, rv.keep, (SELECT r.keep FROM retention_default r WHERE r.category = 'visitor')),
+	       -- capped: never later than now() plus the longest retention a policy of
+	       -- the project allows (at most 10 years), whatever dates the facts carry
+	       least(greatest(end_of_day(greatest(p.last_seen, p_seen), pr.time_zone),
+	                      CASE WHEN p.category = 'buyer' THEN
+	                          (SELECT max(d.signed_at) FROM deal d
+	                           WHERE d.project_id = p.project_id AND (d.person_id = p.person_id OR p.person_id = ANY (d.co_buyer_ids)))
+	                      END)
+	               + coalesce(rp.keep, rv.keep, (SELECT r.keep FROM retention_default r WHERE r.category = 'visitor')),
+	             now() + least(interval '10 years',
+	                           coalesce((SELECT max(r.keep) FROM retention_policy r WHERE r.project_id = p.project_id),
+	                                    interval '10 years'))),
 	       coalesce((SELECT s.value FROM project_setting s WHERE s.project_id = p.project_id AND s.setting = 'photo_retention'),
 	                (SELECT d.default_value FROM setting_definition d WHERE d.setting = 'photo_retention'))::interval,
-	       p.consent_given IS TRUE AND 'photo' = ANY (string_to_array(p.consent_scope, ','))
+	       -- photos follow the embedding only when consent covers both: a photo is
+	       -- never kept longer than its embedding, and photo consent alone extends nothing
+	       consent_covers(p.consent_given, p.consent_scope, 'face') AND consent_covers(p.consent_given, p.consent_scope, 'photo')
 	INTO t.end_of_day, t.time_zone, t.until, t.photo_keep, t.photo_consent
 	FROM person p
 	JOIN project pr ON pr.project_id = p.project_id
@@ -90,7 +103,7 @@ CREATE OR REPLACE TRIGGER retention_log_guard BEFORE UPDATE OR DELETE ON retenti
 -- when a biometric row captured at ts expires under terms t
 CREATE OR REPLACE FUNCTION expiry(t firstsight.retention_terms, ts timestamptz) RETURNS timestamptz
 	LANGUAGE sql STABLE PARALLEL SAFE
-	AS $$ SELECT CASE WHEN t.end_of_day THEN firstsight.end_of_day(ts, t.time_zone) ELSE t.until END $$;
+	AS $$ SELECT CASE WHEN t.end_of_day THEN least(firstsight.end_of_day(ts, t.time_zone), t.until) ELSE t.until END $$;
 
 -- when a photo captured at ts expires under terms t
 CREATE OR REPLACE FUNCTION photo_expiry(t firstsight.retention_terms, ts timestamptz) RETURNS timestamptz
@@ -160,7 +173,8 @@ DECLARE
 BEGIN
 	-- expiry(t, captured_at), spelt out: a SQL function call per row costs more than the rest
 	IF t.end_of_day THEN
-		NEW.expires_at := (date_trunc('day', NEW.captured_at AT TIME ZONE t.time_zone) + interval '1 day') AT TIME ZONE t.time_zone;
+		NEW.expires_at := least((date_trunc('day', NEW.captured_at AT TIME ZONE t.time_zone) + interval '1 day') AT TIME ZONE t.time_zone,
+		                        t.until);
 	ELSE
 		NEW.expires_at := t.until;
 	END IF;
@@ -203,7 +217,7 @@ CREATE OR REPLACE FUNCTION derived_category(p person) RETURNS text
 		WHEN EXISTS (SELECT 1 FROM deal d WHERE d.project_id = p.project_id
 		             AND (d.person_id = p.person_id OR p.person_id = ANY (d.co_buyer_ids))) THEN 'buyer'
 		WHEN p.category NOT IN ('visitor', 'consented', 'buyer') THEN p.category
-		WHEN p.consent_given THEN 'consented'
+		WHEN consent_covers(p.consent_given, p.consent_scope, 'face') THEN 'consented'
 		ELSE 'visitor' END
 	$$;
 
@@ -234,6 +248,26 @@ BEGIN
 	END LOOP;
 END
 $$;
+
+-- a deal is not signed in the future (a day's grace for time zones and clocks):
+-- a buyer's biometric data is kept counted from the last deal, so a deal dated
+-- '9999-01-01' would keep a face for ever
+CREATE OR REPLACE FUNCTION deal_signed_check() RETURNS trigger
+	LANGUAGE plpgsql
+	SET search_path = firstsight, pg_catalog, pg_temp
+	AS $$
+BEGIN
+	IF NEW.signed_at > statement_timestamp() + interval '1 day' THEN
+		RAISE EXCEPTION USING ERRCODE = 'check_violation',
+			MESSAGE = 'a deal cannot be signed more than one day in the future',
+			DETAIL = format('The deal is dated %s, more than a day after the time of the statement.', NEW.signed_at),
+			HINT = 'Record the deal when it is signed, and check the sales app''s clock and date format.';
+	END IF;
+	RETURN NEW;
+END
+$$;
+CREATE OR REPLACE TRIGGER deal_signed_check BEFORE INSERT OR UPDATE OF signed_at ON deal
+	FOR EACH ROW EXECUTE FUNCTION deal_signed_check();
 
 -- deals make buyers (and stop making them when deleted or moved)
 CREATE OR REPLACE FUNCTION deal_category() RETURNS trigger
@@ -438,7 +472,7 @@ BEGIN
 		RAISE EXCEPTION USING ERRCODE = 'invalid_parameter_value',
 			MESSAGE = format('invalid consent scope "%s"', coalesce(scope, 'NULL')),
 			DETAIL = 'The scope is face, photo or face,photo.',
-			HINT = 'face keeps the embedding under the consented retention; photo also keeps photos past photo_retention.';
+			HINT = 'face keeps the embedding under the consented retention; face,photo also keeps photos as long as the embedding; photo alone extends nothing.';
 	END IF;
 	INSERT INTO consent (project_id, person_id, given, method, scope, evidence)
 	VALUES (record_consent.project_id, pid, given, method, scope, evidence)

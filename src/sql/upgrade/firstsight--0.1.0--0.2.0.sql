@@ -29,3 +29,59 @@ DROP FUNCTION ingest_batch(bigint, bigint[], embedding[], boolean[], timestamptz
 DROP FUNCTION merge_persons(bigint, float8, float8);
 DROP FUNCTION calibrate(bigint, float8, integer);
 DROP FUNCTION face_clusters(embedding[], boolean[], float8, float8);
+
+-- retention caps (issue 14, item 5): stored settings get the new bounds
+-- (max_clock_skew at most 1 hour, other periods at most 10 years, photos never
+-- kept longer than the project's longest retention) ...
+UPDATE project_setting s SET value = '01:00:00'
+WHERE s.setting = 'max_clock_skew' AND s.value::interval > interval '1 hour';
+UPDATE project_setting s SET value = '10 years'
+WHERE s.setting IN ('visit_gap', 'report_validity', 'photo_retention') AND s.value::interval > interval '10 years';
+UPDATE project_setting s SET value = (SELECT max(r.keep) FROM retention_policy r WHERE r.project_id = s.project_id)::text
+WHERE s.setting = 'photo_retention'
+  AND s.value::interval > (SELECT max(r.keep) FROM retention_policy r WHERE r.project_id = s.project_id);
+-- ... and no stored expiry is later than now() plus the longest retention a
+-- policy of the project allows (a deal dated '9999-01-01' set 9999-06-30)
+UPDATE capture c SET expires_at = least(c.expires_at, m.cap), photo_expires_at = least(c.photo_expires_at, m.cap)
+FROM (SELECT p.project_id, now() + least(interval '10 years', coalesce(max(r.keep), interval '10 years')) AS cap
+      FROM project p LEFT JOIN retention_policy r ON r.project_id = p.project_id GROUP BY p.project_id) m
+WHERE c.project_id = m.project_id AND (c.expires_at > m.cap OR c.photo_expires_at > m.cap);
+UPDATE face f SET expires_at = m.cap
+FROM (SELECT p.project_id, now() + least(interval '10 years', coalesce(max(r.keep), interval '10 years')) AS cap
+      FROM project p LEFT JOIN retention_policy r ON r.project_id = p.project_id GROUP BY p.project_id) m
+WHERE f.project_id = m.project_id AND f.expires_at > m.cap;
+
+-- consent scope (issue 14, item 4): consent that does not cover the face
+-- extends nothing.  Persons whose latest consent is for photos alone go back
+-- to the visitor policy (their rows are re-dated by the category change) and,
+-- in consent mode, their rows expire at the end of their capture's day as if
+-- no consent had been given; their photos never outlive photo_retention
+UPDATE person p SET category = 'visitor'
+WHERE p.category = 'consented' AND p.consent_given
+  AND NOT coalesce('face' = ANY (string_to_array(p.consent_scope, ',')), false);
+WITH photo_only AS (
+	SELECT p.project_id, p.person_id, pr.time_zone,
+	       coalesce((SELECT s.value FROM project_setting s WHERE s.project_id = p.project_id AND s.setting = 'consent_mode'),
+	                (SELECT d.default_value FROM setting_definition d WHERE d.setting = 'consent_mode')) = 'consent' AS consent_mode,
+	       coalesce((SELECT s.value FROM project_setting s WHERE s.project_id = p.project_id AND s.setting = 'photo_retention'),
+	                (SELECT d.default_value FROM setting_definition d WHERE d.setting = 'photo_retention'))::interval AS photo_keep
+	FROM person p JOIN project pr ON pr.project_id = p.project_id
+	WHERE p.consent_given AND NOT coalesce('face' = ANY (string_to_array(p.consent_scope, ',')), false)
+), c AS (
+	SELECT c.project_id, c.capture_id,
+	       CASE WHEN o.consent_mode
+	            THEN least(c.expires_at, (date_trunc('day', c.captured_at AT TIME ZONE o.time_zone) + interval '1 day') AT TIME ZONE o.time_zone)
+	            ELSE c.expires_at END AS e,
+	       c.captured_at + o.photo_keep AS pe
+	FROM capture c JOIN photo_only o ON o.project_id = c.project_id AND o.person_id = c.person_id
+	WHERE c.face IS NOT NULL OR c.photo IS NOT NULL
+)
+UPDATE capture x SET expires_at = CASE WHEN x.face IS NOT NULL THEN c.e END,
+                     photo_expires_at = CASE WHEN x.photo IS NOT NULL THEN least(x.photo_expires_at, c.e, c.pe) END
+FROM c WHERE x.project_id = c.project_id AND x.capture_id = c.capture_id;
+UPDATE face f SET expires_at = least(f.expires_at, (date_trunc('day', f.captured_at AT TIME ZONE pr.time_zone) + interval '1 day') AT TIME ZONE pr.time_zone)
+FROM person p JOIN project pr ON pr.project_id = p.project_id
+WHERE f.project_id = p.project_id AND f.person_id = p.person_id
+  AND p.consent_given AND NOT coalesce('face' = ANY (string_to_array(p.consent_scope, ',')), false)
+  AND coalesce((SELECT s.value FROM project_setting s WHERE s.project_id = p.project_id AND s.setting = 'consent_mode'),
+               (SELECT d.default_value FROM setting_definition d WHERE d.setting = 'consent_mode')) = 'consent';
