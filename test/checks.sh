@@ -9,6 +9,9 @@
 #                              (test/fuzz/run.sh)
 #   replay embedding_in/recv   the seed and fuzz corpora under valgrind
 #                              (test/fuzz/replay.sh)
+#   fuzz/replay scrub_page     the page part of scrub_free_space under libFuzzer
+#                              (ASan, UBSan), then its corpus under valgrind
+#                              (test/fuzz/scrub.sh)
 # Installs missing apt packages when run as root.  Exits non-zero on failure.
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit 1
@@ -43,5 +46,6 @@ check test/unit/run.sh gcc asan valgrind
 check test/cross/aarch64.sh
 check test/fuzz/run.sh "$seconds"
 check test/fuzz/replay.sh
+check test/fuzz/scrub.sh "$seconds"
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -311,6 +311,8 @@ static bool retention_active = false;
 static TimestampTz retention_next = 0;	/* the next call, not before */
 static int	retention_size = 0;		/* rows a pass of the next call */
 static int	retention_calls = 0;
+static TimestampTz retention_started = 0;	/* when the run began */
+static bool retention_erased = false;	/* whether a call of the run erased anything */
 static SPIPlanPtr fetch_plan = NULL;
 static SPIPlanPtr record_plan = NULL;
 static SPIPlanPtr refuse_plan = NULL;
@@ -590,6 +592,35 @@ NextDueMs(void)
 }
 
 /*
+ * The end of a retention run: scrub_after_retention zeroes the free space of
+ * capture and the gallery when the run (or an erasure by request since the
+ * previous run) erased something, in its own transaction after the erasures
+ * committed.  Skipped where the catalog is older than the function (0.1.0).
+ */
+static void
+RetentionScrub(void)
+{
+	Oid			types[2] = {TIMESTAMPTZOID, BOOLOID};
+	Datum		args[2];
+	bool		isnull;
+
+	TxBegin("firstsight: scrub after retention");
+	if (SPI_execute("SELECT pg_catalog.to_regprocedure('firstsight.scrub_after_retention(timestamptz,boolean)') IS NOT NULL",
+					true, 1) != SPI_OK_SELECT || SPI_processed != 1 ||
+		!DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull)))
+	{
+		TxEnd();
+		return;
+	}
+	args[0] = TimestampTzGetDatum(retention_started);
+	args[1] = BoolGetDatum(retention_erased);
+	if (SPI_execute_with_args("SELECT firstsight.scrub_after_retention($1, $2)",
+							  2, types, args, NULL, false, 1) != SPI_OK_SELECT)
+		elog(ERROR, "scrub_after_retention failed");
+	TxEnd();
+}
+
+/*
  * One call of a paced retention run: enforce_retention(size) in its own
  * transaction, then retention_pace for the size of the next call and the
  * pause before it (erasure busy firstsight.retention_share of the time, half
@@ -627,6 +658,8 @@ RetentionStep(void)
 		retention_active = true;
 		retention_size = Min(fs_retention_batch_size, 1000);	/* then sized by the time calls take */
 		retention_calls = 0;
+		retention_started = GetCurrentTimestamp();
+		retention_erased = false;
 	}
 
 	/* the run ends here if a call fails: the next interval starts a new one */
@@ -634,15 +667,19 @@ RetentionStep(void)
 	t0 = GetCurrentTimestamp();
 	args[0] = Int32GetDatum(retention_size);
 	TxBegin("firstsight: enforce_retention");
-	if (SPI_execute_with_args("SELECT r.more FROM firstsight.enforce_retention($1) r",
+	if (SPI_execute_with_args("SELECT r.more, r.captures_erased OPERATOR(pg_catalog.>) 0 OR r.photos_erased OPERATOR(pg_catalog.>) 0"
+							  " OR r.faces_erased OPERATOR(pg_catalog.>) 0 FROM firstsight.enforce_retention($1) r",
 							  1, types, args, NULL, false, 1) != SPI_OK_SELECT || SPI_processed != 1)
 		elog(ERROR, "enforce_retention returned no row");
 	more = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	if (DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull)))
+		retention_erased = true;
 	TxEnd();
 	retention_calls++;
 	if (!more)
 	{
 		elog(DEBUG1, "firstsight worker: enforce_retention ran %d calls", retention_calls);
+		RetentionScrub();
 		return;
 	}
 

@@ -677,6 +677,8 @@ DECLARE
 	t0 timestamptz;
 	took float8;
 	p record;
+	started timestamptz := pg_catalog.clock_timestamp();
+	erased boolean := false;
 BEGIN
 	-- the share is checked where it is used, before anything is erased
 	PERFORM firstsight.retention_pace(1, 1, 1, share, interval '1 s');
@@ -688,7 +690,9 @@ BEGIN
 	size := least(batch_size, 1000);	-- then sized by the time calls take
 	WHILE more LOOP
 		t0 := pg_catalog.clock_timestamp();
-		SELECT r.more INTO more FROM firstsight.enforce_retention(size) r;
+		SELECT r.more, erased OR r.captures_erased OPERATOR(pg_catalog.>) 0 OR r.photos_erased OPERATOR(pg_catalog.>) 0
+		                   OR r.faces_erased OPERATOR(pg_catalog.>) 0
+		INTO more, erased FROM firstsight.enforce_retention(size) r;
 		COMMIT;
 		took := extract(epoch FROM pg_catalog.clock_timestamp() - t0);
 		IF more THEN
@@ -697,5 +701,57 @@ BEGIN
 			PERFORM pg_catalog.pg_sleep(p.pause + extract(epoch FROM pause));
 		END IF;
 	END LOOP;
+	-- the erased bytes go from the data files too (scrub_biometrics)
+	PERFORM firstsight.scrub_after_retention(started, erased);
 END
 $$;
+
+-- zero the bytes of a relation's pages that no tuple uses: the free space
+-- where VACUUM (or the pruning this does first) left erased embeddings and
+-- photos; WAL-logged as full page images, so standbys get scrubbed pages too.
+-- A table: itself, its indexes, its TOAST table and index; a partitioned
+-- table: every partition.  The caller must own the relation
+CREATE OR REPLACE FUNCTION scrub_free_space(rel regclass)
+	RETURNS TABLE (relation regclass, pages bigint, pages_scrubbed bigint, bytes_zeroed bigint)
+	AS 'MODULE_PATHNAME', 'fs_scrub_free_space' LANGUAGE C STRICT VOLATILE;
+REVOKE ALL ON FUNCTION scrub_free_space(regclass) FROM PUBLIC;
+COMMENT ON FUNCTION scrub_free_space(regclass) IS
+	'zero the free space of a table''s heap, TOAST and index pages (erased biometric bytes); WAL-logged';
+
+-- at the end of a retention run (enforce_retention_all, the worker): scrub
+-- the biometric relations when the run erased something, or when an erasure
+-- by request (erasure_log) completed since the previous run that erased
+-- something; the pages scrubbed (NULL: no scrub was due)
+CREATE OR REPLACE FUNCTION scrub_after_retention(run_started timestamptz, erased boolean) RETURNS bigint
+	LANGUAGE plpgsql
+	SET search_path = firstsight, pg_catalog, pg_temp
+	AS $$
+DECLARE
+	n bigint;
+BEGIN
+	IF NOT erased AND NOT EXISTS (
+		SELECT 1 FROM erasure_log e
+		WHERE e.completed_at >= coalesce((SELECT max(r.started_at) FROM retention_log r WHERE r.started_at < run_started),
+		                                 '-infinity')) THEN
+		RETURN NULL;
+	END IF;
+	SELECT sum(s.pages_scrubbed) INTO n FROM scrub_biometrics() s;
+	RETURN n;
+END
+$$;
+
+-- scrub the biometric relations: capture and every gallery partition, with
+-- their TOAST tables (photos) and indexes.  The retention runs call it at
+-- their end; the privacy officer may call it after an erasure and a VACUUM
+CREATE OR REPLACE FUNCTION scrub_biometrics()
+	RETURNS TABLE (relation regclass, pages bigint, pages_scrubbed bigint, bytes_zeroed bigint)
+	LANGUAGE sql SECURITY DEFINER
+	SET search_path = firstsight, pg_catalog, pg_temp
+	AS $$
+	SELECT s.* FROM firstsight.scrub_free_space('firstsight.capture'::regclass) s
+	UNION ALL
+	SELECT s.* FROM firstsight.scrub_free_space('firstsight.face'::regclass) s
+	$$;
+REVOKE ALL ON FUNCTION scrub_biometrics() FROM PUBLIC;
+COMMENT ON FUNCTION scrub_biometrics() IS
+	'zero the free space of capture and the gallery (heap, TOAST, indexes), where erased embeddings and photos were; WAL-logged';

@@ -228,7 +228,7 @@ BEGIN
 	-- privacy officer: consent, erasure, retention, audit, and the audited reads
 	GRANT EXECUTE ON FUNCTION record_consent(bigint, bigint, boolean, text, text, text), erase_person(bigint, bigint, text),
 		enforce_retention(integer, timestamptz), retention_pace(integer, float8, integer, real, interval),
-		set_retention(bigint, text, interval),
+		set_retention(bigint, text, interval), scrub_biometrics(),
 		photo(bigint, bigint, text), face_embedding(bigint, bigint, text) TO firstsight_privacy_officer;
 	GRANT SELECT ON consent, erasure_log, retention_log, biometric_access_log, retention_policy, project_access,
 		project, person TO firstsight_privacy_officer;
