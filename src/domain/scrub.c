@@ -27,8 +27,10 @@
  * A page that changed is WAL-logged as a full page image (log_newpage_buffer
  * with the standard layout, so the image leaves out the zeroed free space and
  * replay restores it as zeros): a standby replaying it and crash recovery get
- * the scrubbed page.  A page that is already clean is neither dirtied nor
- * logged, so a second scrub writes nothing.
+ * the scrubbed page; the WAL is flushed before the function returns (page
+ * images give the transaction no xid, so its commit would not).  A page that
+ * is already clean is neither dirtied nor logged, so a second scrub writes
+ * nothing.
  *
  * Covered: heap pages (tables, their partitions and TOAST tables), btree and
  * embedding_hnsw index pages.  Other index access methods are reported with
@@ -40,6 +42,7 @@
 #include "access/nbtree.h"
 #include "access/relation.h"
 #include "access/table.h"
+#include "access/xlog.h"
 #include "access/xloginsert.h"
 #include "catalog/pg_am.h"
 #include "catalog/pg_class.h"
@@ -66,6 +69,9 @@ typedef struct ScrubCounts
 	int64		scrubbed;		/* pages changed (and WAL-logged) */
 	int64		zeroed;			/* bytes set to zero */
 } ScrubCounts;
+
+/* the end of the last page image the scrub logged */
+static XLogRecPtr scrub_lsn = InvalidXLogRecPtr;
 
 /* scrub one block: prune (heap), zero, log; adds to counts */
 static void
@@ -102,7 +108,7 @@ ScrubBlock(Relation rel, BlockNumber blk, BufferAccessStrategy strategy, bool he
 	{
 		MarkBufferDirty(buf);
 		if (RelationNeedsWAL(rel))
-			log_newpage_buffer(buf, true);
+			scrub_lsn = log_newpage_buffer(buf, true);
 	}
 	END_CRIT_SECTION();
 	UnlockReleaseBuffer(buf);
@@ -218,6 +224,7 @@ fs_scrub_free_space(PG_FUNCTION_ARGS)
 	ListCell   *lc;
 
 	InitMaterializedSRF(fcinfo, 0);
+	scrub_lsn = InvalidXLogRecPtr;
 	relkind = get_rel_relkind(relid);
 	if (relkind == '\0')
 		ereport(ERROR,
@@ -252,5 +259,14 @@ fs_scrub_free_space(PG_FUNCTION_ARGS)
 					 errmsg("cannot scrub \"%s\"", get_rel_name(relid)),
 					 errdetail("Only tables, partitioned tables, materialized views and indexes have pages to scrub.")));
 	}
+
+	/*
+	 * Page images alone give the transaction no xid, so its commit would not
+	 * wait for the WAL: flush it here, so that a scrub that has returned
+	 * survives a crash (and reaches standbys without waiting for the WAL
+	 * writer).
+	 */
+	if (!XLogRecPtrIsInvalid(scrub_lsn))
+		XLogFlush(scrub_lsn);
 	return (Datum) 0;
 }

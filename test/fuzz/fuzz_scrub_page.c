@@ -79,7 +79,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		memset(covered + bh->pd_special, true, BLCKSZ - bh->pd_special);
 		if (meta)
 			memset(covered + bh->pd_upper, true, bh->pd_special - bh->pd_upper);
-		for (OffsetNumber off = FirstOffsetNumber; off <= maxoff; off++)
+		/* a metapage's contents below pd_lower are no line pointers */
+		for (OffsetNumber off = FirstOffsetNumber; !meta && off <= maxoff; off++)
 		{
 			ItemId		iid = PageGetItemId(before.data, off);
 

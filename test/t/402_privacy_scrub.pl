@@ -184,6 +184,9 @@ $primary->safe_psql('postgres', q{
 	VACUUM firstsight.capture, firstsight.face;
 });
 like($primary->safe_psql('postgres', q{SELECT leftovers('{2}')}), qr/heap=[1-9]|toast=[1-9]/, 'person 2 erased, bytes in free space');
+$primary->safe_psql('postgres', 'SELECT firstsight.scrub_biometrics()');
+is($primary->safe_psql('postgres', q{SELECT leftovers('{2}')}), 'btree=0 embedding_hnsw=0 heap=0 toast=0',
+	'scrubbed before the crash');
 $primary->stop('immediate');
 $primary->start;
 is($primary->safe_psql('postgres', q{SELECT leftovers('{2}')}), 'btree=0 embedding_hnsw=0 heap=0 toast=0',
