@@ -56,6 +56,7 @@
 #include "storage/bufmgr.h"
 #include "storage/bufpage.h"
 #include "storage/lmgr.h"
+#include "tcop/utility.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
@@ -224,6 +225,13 @@ fs_scrub_free_space(PG_FUNCTION_ARGS)
 	ListCell   *lc;
 
 	InitMaterializedSRF(fcinfo, 0);
+	/* it writes pages and WAL: not on a standby, not in a read-only transaction */
+	if (RecoveryInProgress())
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("cannot scrub during recovery"),
+				 errhint("Scrub on the primary; standbys replay its page images.")));
+	PreventCommandIfReadOnly("scrub_free_space()");
 	scrub_lsn = InvalidXLogRecPtr;
 	relkind = get_rel_relkind(relid);
 	if (relkind == '\0')

@@ -164,6 +164,11 @@ is($standby->safe_psql('postgres', q{SELECT leftovers('{2,3}')}), $kept_before, 
 is($standby->safe_psql('postgres', q{
 	SELECT count(*) FILTER (WHERE face = face_of(2) AND photo = photo_of(2)) FROM firstsight.capture}), '3',
 	'the standby reads the kept captures');
+($rc, $out, $err) = $standby->psql('postgres', 'SELECT * FROM firstsight.scrub_biometrics()');
+like($err, qr/cannot scrub during recovery/, 'a scrub on the standby is refused, not a PANIC');
+($rc, $out, $err) = $primary->psql('postgres',
+	'SET default_transaction_read_only = on; SELECT * FROM firstsight.scrub_biometrics()');
+like($err, qr/cannot execute scrub_free_space\(\) in a read-only transaction/, 'nor in a read-only transaction');
 
 # a retention run erases person 4 and scrubs what it erased without a VACUUM
 # (the scrub prunes what no snapshot sees); the gallery index entry goes at
