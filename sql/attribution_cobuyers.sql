@@ -66,7 +66,8 @@ SELECT pg_temp.deal(7, 611, '2024-03-12 15:00', 11, 21, 1, co => ARRAY[:second_p
 SELECT * FROM pg_temp.decision(7);
 SELECT jsonb_array_length(evidence->'buyers') AS buyers, evidence->'buyers' @> to_jsonb(:first_person) AS has_kept_person
 FROM attribution WHERE project_id = :p AND deal_id = 7;
--- deal 5 was decided before the merge; reattribute makes a new version from the merged history
+-- deal 5 was decided before the merge; the merge decided it again from the merged history
+-- (version 2, late_change: the money moved), so reattribute finds nothing more to change
 SELECT r.deal_id, r.version, channel_label(:p, r.entitled_channel_id) AS channel, r.changed
 FROM reattribute(:p, '2024-03-10 00:00+08', '2024-03-11 00:00+08') r WHERE r.deal_id = 5;
 SELECT version, rule, flags FROM attribution WHERE project_id = :p AND deal_id = 5 ORDER BY version;

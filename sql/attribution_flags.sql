@@ -30,7 +30,9 @@ SELECT * FROM pg_temp.decision(2);
 SELECT pg_temp.person(403, '13800000403');
 SELECT pg_temp.report(22, '13800000403', '2024-03-01 09:00');
 SELECT pg_temp.visit(4003, 403, '2024-03-01 10:00', 1, 22);
-SELECT pg_temp.deal(3, 403, '2024-03-10 15:00', 12, 24, 1);
+-- (a colleague at Woai who never met the buyer; claiming another channel's agent is refused, attribution_claims)
+INSERT INTO agent VALUES (:p, 25, 12, 'Woai Feng');
+SELECT pg_temp.deal(3, 403, '2024-03-10 15:00', 12, 25, 1);
 SELECT * FROM pg_temp.decision(3);
 -- hanging order: the report came after a natural visit
 SELECT pg_temp.person(404, '13800000404');

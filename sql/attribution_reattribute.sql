@@ -23,7 +23,8 @@ SELECT pg_temp.visit(7004, 702, '2024-03-05 10:00', 1, 21);
 SELECT pg_temp.deal(2, 702, '2024-03-10 15:00', 11, 21, 1);
 SELECT * FROM pg_temp.explain(2);
 
--- a late reception: the first visit was entered without its agent
+-- a late reception: the first visit was entered without its agent; receive() decides
+-- the deal again at once (version 2, late_change: the money moved), reattribute has nothing left
 SELECT pg_temp.person(703, '13800000703');
 SELECT pg_temp.report(21, '13800000703', '2024-03-01 09:00');
 SELECT pg_temp.visit(7005, 703, '2024-03-01 10:00', 1);
@@ -33,7 +34,7 @@ SELECT receive(:p, 7005, 1, 21);
 SELECT r.deal_id, r.version, channel_label(:p, r.entitled_channel_id) AS channel,
        channel_label(:p, r.previous_channel_id) AS previous_channel, r.changed
 FROM reattribute(:p, '2024-03-01 00:00+08', '2024-04-01 00:00+08') r ORDER BY deal_id;
--- the old decision is kept as version 1; version 2 is current
+-- the old decision is kept as version 1; version 2 is current, and says which change made it
 SELECT deal_id, version, channel_label(:p, entitled_channel_id) AS channel, rule, flags, is_current, reason
 FROM attribution WHERE project_id = :p AND deal_id = 3 ORDER BY version;
 SELECT * FROM pg_temp.decision(3);

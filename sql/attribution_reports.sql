@@ -103,7 +103,7 @@ SELECT pg_temp.report(22, '13800000314', '2024-03-06 09:00');
 SELECT pg_temp.report(22, '138****0314', '2024-03-06 09:00');
 \set VERBOSITY default
 SELECT file_report(:p, 22, '13800000314', '2024-03-06 09:00+08');
--- a report from before the deposit is accepted
+-- a report claiming a time before the deposit is refused too: it counts from when it is filed
 SELECT pg_temp.report(22, '13800000314', '2024-03-05 11:00');
 -- bad input
 \set VERBOSITY sqlstate

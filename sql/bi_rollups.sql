@@ -51,7 +51,7 @@ SELECT pg_temp.views();
 SELECT merge_person(:p, :a, :b) = :a AS a_kept;
 SELECT pg_temp.views();
 
--- reattribute after the corrections (a new version where the decision changed)
+-- the merge decided the deal again (version 2); reattribute after it finds nothing more to change
 SELECT deal_id, version, changed FROM reattribute(:p, '2024-05-01 00:00+08', '2024-06-01 00:00+08');
 SELECT pg_temp.views();
 

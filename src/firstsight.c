@@ -5,6 +5,7 @@
 #include "postgres.h"
 
 #include "catalog/pg_type.h"
+#include "domain/history.h"
 #include "domain/ingest.h"
 #include "fmgr.h"
 #include "hnsw/hnsw.h"
@@ -69,6 +70,7 @@ _PG_init(void)
 	HnswInit();
 	FsWorkerInit();
 	FsIngestInit();
+	FsHistoryInit();
 
 	MarkGUCPrefixReserved("firstsight");
 }

@@ -126,13 +126,14 @@ BEGIN
 		ph := identity_hash('phone', normalize_phone(phone));
 		phm := identity_hash('phone_masked', phone_mask(phone));
 	END IF;
-	-- one ID card is one person: a card already bound elsewhere merges the two
+	-- one ID card is one person: a card already bound elsewhere merges the two,
+	-- unless a manager split them apart (decisions still treat them as one buyer)
 	IF card IS NOT NULL THEN
 		FOR other IN
 			SELECT DISTINCT current_person(pid, i.person_id) FROM identity i
 			WHERE i.project_id = pid AND i.id_card_hash = card
 		LOOP
-			IF other IS NOT NULL AND other <> who THEN
+			IF other IS NOT NULL AND other <> who AND NOT persons_distinct(pid, who, other) THEN
 				who := merge_person(pid, who, other);
 			END IF;
 		END LOOP;

@@ -78,6 +78,7 @@ DECLARE
 	b person;
 	keep person;
 	gone person;
+	outer_correction text := coalesce(current_setting('firstsight.correction', true), 'off');
 BEGIN
 	PERFORM 1 FROM person p WHERE p.project_id = pid AND p.person_id IN (person_a, person_b)
 	ORDER BY p.person_id FOR UPDATE;
@@ -102,6 +103,9 @@ BEGIN
 	ELSE
 		keep := a; gone := b;
 	END IF;
+	-- the moves below change visits, bindings and deals: their triggers record
+	-- the changes and leave the re-decision to the end of the merge
+	PERFORM set_config('firstsight.correction', 'on', true);
 	UPDATE capture SET person_id = keep.person_id WHERE capture.project_id = pid AND person_id = gone.person_id;
 	UPDATE visit SET person_id = keep.person_id WHERE visit.project_id = pid AND person_id = gone.person_id;
 	UPDATE identity SET person_id = keep.person_id WHERE identity.project_id = pid AND person_id = gone.person_id;
@@ -112,11 +116,30 @@ BEGIN
 	DELETE FROM face WHERE face.project_id = pid AND person_id = gone.person_id;
 	PERFORM rebuild_gallery(pid, keep.person_id);
 	PERFORM tidy_person(pid, keep.person_id);
+	PERFORM record_change(pid, 'person', keep.person_id::text, 'merge', NULL,
+	                      jsonb_build_object('kept', keep.person_id, 'merged', gone.person_id));
+	PERFORM set_config('firstsight.correction', outer_correction, true);
+	IF outer_correction <> 'on' THEN
+		PERFORM redecide_deals(pid, ARRAY[keep.person_id], format('persons %s and %s merged', keep.person_id, gone.person_id));
+	END IF;
 	RETURN keep.person_id;
 END
 $$;
 COMMENT ON FUNCTION merge_person(bigint, bigint, bigint) IS
-	'merge two persons: captures, visits, bindings and deals move to the one seen first; returns it';
+	'merge two persons: captures, visits, bindings and deals move to the one seen first; their decided deals are decided again; returns it';
+
+-- were these two persons (as they are now) split apart by a manager?
+CREATE OR REPLACE FUNCTION persons_distinct(p_project_id bigint, p_a bigint, p_b bigint) RETURNS boolean
+	LANGUAGE plpgsql STABLE
+	SET search_path = firstsight, pg_catalog, pg_temp
+	AS $$
+BEGIN
+	RETURN EXISTS (SELECT 1 FROM person_distinct pd
+	               WHERE pd.project_id = p_project_id
+	                 AND ((current_person(p_project_id, pd.person_id) = p_a AND current_person(p_project_id, pd.other_person_id) = p_b)
+	                      OR (current_person(p_project_id, pd.person_id) = p_b AND current_person(p_project_id, pd.other_person_id) = p_a)));
+END
+$$;
 
 -- move some captures of a person to a new person; returns the new person
 CREATE OR REPLACE FUNCTION split_person(project_id bigint, person_id bigint, capture_ids bigint[]) RETURNS bigint
@@ -130,6 +153,7 @@ DECLARE
 	moved integer;
 	total integer;
 	newp bigint;
+	outer_correction text := coalesce(current_setting('firstsight.correction', true), 'off');
 BEGIN
 	-- new persons are made under the project's new-person lock (ingestion's
 	-- re-check relies on it: a person made without it could be missed); taken
@@ -152,17 +176,24 @@ BEGIN
 	SELECT pid, min(captured_at), max(captured_at), (SELECT category FROM person WHERE person.project_id = pid AND person.person_id = old)
 	FROM capture c WHERE c.project_id = pid AND c.capture_id = ANY (capture_ids)
 	RETURNING person.person_id INTO newp;
-	-- the moved captures form their own visits by the gap rule
+	PERFORM set_config('firstsight.correction', 'on', true);
+	-- the moved captures form their own visits by the gap rule; each keeps the
+	-- reception (consultant, agent) of the visit its first capture came from
 	WITH c AS (
-		SELECT capture_id, captured_at, camera_id,
+		SELECT capture_id, captured_at, camera_id, visit_id AS old_visit_id,
 		       count(*) FILTER (WHERE lag_ts IS NULL OR captured_at - lag_ts >= gap) OVER (ORDER BY captured_at, capture_id) AS grp
 		FROM (SELECT x.*, lag(captured_at) OVER (ORDER BY captured_at, capture_id) AS lag_ts
 		      FROM capture x WHERE x.project_id = pid AND x.capture_id = ANY (capture_ids)) x
 	), g AS (
-		SELECT grp, nextval('visit_id_seq') AS visit_id FROM c GROUP BY grp
+		SELECT grp, nextval('visit_id_seq') AS visit_id,
+		       (array_agg(old_visit_id ORDER BY captured_at, capture_id))[1] AS old_visit_id
+		FROM c GROUP BY grp
 	), ins AS (
-		INSERT INTO visit (project_id, visit_id, person_id, started_at, ended_at)
-		SELECT pid, g.visit_id, newp, min(c.captured_at), max(c.captured_at) FROM c JOIN g USING (grp) GROUP BY g.visit_id
+		INSERT INTO visit (project_id, visit_id, person_id, started_at, ended_at, consultant_id, agent_id, received_at)
+		SELECT pid, g.visit_id, newp, min(c.captured_at), max(c.captured_at), o.consultant_id, o.agent_id, o.received_at
+		FROM c JOIN g USING (grp)
+		LEFT JOIN visit o ON o.project_id = pid AND o.visit_id = g.old_visit_id
+		GROUP BY g.visit_id, o.consultant_id, o.agent_id, o.received_at
 	)
 	UPDATE capture x SET person_id = newp, visit_id = g.visit_id
 	FROM c JOIN g USING (grp) WHERE x.project_id = pid AND x.capture_id = c.capture_id;
@@ -170,11 +201,22 @@ BEGIN
 	PERFORM rebuild_gallery(pid, newp);
 	PERFORM tidy_person(pid, old);
 	PERFORM tidy_person(pid, newp);
+	-- a manager's split says "not the same person": automatic merging never undoes it
+	INSERT INTO person_distinct (project_id, person_id, other_person_id)
+	VALUES (pid, least(old, newp), greatest(old, newp)) ON CONFLICT DO NOTHING;
+	PERFORM record_change(pid, 'person', old::text, 'split', NULL,
+	                      jsonb_build_object('split_from', old, 'new_person', newp, 'captures', moved));
+	PERFORM record_change(pid, 'person', newp::text, 'split', NULL,
+	                      jsonb_build_object('split_from', old, 'new_person', newp, 'captures', moved));
+	PERFORM set_config('firstsight.correction', outer_correction, true);
+	IF outer_correction <> 'on' THEN
+		PERFORM redecide_deals(pid, ARRAY[old, newp], format('person %s split into %s and %s', old, old, newp));
+	END IF;
 	RETURN newp;
 END
 $$;
 COMMENT ON FUNCTION split_person(bigint, bigint, bigint[]) IS
-	'move the given captures of a person to a new person (with their own visits); returns the new person';
+	'move the given captures of a person to a new person (with their own visits and receptions), recorded as not the same person; returns the new person';
 
 -- find near-duplicate persons over the gallery (OpenBLAS) and merge them
 CREATE OR REPLACE FUNCTION merge_persons(project_id bigint, max_distance float8 DEFAULT NULL, masked_max_distance float8 DEFAULT NULL,
@@ -194,6 +236,7 @@ DECLARE
 	labels integer[];
 	r record;
 	k bigint;
+	merged bigint[];
 BEGIN
 	IF thr IS NULL THEN
 		RAISE EXCEPTION USING ERRCODE = 'foreign_key_violation',
@@ -218,10 +261,14 @@ BEGIN
 		FROM m GROUP BY m.label HAVING count(DISTINCT m.person_id) > 1 ORDER BY m.label
 	LOOP
 		k := r.members[1];
+		merged := '{}';
 		FOR i IN 2 .. cardinality(r.members) LOOP
+			-- never join persons a manager split apart
+			CONTINUE WHEN persons_distinct(pid, current_person(pid, k), current_person(pid, r.members[i]));
 			k := merge_person(pid, current_person(pid, k), current_person(pid, r.members[i]));
+			merged := merged || r.members[i];
 		END LOOP;
-		RETURN QUERY SELECT k, x FROM unnest(r.members) x WHERE x <> k ORDER BY x;
+		RETURN QUERY SELECT k, x FROM unnest(merged || r.members[1]) x WHERE x <> k ORDER BY x;
 	END LOOP;
 END
 $$;

@@ -94,48 +94,15 @@ END
 $$;
 COMMENT ON FUNCTION record_deposit(bigint, bigint, timestamptz) IS 'the person paid a deposit: reports on them are refused from then on';
 
--- an agency's report of a customer's phone (full or 138****8000); returns the report
+-- an agency's report of a customer's phone (full or 138****8000); returns the
+-- report (file_report_verdict also says what it is worth)
 CREATE OR REPLACE FUNCTION file_report(project_id bigint, agent_id bigint, phone text, reported_at timestamptz DEFAULT now())
 	RETURNS bigint
 	LANGUAGE plpgsql SECURITY DEFINER
 	SET search_path = firstsight, pg_catalog, pg_temp
 	AS $$
-DECLARE
-	pid bigint := file_report.project_id;
-	v text := regexp_replace(phone, '[\s()+.-]', '', 'g');
-	full_hash bytea;
-	masked_hash bytea;
-	id bigint;
 BEGIN
-	IF phone IS NULL OR reported_at IS NULL THEN
-		RAISE EXCEPTION USING ERRCODE = 'null_value_not_allowed',
-			MESSAGE = 'a report needs a phone number and a time';
-	END IF;
-	IF NOT EXISTS (SELECT 1 FROM agent a WHERE a.project_id = pid AND a.agent_id = file_report.agent_id) THEN
-		RAISE EXCEPTION USING ERRCODE = 'foreign_key_violation',
-			MESSAGE = format('agent %s of project %s does not exist', file_report.agent_id, pid),
-			HINT = 'Add the agent to firstsight.agent first.';
-	END IF;
-	IF v ~ '^[0-9]{3}\*+[0-9]{4}$' THEN
-		masked_hash := identity_hash('phone_masked', phone_mask(v));
-	ELSE
-		full_hash := identity_hash('phone', normalize_phone(phone));
-		masked_hash := identity_hash('phone_masked', phone_mask(phone));
-	END IF;
-	IF EXISTS (SELECT 1 FROM identity i JOIN person p ON p.project_id = i.project_id
-	                                                AND p.person_id = current_person(pid, i.person_id)
-	           WHERE i.project_id = pid AND p.deposit_at <= reported_at
-	             AND CASE WHEN full_hash IS NOT NULL THEN i.phone_hash = full_hash
-	                      ELSE i.phone_masked_hash = masked_hash END) THEN
-		RAISE EXCEPTION USING ERRCODE = 'object_not_in_prerequisite_state',
-			MESSAGE = 'customer has already paid a deposit and cannot be reported',
-			DETAIL = 'A person bound to this phone number paid a deposit before the report time.',
-			HINT = 'Reports protect agencies only for customers who have not yet paid a deposit.';
-	END IF;
-	INSERT INTO report (project_id, agent_id, phone_hash, phone_masked_hash, reported_at)
-	VALUES (pid, file_report.agent_id, full_hash, masked_hash, file_report.reported_at)
-	RETURNING report_id INTO id;
-	RETURN id;
+	RETURN (file_report_verdict(project_id, agent_id, phone, reported_at)).report_id;
 END
 $$;
 COMMENT ON FUNCTION file_report(bigint, bigint, text, timestamptz) IS

@@ -27,145 +27,230 @@ CREATE OR REPLACE FUNCTION abnormal_cycle_bound(sigma float8, n bigint) RETURNS 
 COMMENT ON FUNCTION abnormal_cycle_bound(float8, bigint) IS
 	'abnormal_cycle: the prediction-interval bound in sample standard deviations for a history of n deals';
 
--- the current owner-of-the-buyers decision for one deal (version and decided_at left to the caller)
-CREATE OR REPLACE FUNCTION decide_attribution(p_project_id bigint, p_deal_id bigint) RETURNS attribution
+-- the settings, time zone and channel names a decision reads, in one object
+CREATE OR REPLACE FUNCTION decision_settings(p_project_id bigint) RETURNS jsonb
+	LANGUAGE sql STABLE
+	SET search_path = firstsight, pg_catalog, pg_temp
+	AS $$
+	SELECT jsonb_object_agg(sdef.setting, coalesce(ps.value, setting_default(sdef, pr.dims)))
+	       || jsonb_build_object('time_zone', pr.time_zone, 'group_name', pr.group_name, 'dims', pr.dims,
+	              'channels', (SELECT jsonb_object_agg(c.channel_id::text, c.name) FROM channel c WHERE c.project_id = pr.project_id),
+	              'natural_channel', (SELECT min(c.channel_id) FROM channel c WHERE c.project_id = pr.project_id AND c.kind = 'natural'))
+	FROM project pr
+	CROSS JOIN setting_definition sdef
+	LEFT JOIN project_setting ps ON ps.project_id = pr.project_id AND ps.setting = sdef.setting
+	WHERE pr.project_id = p_project_id
+	  AND sdef.setting IN ('attribution_mode', 'natural_ownership_days', 'consultant_ownership_days', 'report_validity',
+	                       'abnormal_cycle_sigma', 'abnormal_cycle_window_days', 'abnormal_cycle_min_deals', 'match_distance')
+	GROUP BY pr.project_id
+	$$;
+
+-- the buyers of a deal as persons now (merged persons followed), with every
+-- person sharing a full phone hash or an ID-card hash with one of them: the
+-- same buyer for the decision.  Masked-phone hashes never link (thousands
+-- share one); persons a manager split apart are never linked.
+CREATE OR REPLACE FUNCTION decision_buyers(p_project_id bigint, p_person_ids bigint[], OUT buyers bigint[], OUT linked jsonb)
+	LANGUAGE sql STABLE
+	SET search_path = firstsight, pg_catalog, pg_temp
+	AS $$
+	WITH RECURSIVE named AS (
+		SELECT DISTINCT current_person(p_project_id, x) AS person_id FROM unnest(p_person_ids) x
+	), lk(person_id, via, by) AS (
+		SELECT n.person_id, NULL::bigint, NULL::text FROM named n WHERE n.person_id IS NOT NULL
+		UNION
+		SELECT current_person(p_project_id, i2.person_id), lk.person_id,
+		       CASE WHEN i2.id_card_hash = i.id_card_hash THEN 'id_card' ELSE 'phone' END
+		FROM lk
+		JOIN identity i ON i.project_id = p_project_id AND i.person_id = lk.person_id
+		JOIN identity i2 ON i2.project_id = p_project_id AND i2.person_id <> i.person_id
+		                AND (i2.phone_hash = i.phone_hash OR i2.id_card_hash = i.id_card_hash)
+		WHERE NOT EXISTS (SELECT 1 FROM person_distinct pd
+		                  WHERE pd.project_id = p_project_id
+		                    AND pd.person_id = least(i.person_id, i2.person_id)
+		                    AND pd.other_person_id = greatest(i.person_id, i2.person_id))
+	), one AS (
+		SELECT DISTINCT ON (lk.person_id) lk.person_id, lk.via, lk.by
+		FROM lk WHERE lk.person_id IS NOT NULL
+		ORDER BY lk.person_id, lk.via NULLS FIRST, lk.by
+	)
+	SELECT array_agg(one.person_id ORDER BY one.person_id),
+	       coalesce(jsonb_agg(jsonb_build_object('person_id', one.person_id, 'with', one.via, 'by', one.by)
+	                          ORDER BY one.person_id) FILTER (WHERE one.via IS NOT NULL), '[]')
+	FROM one
+	$$;
+
+-- the reports matching a buyer's phone (full reports on the full number,
+-- masked ones on the masked digits) that were filed, or claim to have been
+-- filed, by signing.  A report counts from filed_at, the database's time
+-- (report.created_at); claimed_at is the caller's reported_at, shown only.
+CREATE OR REPLACE FUNCTION decision_reports(p_project_id bigint, p_buyers bigint[], p_signed_at timestamptz,
+                                            p_validity interval, p_tz text)
+	RETURNS TABLE (report_id bigint, agent_id bigint, channel_id bigint, filed_at timestamptz, claimed_at timestamptz,
+	               masked boolean, expires_at timestamptz, verdict text)
+	LANGUAGE sql STABLE
+	SET search_path = firstsight, pg_catalog, pg_temp
+	AS $$
+	WITH h AS (
+		SELECT array_agg(i.phone_hash) FILTER (WHERE i.phone_hash IS NOT NULL) AS full_hashes,
+		       array_agg(i.phone_masked_hash) FILTER (WHERE i.phone_masked_hash IS NOT NULL) AS masked_hashes
+		FROM identity i WHERE i.project_id = p_project_id AND i.person_id = ANY (p_buyers))
+	SELECT rp.report_id, rp.agent_id, ag.channel_id, rp.created_at, rp.reported_at, rp.phone_hash IS NULL,
+	       report_expiry(rp.created_at, ch.report_cutoff, p_validity, p_tz), rp.verdict
+	FROM h, report rp
+	JOIN agent ag ON ag.project_id = rp.project_id AND ag.agent_id = rp.agent_id
+	JOIN channel ch ON ch.project_id = ag.project_id AND ch.channel_id = ag.channel_id
+	WHERE rp.project_id = p_project_id AND least(rp.created_at, rp.reported_at) <= p_signed_at
+	  AND ((rp.phone_hash IS NOT NULL AND rp.phone_hash = ANY (h.full_hashes))
+	       OR (rp.phone_hash IS NULL AND rp.phone_masked_hash = ANY (h.masked_hashes)))
+	ORDER BY rp.created_at, rp.report_id
+	$$;
+
+-- who made a change, for timelines: the login, the application and the
+-- actor the sales app named (firstsight.actor)
+CREATE OR REPLACE FUNCTION change_who(p_by name, p_application text, p_actor text) RETURNS text
+	LANGUAGE sql IMMUTABLE PARALLEL SAFE
+	AS $$ SELECT p_by || coalesce(' via ' || nullif(p_application, ''), '') || coalesce(' for ' || nullif(p_actor, ''), '') $$;
+
+-- the recorded changes a decision shows: receptions of its visits changed
+-- after they were first recorded, or first recorded after the deal's first
+-- decision; updates of the deal; merges and splits of its buyers
+CREATE OR REPLACE FUNCTION decision_changes(p_project_id bigint, p_deal_id bigint, p_buyers bigint[], p_visit_ids bigint[],
+                                            p_signed_at timestamptz)
+	RETURNS SETOF jsonb
+	LANGUAGE sql STABLE
+	SET search_path = firstsight, pg_catalog, pg_temp
+	AS $$
+	SELECT jsonb_build_object('at', h.changed_at, 'event',
+		CASE h.subject
+		WHEN 'reception' THEN
+			format('reception of visit %s changed by %s: consultant %s -> %s, agent %s -> %s%s',
+			       h.subject_id, change_who(h.changed_by, h.application, h.actor),
+			       coalesce(h.old->>'consultant_id', '-'), coalesce(h.new->>'consultant_id', '-'),
+			       coalesce(h.old->>'agent_id', '-'), coalesce(h.new->>'agent_id', '-'),
+			       CASE WHEN h.changed_at > p_signed_at THEN ' (after the deal was signed)' ELSE '' END)
+		WHEN 'deal' THEN
+			format('deal %s changed by %s: %s', h.subject_id, change_who(h.changed_by, h.application, h.actor),
+			       (SELECT string_agg(format('%s %s -> %s', k, coalesce(h.old->>k, '-'), coalesce(h.new->>k, '-')), ', ' ORDER BY k)
+			        FROM jsonb_object_keys(h.new) k WHERE k <> 'created_at' AND h.old->k IS DISTINCT FROM h.new->k))
+		ELSE
+			format('person %s: %s by %s (%s)', h.subject_id, h.action, change_who(h.changed_by, h.application, h.actor), h.new::text)
+		END)
+	FROM change_log h
+	WHERE h.project_id = p_project_id
+	  AND ((h.subject = 'reception' AND h.subject_id = ANY (p_visit_ids::text[])
+	        AND (h.old->>'consultant_id' IS NOT NULL OR h.old->>'agent_id' IS NOT NULL
+	             OR h.changed_at > (SELECT min(a.decided_at) FROM attribution a
+	                                WHERE a.project_id = p_project_id AND a.deal_id = p_deal_id)))
+	       OR (h.subject = 'deal' AND h.subject_id = p_deal_id::text AND h.action = 'update')
+	       OR (h.subject = 'person' AND h.action IN ('merge', 'split') AND h.subject_id = ANY (p_buyers::text[])))
+	ORDER BY h.change_id
+	$$;
+
+-- abnormal cycle: the first-visit-to-deal days, and an explanation when they lie
+-- outside the prediction interval of sigma standard deviations around the mean
+-- of the entitled channel's earlier deals (abnormal_cycle_bound)
+CREATE OR REPLACE FUNCTION decision_cycle(p_project_id bigint, p_deal_id bigint, p_signed_at timestamptz, p_first_visit_at timestamptz,
+                                          p_channel_id bigint, p_channel_name text, st jsonb,
+                                          OUT cycle numeric, OUT abnormal text)
 	LANGUAGE plpgsql STABLE
 	SET search_path = firstsight, pg_catalog, pg_temp
 	AS $$
 DECLARE
-	d deal;
-	pr project;
-	tz text;
-	st jsonb;
-	mode text;
-	nat_days integer;
-	cons_days integer;
-	validity interval;
-	sigma float8;
-	win_days integer;
-	min_deals integer;
-	thr float8;
-	chnames jsonb;			-- channel_id -> name
-	natural_ch bigint;
-	claimed_ch bigint;
-	claimed_kind text;
-	buyers bigint[];
-	full_hashes bytea[];
-	masked_hashes bytea[];
-	v record;
-	r record;
-	vch bigint;
-	counts boolean;
-	rep_id bigint;
-	-- the matching reports, in filing order (for the per-visit check)
-	rp_ids bigint[] := '{}';
-	rp_ch bigint[] := '{}';
-	rp_at timestamptz[] := '{}';
-	rp_exp timestamptz[] := '{}';
-	k integer;
-	agents_seen bigint[] := '{}';
-	-- owner state
-	own_kind text;			-- NULL before the first visit, 'natural' or 'agency'
-	own_ch bigint;
-	own_agent bigint;
-	own_until timestamptz;
-	own_from timestamptz;
-	own_from_first boolean := false;	-- natural ownership from the very first touch
-	rule text;
-	cons bigint;
-	cons_until timestamptz;
-	fv_id bigint;
-	fv_at timestamptz;
-	fv_zone text;
-	fv_person bigint;
-	fv_counted boolean;
-	own_rep bigint;
-	flags text[] := '{}';
-	visits jsonb[] := '{}';
-	reports jsonb[] := '{}';
-	windows jsonb[] := '{}';
-	timeline jsonb[] := '{}';
-	elsewhere jsonb := '[]';
-	ent_ch bigint;
-	ent_agent bigint;
-	ent_cons bigint;
-	rate numeric;
-	a attribution;
 	n integer;
 	mean float8;
 	sd float8;
 	bound float8;
-	cycle numeric;
-	chname text;
 BEGIN
-	SELECT * INTO d FROM deal WHERE project_id = p_project_id AND deal_id = p_deal_id;
-	IF d.deal_id IS NULL THEN
-		RAISE EXCEPTION USING ERRCODE = 'foreign_key_violation',
-			MESSAGE = format('deal %s of project %s does not exist', p_deal_id, p_project_id);
+	IF p_first_visit_at IS NULL THEN
+		RETURN;
 	END IF;
-	SELECT * INTO pr FROM project WHERE project_id = p_project_id;
-	tz := pr.time_zone;
-	-- the settings in one query
-	SELECT jsonb_object_agg(sdef.setting, coalesce(ps.value, setting_default(sdef, pr.dims))) INTO st
-	FROM setting_definition sdef
-	LEFT JOIN project_setting ps ON ps.project_id = p_project_id AND ps.setting = sdef.setting
-	WHERE sdef.setting IN ('attribution_mode', 'natural_ownership_days', 'consultant_ownership_days', 'report_validity',
-	                     'abnormal_cycle_sigma', 'abnormal_cycle_window_days', 'abnormal_cycle_min_deals', 'match_distance');
-	mode := st->>'attribution_mode';
-	nat_days := (st->>'natural_ownership_days')::integer;
-	cons_days := (st->>'consultant_ownership_days')::integer;
-	validity := (st->>'report_validity')::interval;
-	sigma := (st->>'abnormal_cycle_sigma')::float8;
-	win_days := (st->>'abnormal_cycle_window_days')::integer;
-	min_deals := (st->>'abnormal_cycle_min_deals')::integer;
-	thr := (st->>'match_distance')::float8;
-	-- the channels in one query
-	SELECT jsonb_object_agg(c.channel_id::text, c.name), min(c.channel_id) FILTER (WHERE c.kind = 'natural')
-	INTO chnames, natural_ch
-	FROM channel c WHERE c.project_id = p_project_id;
-	claimed_ch := coalesce(d.channel_id, (SELECT ag.channel_id FROM agent ag WHERE ag.project_id = p_project_id AND ag.agent_id = d.agent_id));
-	SELECT c.kind INTO claimed_kind FROM channel c WHERE c.project_id = p_project_id AND c.channel_id = claimed_ch;
-
-	-- the buyers as they are now (merged persons followed)
-	SELECT array_agg(DISTINCT cp ORDER BY cp) INTO buyers
-	FROM (SELECT CASE WHEN p.merged_into IS NULL THEN p.person_id ELSE current_person(p_project_id, p.person_id) END AS cp
-	      FROM person p WHERE p.project_id = p_project_id AND p.person_id = ANY (d.person_id || d.co_buyer_ids)) s
-	WHERE cp IS NOT NULL;
-	SELECT array_agg(i.phone_hash) FILTER (WHERE i.phone_hash IS NOT NULL),
-	       array_agg(i.phone_masked_hash) FILTER (WHERE i.phone_masked_hash IS NOT NULL)
-	INTO full_hashes, masked_hashes
-	FROM identity i WHERE i.project_id = p_project_id AND i.person_id = ANY (buyers);
-
-	timeline := timeline || jsonb_build_object('at', d.signed_at, 'event',
-		format('deal %s signed by person %s, price %s; claimed channel %s, agent %s, consultant %s',
-		       d.deal_id, array_to_string(buyers, ', person '), d.price,
-		       CASE WHEN d.channel_id IS NULL THEN '-' ELSE coalesce(chnames->>d.channel_id::text, 'no channel') END, coalesce(d.agent_id::text, '-'),
-		       coalesce(d.consultant_id::text, '-')));
-
-	-- reports matching a buyer's phone: full reports on the full number, masked ones on the masked digits
-	IF full_hashes IS NOT NULL OR masked_hashes IS NOT NULL THEN
-		FOR r IN
-			SELECT rp.report_id, rp.agent_id, ag.channel_id, rp.reported_at, rp.phone_hash IS NULL AS masked,
-			       report_expiry(rp.reported_at, ch.report_cutoff, validity, tz) AS expires_at
-			FROM report rp
-			JOIN agent ag ON ag.project_id = rp.project_id AND ag.agent_id = rp.agent_id
-			JOIN channel ch ON ch.project_id = ag.project_id AND ch.channel_id = ag.channel_id
-			WHERE rp.project_id = p_project_id AND rp.reported_at <= d.signed_at
-			  AND ((rp.phone_hash IS NOT NULL AND rp.phone_hash = ANY (full_hashes))
-			       OR (rp.phone_hash IS NULL AND rp.phone_masked_hash = ANY (masked_hashes)))
-			ORDER BY rp.reported_at, rp.report_id
-		LOOP
-			rp_ids := rp_ids || r.report_id; rp_ch := rp_ch || r.channel_id;
-			rp_at := rp_at || r.reported_at; rp_exp := rp_exp || r.expires_at;
-			reports := reports || jsonb_build_object('report_id', r.report_id, 'agent_id', r.agent_id,
-				'channel_id', r.channel_id, 'reported_at', r.reported_at, 'expires_at', r.expires_at, 'masked', r.masked);
-			timeline := timeline || jsonb_build_object('at', r.reported_at, 'event',
-				format('report %s filed by agent %s (%s) on a %s phone, valid until %s',
-				       r.report_id, r.agent_id, coalesce(chnames->>r.channel_id::text, 'no channel'), CASE WHEN r.masked THEN 'masked' ELSE 'full' END,
-				       local_text(r.expires_at, tz)));
-		END LOOP;
+	cycle := round((extract(epoch FROM p_signed_at - p_first_visit_at) / 86400)::numeric, 3);
+	SELECT count(*), avg(at.cycle_days), stddev_samp(at.cycle_days) INTO n, mean, sd
+	FROM attribution at
+	WHERE at.project_id = p_project_id AND at.is_current AND at.entitled_channel_id = p_channel_id
+	  AND at.deal_id <> p_deal_id AND at.cycle_days IS NOT NULL
+	  AND at.signed_at < p_signed_at
+	  AND at.signed_at >= p_signed_at - make_interval(days => (st->>'abnormal_cycle_window_days')::integer);
+	IF n >= (st->>'abnormal_cycle_min_deals')::integer AND n >= 2 AND sd > 0 THEN
+		bound := abnormal_cycle_bound((st->>'abnormal_cycle_sigma')::float8, n) * sd;
+		IF abs(cycle - mean) > bound THEN
+			abnormal := format('first visit to deal: %s days; %s mean %s days, standard deviation %s, over %s deals: outside mean +- %s days',
+			                   round(cycle, 1), coalesce(p_channel_name, 'no channel'), round(mean::numeric, 1), round(sd::numeric, 1), n,
+			                   round(bound::numeric, 1));
+		END IF;
 	END IF;
+END
+$$;
 
+-- the buyers seen before their first visit here at another project of the
+-- group: sightings kept from earlier decisions (facts that outlive either
+-- project's faces), by ID-card binding, and by face (the buyers' unmasked
+-- exemplars against each sister gallery of the same dimension, nearest
+-- neighbour by that gallery's index; no embedding leaves this query)
+CREATE OR REPLACE FUNCTION decision_elsewhere(p_project_id bigint, p_buyers bigint[], p_first_visit_at timestamptz, st jsonb)
+	RETURNS jsonb
+	LANGUAGE sql STABLE
+	SET search_path = firstsight, pg_catalog, pg_temp
+	AS $$
+	SELECT coalesce(jsonb_agg(jsonb_build_object('project_id', o.project_id, 'person_id', o.person_id, 'by', o.by,
+	                                             'buyer', o.buyer, 'first_seen', o.first_seen)
+	                          ORDER BY o.project_id, o.person_id, o.by, o.buyer), '[]')
+	FROM (
+		SELECT DISTINCT ON (project_id, person_id, by) * FROM (
+			SELECT s.other_project_id AS project_id, s.other_person_id AS person_id, s.found_by AS by,
+			       current_person(p_project_id, s.person_id) AS buyer, s.other_first_seen AS first_seen
+			FROM sighting_elsewhere s
+			JOIN project q ON q.project_id = s.other_project_id AND q.group_name = st->>'group_name'
+			WHERE s.project_id = p_project_id AND s.other_first_seen < p_first_visit_at
+			  AND current_person(p_project_id, s.person_id) = ANY (p_buyers)
+			UNION ALL
+			SELECT i2.project_id, i2.person_id, 'id_card', i.person_id, p2.first_seen
+			FROM identity i
+			JOIN project q ON q.group_name = st->>'group_name' AND q.project_id <> p_project_id
+			JOIN identity i2 ON i2.project_id = q.project_id AND i2.id_card_hash = i.id_card_hash
+			JOIN person p2 ON p2.project_id = i2.project_id AND p2.person_id = i2.person_id
+			WHERE i.project_id = p_project_id AND i.person_id = ANY (p_buyers) AND i.id_card_hash IS NOT NULL
+			  AND p2.first_seen < p_first_visit_at
+			UNION ALL
+			SELECT q.project_id, n.person_id, 'face', b.person_id, p2.first_seen
+			FROM project q
+			CROSS JOIN unnest(p_buyers) b(person_id)
+			CROSS JOIN LATERAL gallery_nearest(q.project_id,
+				ARRAY(SELECT f.face FROM face f WHERE f.project_id = p_project_id AND f.person_id = b.person_id AND NOT f.masked)) n
+			JOIN person p2 ON p2.project_id = q.project_id AND p2.person_id = n.person_id
+			WHERE q.group_name = st->>'group_name' AND q.project_id <> p_project_id AND q.dims = (st->>'dims')::integer
+			  AND n.distance <= (st->>'match_distance')::float8 AND p2.first_seen < p_first_visit_at) a
+		ORDER BY project_id, person_id, by, buyer) o
+	WHERE st->>'group_name' IS NOT NULL AND p_first_visit_at IS NOT NULL
+	$$;
+
+-- the buyers' visits up to signing walked in time order: whether each counts
+-- for an agency (p_reports: the matching reports in filing order), the owner
+-- (natural or an agency) and its window, the owning consultant, the first
+-- sighting, protection conflicts, and the visits, windows and timeline lines
+CREATE OR REPLACE FUNCTION decision_walk(p_project_id bigint, p_buyers bigint[], p_signed_at timestamptz, st jsonb, p_reports jsonb)
+	RETURNS decision_walk
+	LANGUAGE plpgsql STABLE
+	SET search_path = firstsight, pg_catalog, pg_temp
+	AS $$
+DECLARE
+	w decision_walk;
+	tz text := st->>'time_zone';
+	chnames jsonb := coalesce(st->'channels', '{}');
+	mode text := st->>'attribution_mode';
+	v record;
+	r jsonb;
+	vch bigint;
+	counts boolean;
+	rep_id bigint;
+	visits jsonb[] := '{}';
+	windows jsonb[] := '{}';
+	timeline jsonb[] := '{}';
+BEGIN
+	w.agents_seen := '{}';
+	w.visit_ids := '{}';
+	w.flags := '{}';
+	w.owner_from_first := false;
 	FOR v IN
 		SELECT x.visit_id, x.person_id, x.started_at, x.consultant_id, x.agent_id, ag.channel_id AS agent_channel,
 		       cam.zone, ch.protection_days
@@ -173,31 +258,32 @@ BEGIN
 		LEFT JOIN agent ag ON ag.project_id = x.project_id AND ag.agent_id = x.agent_id
 		LEFT JOIN channel ch ON ch.project_id = ag.project_id AND ch.channel_id = ag.channel_id
 		LEFT JOIN camera cam ON cam.project_id = x.project_id AND cam.camera_id = x.first_camera_id
-		WHERE x.project_id = p_project_id AND x.person_id = ANY (buyers) AND x.started_at <= d.signed_at
+		WHERE x.project_id = p_project_id AND x.person_id = ANY (p_buyers) AND x.started_at <= p_signed_at
 		ORDER BY x.started_at, x.visit_id
 	LOOP
-
 		vch := v.agent_channel;
 		counts := false;
 		rep_id := NULL;
+		w.visit_ids := w.visit_ids || v.visit_id;
 		IF v.agent_id IS NOT NULL THEN
-			agents_seen := agents_seen || v.agent_id;
+			w.agents_seen := w.agents_seen || v.agent_id;
 			IF mode = 'first_visit' THEN
 				counts := true;
 			ELSE
-				-- the earliest report by an agent of the same channel, before the visit and still valid at it
-				FOR k IN 1 .. coalesce(array_length(rp_ids, 1), 0) LOOP
-					IF rp_ch[k] = vch AND rp_at[k] < v.started_at AND v.started_at < rp_exp[k] THEN
-						rep_id := rp_ids[k];
+				-- the earliest report by an agent of the same channel, filed before the visit and still valid at it
+				FOR r IN SELECT e FROM jsonb_array_elements(p_reports) e LOOP
+					IF (r->>'channel_id')::bigint = vch AND (r->>'filed_at')::timestamptz < v.started_at
+					   AND v.started_at < (r->>'expires_at')::timestamptz THEN
+						rep_id := (r->>'report_id')::bigint;
 						EXIT;
 					END IF;
 				END LOOP;
 				counts := rep_id IS NOT NULL;
 			END IF;
 		END IF;
-		IF fv_id IS NULL THEN
-			fv_id := v.visit_id; fv_at := v.started_at; fv_zone := v.zone;
-			fv_person := v.person_id; fv_counted := counts;
+		IF w.first_visit_id IS NULL THEN
+			w.first_visit_id := v.visit_id; w.first_visit_at := v.started_at; w.first_zone := v.zone;
+			w.first_person_id := v.person_id; w.first_counted := counts;
 		END IF;
 		visits := visits || jsonb_build_object('visit_id', v.visit_id, 'person_id', v.person_id,
 			'started_at', v.started_at, 'zone', v.zone, 'consultant_id', v.consultant_id,
@@ -212,151 +298,226 @@ BEGIN
 			            WHEN counts THEN format(': counts for the agency under report %s', rep_id)
 			            ELSE ': no valid report before this visit, counts as natural' END));
 
-		IF own_kind IS NULL OR v.started_at >= own_until THEN
+		IF w.owner_kind IS NULL OR v.started_at >= w.owner_until THEN
 			-- first touch, or the previous ownership lapsed: this visit decides
-			IF own_kind IS NOT NULL THEN
-				timeline := timeline || jsonb_build_object('at', own_until, 'event',
-					format('%s lapsed', CASE WHEN own_kind = 'natural' THEN 'natural ownership' ELSE format('%s protection', coalesce(chnames->>own_ch::text, 'no channel')) END));
+			IF w.owner_kind IS NOT NULL THEN
+				timeline := timeline || jsonb_build_object('at', w.owner_until, 'event',
+					format('%s lapsed', CASE WHEN w.owner_kind = 'natural' THEN 'natural ownership'
+					                         ELSE format('%s protection', coalesce(chnames->>w.owner_channel_id::text, 'no channel')) END));
 			END IF;
 			IF counts THEN
-				rule := CASE WHEN own_kind IS NULL THEN 'first_touch_agency'
-				             WHEN own_kind = 'natural' THEN 'agency_after_natural_lapse'
-				             ELSE 'agency_after_protection_lapse' END;
-				own_kind := 'agency'; own_ch := vch; own_agent := v.agent_id; own_from := v.started_at; own_rep := rep_id;
-				own_until := local_days_end(v.started_at, v.protection_days, tz);
+				w.rule := CASE WHEN w.owner_kind IS NULL THEN 'first_touch_agency'
+				               WHEN w.owner_kind = 'natural' THEN 'agency_after_natural_lapse'
+				               ELSE 'agency_after_protection_lapse' END;
+				w.owner_kind := 'agency'; w.owner_channel_id := vch; w.owner_agent_id := v.agent_id; w.owner_report_id := rep_id;
+				w.owner_until := local_days_end(v.started_at, v.protection_days, tz);
 				windows := windows || jsonb_build_object('channel_id', vch, 'agent_id', v.agent_id,
-					'visit_id', v.visit_id, 'from', v.started_at, 'until', own_until);
+					'visit_id', v.visit_id, 'from', v.started_at, 'until', w.owner_until);
 				timeline := timeline || jsonb_build_object('at', v.started_at, 'event',
 					format('%s (agent %s) owns the buyer; protected for %s days, until %s',
-					       coalesce(chnames->>vch::text, 'no channel'), v.agent_id, v.protection_days, local_text(own_until, tz)));
+					       coalesce(chnames->>vch::text, 'no channel'), v.agent_id, v.protection_days, local_text(w.owner_until, tz)));
 			ELSE
-				own_from_first := own_kind IS NULL;
-				rule := 'first_touch_natural';
-				own_kind := 'natural'; own_ch := natural_ch; own_agent := NULL; own_from := v.started_at;
-				own_until := local_days_end(v.started_at, nat_days, tz);
+				w.owner_from_first := w.owner_kind IS NULL;
+				w.rule := 'first_touch_natural';
+				w.owner_kind := 'natural'; w.owner_channel_id := (st->>'natural_channel')::bigint; w.owner_agent_id := NULL;
+				w.owner_until := local_days_end(v.started_at, (st->>'natural_ownership_days')::integer, tz);
 				timeline := timeline || jsonb_build_object('at', v.started_at, 'event', 'natural visitor: the buyer is owned by the natural channel');
 			END IF;
-		ELSIF own_kind = 'natural' THEN
-			own_until := local_days_end(v.started_at, nat_days, tz);	-- each visit renews natural ownership
+		ELSIF w.owner_kind = 'natural' THEN
+			w.owner_until := local_days_end(v.started_at, (st->>'natural_ownership_days')::integer, tz);	-- each visit renews natural ownership
 			IF counts OR v.agent_id IS NOT NULL THEN
 				timeline := timeline || jsonb_build_object('at', v.started_at, 'event',
 					format('%s brings a buyer already owned by the natural channel: no ownership change', coalesce(chnames->>vch::text, 'no channel')));
 			END IF;
-		ELSIF counts AND vch <> own_ch THEN
-			flags := flags || 'protection_conflict'::text;
+		ELSIF counts AND vch <> w.owner_channel_id THEN
+			w.flags := w.flags || 'protection_conflict'::text;
 			timeline := timeline || jsonb_build_object('at', v.started_at, 'event',
 				format('protection conflict: %s claims a buyer protected by %s until %s',
-				       coalesce(chnames->>vch::text, 'no channel'), coalesce(chnames->>own_ch::text, 'no channel'), local_text(own_until, tz)));
+				       coalesce(chnames->>vch::text, 'no channel'), coalesce(chnames->>w.owner_channel_id::text, 'no channel'),
+				       local_text(w.owner_until, tz)));
 		END IF;
 
-		-- the consultant who first received the person owns them for cons_days
-		IF v.consultant_id IS NOT NULL AND (cons IS NULL OR v.started_at >= cons_until) THEN
-			cons := v.consultant_id;
-			cons_until := local_days_end(v.started_at, cons_days, tz);
+		-- the consultant who first received the person owns them for consultant_ownership_days
+		IF v.consultant_id IS NOT NULL AND (w.consultant_id IS NULL OR v.started_at >= w.consultant_until) THEN
+			w.consultant_id := v.consultant_id;
+			w.consultant_until := local_days_end(v.started_at, (st->>'consultant_ownership_days')::integer, tz);
 			timeline := timeline || jsonb_build_object('at', v.started_at, 'event',
-				format('consultant %s owns the buyer until %s', cons, local_text(cons_until, tz)));
+				format('consultant %s owns the buyer until %s', w.consultant_id, local_text(w.consultant_until, tz)));
 		END IF;
 	END LOOP;
+	w.visits := to_jsonb(visits);
+	w.windows := to_jsonb(windows);
+	w.timeline := to_jsonb(timeline);
+	RETURN w;
+END
+$$;
 
-	-- the decision at signing
-	IF own_kind IS NULL THEN
-		rule := 'no_recorded_visit';
-		ent_ch := natural_ch;
-	ELSIF own_kind = 'agency' AND d.signed_at >= own_until THEN
-		rule := 'protection_expired';
-		ent_ch := natural_ch;
-		timeline := timeline || jsonb_build_object('at', own_until, 'event',
-			format('%s protection ended before the deal', coalesce(chnames->>own_ch::text, 'no channel')));
-	ELSE
-		ent_ch := own_ch;
-		ent_agent := own_agent;
-	END IF;
-	IF cons IS NOT NULL AND d.signed_at < cons_until THEN
-		ent_cons := cons;
-		IF d.consultant_id IS NOT NULL AND d.consultant_id <> cons THEN
-			flags := flags || 'consultant_conflict'::text;
-		END IF;
-	ELSE
-		ent_cons := coalesce(d.consultant_id, cons);
-	END IF;
-	SELECT commission_rate INTO rate FROM channel WHERE project_id = p_project_id AND channel_id = ent_ch;
-
-	-- flags
-	IF own_kind = 'natural' AND own_from_first AND rule = 'first_touch_natural'
+-- the flags of the claim at signing: flying_order, hanging_order_suspect, a
+-- claimed protection_conflict, claim_mismatch; with their timeline lines
+CREATE OR REPLACE FUNCTION decision_claim_flags(d deal, w decision_walk, st jsonb, p_reports jsonb,
+                                                p_entitled_channel_id bigint, p_entitled_agent_id bigint,
+                                                OUT flags text[], OUT events jsonb)
+	LANGUAGE plpgsql STABLE
+	SET search_path = firstsight, pg_catalog, pg_temp
+	AS $$
+DECLARE
+	chnames jsonb := coalesce(st->'channels', '{}');
+	natural_ch bigint := (st->>'natural_channel')::bigint;
+	claimed_ch bigint := coalesce(d.channel_id, (SELECT ag.channel_id FROM agent ag WHERE ag.project_id = d.project_id AND ag.agent_id = d.agent_id));
+	claimed_kind text := (SELECT c.kind FROM channel c WHERE c.project_id = d.project_id AND c.channel_id = claimed_ch);
+BEGIN
+	flags := '{}';
+	events := '[]';
+	IF w.owner_kind = 'natural' AND w.owner_from_first AND w.rule = 'first_touch_natural'
 	   AND (claimed_kind IS DISTINCT FROM 'natural' AND (d.channel_id IS NOT NULL OR d.agent_id IS NOT NULL)) THEN
 		flags := flags || 'flying_order'::text;
 	END IF;
 	IF d.agent_id IS NOT NULL THEN
-		IF NOT d.agent_id = ANY (agents_seen) THEN
+		IF NOT d.agent_id = ANY (w.agents_seen) THEN
 			flags := flags || 'hanging_order_suspect'::text;
-		ELSIF NOT fv_counted THEN
+		ELSIF NOT w.first_counted AND EXISTS (
 			-- a report of the claimed agent's channel filed after a natural first visit, not the one that won ownership
-			FOR k IN 1 .. coalesce(array_length(rp_ids, 1), 0) LOOP
-				IF rp_at[k] > fv_at AND rp_ids[k] IS DISTINCT FROM own_rep
-				   AND rp_ch[k] = (SELECT ag.channel_id FROM agent ag WHERE ag.project_id = p_project_id AND ag.agent_id = d.agent_id) THEN
-					flags := flags || 'hanging_order_suspect'::text;
-					EXIT;
-				END IF;
-			END LOOP;
+			SELECT 1 FROM jsonb_array_elements(p_reports) r
+			WHERE (r->>'filed_at')::timestamptz > w.first_visit_at AND (r->>'channel_id')::bigint = claimed_ch
+			  AND (r->>'report_id')::bigint IS DISTINCT FROM w.owner_report_id) THEN
+			flags := flags || 'hanging_order_suspect'::text;
 		END IF;
 	END IF;
-	IF own_kind = 'agency' AND rule <> 'protection_expired' AND claimed_kind IS NOT NULL AND claimed_kind <> 'natural'
-	   AND claimed_ch <> own_ch AND NOT 'protection_conflict' = ANY (flags) THEN
+	IF w.owner_kind = 'agency' AND w.rule <> 'protection_expired' AND claimed_kind IS NOT NULL AND claimed_kind <> 'natural'
+	   AND claimed_ch <> w.owner_channel_id AND NOT 'protection_conflict' = ANY (w.flags) THEN
 		flags := flags || 'protection_conflict'::text;
 	END IF;
-
-	-- abnormal cycle against the channel's earlier deals: outside the prediction interval
-	-- of sigma standard deviations around their mean (abnormal_cycle_bound)
-	IF fv_id IS NOT NULL THEN
-		cycle := round((extract(epoch FROM d.signed_at - fv_at) / 86400)::numeric, 3);
-		SELECT count(*), avg(at.cycle_days), stddev_samp(at.cycle_days) INTO n, mean, sd
-		FROM attribution at
-		WHERE at.project_id = p_project_id AND at.is_current AND at.entitled_channel_id = ent_ch
-		  AND at.deal_id <> d.deal_id AND at.cycle_days IS NOT NULL
-		  AND at.signed_at < d.signed_at AND at.signed_at >= d.signed_at - make_interval(days => win_days);
-		IF n >= min_deals AND n >= 2 AND sd > 0 THEN
-			bound := abnormal_cycle_bound(sigma, n) * sd;
-			IF abs(cycle - mean) > bound THEN
-				flags := flags || 'abnormal_cycle'::text;
-				timeline := timeline || jsonb_build_object('at', d.signed_at, 'event',
-					format('first visit to deal: %s days; %s mean %s days, standard deviation %s, over %s deals: outside mean +- %s days',
-					       round(cycle, 1), coalesce(chnames->>ent_ch::text, 'no channel'), round(mean::numeric, 1), round(sd::numeric, 1), n,
-					       round(bound::numeric, 1)));
-			END IF;
-		END IF;
+	-- a claim that differs from the entitlement: a dispute is certain
+	IF coalesce(claimed_ch, natural_ch) IS DISTINCT FROM p_entitled_channel_id
+	   OR (d.agent_id IS NOT NULL AND d.agent_id IS DISTINCT FROM p_entitled_agent_id) THEN
+		flags := flags || 'claim_mismatch'::text;
+		events := events || jsonb_build_object('at', d.signed_at, 'event',
+			format('the claim (%s, agent %s) differs from the entitlement (%s, agent %s)',
+			       coalesce(chnames->>coalesce(claimed_ch, natural_ch)::text, 'no channel'), coalesce(d.agent_id::text, '-'),
+			       coalesce(chnames->>p_entitled_channel_id::text, 'no channel'), coalesce(p_entitled_agent_id::text, '-')));
 	END IF;
+END
+$$;
 
-	-- seen earlier at another project of the same group: by ID card, or by face
-	IF pr.group_name IS NOT NULL AND fv_id IS NOT NULL THEN
-		SELECT coalesce(jsonb_agg(DISTINCT jsonb_build_object('project_id', o.project_id, 'person_id', o.person_id, 'by', o.by)), '[]')
-		INTO elsewhere
-		FROM (
-			SELECT i2.project_id, i2.person_id, 'id_card' AS by
-			FROM identity i
-			JOIN project q ON q.group_name = pr.group_name AND q.project_id <> p_project_id
-			JOIN identity i2 ON i2.project_id = q.project_id AND i2.id_card_hash = i.id_card_hash
-			JOIN person p2 ON p2.project_id = i2.project_id AND p2.person_id = i2.person_id
-			WHERE i.project_id = p_project_id AND i.person_id = ANY (buyers) AND i.id_card_hash IS NOT NULL
-			  AND p2.first_seen < fv_at
-			UNION ALL
-			-- by face: the buyers' unmasked exemplars against each sister gallery of the same
-			-- dimension, nearest neighbour by that gallery's index; no embedding leaves this query
-			SELECT q.project_id, n.person_id, 'face'
-			FROM project q
-			CROSS JOIN LATERAL gallery_nearest(q.project_id,
-				ARRAY(SELECT f.face FROM face f WHERE f.project_id = p_project_id AND f.person_id = ANY (buyers) AND NOT f.masked)) n
-			JOIN person p2 ON p2.project_id = q.project_id AND p2.person_id = n.person_id
-			WHERE q.group_name = pr.group_name AND q.project_id <> p_project_id AND q.dims = pr.dims
-			  AND n.distance <= thr AND p2.first_seen < fv_at) o;
-		IF jsonb_array_length(elsewhere) > 0 THEN
-			flags := flags || 'prior_visit_elsewhere'::text;
-			timeline := timeline || jsonb_build_object('at', fv_at, 'event',
-				format('the buyer was seen earlier at project %s of group %s',
-				       (SELECT string_agg(DISTINCT e->>'project_id', ', ') FROM jsonb_array_elements(elsewhere) e), pr.group_name));
-		END IF;
+-- the current owner-of-the-buyers decision for one deal (version and decided_at
+-- left to the caller), in its steps: the settings, the buyers (with the persons
+-- linked by identity hashes), the matching reports, the walk over the visits,
+-- the entitlement at signing, the flags of the claim, the cycle, sightings at
+-- sister projects and the recorded changes; then the evidence
+CREATE OR REPLACE FUNCTION decide_attribution(p_project_id bigint, p_deal_id bigint) RETURNS attribution
+	LANGUAGE plpgsql STABLE
+	SET search_path = firstsight, pg_catalog, pg_temp
+	AS $$
+DECLARE
+	d deal;
+	st jsonb;
+	tz text;
+	chnames jsonb;			-- channel_id -> name
+	buyers bigint[];
+	linked jsonb;
+	r record;
+	reports jsonb := '[]';
+	timeline jsonb := '[]';
+	w decision_walk;
+	rule text;
+	flags text[];
+	claim record;
+	elsewhere jsonb;
+	ent_ch bigint;
+	ent_agent bigint;
+	ent_cons bigint;
+	rate numeric;
+	a attribution;
+	cyc record;
+	chname text;
+BEGIN
+	SELECT * INTO d FROM deal WHERE project_id = p_project_id AND deal_id = p_deal_id;
+	IF d.deal_id IS NULL THEN
+		RAISE EXCEPTION USING ERRCODE = 'foreign_key_violation',
+			MESSAGE = format('deal %s of project %s does not exist', p_deal_id, p_project_id);
 	END IF;
+	st := decision_settings(p_project_id);
+	tz := st->>'time_zone';
+	chnames := coalesce(st->'channels', '{}');
+
+	SELECT b.buyers, b.linked INTO buyers, linked FROM decision_buyers(p_project_id, d.person_id || d.co_buyer_ids) b;
+	timeline := timeline || jsonb_build_object('at', d.signed_at, 'event',
+		format('deal %s signed by person %s, price %s; claimed channel %s, agent %s, consultant %s',
+		       d.deal_id, array_to_string(ARRAY(SELECT DISTINCT current_person(p_project_id, x) FROM unnest(d.person_id || d.co_buyer_ids) x ORDER BY 1), ', person '),
+		       d.price,
+		       CASE WHEN d.channel_id IS NULL THEN '-' ELSE coalesce(chnames->>d.channel_id::text, 'no channel') END, coalesce(d.agent_id::text, '-'),
+		       coalesce(d.consultant_id::text, '-')));
+	FOR r IN SELECT l.value AS e FROM jsonb_array_elements(linked) l LOOP
+		timeline := timeline || jsonb_build_object('at', d.signed_at, 'event',
+			format('person %s shares %s with person %s: the same buyer for this decision',
+			       r.e->>'person_id', CASE WHEN r.e->>'by' = 'id_card' THEN 'an ID card' ELSE 'a full phone number' END, r.e->>'with'));
+	END LOOP;
+
+	FOR r IN SELECT * FROM decision_reports(p_project_id, buyers, d.signed_at, (st->>'report_validity')::interval, tz) LOOP
+		reports := reports || jsonb_build_object('report_id', r.report_id, 'agent_id', r.agent_id,
+			'channel_id', r.channel_id, 'filed_at', r.filed_at, 'reported_at', r.claimed_at, 'expires_at', r.expires_at,
+			'masked', r.masked, 'verdict', r.verdict);
+		timeline := timeline || jsonb_build_object('at', r.filed_at, 'event',
+			format('report %s filed by agent %s (%s) on a %s phone, valid until %s%s%s%s',
+			       r.report_id, r.agent_id, coalesce(chnames->>r.channel_id::text, 'no channel'), CASE WHEN r.masked THEN 'masked' ELSE 'full' END,
+			       local_text(r.expires_at, tz),
+			       CASE WHEN r.verdict IS NOT NULL AND r.verdict <> 'accepted' THEN format('; verdict at filing: %s', r.verdict) ELSE '' END,
+			       CASE WHEN abs(extract(epoch FROM r.claimed_at - r.filed_at)) >= 60
+			            THEN format('; the agency claims it was made at %s', local_text(r.claimed_at, tz)) ELSE '' END,
+			       CASE WHEN r.filed_at > d.signed_at THEN '; filed after the deal was signed' ELSE '' END));
+	END LOOP;
+
+	w := decision_walk(p_project_id, buyers, d.signed_at, st, reports);
+	timeline := timeline || w.timeline;
+	flags := w.flags;
+
+	-- the entitlement at signing
+	rule := w.rule;
+	IF w.owner_kind IS NULL THEN
+		rule := 'no_recorded_visit';
+		ent_ch := (st->>'natural_channel')::bigint;
+	ELSIF w.owner_kind = 'agency' AND d.signed_at >= w.owner_until THEN
+		rule := 'protection_expired';
+		ent_ch := (st->>'natural_channel')::bigint;
+		timeline := timeline || jsonb_build_object('at', w.owner_until, 'event',
+			format('%s protection ended before the deal', coalesce(chnames->>w.owner_channel_id::text, 'no channel')));
+	ELSE
+		ent_ch := w.owner_channel_id;
+		ent_agent := w.owner_agent_id;
+	END IF;
+	w.rule := rule;
+	IF w.consultant_id IS NOT NULL AND d.signed_at < w.consultant_until THEN
+		ent_cons := w.consultant_id;
+		IF d.consultant_id IS NOT NULL AND d.consultant_id <> w.consultant_id THEN
+			flags := flags || 'consultant_conflict'::text;
+		END IF;
+	ELSE
+		ent_cons := coalesce(d.consultant_id, w.consultant_id);
+	END IF;
+	SELECT commission_rate INTO rate FROM channel WHERE project_id = p_project_id AND channel_id = ent_ch;
+
+	SELECT * INTO claim FROM decision_claim_flags(d, w, st, reports, ent_ch, ent_agent);
+	flags := flags || claim.flags;
+	timeline := timeline || claim.events;
 
 	chname := chnames->>ent_ch::text;
+	SELECT * INTO cyc FROM decision_cycle(p_project_id, d.deal_id, d.signed_at, w.first_visit_at, ent_ch, chname, st);
+	IF cyc.abnormal IS NOT NULL THEN
+		flags := flags || 'abnormal_cycle'::text;
+		timeline := timeline || jsonb_build_object('at', d.signed_at, 'event', cyc.abnormal);
+	END IF;
+
+	elsewhere := decision_elsewhere(p_project_id, buyers, w.first_visit_at, st);
+	IF jsonb_array_length(elsewhere) > 0 THEN
+		flags := flags || 'prior_visit_elsewhere'::text;
+		timeline := timeline || jsonb_build_object('at', w.first_visit_at, 'event',
+			format('the buyer was seen earlier at project %s of group %s',
+			       (SELECT string_agg(DISTINCT e->>'project_id', ', ') FROM jsonb_array_elements(elsewhere) e), st->>'group_name'));
+	END IF;
+
+	timeline := timeline || coalesce((SELECT jsonb_agg(c.e ORDER BY c.n)
+	                                  FROM decision_changes(p_project_id, d.deal_id, buyers, w.visit_ids, d.signed_at) WITH ORDINALITY c(e, n)), '[]');
+
 	a.project_id := p_project_id;
 	a.deal_id := d.deal_id;
 	a.entitled_channel_id := ent_ch;
@@ -366,48 +527,108 @@ BEGIN
 	a.rule := rule;
 	a.flags := ARRAY(SELECT DISTINCT f FROM unnest(flags) f ORDER BY f);
 	a.signed_at := d.signed_at;
-	a.first_visit_at := fv_at;
-	a.cycle_days := cycle;
+	a.first_visit_at := w.first_visit_at;
+	a.cycle_days := cyc.cycle;
 	timeline := timeline || jsonb_build_object('at', d.signed_at, 'event',
 		format('decision: %s, agent %s, consultant %s, commission %s, rule %s',
-		       chname, coalesce(ent_agent::text, '-'), coalesce(ent_cons::text, '-'),
-		       round(coalesce(rate, 0) * d.price, 2), rule));
+		       chname, coalesce(ent_agent::text, '-'), coalesce(ent_cons::text, '-'), a.commission, rule));
 	a.evidence := jsonb_build_object(
 		'buyers', to_jsonb(buyers),
-		'mode', mode,
+		'linked_by_identity', linked,
+		'mode', st->>'attribution_mode',
 		'time_zone', tz,
-		'first_sighting', CASE WHEN fv_id IS NULL THEN NULL
-		                       ELSE jsonb_build_object('at', fv_at, 'zone', fv_zone,
-		                                               'visit_id', fv_id, 'person_id', fv_person) END,
-		'visits', to_jsonb(visits),
-		'reports', to_jsonb(reports),
-		'protection_windows', to_jsonb(windows),
-		'consultant', CASE WHEN cons IS NULL THEN NULL ELSE jsonb_build_object('consultant_id', cons, 'until', cons_until) END,
+		'first_sighting', CASE WHEN w.first_visit_id IS NULL THEN NULL
+		                       ELSE jsonb_build_object('at', w.first_visit_at, 'zone', w.first_zone,
+		                                               'visit_id', w.first_visit_id, 'person_id', w.first_person_id) END,
+		'visits', w.visits,
+		'reports', reports,
+		'protection_windows', w.windows,
+		'consultant', CASE WHEN w.consultant_id IS NULL THEN NULL
+		                   ELSE jsonb_build_object('consultant_id', w.consultant_id, 'until', w.consultant_until) END,
 		'seen_elsewhere', elsewhere,
-		'timeline', to_jsonb(timeline));
+		'timeline', timeline);
 	RETURN a;
 END
 $$;
 
--- decide a deal and store the decision as a new version; returns the version
-CREATE OR REPLACE FUNCTION attribute_deal(p_project_id bigint, p_deal_id bigint, p_reason text DEFAULT 'deal inserted') RETURNS integer
+-- a re-decision of a decided deal: late_change when it changes the entitled
+-- channel, agent or commission (kept on later versions), with who made the
+-- change that caused it, in the evidence and the timeline
+CREATE OR REPLACE FUNCTION with_late_change(a attribution, prev attribution, p_reason text) RETURNS attribution
+	LANGUAGE plpgsql STABLE
+	SET search_path = firstsight, pg_catalog, pg_temp
+	AS $$
+DECLARE
+	changes jsonb := coalesce(prev.evidence->'late_changes', '[]');
+	c jsonb;
+BEGIN
+	IF prev.version IS NULL THEN
+		RETURN a;
+	END IF;
+	IF (a.entitled_channel_id, a.entitled_agent_id, a.commission)
+	   IS DISTINCT FROM (prev.entitled_channel_id, prev.entitled_agent_id, prev.commission) THEN
+		changes := changes || jsonb_build_object('at', statement_timestamp(), 'reason', p_reason,
+			'by', session_user, 'application', nullif(current_setting('application_name'), ''),
+			'actor', nullif(current_setting('firstsight.actor', true), ''),
+			'from_version', prev.version,
+			'from', jsonb_build_object('channel_id', prev.entitled_channel_id, 'agent_id', prev.entitled_agent_id, 'commission', prev.commission),
+			'to', jsonb_build_object('channel_id', a.entitled_channel_id, 'agent_id', a.entitled_agent_id, 'commission', a.commission));
+	END IF;
+	IF jsonb_array_length(changes) = 0 THEN
+		RETURN a;
+	END IF;
+	a.flags := ARRAY(SELECT DISTINCT f FROM unnest(a.flags || 'late_change'::text) f ORDER BY f);
+	a.evidence := jsonb_set(a.evidence, '{late_changes}', changes);
+	FOR c IN SELECT * FROM jsonb_array_elements(changes) LOOP
+		a.evidence := jsonb_set(a.evidence, '{timeline}', (a.evidence->'timeline') || jsonb_build_object('at', c->'at', 'event',
+			format('late change (%s) by %s after version %s: %s, agent %s, commission %s -> %s, agent %s, commission %s',
+			       c->>'reason', change_who((c->>'by')::name, c->>'application', c->>'actor'), c->>'from_version',
+			       channel_label(a.project_id, (c->'from'->>'channel_id')::bigint), coalesce(c->'from'->>'agent_id', '-'), c->'from'->>'commission',
+			       channel_label(a.project_id, (c->'to'->>'channel_id')::bigint), coalesce(c->'to'->>'agent_id', '-'), c->'to'->>'commission')));
+	END LOOP;
+	RETURN a;
+END
+$$;
+
+-- decide a deal again and store the decision as a new version when it
+-- differs from the current one (always when p_always); nothing is overwritten
+CREATE OR REPLACE FUNCTION store_decision(p_project_id bigint, p_deal_id bigint, p_reason text, p_always boolean,
+                                          OUT version integer, OUT changed boolean,
+                                          OUT entitled_channel_id bigint, OUT previous_channel_id bigint)
 	LANGUAGE plpgsql
 	SET search_path = firstsight, pg_catalog, pg_temp
 	AS $$
 DECLARE
-	a attribution := decide_attribution(p_project_id, p_deal_id);
 	prev attribution;
+	a attribution;
 	payload jsonb;
 BEGIN
-	SELECT * INTO prev FROM attribution
-	WHERE project_id = p_project_id AND deal_id = p_deal_id AND is_current FOR UPDATE;
+	SELECT * INTO prev FROM attribution t
+	WHERE t.project_id = p_project_id AND t.deal_id = p_deal_id AND t.is_current FOR UPDATE;
+	a := with_late_change(decide_attribution(p_project_id, p_deal_id), prev, p_reason);
+	entitled_channel_id := a.entitled_channel_id;
+	previous_channel_id := prev.entitled_channel_id;
+	changed := prev.version IS NULL
+		OR (a.entitled_channel_id, a.entitled_agent_id, a.entitled_consultant_id, a.commission, a.rule, a.flags)
+		   IS DISTINCT FROM (prev.entitled_channel_id, prev.entitled_agent_id, prev.entitled_consultant_id, prev.commission, prev.rule, prev.flags)
+		OR a.evidence - 'timeline' IS DISTINCT FROM prev.evidence - 'timeline';
+	IF NOT changed AND NOT p_always THEN
+		version := prev.version;
+		RETURN;
+	END IF;
 	a.version := coalesce(prev.version, 0) + 1;
 	a.decided_at := clock_timestamp();
 	a.is_current := true;
 	a.reason := p_reason;
-	UPDATE attribution SET is_current = false
-	WHERE project_id = p_project_id AND deal_id = p_deal_id AND is_current;
+	UPDATE attribution t SET is_current = false
+	WHERE t.project_id = p_project_id AND t.deal_id = p_deal_id AND t.is_current;
 	INSERT INTO attribution SELECT a.*;
+	-- sightings at sister projects are facts from now on (faces there may expire)
+	INSERT INTO sighting_elsewhere (project_id, person_id, other_project_id, other_person_id, found_by, other_first_seen)
+	SELECT p_project_id, (e->>'buyer')::bigint, (e->>'project_id')::bigint, (e->>'person_id')::bigint, e->>'by', (e->>'first_seen')::timestamptz
+	FROM jsonb_array_elements(a.evidence->'seen_elsewhere') e
+	ON CONFLICT DO NOTHING;
+	version := a.version;
 	payload := jsonb_build_object('project_id', p_project_id, 'deal_id', p_deal_id, 'version', a.version,
 		'channel_id', a.entitled_channel_id, 'agent_id', a.entitled_agent_id,
 		'consultant_id', a.entitled_consultant_id, 'commission', a.commission, 'rule', a.rule, 'flags', to_jsonb(a.flags),
@@ -416,10 +637,54 @@ BEGIN
 	IF cardinality(a.flags) > 0 THEN
 		PERFORM attribution_emit(p_project_id, 'deal.flagged', p_deal_id::text, payload);
 	END IF;
-	RETURN a.version;
 END
 $$;
+
+-- decide a deal and store the decision as a new version; returns the version
+CREATE OR REPLACE FUNCTION attribute_deal(p_project_id bigint, p_deal_id bigint, p_reason text DEFAULT 'deal inserted') RETURNS integer
+	LANGUAGE sql
+	SET search_path = firstsight, pg_catalog, pg_temp
+	AS $$ SELECT (store_decision(p_project_id, p_deal_id, p_reason, true)).version $$;
 COMMENT ON FUNCTION attribute_deal(bigint, bigint, text) IS 'decide a deal''s attribution and store it as a new version';
+
+-- decide again the decided deals naming some persons (as buyer or co-buyer,
+-- merged persons followed); a changed decision becomes a new version
+CREATE OR REPLACE FUNCTION redecide_deals(p_project_id bigint, p_person_ids bigint[], p_reason text) RETURNS integer
+	LANGUAGE plpgsql
+	SET search_path = firstsight, pg_catalog, pg_temp
+	AS $$
+DECLARE
+	persons bigint[];
+	dl bigint;
+	n integer := 0;
+BEGIN
+	-- the persons now, and every person merged into one of them
+	SELECT array_agg(DISTINCT cp) INTO persons
+	FROM (SELECT current_person(p_project_id, x) AS cp FROM unnest(p_person_ids) x) s WHERE cp IS NOT NULL;
+	IF persons IS NULL THEN
+		RETURN 0;
+	END IF;
+	persons := persons || ARRAY(SELECT p.person_id FROM person p
+	                            WHERE p.project_id = p_project_id AND p.merged_into IS NOT NULL
+	                              AND current_person(p_project_id, p.person_id) = ANY (persons));
+	FOR dl IN SELECT x.deal_id FROM deal x
+	          WHERE x.project_id = p_project_id AND (x.person_id = ANY (persons) OR x.co_buyer_ids && persons)
+	            AND EXISTS (SELECT 1 FROM attribution t WHERE t.project_id = x.project_id AND t.deal_id = x.deal_id)
+	          ORDER BY x.signed_at, x.deal_id LOOP
+		IF (store_decision(p_project_id, dl, p_reason, false)).changed THEN
+			n := n + 1;
+		END IF;
+	END LOOP;
+	RETURN n;
+END
+$$;
+COMMENT ON FUNCTION redecide_deals(bigint, bigint[], text) IS
+	'decide again the decided deals naming some persons after a change; a changed decision becomes a new version (late_change when money moves)';
+
+-- a correction (merge, split) is under way: the per-row re-decisions wait for its end
+-- (firstsight.correction, settable by the extension's own functions only; src/domain/history.c)
+CREATE OR REPLACE FUNCTION in_correction() RETURNS boolean
+	AS 'MODULE_PATHNAME', 'fs_in_correction' LANGUAGE C VOLATILE;
 
 CREATE OR REPLACE FUNCTION deal_attribute() RETURNS trigger
 	LANGUAGE plpgsql
@@ -432,6 +697,23 @@ END
 $$;
 CREATE OR REPLACE TRIGGER deal_attribute AFTER INSERT ON deal FOR EACH ROW EXECUTE FUNCTION deal_attribute();
 
+-- a deal's price, claim, buyers or signing time changed: decide it again
+CREATE OR REPLACE FUNCTION deal_redecide() RETURNS trigger
+	LANGUAGE plpgsql
+	SET search_path = firstsight, pg_catalog, pg_temp
+	AS $$
+BEGIN
+	IF NOT in_correction() THEN
+		PERFORM store_decision(NEW.project_id, NEW.deal_id, 'deal updated', false);
+	END IF;
+	RETURN NULL;
+END
+$$;
+CREATE OR REPLACE TRIGGER deal_redecide AFTER UPDATE ON deal FOR EACH ROW
+	WHEN ((OLD.price, OLD.channel_id, OLD.agent_id, OLD.consultant_id, OLD.person_id, OLD.co_buyer_ids, OLD.signed_at)
+	      IS DISTINCT FROM (NEW.price, NEW.channel_id, NEW.agent_id, NEW.consultant_id, NEW.person_id, NEW.co_buyer_ids, NEW.signed_at))
+	EXECUTE FUNCTION deal_redecide();
+
 -- decide again every deal signed in [from_ts, to_ts); new versions only where the decision changed
 CREATE OR REPLACE FUNCTION reattribute(project_id bigint, from_ts timestamptz, to_ts timestamptz)
 	RETURNS TABLE (deal_id bigint, version integer, entitled_channel_id bigint, previous_channel_id bigint, changed boolean)
@@ -441,8 +723,7 @@ CREATE OR REPLACE FUNCTION reattribute(project_id bigint, from_ts timestamptz, t
 DECLARE
 	pid bigint := reattribute.project_id;
 	dl record;
-	a attribution;
-	cur attribution;
+	s record;
 	tz text := (SELECT p.time_zone FROM project p WHERE p.project_id = reattribute.project_id);
 BEGIN
 	IF NOT EXISTS (SELECT 1 FROM project p WHERE p.project_id = pid) THEN
@@ -451,20 +732,12 @@ BEGIN
 	END IF;
 	FOR dl IN SELECT x.deal_id FROM deal x WHERE x.project_id = pid AND x.signed_at >= from_ts AND x.signed_at < to_ts
 	          ORDER BY x.signed_at, x.deal_id LOOP
-		SELECT * INTO cur FROM attribution t WHERE t.project_id = pid AND t.deal_id = dl.deal_id AND t.is_current;
-		a := decide_attribution(pid, dl.deal_id);
+		s := store_decision(pid, dl.deal_id, format('reattribute %s to %s', local_text(from_ts, tz), local_text(to_ts, tz)), false);
 		deal_id := dl.deal_id;
-		previous_channel_id := cur.entitled_channel_id;
-		changed := cur.version IS NULL
-			OR (a.entitled_channel_id, a.entitled_agent_id, a.entitled_consultant_id, a.commission, a.rule, a.flags)
-			   IS DISTINCT FROM (cur.entitled_channel_id, cur.entitled_agent_id, cur.entitled_consultant_id, cur.commission, cur.rule, cur.flags)
-			OR a.evidence - 'timeline' IS DISTINCT FROM cur.evidence - 'timeline';
-		IF changed THEN
-			version := attribute_deal(pid, dl.deal_id, format('reattribute %s to %s', local_text(from_ts, tz), local_text(to_ts, tz)));
-		ELSE
-			version := cur.version;
-		END IF;
-		entitled_channel_id := a.entitled_channel_id;
+		version := s.version;
+		entitled_channel_id := s.entitled_channel_id;
+		previous_channel_id := s.previous_channel_id;
+		changed := s.changed;
 		RETURN NEXT;
 	END LOOP;
 END

@@ -118,6 +118,7 @@ CREATE OR REPLACE FUNCTION refresh_expiry(p_project_id bigint, p_person_id bigin
 	AS $$
 DECLARE
 	t retention_terms := retention_terms(p_project_id, p_person_id);
+	hold timestamptz;
 BEGIN
 	IF t IS NULL THEN
 		RETURN;
@@ -129,9 +130,15 @@ BEGIN
 	  AND (c.face IS NOT NULL OR c.photo IS NOT NULL)
 	  AND (c.expires_at IS DISTINCT FROM CASE WHEN c.face IS NOT NULL THEN expiry(t, c.captured_at) END
 	       OR c.photo_expires_at IS DISTINCT FROM CASE WHEN c.photo IS NOT NULL THEN photo_expiry(t, c.captured_at) END);
-	UPDATE face f SET expires_at = expiry(t, f.captured_at)
+	-- the unmasked exemplar is held while an ownership or protection window is open
+	hold := CASE WHEN NOT t.end_of_day THEN exemplar_hold_until(p_project_id, p_person_id) END;
+	UPDATE face f
+	SET expires_at = CASE WHEN f.kind = 'unmasked' AND hold > expiry(t, f.captured_at) THEN hold ELSE expiry(t, f.captured_at) END,
+	    held_until = CASE WHEN f.kind = 'unmasked' AND hold > expiry(t, f.captured_at) THEN hold END
 	WHERE f.project_id = p_project_id AND f.person_id = p_person_id
-	  AND f.expires_at IS DISTINCT FROM expiry(t, f.captured_at);
+	  AND (f.expires_at, f.held_until) IS DISTINCT FROM
+	      (CASE WHEN f.kind = 'unmasked' AND hold > expiry(t, f.captured_at) THEN hold ELSE expiry(t, f.captured_at) END,
+	       CASE WHEN f.kind = 'unmasked' AND hold > expiry(t, f.captured_at) THEN hold END);
 	-- ingestion has set it already (most calls): then no UPDATE statement at
 	-- all, whose statement triggers on person (rollups) would run for nothing
 	PERFORM 1 FROM person p
@@ -163,20 +170,62 @@ BEGIN
 END
 $$;
 
--- gallery rows get their expiry as they are written (ingestion, rebuild_gallery)
+-- until when a person's unmasked gallery exemplar is held for attribution
+-- (exemplar_hold = window): the end of the longest ownership or protection
+-- window counted from the local day of their last visit; NULL: no hold (and
+-- none for categories of their own, such as staff: no window depends on them)
+CREATE OR REPLACE FUNCTION exemplar_hold_until(p_project_id bigint, p_person_id bigint) RETURNS timestamptz
+	LANGUAGE plpgsql STABLE
+	SET search_path = firstsight, pg_catalog, pg_temp
+	AS $$
+DECLARE
+	held timestamptz;
+BEGIN
+	-- one query with a cached plan: it runs as a person's exemplar or retention clock moves
+	SELECT ((((p.last_seen AT TIME ZONE pr.time_zone)::date
+	          + greatest(coalesce(ns.value, nd.default_value)::integer,
+	                     coalesce((SELECT max(c.protection_days) FROM channel c
+	                               WHERE c.project_id = p.project_id AND c.kind <> 'natural'), 0)))::timestamp)
+	        AT TIME ZONE pr.time_zone)
+	INTO held
+	FROM person p
+	JOIN project pr ON pr.project_id = p.project_id
+	JOIN setting_definition hd ON hd.setting = 'exemplar_hold'
+	LEFT JOIN project_setting hs ON hs.project_id = p.project_id AND hs.setting = 'exemplar_hold'
+	JOIN setting_definition nd ON nd.setting = 'natural_ownership_days'
+	LEFT JOIN project_setting ns ON ns.project_id = p.project_id AND ns.setting = 'natural_ownership_days'
+	WHERE p.project_id = p_project_id AND p.person_id = p_person_id
+	  AND p.category IN ('visitor', 'consented', 'buyer')
+	  AND coalesce(hs.value, hd.default_value) = 'window';
+	RETURN held;
+END
+$$;
+
+-- gallery rows get their expiry as they are written (ingestion, rebuild_gallery);
+-- the unmasked exemplar is held while an ownership or protection window is open
+-- (not for an unconsented face in consent mode, kept to the end of its day)
 CREATE OR REPLACE FUNCTION face_expiry() RETURNS trigger
 	LANGUAGE plpgsql SECURITY DEFINER
 	SET search_path = firstsight, pg_catalog, pg_temp
 	AS $$
 DECLARE
 	t retention_terms := retention_terms(NEW.project_id, NEW.person_id);
+	hold timestamptz;
 BEGIN
 	-- expiry(t, captured_at), spelt out: a SQL function call per row costs more than the rest
+	NEW.held_until := NULL;
 	IF t.end_of_day THEN
 		NEW.expires_at := least((date_trunc('day', NEW.captured_at AT TIME ZONE t.time_zone) + interval '1 day') AT TIME ZONE t.time_zone,
 		                        t.until);
 	ELSE
 		NEW.expires_at := t.until;
+		IF NEW.kind = 'unmasked' THEN
+			hold := exemplar_hold_until(NEW.project_id, NEW.person_id);
+			IF hold > NEW.expires_at THEN
+				NEW.expires_at := hold;
+				NEW.held_until := hold;
+			END IF;
+		END IF;
 	END IF;
 	RETURN NEW;
 END
@@ -329,10 +378,10 @@ CREATE OR REPLACE FUNCTION retention_setting_changed() RETURNS trigger
 	AS $$
 BEGIN
 	IF TG_OP = 'DELETE' THEN
-		IF OLD.setting IN ('consent_mode', 'photo_retention') THEN
+		IF OLD.setting IN ('consent_mode', 'photo_retention', 'exemplar_hold', 'natural_ownership_days') THEN
 			PERFORM refresh_project_expiry(OLD.project_id);
 		END IF;
-	ELSIF NEW.setting IN ('consent_mode', 'photo_retention') THEN
+	ELSIF NEW.setting IN ('consent_mode', 'photo_retention', 'exemplar_hold', 'natural_ownership_days') THEN
 		PERFORM refresh_project_expiry(NEW.project_id);
 	END IF;
 	RETURN NULL;
@@ -755,3 +804,61 @@ CREATE OR REPLACE FUNCTION scrub_biometrics()
 REVOKE ALL ON FUNCTION scrub_biometrics() FROM PUBLIC;
 COMMENT ON FUNCTION scrub_biometrics() IS
 	'zero the free space of capture and the gallery (heap, TOAST, indexes), where erased embeddings and photos were; WAL-logged';
+
+
+-- what a project's retention settings do to attribution, when they erase faces
+-- the ownership or protection windows still depend on; NULL: consistent
+CREATE OR REPLACE FUNCTION retention_window_warning(p_project_id bigint) RETURNS text
+	LANGUAGE plpgsql STABLE
+	SET search_path = firstsight, pg_catalog, pg_temp
+	AS $$
+DECLARE
+	win integer;
+	shortest interval;
+BEGIN
+	win := greatest(project_setting_value(p_project_id, 'natural_ownership_days')::integer,
+	                coalesce((SELECT max(c.protection_days) FROM channel c WHERE c.project_id = p_project_id AND c.kind <> 'natural'), 0));
+	IF project_setting_value(p_project_id, 'consent_mode') = 'consent' THEN
+		RETURN format('with consent_mode consent, faces of visitors who have not consented are kept to the end of the day and no exemplar is held, '
+		              'though ownership and protection windows last up to %s days; a visitor returning later without a bound phone or ID card '
+		              'becomes a new person, and an agency that brings them is paid for a customer who came on their own', win);
+	END IF;
+	SELECT min(r.keep) INTO shortest FROM retention_policy r WHERE r.project_id = p_project_id AND r.category IN ('visitor', 'consented');
+	IF project_setting_value(p_project_id, 'exemplar_hold') = 'off' AND shortest < make_interval(days => win) THEN
+		RETURN format('with exemplar_hold off, faces are kept %s, shorter than the %s-day ownership and protection windows; '
+		              'a visitor returning after that without a bound phone or ID card becomes a new person, and an agency that '
+		              'brings them is paid for a customer who came on their own; keep faces at least %s days or set exemplar_hold to window',
+		              shortest, win, win);
+	END IF;
+	RETURN NULL;
+END
+$$;
+
+-- warn as a setting, a retention period or a channel's protection makes the combination unsound
+CREATE OR REPLACE FUNCTION retention_window_check() RETURNS trigger
+	LANGUAGE plpgsql
+	SET search_path = firstsight, pg_catalog, pg_temp
+	AS $$
+DECLARE
+	w text := retention_window_warning(NEW.project_id);
+BEGIN
+	IF w IS NOT NULL THEN
+		RAISE WARNING USING MESSAGE = format('retention of project "%s" is shorter than its attribution windows',
+		                                     (SELECT p.name FROM project p WHERE p.project_id = NEW.project_id)),
+			DETAIL = upper(left(w, 1)) || substr(w, 2) || '.',
+			HINT = 'docs/privacy.md, "Retention and attribution", gives the minimum face retention that keeps attribution sound.';
+	END IF;
+	RETURN NULL;
+END
+$$;
+CREATE OR REPLACE TRIGGER retention_window_setting AFTER INSERT OR UPDATE ON project_setting
+	FOR EACH ROW WHEN (NEW.setting IN ('consent_mode', 'exemplar_hold', 'natural_ownership_days'))
+	EXECUTE FUNCTION retention_window_check();
+CREATE OR REPLACE TRIGGER retention_window_policy AFTER UPDATE ON retention_policy
+	FOR EACH ROW EXECUTE FUNCTION retention_window_check();
+CREATE OR REPLACE TRIGGER retention_window_channel AFTER UPDATE OF protection_days ON channel
+	FOR EACH ROW EXECUTE FUNCTION retention_window_check();
+
+-- retention periods are settings: their changes are kept in the history (change_log)
+CREATE OR REPLACE TRIGGER retention_history AFTER INSERT OR UPDATE OR DELETE ON retention_policy FOR EACH ROW
+	EXECUTE FUNCTION history('setting', 'category');

@@ -163,7 +163,7 @@ DECLARE
 	r text;
 	t text;
 	f regprocedure;
-	scoped text[] := ARRAY['project', 'camera', 'consultant', 'channel', 'agent', 'person', 'visit', 'deal', 'attribution'];
+	scoped text[] := ARRAY['project', 'camera', 'consultant', 'channel', 'agent', 'person', 'visit', 'deal', 'attribution', 'change_log'];
 	views text[] := ARRAY['daily_traffic', 'channel_share', 'conversion_funnel', 'flagged_deals', 'commission_ledger',
 	                      'consultant_board', 'protection_expiring', 'project_settings'];
 BEGIN

@@ -56,5 +56,15 @@ SELECT 'operator persons', NULL, o.operator, NULL, NULL,
             THEN format('%s persons with biometric data: at or over the filing threshold of %s; file with the regulator', o.persons, o.threshold)
             WHEN o.persons >= o.threshold * 0.9
             THEN format('%s persons with biometric data: within 10%% of the filing threshold of %s', o.persons, o.threshold) END
-FROM operators o;
-COMMENT ON VIEW compliance IS 'biometric rows by project, category and age with overdue expirations; erasure requests and their duration; persons with biometric data per operator against the filing threshold';
+FROM operators o
+UNION ALL
+SELECT 'attribution hold', pr.project_id, coalesce(pr.group_name, pr.name), NULL, NULL,
+       NULL, NULL, h.held, NULL, h.persons, NULL, NULL, NULL,
+       coalesce(retention_window_warning(pr.project_id),
+                format('%s gallery exemplar%s kept past retention while an ownership or protection window is open (purpose: attribution)',
+                       h.held, CASE WHEN h.held = 1 THEN '' ELSE 's' END))
+FROM project pr
+LEFT JOIN LATERAL (SELECT count(*) AS held, count(DISTINCT f.person_id) AS persons FROM face f
+                   WHERE f.project_id = pr.project_id AND f.held_until > now()) h ON true
+WHERE h.held > 0 OR retention_window_warning(pr.project_id) IS NOT NULL;
+COMMENT ON VIEW compliance IS 'biometric rows by project, category and age with overdue expirations; erasure requests and their duration; persons with biometric data per operator against the filing threshold; gallery exemplars held for attribution windows and retention settings that erase faces those windows need';

@@ -1,0 +1,335 @@
+-- Attribution that holds up in a dispute.  Every change to receptions,
+-- reports, bindings, deals, persons (merge, split) and settings is kept in
+-- change_log (append-only; who: session_user, application_name and the
+-- optional firstsight.actor setting; when; old; new).  A change that can
+-- move money on a decided deal decides it again (redecide_deals; a new
+-- version flagged late_change when the entitled channel, agent or commission
+-- changes).  Reports are dated by the database and get a verdict at filing.
+-- Rows applied under session_replication_role = replica (restore, logical
+-- replication) fire none of these triggers: they are ordinary triggers.
+
+COMMENT ON TABLE change_log IS 'append-only history of changes to receptions, reports, bindings, deals, persons and settings: who, when, old, new';
+COMMENT ON COLUMN change_log.changed_by IS 'session_user of the change';
+COMMENT ON COLUMN change_log.application IS 'application_name of the session';
+COMMENT ON COLUMN change_log.actor IS 'the firstsight.actor setting the sales app sets per request (apps often share one login)';
+COMMENT ON TABLE person_distinct IS 'pairs of persons a manager split apart: automatic merging and identity linking never join them';
+COMMENT ON TABLE sighting_elsewhere IS 'buyers seen earlier at a sister project, kept when a decision found them (faces there may expire)';
+COMMENT ON COLUMN report.created_at IS 'when the database received the report (filed_at): the time every rule uses';
+COMMENT ON COLUMN report.reported_at IS 'the time the caller claims; stored and shown, never trusted';
+COMMENT ON COLUMN report.verdict IS 'the verdict at filing: accepted, protected (another channel holds the customer) or visited (the customer already came)';
+COMMENT ON COLUMN report.verdict_until IS 'protected: until when another channel holds the customer';
+COMMENT ON COLUMN face.held_until IS 'kept past retention until then: an ownership or protection window depends on recognising the person (exemplar_hold)';
+
+-- a row as history keeps it: keyed identity hashes are left out (their kinds stay)
+CREATE OR REPLACE FUNCTION change_row(r jsonb) RETURNS jsonb
+	LANGUAGE sql IMMUTABLE PARALLEL SAFE
+	AS $$
+	SELECT (r - 'phone_hash' - 'phone_masked_hash' - 'id_card_hash')
+	       || CASE WHEN r ? 'phone_masked_hash'
+	               THEN jsonb_build_object('hashes', to_jsonb(ARRAY(SELECT k FROM unnest(ARRAY['id_card_hash', 'phone_hash', 'phone_masked_hash']) k
+	                                                                  WHERE r->>k IS NOT NULL)))
+	               ELSE '{}' END
+	$$;
+
+-- write one history entry
+CREATE OR REPLACE FUNCTION record_change(p_project_id bigint, p_subject text, p_subject_id text, p_action text, p_old jsonb, p_new jsonb)
+	RETURNS void
+	LANGUAGE sql
+	SET search_path = firstsight, pg_catalog, pg_temp
+	AS $$
+	INSERT INTO change_log (project_id, subject, subject_id, action, old, new)
+	VALUES (p_project_id, p_subject, p_subject_id, p_action, change_row(p_old), change_row(p_new))
+	$$;
+
+-- history entries are stamped by the database, whatever the inserter says
+CREATE OR REPLACE FUNCTION change_log_stamp() RETURNS trigger
+	LANGUAGE plpgsql
+	SET search_path = firstsight, pg_catalog, pg_temp
+	AS $$
+BEGIN
+	NEW.changed_at := statement_timestamp();
+	NEW.changed_by := session_user;
+	NEW.application := nullif(current_setting('application_name'), '');
+	NEW.actor := nullif(current_setting('firstsight.actor', true), '');
+	RETURN NEW;
+END
+$$;
+CREATE OR REPLACE TRIGGER change_log_stamp BEFORE INSERT ON change_log FOR EACH ROW EXECUTE FUNCTION change_log_stamp();
+
+-- history is append-only
+CREATE OR REPLACE FUNCTION change_log_guard() RETURNS trigger
+	LANGUAGE plpgsql
+	SET search_path = firstsight, pg_catalog, pg_temp
+	AS $$
+BEGIN
+	RAISE EXCEPTION USING ERRCODE = 'insufficient_privilege',
+		MESSAGE = 'change_log is append-only',
+		DETAIL = format('%s on the history of changes is refused.', TG_OP),
+		HINT = 'The history is the evidence of a dispute; a correction is a new change, recorded in its turn.';
+END
+$$;
+CREATE OR REPLACE TRIGGER change_log_guard BEFORE UPDATE OR DELETE ON change_log
+	FOR EACH ROW EXECUTE FUNCTION change_log_guard();
+CREATE OR REPLACE TRIGGER change_log_truncate BEFORE TRUNCATE ON change_log
+	FOR EACH STATEMENT EXECUTE FUNCTION change_log_guard();
+
+-- history of rows of the tables the rules read; TG_ARGV: subject, key column
+CREATE OR REPLACE FUNCTION history() RETURNS trigger
+	LANGUAGE plpgsql
+	SET search_path = firstsight, pg_catalog, pg_temp
+	AS $$
+DECLARE
+	o jsonb := CASE WHEN TG_OP <> 'INSERT' THEN to_jsonb(OLD) END;
+	n jsonb := CASE WHEN TG_OP <> 'DELETE' THEN to_jsonb(NEW) END;
+BEGIN
+	IF TG_ARGV[0] = 'reception' THEN
+		-- a visit's reception: only the columns receive() sets
+		o := jsonb_build_object('project_id', o->'project_id', 'visit_id', o->'visit_id', 'consultant_id', o->'consultant_id', 'agent_id', o->'agent_id', 'received_at', o->'received_at', 'person_id', o->'person_id');
+		n := jsonb_build_object('project_id', n->'project_id', 'visit_id', n->'visit_id', 'consultant_id', n->'consultant_id', 'agent_id', n->'agent_id', 'received_at', n->'received_at', 'person_id', n->'person_id');
+	END IF;
+	IF o = n THEN
+		RETURN NULL;		-- an update that changed nothing
+	END IF;
+	PERFORM record_change((coalesce(n, o)->>'project_id')::bigint, TG_ARGV[0], coalesce(n, o)->>TG_ARGV[1], lower(TG_OP), o, n);
+	RETURN NULL;
+END
+$$;
+CREATE OR REPLACE TRIGGER reception_history AFTER UPDATE OF consultant_id, agent_id ON visit FOR EACH ROW
+	WHEN (OLD.consultant_id IS DISTINCT FROM NEW.consultant_id OR OLD.agent_id IS DISTINCT FROM NEW.agent_id)
+	EXECUTE FUNCTION history('reception', 'visit_id');
+CREATE OR REPLACE TRIGGER report_history AFTER INSERT OR UPDATE OR DELETE ON report FOR EACH ROW
+	EXECUTE FUNCTION history('report', 'report_id');
+CREATE OR REPLACE TRIGGER binding_history AFTER INSERT OR UPDATE OR DELETE ON identity FOR EACH ROW
+	EXECUTE FUNCTION history('binding', 'identity_id');
+CREATE OR REPLACE TRIGGER deal_history AFTER INSERT OR UPDATE OR DELETE ON deal FOR EACH ROW
+	EXECUTE FUNCTION history('deal', 'deal_id');
+CREATE OR REPLACE TRIGGER setting_history AFTER INSERT OR UPDATE OR DELETE ON project_setting FOR EACH ROW
+	EXECUTE FUNCTION history('setting', 'setting');
+CREATE OR REPLACE TRIGGER channel_history AFTER UPDATE OR DELETE ON channel FOR EACH ROW
+	EXECUTE FUNCTION history('setting', 'channel_id');
+
+-- a late reception, binding or report change: decide the person's decided deals again
+CREATE OR REPLACE FUNCTION redecide_on_change() RETURNS trigger
+	LANGUAGE plpgsql
+	SET search_path = firstsight, pg_catalog, pg_temp
+	AS $$
+DECLARE
+	persons bigint[];
+	o jsonb := CASE WHEN TG_OP <> 'INSERT' THEN to_jsonb(OLD) END;
+	n jsonb := CASE WHEN TG_OP <> 'DELETE' THEN to_jsonb(NEW) END;
+	pid bigint := (coalesce(n, o)->>'project_id')::bigint;
+BEGIN
+	IF in_correction() THEN
+		RETURN NULL;
+	END IF;
+	IF TG_TABLE_NAME = 'report' THEN
+		-- the persons bound to the phone the report names
+		persons := ARRAY(SELECT i.person_id FROM identity i
+		                 WHERE i.project_id = pid
+		                   AND (i.phone_hash IN ((o->>'phone_hash')::bytea, (n->>'phone_hash')::bytea)
+		                        OR i.phone_masked_hash IN ((o->>'phone_masked_hash')::bytea, (n->>'phone_masked_hash')::bytea)));
+	ELSE
+		persons := ARRAY[(o->>'person_id')::bigint, (n->>'person_id')::bigint];
+	END IF;
+	PERFORM redecide_deals(pid, persons, format('%s %s changed', CASE TG_TABLE_NAME WHEN 'visit' THEN 'reception of visit'
+	                                                                   WHEN 'identity' THEN 'binding' ELSE TG_TABLE_NAME END,
+	                                           coalesce(n, o)->>TG_ARGV[0]));
+	RETURN NULL;
+END
+$$;
+CREATE OR REPLACE TRIGGER reception_redecide AFTER UPDATE OF consultant_id, agent_id ON visit FOR EACH ROW
+	WHEN (OLD.consultant_id IS DISTINCT FROM NEW.consultant_id OR OLD.agent_id IS DISTINCT FROM NEW.agent_id)
+	EXECUTE FUNCTION redecide_on_change('visit_id');
+CREATE OR REPLACE TRIGGER binding_redecide AFTER INSERT OR UPDATE OR DELETE ON identity FOR EACH ROW
+	EXECUTE FUNCTION redecide_on_change('identity_id');
+CREATE OR REPLACE TRIGGER report_redecide AFTER UPDATE OR DELETE ON report FOR EACH ROW
+	EXECUTE FUNCTION redecide_on_change('report_id');
+
+-- a report is dated by the database: created_at is the filing time, kept on update
+CREATE OR REPLACE FUNCTION report_filed_at() RETURNS trigger
+	LANGUAGE plpgsql
+	SET search_path = firstsight, pg_catalog, pg_temp
+	AS $$
+BEGIN
+	IF TG_OP = 'INSERT' THEN
+		NEW.created_at := now();
+	ELSE
+		NEW.created_at := OLD.created_at;
+	END IF;
+	RETURN NEW;
+END
+$$;
+CREATE OR REPLACE TRIGGER report_filed_at BEFORE INSERT OR UPDATE ON report FOR EACH ROW EXECUTE FUNCTION report_filed_at();
+
+-- a deal's claim must be consistent: its agent belongs to its channel, its co-buyers exist
+CREATE OR REPLACE FUNCTION deal_claim_check() RETURNS trigger
+	LANGUAGE plpgsql
+	SET search_path = firstsight, pg_catalog, pg_temp
+	AS $$
+DECLARE
+	agent_ch bigint;
+	missing bigint;
+BEGIN
+	IF NEW.agent_id IS NOT NULL AND NEW.channel_id IS NOT NULL THEN
+		SELECT ag.channel_id INTO agent_ch FROM agent ag WHERE ag.project_id = NEW.project_id AND ag.agent_id = NEW.agent_id;
+		IF agent_ch IS DISTINCT FROM NEW.channel_id THEN
+			RAISE EXCEPTION USING ERRCODE = 'check_violation',
+				MESSAGE = format('deal %s claims channel %s with agent %s of channel %s', NEW.deal_id, NEW.channel_id, NEW.agent_id,
+				                 coalesce(agent_ch::text, 'none')),
+				DETAIL = 'A deal''s claimed agent must belong to its claimed channel.',
+				HINT = 'Claim the agent''s own channel, or leave channel_id NULL to claim it through the agent.';
+		END IF;
+	END IF;
+	SELECT x INTO missing FROM unnest(NEW.co_buyer_ids) x
+	WHERE x IS NULL OR NOT EXISTS (SELECT 1 FROM person p WHERE p.project_id = NEW.project_id AND p.person_id = x)
+	LIMIT 1;
+	IF FOUND THEN
+		RAISE EXCEPTION USING ERRCODE = 'foreign_key_violation',
+			MESSAGE = format('co-buyer %s of deal %s is not a person of project %s', coalesce(missing::text, 'NULL'), NEW.deal_id, NEW.project_id),
+			DETAIL = 'Every co-buyer id must name a person of the project.',
+			HINT = 'Use the person ids firstsight.person holds (merged persons are followed).';
+	END IF;
+	RETURN NEW;
+END
+$$;
+CREATE OR REPLACE TRIGGER deal_claim_check BEFORE INSERT OR UPDATE OF channel_id, agent_id, co_buyer_ids ON deal
+	FOR EACH ROW EXECUTE FUNCTION deal_claim_check();
+
+-- the verdict a report would get now, and until when another channel holds
+-- the customer; no other agency's identity, no personal data in the reason
+CREATE OR REPLACE FUNCTION report_verdict(p_project_id bigint, p_agent_id bigint, p_full_hash bytea, p_masked_hash bytea,
+                                          OUT verdict text, OUT reason text, OUT until timestamptz, OUT duplicate_of bigint)
+	LANGUAGE plpgsql STABLE
+	SET search_path = firstsight, pg_catalog, pg_temp
+	AS $$
+DECLARE
+	tz text := (SELECT p.time_zone FROM project p WHERE p.project_id = p_project_id);
+	validity interval := project_setting_value(p_project_id, 'report_validity')::interval;
+	my_ch bigint := (SELECT ag.channel_id FROM agent ag WHERE ag.project_id = p_project_id AND ag.agent_id = p_agent_id);
+	persons bigint[];
+	alone boolean;
+	with_other boolean;
+BEGIN
+	-- reports on the same phone still valid now: by the same channel (duplicate; a masked
+	-- report duplicates any report of the same digits), or another channel's accepted one (protected)
+	SELECT rp.report_id, report_expiry(rp.created_at, ch.report_cutoff, validity, tz) INTO duplicate_of, until
+	FROM report rp
+	JOIN agent ag ON ag.project_id = rp.project_id AND ag.agent_id = rp.agent_id
+	JOIN channel ch ON ch.project_id = ag.project_id AND ch.channel_id = ag.channel_id
+	WHERE rp.project_id = p_project_id AND ag.channel_id = my_ch
+	  AND CASE WHEN p_full_hash IS NOT NULL THEN rp.phone_hash = p_full_hash ELSE rp.phone_masked_hash = p_masked_hash END
+	  AND report_expiry(rp.created_at, ch.report_cutoff, validity, tz) > now()
+	ORDER BY rp.created_at, rp.report_id LIMIT 1;
+	IF duplicate_of IS NOT NULL THEN
+		verdict := 'duplicate';
+		reason := format('your agency already reported this customer; that report is valid until %s', local_text(until, tz));
+		RETURN;
+	END IF;
+	-- another channel's hold: its valid report, or its accompanied visit whose protection window is open
+	persons := ARRAY(SELECT i.person_id FROM identity i WHERE i.project_id = p_project_id
+	                 AND CASE WHEN p_full_hash IS NOT NULL THEN i.phone_hash = p_full_hash ELSE i.phone_masked_hash = p_masked_hash END);
+	SELECT max(u) INTO until FROM (
+		SELECT report_expiry(rp.created_at, ch.report_cutoff, validity, tz) AS u
+		FROM report rp
+		JOIN agent ag ON ag.project_id = rp.project_id AND ag.agent_id = rp.agent_id
+		JOIN channel ch ON ch.project_id = ag.project_id AND ch.channel_id = ag.channel_id
+		WHERE rp.project_id = p_project_id AND ag.channel_id IS DISTINCT FROM my_ch
+		  AND (rp.verdict IS NULL OR rp.verdict = 'accepted')
+		  AND CASE WHEN p_full_hash IS NOT NULL THEN rp.phone_hash = p_full_hash ELSE rp.phone_masked_hash = p_masked_hash END
+		UNION ALL
+		SELECT local_days_end(v.started_at, ch.protection_days, tz)
+		FROM visit v
+		JOIN agent ag ON ag.project_id = v.project_id AND ag.agent_id = v.agent_id
+		JOIN channel ch ON ch.project_id = ag.project_id AND ch.channel_id = ag.channel_id
+		WHERE v.project_id = p_project_id AND v.person_id = ANY (persons) AND ag.channel_id IS DISTINCT FROM my_ch) h
+	WHERE u > now();
+	IF until IS NOT NULL THEN
+		verdict := 'protected';
+		reason := format('the customer is protected by another channel until %s; this report is kept but gives no protection before then',
+		                 local_text(until, tz));
+		RETURN;
+	END IF;
+	-- already visited: alone, or with another channel
+	SELECT bool_or(v.agent_id IS NULL), bool_or(v.agent_id IS NOT NULL) INTO alone, with_other
+	FROM visit v LEFT JOIN agent ag ON ag.project_id = v.project_id AND ag.agent_id = v.agent_id
+	WHERE v.project_id = p_project_id AND v.person_id = ANY (persons) AND v.started_at <= now()
+	  AND ag.channel_id IS DISTINCT FROM my_ch;
+	IF alone OR with_other THEN
+		verdict := 'visited';
+		reason := format('the customer has already visited %s; a report filed now does not cover an earlier visit',
+		                 CASE WHEN alone THEN 'as a natural visitor' ELSE 'with another agency' END);
+		RETURN;
+	END IF;
+	verdict := 'accepted';
+	reason := format('accepted; valid until %s',
+	                 local_text(report_expiry(now(), (SELECT ch.report_cutoff FROM channel ch WHERE ch.project_id = p_project_id AND ch.channel_id = my_ch),
+	                                          validity, tz), tz));
+END
+$$;
+
+-- file an agency's report (报备) and say at once what it is worth: accepted,
+-- duplicate (of this agency's report: not stored twice, its id returned),
+-- protected (another channel holds the customer until a date: stored, it is
+-- evidence) or visited (the customer already came: stored)
+CREATE OR REPLACE FUNCTION file_report_verdict(project_id bigint, agent_id bigint, phone text, reported_at timestamptz DEFAULT now(),
+                                               OUT report_id bigint, OUT verdict text, OUT reason text)
+	LANGUAGE plpgsql SECURITY DEFINER
+	SET search_path = firstsight, pg_catalog, pg_temp
+	AS $$
+DECLARE
+	pid bigint := file_report_verdict.project_id;
+	v text := regexp_replace(phone, '[\s()+.-]', '', 'g');
+	skew interval;
+	full_hash bytea;
+	masked_hash bytea;
+	until timestamptz;
+	dup bigint;
+BEGIN
+	IF phone IS NULL OR reported_at IS NULL THEN
+		RAISE EXCEPTION USING ERRCODE = 'null_value_not_allowed',
+			MESSAGE = 'a report needs a phone number and a time';
+	END IF;
+	IF NOT EXISTS (SELECT 1 FROM agent a WHERE a.project_id = pid AND a.agent_id = file_report_verdict.agent_id) THEN
+		RAISE EXCEPTION USING ERRCODE = 'foreign_key_violation',
+			MESSAGE = format('agent %s of project %s does not exist', file_report_verdict.agent_id, pid),
+			HINT = 'Add the agent to firstsight.agent first.';
+	END IF;
+	skew := project_setting_value(pid, 'max_clock_skew')::interval;
+	IF reported_at > now() + skew THEN
+		RAISE EXCEPTION USING ERRCODE = 'invalid_parameter_value',
+			MESSAGE = 'report time is in the future',
+			DETAIL = format('The claimed report time is more than %s ahead of the database clock.', skew),
+			HINT = 'Reports count from when the database receives them; send the time the agent filed it, or none.';
+	END IF;
+	IF v ~ '^[0-9]{3}\*+[0-9]{4}$' THEN
+		masked_hash := identity_hash('phone_masked', phone_mask(v));
+	ELSE
+		full_hash := identity_hash('phone', normalize_phone(phone));
+		masked_hash := identity_hash('phone_masked', phone_mask(phone));
+	END IF;
+	-- the deposit refusal counts from now, the filing time, not the claimed time
+	IF EXISTS (SELECT 1 FROM identity i JOIN person p ON p.project_id = i.project_id
+	                                                AND p.person_id = current_person(pid, i.person_id)
+	           WHERE i.project_id = pid AND p.deposit_at <= now()
+	             AND CASE WHEN full_hash IS NOT NULL THEN i.phone_hash = full_hash
+	                      ELSE i.phone_masked_hash = masked_hash END) THEN
+		RAISE EXCEPTION USING ERRCODE = 'object_not_in_prerequisite_state',
+			MESSAGE = 'customer has already paid a deposit and cannot be reported',
+			DETAIL = 'A person bound to this phone number paid a deposit before the report was filed.',
+			HINT = 'Reports protect agencies only for customers who have not yet paid a deposit.';
+	END IF;
+	-- one filing at a time per project: two agencies filing the same customer at once get one verdict each, in order
+	PERFORM pg_advisory_xact_lock(hashtextextended('firstsight.report', pid));
+	SELECT r.verdict, r.reason, r.until, r.duplicate_of INTO verdict, reason, until, dup
+	FROM report_verdict(pid, file_report_verdict.agent_id, full_hash, masked_hash) r;
+	IF verdict = 'duplicate' THEN
+		report_id := dup;
+		RETURN;
+	END IF;
+	INSERT INTO report (project_id, agent_id, phone_hash, phone_masked_hash, reported_at, verdict, verdict_until)
+	VALUES (pid, file_report_verdict.agent_id, full_hash, masked_hash, file_report_verdict.reported_at, verdict, until)
+	RETURNING report.report_id INTO report_id;
+END
+$$;
+COMMENT ON FUNCTION file_report_verdict(bigint, bigint, text, timestamptz) IS
+	'file an agency''s report (报备) and return its id with the verdict (accepted, duplicate, protected, visited) and the reason';
