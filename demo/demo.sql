@@ -112,18 +112,27 @@ VALUES (:office, 21, 11, 'Lianjia Zhao'), (:office, 22, 11, 'Lianjia Sun'), (:of
 CREATE TEMP TABLE who AS
 	SELECT v.v AS visitor, (SELECT c.person_id FROM capture c WHERE c.project_id = :office
 	                        ORDER BY c.face <=> v.face LIMIT 1) AS person_id
-	FROM visitor v WHERE v.v IN (4, 7, 8, 10, 20);
+	FROM visitor v WHERE v.v IN (4, 7, 8, 10, 20, 30);
 -- four buyers give their phone at the desk (only keyed hashes are kept)
 SELECT count(bind_identity(:office, (SELECT max(c.capture_id) FROM capture c WHERE c.project_id = :office AND c.person_id = w.person_id),
                            NULL, ph)) AS phones_bound
-FROM who w JOIN (VALUES (4, '139 0000 0004'), (7, '139 0000 0007'), (10, '139 0000 0010'), (20, '139 0000 0020')) p(v, ph) ON p.v = w.visitor;
+FROM who w JOIN (VALUES (4, '139 0000 0004'), (7, '139 0000 0007'), (10, '139 0000 0010'), (20, '139 0000 0020'),
+                       (30, '139 0000 0030')) p(v, ph) ON p.v = w.visitor;
 -- agency reports (报备), full or masked, filed before the visits they claim:
 -- Lianjia Zhao reports visitor 4 the evening before, Lianjia Sun reports visitor 20
 -- by the masked number in the morning; Woai Qian reports visitor 10 at noon, after
--- the morning visit, and visitor 20 in the afternoon
-SELECT count(file_report(:office, ag, ph, at::timestamptz)) AS reports FROM (VALUES
-	(21, '13900000004', '2024-03-01 20:00+08'), (22, '139****0020', '2024-03-02 08:00+08'),
-	(23, '139 0000 0010', '2024-03-02 12:00+08'), (23, '13900000020', '2024-03-02 15:00+08')) r(ag, ph, at);
+-- the morning visit, and visitor 20 in the afternoon.  A report counts from when
+-- firstsight received it (report.created_at), so this replay of a day in 2024
+-- loads that day's reports as the office's records of it, dated as received
+-- (session_replication_role = replica, as a restore does; file_report would date them today)
+SET session_replication_role = replica;
+INSERT INTO report (project_id, agent_id, phone_hash, phone_masked_hash, reported_at, created_at)
+SELECT :office, ag, CASE WHEN ph LIKE '%*%' THEN NULL ELSE identity_hash('phone', normalize_phone(ph)) END,
+       identity_hash('phone_masked', phone_mask(ph)), at::timestamptz, at::timestamptz
+FROM (VALUES (21, '13900000004', '2024-03-01 20:00+08'), (22, '139****0020', '2024-03-02 08:00+08'),
+             (23, '139 0000 0010', '2024-03-02 12:00+08'), (23, '13900000020', '2024-03-02 15:00+08')) r(ag, ph, at);
+RESET session_replication_role;
+SELECT count(*) AS reports FROM report WHERE project_id = :office;
 -- the sign-in desk records who received each visit and which agent came along:
 -- visitor 4 and (in the morning) 20 came with Lianjia, 10 and 20 came back in the
 -- afternoon with Woai's agent; the others came on their own
@@ -133,7 +142,7 @@ SELECT count(receive(:office, v.visit_id,
                           WHEN w.visitor = 20 AND NOT v.seen_before THEN 22
                           WHEN w.visitor IN (10, 20) AND v.seen_before THEN 23 END)) AS receptions
 FROM visit v LEFT JOIN who w ON w.person_id = v.person_id WHERE v.project_id = :office;
--- two weeks later, four deals; the sales app enters each with the channel, agent and
+-- two weeks later, five deals; the sales app enters each with the channel, agent and
 -- consultant it claims (the attribution trigger decides each on INSERT)
 INSERT INTO deal (project_id, deal_id, person_id, co_buyer_ids, signed_at, price, channel_id, agent_id, consultant_id)
 SELECT :office, d.deal_id, b.person_id, coalesce((SELECT array_agg(c.person_id) FROM who c WHERE c.visitor = d.co), '{}'),
@@ -142,7 +151,8 @@ SELECT :office, d.deal_id, b.person_id, coalesce((SELECT array_agg(c.person_id) 
 FROM (VALUES (1, 4, NULL, 3200000, 11, 21),	-- Lianjia's buyer, honestly claimed
              (2, 7, 8, 2800000, NULL, NULL),	-- a couple who came on their own
              (3, 10, NULL, 3500000, 12, 23),	-- came alone first; Woai claims them
-             (4, 20, NULL, 2600000, 12, 23)	-- Lianjia's buyer; Woai brought them again and claims them
+             (4, 20, NULL, 2600000, 12, 23),	-- Lianjia's buyer; Woai brought them again and claims them
+             (5, 30, NULL, 3000000, 12, 23)	-- came alone (twice); Woai claims them
      ) d(deal_id, buyer, co, price, ch, ag)
 JOIN who b ON b.visitor = d.buyer;
 
@@ -171,3 +181,35 @@ FROM flagged_deals WHERE project_id = :office ORDER BY deal_id;
 \echo 'Why: the timeline behind each flagged deal (firstsight.explain_attribution), times local'
 SELECT format('SELECT line AS %I FROM explain_attribution(%s, %s) AS line', format('deal %s', deal_id), project_id, deal_id)
 FROM flagged_deals WHERE project_id = :office ORDER BY deal_id \gexec
+
+-- ===================================================================
+\echo
+\echo '== A dispute: Woai back-dates a report on a natural visitor (挂单) =='
+-- Visitor 30 came alone on 03-02 and bought (deal 5); Woai claims them.  Weeks
+-- later Woai Qian files a report claiming it was made the morning of the visit,
+-- and a consultant, acting in the sales app, re-enters the visit's reception
+-- with Woai's agent.
+\echo
+\echo 'The filing verdict, at once: the customer already came on their own'
+SELECT v.verdict, v.reason
+FROM file_report_verdict(:office, 23, '139 0000 0030', '2024-03-02 08:00+08') v;
+SELECT (SELECT min(v.visit_id) FROM visit v JOIN who w ON w.person_id = v.person_id
+        WHERE v.project_id = :office AND w.visitor = 30) AS disputed_visit \gset
+SET application_name = 'sales-app';
+SET firstsight.actor = 'consultant Li';
+SELECT receive(:office, :disputed_visit, (SELECT consultant_id FROM visit WHERE project_id = :office AND visit_id = :disputed_visit), 23);
+RESET firstsight.actor;
+RESET application_name;
+\echo
+\echo 'The decision: decided again at once, still natural, nothing paid; the back-dated report is flagged'
+SELECT a.deal_id AS deal, a.version, a.reason, ec.name AS entitled, a.commission, a.rule, array_to_string(a.flags, ', ') AS flags
+FROM attribution a JOIN channel ec ON ec.project_id = a.project_id AND ec.channel_id = a.entitled_channel_id
+WHERE a.project_id = :office AND a.deal_id = 5 ORDER BY a.version;
+\echo
+\echo 'The timeline that exposes it: the real filing time beside the claimed one, and who changed the reception'
+SELECT line AS "deal 5" FROM explain_attribution(:office, 5) AS line;
+\echo
+\echo 'The history of changes (change_log), append-only'
+SELECT subject, subject_id, action, changed_by, application, actor,
+       to_char(changed_at AT TIME ZONE 'Asia/Shanghai', 'YYYY-MM-DD HH24:MI') AS changed_at
+FROM change_log WHERE project_id = :office AND subject IN ('report', 'reception') ORDER BY change_id DESC LIMIT 2;

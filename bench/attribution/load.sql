@@ -64,7 +64,16 @@ FROM bench_map;
 -- the sales apps: phone binding at the subscription desk, reports, receptions
 SELECT count(firstsight.bind_identity(:main, c.capture_id, NULL, b.phone)) AS bound
 FROM bench_person b JOIN firstsight.capture c ON c.project_id = :main AND c.camera_id = b.camera_id AND c.captured_at = b.captured_at;
-SELECT count(firstsight.file_report(:main, agent_id, phone, reported_at)) AS reports FROM bench_report;
+-- reports are the office's records of the month, dated as filed: a report counts
+-- from when firstsight received it (file_report would date them today), so they
+-- are loaded as a restore does (session_replication_role = replica)
+SET session_replication_role = replica;
+INSERT INTO firstsight.report (project_id, agent_id, phone_hash, phone_masked_hash, reported_at, created_at)
+SELECT :main, agent_id, CASE WHEN phone LIKE '%*%' THEN NULL ELSE firstsight.identity_hash('phone', firstsight.normalize_phone(phone)) END,
+       firstsight.identity_hash('phone_masked', firstsight.phone_mask(phone)), reported_at, reported_at
+FROM bench_report;
+RESET session_replication_role;
+SELECT count(*) AS reports FROM firstsight.report WHERE project_id = :main;
 SELECT count(*) AS received FROM (SELECT firstsight.receive(:main, m.visit_id, m.consultant_id, m.agent_id) FROM bench_map m) s;
 
 -- the deals, in signing order, each timed (the attribution trigger runs inside the INSERT)
