@@ -774,6 +774,15 @@ FsWorkerMain(Datum arg)
 	}
 	dbname = MemoryContextStrdup(TopMemoryContext, fs_worker_database);
 	BackgroundWorkerInitializeConnection(dbname, NULL, 0);
+
+	/*
+	 * The worker is the bootstrap superuser: nothing the database's owner or
+	 * its users put in `public` (or any schema of the database's default
+	 * search_path) may be picked up by its statements, e.g. a
+	 * public./(float8, numeric) for the retry delay's arithmetic.  Settings
+	 * of the database or a role cannot change this one.
+	 */
+	SetConfigOption("search_path", FS_WORKER_SEARCH_PATH, PGC_SUSET, PGC_S_OVERRIDE);
 	ereport(LOG,
 			(errmsg("firstsight worker serving database \"%s\"", dbname)));
 

@@ -10,6 +10,9 @@
 
 #include "datatype/timestamp.h"
 
+/* the worker's own search_path, whatever the database or role set (issue 14) */
+#define FS_WORKER_SEARCH_PATH "firstsight, pg_catalog, pg_temp"
+
 /* settings (firstsight.*) */
 extern char *fs_worker_database;
 extern char *fs_webhook_allowed_hosts;

@@ -7,7 +7,7 @@ COMMENT ON TABLE setting_definition IS 'project settings firstsight.configure ac
 -- the default of a setting for a project of dims dimensions
 CREATE OR REPLACE FUNCTION setting_default(d setting_definition, dims integer) RETURNS text
 	LANGUAGE sql IMMUTABLE PARALLEL SAFE
-	AS $$ SELECT CASE WHEN dims <= 128 AND d.small_dims_default IS NOT NULL
+	AS $$ SELECT CASE WHEN dims OPERATOR(pg_catalog.<=) 128 AND d.small_dims_default IS NOT NULL
 	                  THEN d.small_dims_default ELSE d.default_value END $$;
 
 CREATE OR REPLACE VIEW project_settings AS

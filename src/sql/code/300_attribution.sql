@@ -17,22 +17,23 @@ COMMENT ON COLUMN attribution.reason IS 'why this version was made: deal inserte
 -- the end (exclusive) of a window of n calendar days starting on ts's local day
 CREATE OR REPLACE FUNCTION local_days_end(ts timestamptz, n integer, tz text) RETURNS timestamptz
 	LANGUAGE sql STABLE PARALLEL SAFE
-	AS $$ SELECT (((ts AT TIME ZONE tz)::date + n)::timestamp) AT TIME ZONE tz $$;
+	AS $$ SELECT (((ts AT TIME ZONE tz)::pg_catalog.date OPERATOR(pg_catalog.+) n)::pg_catalog.timestamp) AT TIME ZONE tz $$;
 
 -- when a report filed at reported_at stops being valid
 CREATE OR REPLACE FUNCTION report_expiry(reported_at timestamptz, cutoff time, validity interval, tz text) RETURNS timestamptz
 	LANGUAGE sql STABLE PARALLEL SAFE
 	AS $$
-	SELECT CASE WHEN cutoff IS NULL THEN reported_at + validity
-	            WHEN (reported_at AT TIME ZONE tz)::time < cutoff
-	            THEN (((reported_at AT TIME ZONE tz)::date + cutoff)::timestamp) AT TIME ZONE tz
-	            ELSE (((reported_at AT TIME ZONE tz)::date + 1 + cutoff)::timestamp) AT TIME ZONE tz END
+	SELECT CASE WHEN cutoff IS NULL THEN reported_at OPERATOR(pg_catalog.+) validity
+	            WHEN (reported_at AT TIME ZONE tz)::pg_catalog.time OPERATOR(pg_catalog.<) cutoff
+	            THEN (((reported_at AT TIME ZONE tz)::pg_catalog.date OPERATOR(pg_catalog.+) cutoff)::pg_catalog.timestamp) AT TIME ZONE tz
+	            ELSE ((((reported_at AT TIME ZONE tz)::pg_catalog.date OPERATOR(pg_catalog.+) 1) OPERATOR(pg_catalog.+) cutoff)::pg_catalog.timestamp)
+	                 AT TIME ZONE tz END
 	$$;
 
 -- local time text for timelines
 CREATE OR REPLACE FUNCTION local_text(ts timestamptz, tz text) RETURNS text
 	LANGUAGE sql STABLE PARALLEL SAFE
-	AS $$ SELECT to_char(ts AT TIME ZONE tz, 'YYYY-MM-DD HH24:MI') $$;
+	AS $$ SELECT pg_catalog.to_char(ts AT TIME ZONE tz, 'YYYY-MM-DD HH24:MI') $$;
 
 -- send an event through the notification layer when it is installed
 CREATE OR REPLACE FUNCTION attribution_emit(p_project_id bigint, p_event text, p_subject text, p_payload jsonb) RETURNS void

@@ -26,10 +26,10 @@ CREATE OR REPLACE FUNCTION rollup_facts_person_day(p_project_id bigint)
 	RETURNS SETOF rollup_person_day
 	LANGUAGE sql STABLE
 	AS $$
-	SELECT v.project_id, (v.started_at AT TIME ZONE p.time_zone)::date, v.person_id,
-	       count(*), count(*) FILTER (WHERE NOT v.seen_before), count(*) FILTER (WHERE v.seen_before)
-	FROM firstsight.visit v JOIN firstsight.project p ON p.project_id = v.project_id
-	WHERE p_project_id IS NULL OR v.project_id = p_project_id
+	SELECT v.project_id, (v.started_at AT TIME ZONE p.time_zone)::pg_catalog.date, v.person_id,
+	       pg_catalog.count(*), pg_catalog.count(*) FILTER (WHERE NOT v.seen_before), pg_catalog.count(*) FILTER (WHERE v.seen_before)
+	FROM firstsight.visit v JOIN firstsight.project p ON p.project_id OPERATOR(pg_catalog.=) v.project_id
+	WHERE p_project_id IS NULL OR v.project_id OPERATOR(pg_catalog.=) p_project_id
 	GROUP BY 1, 2, 3
 	$$;
 
@@ -37,13 +37,13 @@ CREATE OR REPLACE FUNCTION rollup_facts_day(p_project_id bigint)
 	RETURNS SETOF rollup_day
 	LANGUAGE sql STABLE
 	AS $$
-	SELECT v.project_id, (v.started_at AT TIME ZONE p.time_zone)::date,
-	       count(*), count(DISTINCT v.person_id),
-	       count(DISTINCT v.person_id) FILTER (WHERE NOT v.seen_before),
-	       count(DISTINCT v.person_id) FILTER (WHERE v.seen_before),
-	       count(*) FILTER (WHERE v.agent_id IS NOT NULL), count(*) FILTER (WHERE v.consultant_id IS NOT NULL)
-	FROM firstsight.visit v JOIN firstsight.project p ON p.project_id = v.project_id
-	WHERE p_project_id IS NULL OR v.project_id = p_project_id
+	SELECT v.project_id, (v.started_at AT TIME ZONE p.time_zone)::pg_catalog.date,
+	       pg_catalog.count(*), pg_catalog.count(DISTINCT v.person_id),
+	       pg_catalog.count(DISTINCT v.person_id) FILTER (WHERE NOT v.seen_before),
+	       pg_catalog.count(DISTINCT v.person_id) FILTER (WHERE v.seen_before),
+	       pg_catalog.count(*) FILTER (WHERE v.agent_id IS NOT NULL), pg_catalog.count(*) FILTER (WHERE v.consultant_id IS NOT NULL)
+	FROM firstsight.visit v JOIN firstsight.project p ON p.project_id OPERATOR(pg_catalog.=) v.project_id
+	WHERE p_project_id IS NULL OR v.project_id OPERATOR(pg_catalog.=) p_project_id
 	GROUP BY 1, 2
 	$$;
 
@@ -51,9 +51,9 @@ CREATE OR REPLACE FUNCTION rollup_facts_buyer(p_project_id bigint)
 	RETURNS SETOF rollup_buyer
 	LANGUAGE sql STABLE
 	AS $$
-	SELECT x.project_id, b.person_id, count(*)
-	FROM firstsight.deal x CROSS JOIN LATERAL unnest(x.person_id || x.co_buyer_ids) AS b(person_id)
-	WHERE p_project_id IS NULL OR x.project_id = p_project_id
+	SELECT x.project_id, b.person_id, pg_catalog.count(*)
+	FROM firstsight.deal x CROSS JOIN LATERAL pg_catalog.unnest(x.person_id OPERATOR(pg_catalog.||) x.co_buyer_ids) AS b(person_id)
+	WHERE p_project_id IS NULL OR x.project_id OPERATOR(pg_catalog.=) p_project_id
 	GROUP BY 1, 2
 	$$;
 
@@ -61,19 +61,19 @@ CREATE OR REPLACE FUNCTION rollup_facts_month_agent(p_project_id bigint)
 	RETURNS SETOF rollup_month_agent
 	LANGUAGE sql STABLE
 	AS $$
-	SELECT v.project_id, date_trunc('month', v.started_at AT TIME ZONE p.time_zone)::date, v.agent_id,
-	       count(*),
-	       count(pe.person_id) FILTER (WHERE NOT v.seen_before),
-	       count(*) FILTER (WHERE NOT v.seen_before AND pe.visits > 1),
-	       count(b.person_id) FILTER (WHERE NOT v.seen_before AND pe.person_id IS NOT NULL)
+	SELECT v.project_id, pg_catalog.date_trunc('month', v.started_at AT TIME ZONE p.time_zone)::pg_catalog.date, v.agent_id,
+	       pg_catalog.count(*),
+	       pg_catalog.count(pe.person_id) FILTER (WHERE NOT v.seen_before),
+	       pg_catalog.count(*) FILTER (WHERE NOT v.seen_before AND pe.visits OPERATOR(pg_catalog.>) 1),
+	       pg_catalog.count(b.person_id) FILTER (WHERE NOT v.seen_before AND pe.person_id IS NOT NULL)
 	FROM firstsight.visit v
-	JOIN firstsight.project p ON p.project_id = v.project_id
-	LEFT JOIN firstsight.person pe ON pe.project_id = v.project_id AND pe.person_id = v.person_id
+	JOIN firstsight.project p ON p.project_id OPERATOR(pg_catalog.=) v.project_id
+	LEFT JOIN firstsight.person pe ON pe.project_id OPERATOR(pg_catalog.=) v.project_id AND pe.person_id OPERATOR(pg_catalog.=) v.person_id
 	LEFT JOIN (SELECT DISTINCT x.project_id, u.person_id
-	           FROM firstsight.deal x CROSS JOIN LATERAL unnest(x.person_id || x.co_buyer_ids) AS u(person_id)
-	           WHERE p_project_id IS NULL OR x.project_id = p_project_id) b
-	       ON b.project_id = v.project_id AND b.person_id = v.person_id
-	WHERE p_project_id IS NULL OR v.project_id = p_project_id
+	           FROM firstsight.deal x CROSS JOIN LATERAL pg_catalog.unnest(x.person_id OPERATOR(pg_catalog.||) x.co_buyer_ids) AS u(person_id)
+	           WHERE p_project_id IS NULL OR x.project_id OPERATOR(pg_catalog.=) p_project_id) b
+	       ON b.project_id OPERATOR(pg_catalog.=) v.project_id AND b.person_id OPERATOR(pg_catalog.=) v.person_id
+	WHERE p_project_id IS NULL OR v.project_id OPERATOR(pg_catalog.=) p_project_id
 	GROUP BY 1, 2, 3
 	$$;
 
@@ -81,10 +81,10 @@ CREATE OR REPLACE FUNCTION rollup_facts_consultant_person(p_project_id bigint)
 	RETURNS SETOF rollup_consultant_person
 	LANGUAGE sql STABLE
 	AS $$
-	SELECT v.project_id, date_trunc('month', v.started_at AT TIME ZONE p.time_zone)::date, v.consultant_id, v.person_id,
-	       count(*), count(*) FILTER (WHERE NOT v.seen_before)
-	FROM firstsight.visit v JOIN firstsight.project p ON p.project_id = v.project_id
-	WHERE v.consultant_id IS NOT NULL AND (p_project_id IS NULL OR v.project_id = p_project_id)
+	SELECT v.project_id, pg_catalog.date_trunc('month', v.started_at AT TIME ZONE p.time_zone)::pg_catalog.date, v.consultant_id, v.person_id,
+	       pg_catalog.count(*), pg_catalog.count(*) FILTER (WHERE NOT v.seen_before)
+	FROM firstsight.visit v JOIN firstsight.project p ON p.project_id OPERATOR(pg_catalog.=) v.project_id
+	WHERE v.consultant_id IS NOT NULL AND (p_project_id IS NULL OR v.project_id OPERATOR(pg_catalog.=) p_project_id)
 	GROUP BY 1, 2, 3, 4
 	$$;
 
@@ -92,7 +92,7 @@ CREATE OR REPLACE FUNCTION rollup_facts_consultant(p_project_id bigint)
 	RETURNS SETOF rollup_consultant
 	LANGUAGE sql STABLE
 	AS $$
-	SELECT project_id, month, consultant_id, sum(receptions)::bigint, count(*), sum(new_receptions)::bigint
+	SELECT project_id, month, consultant_id, pg_catalog.sum(receptions)::bigint, pg_catalog.count(*), pg_catalog.sum(new_receptions)::bigint
 	FROM firstsight.rollup_facts_consultant_person(p_project_id)
 	GROUP BY 1, 2, 3
 	$$;
@@ -197,7 +197,7 @@ BEGIN
 		    received_visits = r.received_visits + excluded.received_visits
 		),
 	ma AS (
-		SELECT project_id, date_trunc('month', day)::date AS month, agent_id, sum(s)::bigint AS visits
+		SELECT project_id, pg_catalog.date_trunc('month', day)::date AS month, agent_id, sum(s)::bigint AS visits
 		FROM sv GROUP BY 1, 2, 3),
 	up_ma AS (
 		INSERT INTO rollup_month_agent AS r
@@ -206,7 +206,7 @@ BEGIN
 		SET visits = r.visits + excluded.visits
 		),
 	cp AS (
-		SELECT project_id, date_trunc('month', day)::date AS month, consultant_id, person_id, sum(s)::bigint AS receptions,
+		SELECT project_id, pg_catalog.date_trunc('month', day)::date AS month, consultant_id, person_id, sum(s)::bigint AS receptions,
 		       coalesce(sum(s) FILTER (WHERE NOT seen_before), 0)::bigint AS new_receptions
 		FROM sv WHERE consultant_id IS NOT NULL
 		GROUP BY 1, 2, 3, 4),
@@ -269,7 +269,7 @@ BEGIN
 	IF EXISTS (SELECT 1 FROM rollup_old o JOIN rollup_new n ON n.project_id = o.project_id AND n.visit_id = o.visit_id
 	           WHERE (o.person_id, o.started_at, o.seen_before, o.agent_id, o.consultant_id)
 	                 IS DISTINCT FROM (n.person_id, n.started_at, n.seen_before, n.agent_id, n.consultant_id))
-	   OR (SELECT count(*) FROM rollup_old) <> (SELECT count(*) FROM rollup_new
+	   OR (SELECT pg_catalog.count(*) FROM rollup_old) <> (SELECT pg_catalog.count(*) FROM rollup_new
 	                                           JOIN rollup_old USING (project_id, visit_id)) THEN
 		PERFORM rollup_visit_apply(ARRAY(
 			SELECT (project_id, person_id, started_at, seen_before, agent_id, consultant_id, 1)::rollup_visit_delta
@@ -304,14 +304,14 @@ CREATE OR REPLACE FUNCTION rollup_facts_funnel_person(p_project_id bigint, p_per
 	RETURNS SETOF rollup_funnel_person
 	LANGUAGE sql STABLE
 	AS $$
-	SELECT v.project_id, v.person_id, date_trunc('month', v.started_at AT TIME ZONE p.time_zone)::date, v.agent_id,
-	       count(*), count(*) FILTER (WHERE pe.visits > 1), count(*) FILTER (WHERE b.deals > 0)
+	SELECT v.project_id, v.person_id, pg_catalog.date_trunc('month', v.started_at AT TIME ZONE p.time_zone)::pg_catalog.date, v.agent_id,
+	       pg_catalog.count(*), pg_catalog.count(*) FILTER (WHERE pe.visits OPERATOR(pg_catalog.>) 1), pg_catalog.count(*) FILTER (WHERE b.deals OPERATOR(pg_catalog.>) 0)
 	FROM firstsight.visit v
-	JOIN firstsight.project p ON p.project_id = v.project_id
-	JOIN firstsight.person pe ON pe.project_id = v.project_id AND pe.person_id = v.person_id
-	LEFT JOIN firstsight.rollup_buyer b ON b.project_id = v.project_id AND b.person_id = v.person_id
-	WHERE NOT v.seen_before AND (p_project_id IS NULL OR v.project_id = p_project_id)
-	  AND (p_person_ids IS NULL OR v.person_id = ANY (p_person_ids))
+	JOIN firstsight.project p ON p.project_id OPERATOR(pg_catalog.=) v.project_id
+	JOIN firstsight.person pe ON pe.project_id OPERATOR(pg_catalog.=) v.project_id AND pe.person_id OPERATOR(pg_catalog.=) v.person_id
+	LEFT JOIN firstsight.rollup_buyer b ON b.project_id OPERATOR(pg_catalog.=) v.project_id AND b.person_id OPERATOR(pg_catalog.=) v.person_id
+	WHERE NOT v.seen_before AND (p_project_id IS NULL OR v.project_id OPERATOR(pg_catalog.=) p_project_id)
+	  AND (p_person_ids IS NULL OR v.person_id OPERATOR(pg_catalog.=) ANY (p_person_ids))
 	GROUP BY 1, 2, 3, 4
 	$$;
 -- the persons of some keys, grouped by project, each group's person rows
@@ -347,9 +347,9 @@ BEGIN
 		WITH n AS (
 			-- rollup_facts_funnel_person for these persons (spelt out: a generic plan of
 			-- that function's optional filters would read every visit)
-			SELECT v.project_id, v.person_id, date_trunc('month', v.started_at AT TIME ZONE p.time_zone)::date AS month,
-			       v.agent_id, count(*) AS first_visits, count(*) FILTER (WHERE pe.visits > 1) AS returned,
-			       count(*) FILTER (WHERE b.deals > 0) AS bought
+			SELECT v.project_id, v.person_id, pg_catalog.date_trunc('month', v.started_at AT TIME ZONE p.time_zone)::date AS month,
+			       v.agent_id, pg_catalog.count(*) AS first_visits, pg_catalog.count(*) FILTER (WHERE pe.visits > 1) AS returned,
+			       pg_catalog.count(*) FILTER (WHERE b.deals > 0) AS bought
 			FROM visit v
 			JOIN project p ON p.project_id = v.project_id
 			JOIN person pe ON pe.project_id = v.project_id AND pe.person_id = v.person_id

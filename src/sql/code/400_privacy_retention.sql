@@ -11,7 +11,7 @@
 -- (expiry helpers run per row: no SET clause, so the planner inlines them; names are qualified)
 CREATE OR REPLACE FUNCTION end_of_day(ts timestamptz, tz text) RETURNS timestamptz
 	LANGUAGE sql STABLE PARALLEL SAFE
-	AS $$ SELECT (date_trunc('day', ts AT TIME ZONE tz) + interval '1 day') AT TIME ZONE tz $$;
+	AS $$ SELECT (pg_catalog.date_trunc('day', ts AT TIME ZONE tz) OPERATOR(pg_catalog.+) interval '1 day') AT TIME ZONE tz $$;
 
 -- whether a person's latest consent (given, scope) covers what ('face' or 'photo')
 CREATE OR REPLACE FUNCTION consent_covers(given boolean, scope text, what text) RETURNS boolean
@@ -108,7 +108,7 @@ CREATE OR REPLACE FUNCTION expiry(t firstsight.retention_terms, ts timestamptz) 
 -- when a photo captured at ts expires under terms t
 CREATE OR REPLACE FUNCTION photo_expiry(t firstsight.retention_terms, ts timestamptz) RETURNS timestamptz
 	LANGUAGE sql STABLE PARALLEL SAFE
-	AS $$ SELECT CASE WHEN t.photo_consent THEN firstsight.expiry(t, ts) ELSE least(firstsight.expiry(t, ts), ts + t.photo_keep) END $$;
+	AS $$ SELECT CASE WHEN t.photo_consent THEN firstsight.expiry(t, ts) ELSE least(firstsight.expiry(t, ts), ts OPERATOR(pg_catalog.+) t.photo_keep) END $$;
 
 -- set expires_at on every biometric row of a person that is not yet erased,
 -- and the person's retention clock (retention_day_end)
@@ -720,18 +720,24 @@ CREATE OR REPLACE PROCEDURE enforce_retention_all(batch_size integer DEFAULT 100
                                        share real DEFAULT 0.3, batch_time interval DEFAULT '500 ms')
 	LANGUAGE plpgsql
 	AS $$
+-- A procedure that commits cannot have a SET clause, so it runs with the
+-- caller's search_path (a superuser's, under pg_cron): every function,
+-- operator and type below is schema-qualified and every operand has the
+-- operator's exact type, so nothing in another schema (a
+-- public.<=(numeric, integer) made by the database owner) can be picked up.
 DECLARE
 	more boolean := true;
 	size integer;
-	t0 timestamptz;
-	took float8;
+	t0 pg_catalog.timestamptz;
+	took pg_catalog.float8;
 	p record;
 	started timestamptz := pg_catalog.clock_timestamp();
 	erased boolean := false;
 BEGIN
 	-- the share is checked where it is used, before anything is erased
-	PERFORM firstsight.retention_pace(1, 1, 1, share, interval '1 s');
-	IF batch_time IS NULL OR extract(epoch FROM batch_time) <= 0 OR pause IS NULL OR pause < interval '0' THEN
+	PERFORM firstsight.retention_pace(1, 1::pg_catalog.float8, 1, share, interval '1 s');
+	IF batch_time IS NULL OR extract(epoch FROM batch_time) OPERATOR(pg_catalog.<=) 0::pg_catalog.numeric
+	   OR pause IS NULL OR pause OPERATOR(pg_catalog.<) interval '0' THEN
 		RAISE EXCEPTION USING ERRCODE = 'invalid_parameter_value',
 			MESSAGE = 'batch_time must be positive and pause not negative',
 			HINT = 'For example batch_time => ''500 ms'', pause => ''0''.';
@@ -743,11 +749,11 @@ BEGIN
 		                   OR r.faces_erased OPERATOR(pg_catalog.>) 0
 		INTO more, erased FROM firstsight.enforce_retention(size) r;
 		COMMIT;
-		took := extract(epoch FROM pg_catalog.clock_timestamp() - t0);
+		took := extract(epoch FROM pg_catalog.clock_timestamp() OPERATOR(pg_catalog.-) t0)::pg_catalog.float8;
 		IF more THEN
 			SELECT * INTO p FROM firstsight.retention_pace(size, took, batch_size, share, batch_time);
 			size := p.next_size;
-			PERFORM pg_catalog.pg_sleep(p.pause + extract(epoch FROM pause));
+			PERFORM pg_catalog.pg_sleep(p.pause OPERATOR(pg_catalog.+) extract(epoch FROM pause)::pg_catalog.float8);
 		END IF;
 	END LOOP;
 	-- the erased bytes go from the data files too (scrub_biometrics)

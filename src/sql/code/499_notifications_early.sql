@@ -8,4 +8,4 @@
 -- the event names of the public contract
 CREATE OR REPLACE FUNCTION event_names() RETURNS text[]
 	LANGUAGE sql IMMUTABLE PARALLEL SAFE
-	AS $$ SELECT ARRAY['visitor.new', 'visitor.returned', 'deal.attributed', 'deal.flagged', 'retention.completed']::text[] $$;
+	AS $$ SELECT ARRAY['visitor.new', 'visitor.returned', 'deal.attributed', 'deal.flagged', 'retention.completed']::pg_catalog.text[] $$;
