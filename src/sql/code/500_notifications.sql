@@ -8,7 +8,7 @@ COMMENT ON FUNCTION event_names() IS 'the events emit_event accepts and webhooks
 
 -- C helpers (src/worker/outbox.c)
 CREATE OR REPLACE FUNCTION outbox_check_payload(payload jsonb) RETURNS void
-	AS 'MODULE_PATHNAME', 'fs_outbox_check_payload' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+	AS 'MODULE_PATHNAME', 'fs_outbox_screen_payload' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION outbox_check_payload(jsonb) IS
 	'raise an error when an event payload is not an object, is too large, or looks like it carries biometric data';
 CREATE OR REPLACE FUNCTION outbox_wake_at_commit() RETURNS void
@@ -135,7 +135,7 @@ BEGIN
 			HINT = 'Use the entity the event is about, such as ''person:42'' or ''deal:7''.';
 	END IF;
 	payload := coalesce(payload, '{}'::jsonb);
-	PERFORM outbox_check_payload(payload);
+	-- (the payload is screened by outbox_screen, on every row written into outbox)
 	INSERT INTO outbox (project_id, event, subject, payload)
 	VALUES (emit_event.project_id, emit_event.event, emit_event.subject, payload)
 	RETURNING outbox.event_id INTO id;
@@ -152,6 +152,20 @@ $$;
 COMMENT ON FUNCTION emit_event(bigint, text, text, jsonb) IS
 	'record an event in the current transaction for delivery to the project''s webhooks after commit';
 REVOKE ALL ON FUNCTION emit_event(bigint, text, text, jsonb) FROM PUBLIC;
+
+-- the payload screen on every row written into the outbox, by emit_event or
+-- by hand (issue 14): the worker sends what is there
+CREATE OR REPLACE FUNCTION outbox_screen() RETURNS trigger
+	LANGUAGE plpgsql
+	SET search_path = firstsight, pg_catalog, pg_temp
+	AS $$
+BEGIN
+	PERFORM outbox_check_payload(NEW.payload);
+	RETURN NEW;
+END
+$$;
+CREATE OR REPLACE TRIGGER outbox_screen BEFORE INSERT OR UPDATE OF payload ON outbox
+	FOR EACH ROW EXECUTE FUNCTION outbox_screen();
 
 -- send dead or refused deliveries again (after fixing the receiver or the allowed hosts)
 CREATE OR REPLACE FUNCTION redeliver(project_id bigint, webhook_id bigint DEFAULT NULL) RETURNS bigint
