@@ -35,6 +35,7 @@ SELECT grant_project('regress_fs_gone', :b) IS NOT NULL AS granted;
 DROP ROLE regress_fs_gone;
 SELECT min(capture_id) AS cap_a FROM capture WHERE project_id = :a \gset
 SELECT min(capture_id) AS cap_b FROM capture WHERE project_id = :b \gset
+SELECT grant_camera('regress_fs_cam', :a);	-- cameras insert into their granted projects only
 
 -- camera: inserts captures (ingestion runs with its own rights) and nothing else
 SET SESSION AUTHORIZATION regress_fs_cam;
@@ -94,13 +95,13 @@ RESET SESSION AUTHORIZATION;
 SET SESSION AUTHORIZATION regress_fs_mgr_a;
 SELECT name FROM firstsight.project ORDER BY 1;
 SELECT count(*) AS captures, count(*) FILTER (WHERE project_id = :b) AS of_b
-FROM (SELECT project_id, capture_id, captured_at, person_id, visit_id, expires_at FROM firstsight.capture) c;
+FROM (SELECT project_id, capture_id, captured_at, person_id, visit_id, expires_at FROM firstsight.capture_log) c;
 SELECT count(*) FILTER (WHERE project_id = :a) AS persons_a, count(*) FILTER (WHERE project_id = :b) AS persons_b FROM firstsight.person;
 SELECT count(*) FILTER (WHERE project_id = :b) AS visits_b FROM firstsight.visit;
 SELECT count(*) FILTER (WHERE project_id = :b) AS cameras_b FROM firstsight.camera;
 SELECT count(*) FILTER (WHERE project_id = :b) AS channels_b FROM firstsight.channel;
 SELECT count(*) FILTER (WHERE project_id = :b) AS deals_b FROM firstsight.deal;
-SELECT count(*) FROM firstsight.capture WHERE project_id = :b;
+SELECT count(*) FROM firstsight.capture_log WHERE project_id = :b;
 SELECT project_id = :a AS own FROM firstsight.project_access;
 SELECT face FROM firstsight.capture;
 SELECT photo FROM firstsight.capture;
@@ -122,7 +123,7 @@ RESET SESSION AUTHORIZATION;
 SET SESSION AUTHORIZATION regress_fs_mgr_b;
 SELECT name FROM firstsight.project ORDER BY 1;
 SELECT count(*) FILTER (WHERE project_id = :a) AS captures_a, count(*) FILTER (WHERE project_id = :b) AS captures_b
-FROM (SELECT project_id FROM firstsight.capture) c;
+FROM (SELECT project_id FROM firstsight.capture_log) c;
 RESET SESSION AUTHORIZATION;
 -- revoking a project hides it again
 SELECT revoke_project('regress_fs_mgr_b', :b);
@@ -136,7 +137,7 @@ SELECT count(*) >= 2 AS sees_projects FROM firstsight.project;
 SELECT count(*) FROM firstsight.consent;
 SELECT count(*) FROM firstsight.erasure_log;
 SELECT count(*) FROM firstsight.biometric_access_log;
-SELECT count(*) FROM firstsight.capture WHERE expires_at IS NOT NULL AND project_id = :a;
+SELECT count(*) FROM firstsight.capture_log WHERE expires_at IS NOT NULL AND project_id = :a;
 SELECT face FROM firstsight.capture;
 SELECT photo FROM firstsight.capture;
 SELECT count(*) FROM firstsight.face;

@@ -57,6 +57,7 @@ CREATE OR REPLACE FUNCTION create_project(name text, time_zone text DEFAULT 'Asi
 	AS $$
 DECLARE
 	id bigint;
+	why text;
 BEGIN
 	IF name IS NULL OR btrim(name) = '' THEN
 		RAISE EXCEPTION USING ERRCODE = 'invalid_parameter_value',
@@ -71,7 +72,14 @@ BEGIN
 		RAISE EXCEPTION USING ERRCODE = 'invalid_parameter_value',
 			MESSAGE = format('face model dimension %s is out of range', coalesce(dims::text, 'NULL')),
 			DETAIL = 'dims is the length of the cameras'' face embeddings: 128 for dlib or face-api, 512 for ArcFace.',
-			HINT = 'Give a dimension from 1 to 16000.';
+			HINT = 'Give a dimension from 1 to 1937 (the gallery index''s limit at its default m = 16).';
+	END IF;
+	-- the gallery index (embedding_hnsw) holds at most 2,000 dimensions: refuse before anything is made
+	IF dims > 2000 THEN
+		RAISE EXCEPTION USING ERRCODE = 'feature_not_supported',
+			MESSAGE = format('face model dimension %s is more than the gallery index supports', dims),
+			DETAIL = 'Each project''s gallery is matched through an embedding_hnsw index, which holds at most 2000 dimensions.',
+			HINT = 'Face models use 128 to 512 dimensions; the index holds up to 1937 at its default m = 16.';
 	END IF;
 	INSERT INTO project (name, time_zone, dims) VALUES (name, time_zone, dims) RETURNING project_id INTO id;
 	INSERT INTO channel (project_id, kind, name) VALUES (id, 'natural', 'natural visitor');
@@ -81,7 +89,16 @@ BEGIN
 	-- it cost an HNSW insert per gallery row (docs/domain.md, Gallery storage)
 	EXECUTE format('CREATE TABLE firstsight.%I PARTITION OF firstsight.face FOR VALUES IN (%s) WITH (fillfactor = 60)',
 	               'face_p' || id, id);
-	PERFORM create_gallery_index(id);
+	BEGIN
+		PERFORM create_gallery_index(id);
+	EXCEPTION WHEN program_limit_exceeded THEN
+		-- an element and its links must fit one index page: 1937 dimensions at m = 16
+		GET STACKED DIAGNOSTICS why = MESSAGE_TEXT;
+		RAISE EXCEPTION USING ERRCODE = 'feature_not_supported',
+			MESSAGE = format('face model dimension %s is more than the gallery index supports', dims),
+			DETAIL = format('The gallery index (embedding_hnsw) refused it: %s.', why),
+			HINT = 'Face models use 128 to 512 dimensions; the index holds up to 1937 at its default m = 16.';
+	END;
 	RETURN id;
 END
 $$;

@@ -160,7 +160,8 @@ COMMENT ON COLUMN consultant_board.new_persons_received IS 'receptions of person
 COMMENT ON COLUMN consultant_board.deals IS 'deals signed that month whose entitled consultant is this one';
 COMMENT ON COLUMN consultant_board.revenue IS 'sum of their prices';
 COMMENT ON COLUMN consultant_board.conflicts IS 'of those, deals flagged consultant_conflict (another consultant closed them)';
--- the longest protection period of any channel (evaluated once per query below)
+-- the longest protection period of any channel (0.1.0's protection_expiring called it as the
+-- reader, who may not read channel: the view now reads it itself, once per query)
 CREATE OR REPLACE FUNCTION max_protection_days() RETURNS integer
 	LANGUAGE sql STABLE PARALLEL SAFE
 	SET search_path = firstsight, pg_catalog, pg_temp
@@ -184,7 +185,7 @@ CREATE OR REPLACE VIEW protection_expiring AS
 		FROM visit v
 		JOIN person pe ON pe.project_id = v.project_id AND pe.person_id = v.person_id AND pe.merged_into IS NULL
 		WHERE NOT v.seen_before AND v.agent_id IS NOT NULL
-		  AND v.started_at > (SELECT now() - make_interval(days => max_protection_days() + 2)))
+		  AND v.started_at > (SELECT now() - make_interval(days => coalesce(max(c.protection_days), 0) + 2) FROM channel c))
 	SELECT f.project_id, f.person_id, ag.channel_id, c.name AS channel, f.agent_id,
 	       f.started_at AT TIME ZONE ps.time_zone AS protected_from,
 	       w.until_local AS protected_until,

@@ -241,6 +241,10 @@ BEGIN
 	IF to_regclass('firstsight.compliance') IS NOT NULL THEN
 		GRANT SELECT ON compliance TO firstsight_privacy_officer;
 	END IF;
+	-- cameras limited to their projects, capture_log, attribution_evidence (issue 14)
+	IF to_regprocedure('firstsight.setup_roles_hardening()') IS NOT NULL THEN
+		PERFORM setup_roles_hardening();
+	END IF;
 END
 $$;
 COMMENT ON FUNCTION setup_roles() IS 'create firstsight_camera, firstsight_analyst, firstsight_manager and firstsight_privacy_officer with least privilege; idempotent';

@@ -166,3 +166,14 @@ CREATE TYPE decision_walk AS (
 	windows jsonb,
 	timeline jsonb
 );
+
+
+-- issue 14 item 9: the projects each camera role may insert captures into
+CREATE TABLE camera_access (
+	role_name name NOT NULL,
+	project_id bigint NOT NULL REFERENCES project ON DELETE CASCADE,
+	granted_at timestamptz NOT NULL DEFAULT statement_timestamp(),
+	granted_by name NOT NULL DEFAULT session_user,
+	PRIMARY KEY (role_name, project_id)
+);
+SELECT pg_catalog.pg_extension_config_dump('camera_access', '');
