@@ -13,7 +13,7 @@ SELECT count(setval(seq::regclass, 100000)) > 0 AS moved FROM hs_seq;
 \set ON_ERROR_ROLLBACK on
 BEGIN;
 SELECT setup_roles();
-CREATE ROLE regress_hs_cam LOGIN;
+CREATE ROLE regress_hs_cam LOGIN IN ROLE firstsight_camera;
 CREATE ROLE regress_hs_analyst LOGIN IN ROLE firstsight_analyst;
 CREATE ROLE regress_hs_mgr LOGIN;
 
@@ -73,23 +73,25 @@ INSERT INTO agent VALUES (:p, 9021, 9011, 'Zhao');
 INSERT INTO deal (project_id, deal_id, person_id, signed_at, price, channel_id, agent_id)
 SELECT :p, 9001, person_id, '2024-03-20 10:00+08', 1111111, 9011, 9021 FROM capture
 WHERE project_id = :p AND captured_at = '2024-03-01 10:00+08';
+INSERT INTO capture (project_id, camera_id, captured_at, face, quality, masked)
+VALUES (:p, 'gate', '2024-03-01 09:00+08', '[0,0,1,1]', 0.9, false);
 INSERT INTO deal (project_id, deal_id, person_id, signed_at, price)
 SELECT :p, 9002, person_id, '2024-03-21 10:00+08', 2222222 FROM capture
-WHERE project_id = :p AND captured_at = '2024-03-01 11:00+08';
+WHERE project_id = :p AND captured_at = '2024-03-01 09:00+08';
 SELECT deal_id, flags FROM attribution WHERE project_id = :p ORDER BY deal_id;
 
 -- the analyst's attack: a leaky function cheaper than the view's own filter
 SET ROLE regress_hs_analyst;
-SELECT set_config('hs.p', :'p', false) IS NOT NULL AS set;
-CREATE FUNCTION pg_temp.leak(p bigint, price numeric) RETURNS boolean
+-- (it prints only this test's two prices, so that other deals do not make the output vary)
+CREATE FUNCTION pg_temp.leak(price numeric) RETURNS boolean
 	LANGUAGE plpgsql COST 0.0000001 AS $$
 BEGIN
-	IF p = current_setting('hs.p')::bigint THEN
+	IF price IN (1111111, 2222222) THEN
 		RAISE NOTICE 'leaked price %', price;
 	END IF;
 	RETURN true;
 END $$;
-SELECT deal_id, price FROM firstsight.flagged_deals WHERE pg_temp.leak(project_id, price);
+SELECT deal_id, price FROM firstsight.flagged_deals WHERE pg_temp.leak(price) AND price IN (1111111, 2222222);
 -- every analyst view reads (protection_expiring needed channel before)
 SELECT count(*) >= 0 AS reads FROM firstsight.protection_expiring;
 SELECT count(*) >= 0 AS reads FROM firstsight.daily_traffic;
