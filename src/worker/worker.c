@@ -42,6 +42,7 @@
 
 /* settings */
 char	   *fs_worker_database = NULL;
+char	   *fs_worker_role = NULL;
 char	   *fs_webhook_allowed_hosts = NULL;
 char	   *fs_retention_interval = NULL;
 int			fs_webhook_connect_timeout_ms = 5000;
@@ -144,6 +145,10 @@ WorkerDefineSettings(void)
 							   "Database the notification worker serves; empty leaves it idle.",
 							   "Needs firstsight in shared_preload_libraries.",
 							   &fs_worker_database, "", PGC_SIGHUP, 0, NULL, NULL, NULL);
+	DefineCustomStringVariable("firstsight.worker_role",
+							   "Role the notification worker connects as; empty: the bootstrap superuser.",
+							   "A login role granted firstsight_worker (setup_roles) needs no other right.",
+							   &fs_worker_role, "", PGC_SIGHUP, 0, NULL, NULL, NULL);
 	DefineCustomStringVariable("firstsight.webhook_allowed_hosts",
 							   "Hosts webhooks may be sent to: comma list of host, host:port, *.domain or *.",
 							   "Empty allows none: every delivery is refused until hosts are listed.",
@@ -739,9 +744,9 @@ WorkerAtExit(int code, Datum arg)
 	FsDeliveryStop();
 }
 
-/* reread the configuration; leave (to be restarted) if the database changed */
+/* reread the configuration; leave (to be restarted) if the database or the role changed */
 static void
-WorkerReload(const char *serving)
+WorkerReload(const char *serving, const char *as_role)
 {
 	ConfigReloadPending = false;
 	ProcessConfigFile(PGC_SIGHUP);
@@ -751,6 +756,12 @@ WorkerReload(const char *serving)
 				(errmsg("firstsight worker: firstsight.worker_database changed; restarting")));
 		proc_exit(1);
 	}
+	if (as_role != NULL && strcmp(as_role, fs_worker_role) != 0)
+	{
+		ereport(LOG,
+				(errmsg("firstsight worker: firstsight.worker_role changed; restarting")));
+		proc_exit(1);
+	}
 }
 
 /* the worker: wait for a database, then deliver and sweep until told to stop */
@@ -758,6 +769,7 @@ void
 FsWorkerMain(Datum arg)
 {
 	char	   *dbname;
+	char	   *role;
 
 	pqsignal(SIGHUP, SignalHandlerForConfigReload);
 	pqsignal(SIGTERM, die);
@@ -770,10 +782,12 @@ FsWorkerMain(Datum arg)
 		ResetLatch(MyLatch);
 		CHECK_FOR_INTERRUPTS();
 		if (ConfigReloadPending)
-			WorkerReload(NULL);
+			WorkerReload(NULL, NULL);
 	}
 	dbname = MemoryContextStrdup(TopMemoryContext, fs_worker_database);
-	BackgroundWorkerInitializeConnection(dbname, NULL, 0);
+	role = MemoryContextStrdup(TopMemoryContext, fs_worker_role);
+	/* a named role (firstsight.worker_role) instead of the bootstrap superuser */
+	BackgroundWorkerInitializeConnection(dbname, role[0] != '\0' ? role : NULL, 0);
 
 	/*
 	 * The worker is the bootstrap superuser: nothing the database's owner or
@@ -784,7 +798,8 @@ FsWorkerMain(Datum arg)
 	 */
 	SetConfigOption("search_path", FS_WORKER_SEARCH_PATH, PGC_SUSET, PGC_S_OVERRIDE);
 	ereport(LOG,
-			(errmsg("firstsight worker serving database \"%s\"", dbname)));
+			(errmsg("firstsight worker serving database \"%s\" as %s", dbname,
+					role[0] != '\0' ? psprintf("role \"%s\"", role) : "the bootstrap superuser")));
 
 	loop_context = AllocSetContextCreate(TopMemoryContext, "firstsight worker loop",
 										 ALLOCSET_DEFAULT_SIZES);
@@ -868,6 +883,6 @@ FsWorkerMain(Datum arg)
 		ResetLatch(MyLatch);
 		CHECK_FOR_INTERRUPTS();
 		if (ConfigReloadPending)
-			WorkerReload(dbname);
+			WorkerReload(dbname, role);
 	}
 }

@@ -15,6 +15,7 @@
 
 /* settings (firstsight.*) */
 extern char *fs_worker_database;
+extern char *fs_worker_role;
 extern char *fs_webhook_allowed_hosts;
 extern char *fs_retention_interval;
 extern int	fs_webhook_connect_timeout_ms;

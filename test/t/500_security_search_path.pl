@@ -150,7 +150,7 @@ my $made = $node->safe_psql('shadowdb', qq{
 	FROM public.shadow_made;
 });
 my ($nop, $nopname, $nfn, $nfnname) = split / /, $made;
-note("shadows: $nop operators of $nopname names, $nfn functions of $nfnname names");
+diag("shadows: $nop operators of $nopname names, $nfn functions of $nfnname names");
 ok($nopname >= 15 && $nfnname >= 30, "the owner made shadows for the code's operators ($nopname names) and functions ($nfnname names)");
 
 # the shadows work: the same kind of statement a careless function would run picks one
@@ -222,6 +222,25 @@ my %ran = map { $_ => 1 } ($log =~ /shadow ran: ([^\n]+)/g);
 is(join('; ', sort keys %ran), '', 'the server log names no shadow that ran');
 is($node->safe_psql('postgres', q{SELECT rolsuper FROM pg_roles WHERE rolname = 'mallory'}), 'f',
 	'the database owner is still not a superuser');
+
+# the worker as a named role (firstsight.worker_role): a login role granted
+# firstsight_worker by setup_roles, no superuser, does the same work
+$node->safe_psql('postgres', q{CREATE ROLE fs_worker_login LOGIN IN ROLE firstsight_worker});
+$node->append_conf('postgresql.conf', "firstsight.worker_role = 'fs_worker_login'\n");
+$node->reload;
+ok($node->poll_query_until('shadowdb', q{
+	SELECT count(*) = 1 FROM pg_stat_activity WHERE backend_type LIKE 'firstsight%' AND usename = 'fs_worker_login'}),
+	'with worker_role set the worker reconnects as that role');
+$runs = $node->safe_psql('shadowdb', q{SELECT count(*) FROM firstsight.retention_log});
+$node->safe_psql('shadowdb', q{
+	INSERT INTO firstsight.capture (project_id, camera_id, captured_at, face, quality, masked, photo)
+	VALUES (1, 'c1', now() - interval '2 days', '[0.4,0.3,0.2,0.1]', 0.9, false, '\x0708')});
+ok($node->poll_query_until('shadowdb', qq{SELECT count(*) > $runs FROM firstsight.retention_log}),
+	'as that role the worker runs enforce_retention');
+ok($node->poll_query_until('shadowdb', q{
+	SELECT count(*) = 0 FROM firstsight.outbox_delivery WHERE delivered_at IS NULL AND NOT dead}),
+	'and delivers every event');
+is($node->safe_psql('shadowdb', q{SELECT is_called FROM public.shadow_seq}), 'f', 'still no shadow ran');
 
 kill 'TERM', $rpid;
 waitpid($rpid, 0);

@@ -30,7 +30,7 @@ BEGIN
 			MESSAGE = 'role "firstsight_camera" does not exist',
 			HINT = 'Run SELECT firstsight.setup_roles() first.';
 	END IF;
-	IF r IN ('firstsight_analyst', 'firstsight_privacy_officer', 'firstsight_manager')
+	IF r IN ('firstsight_analyst', 'firstsight_privacy_officer', 'firstsight_manager', 'firstsight_worker')
 	   OR (SELECT rolsuper FROM pg_roles WHERE rolname = r) THEN
 		RAISE EXCEPTION USING ERRCODE = 'invalid_parameter_value',
 			MESSAGE = format('role "%s" cannot be a camera', r),
@@ -167,7 +167,7 @@ ALTER VIEW protection_expiring SET (security_barrier = true);
 ALTER VIEW project_settings SET (security_barrier = true);
 ALTER VIEW compliance SET (security_barrier = true);
 
--- the access rules above, for setup_roles (run by it; idempotent)
+-- the access rules above, and the worker's role, for setup_roles (run by it; idempotent)
 CREATE OR REPLACE FUNCTION setup_roles_hardening() RETURNS void
 	LANGUAGE plpgsql
 	SET search_path = firstsight, pg_catalog, pg_temp
@@ -189,6 +189,15 @@ BEGIN
 	              commission, rule, flags, decided_at, signed_at, first_visit_at, cycle_days, is_current, reason)
 		ON attribution TO firstsight_manager;
 	GRANT SELECT ON attribution_evidence TO firstsight_manager, firstsight_privacy_officer;
+	-- the background worker, when firstsight.worker_role names a login role granted this one
+	IF to_regrole('firstsight_worker') IS NULL THEN
+		CREATE ROLE firstsight_worker NOLOGIN;
+	END IF;
+	GRANT USAGE ON SCHEMA firstsight TO firstsight_worker;
+	GRANT SELECT ON webhook, outbox TO firstsight_worker;
+	GRANT SELECT, UPDATE ON outbox_delivery TO firstsight_worker;
+	GRANT EXECUTE ON FUNCTION enforce_retention(integer, timestamptz),
+		retention_pace(integer, float8, integer, real, interval) TO firstsight_worker;
 END
 $$;
 REVOKE ALL ON FUNCTION setup_roles_hardening() FROM PUBLIC;
