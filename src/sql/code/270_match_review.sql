@@ -4,16 +4,8 @@
 -- The daily review reads them here, confirms them (confirm_matches) or moves
 -- the wrong ones to a person of their own (split_person).
 
--- low-confidence matches not yet reviewed; no biometric column
-CREATE OR REPLACE VIEW match_review WITH (security_invoker = true) AS
-	SELECT c.project_id, c.capture_id, c.person_id, c.visit_id, c.camera_id, c.captured_at, c.masked,
-	       c.match_kind, c.match_distance, c.match_distance + c.match_margin AS threshold, c.match_margin
-	FROM capture c
-	WHERE c.match_low_confidence AND c.match_reviewed_at IS NULL;
-COMMENT ON VIEW match_review IS
-	'matches of low confidence awaiting review (close to their threshold, or to a masked-only person): confirm with firstsight.confirm_matches, undo with firstsight.split_person';
-COMMENT ON COLUMN match_review.match_kind IS 'the kind of pair the match rests on: unmasked, masked_unmasked or masked_masked';
-COMMENT ON COLUMN match_review.match_margin IS 'threshold minus distance: how far inside its threshold the match was (negative: a batch mate joined through another)';
+-- (the view match_review is in 430_access_hardening.sql: it is scoped by
+-- reads_project, since capture has no row-level security once setup_roles ran)
 
 -- the review confirmed these matches: they leave match_review; returns how many
 CREATE OR REPLACE FUNCTION confirm_matches(project_id bigint, capture_ids bigint[]) RETURNS integer

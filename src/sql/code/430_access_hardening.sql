@@ -131,6 +131,19 @@ CREATE OR REPLACE VIEW capture_log WITH (security_barrier = true) AS
 COMMENT ON VIEW capture_log IS
 	'captures without face or photo; a manager sees the projects granted to them (capture has no row-level security so that cameras can COPY)';
 
+-- low-confidence matches not yet reviewed (issue 18); no biometric column.  Not
+-- security_invoker: capture has no row-level security (cameras COPY into it), so
+-- the view reads it as its owner and keeps a manager to their projects itself
+CREATE OR REPLACE VIEW match_review WITH (security_invoker = false, security_barrier = true) AS
+	SELECT c.project_id, c.capture_id, c.person_id, c.visit_id, c.camera_id, c.captured_at, c.masked,
+	       c.match_kind, c.match_distance, c.match_distance + c.match_margin AS threshold, c.match_margin
+	FROM capture c
+	WHERE c.match_low_confidence AND c.match_reviewed_at IS NULL AND reads_project(c.project_id);
+COMMENT ON VIEW match_review IS
+	'matches of low confidence awaiting review (close to their threshold, or to a masked-only person): confirm with firstsight.confirm_matches, undo with firstsight.split_person';
+COMMENT ON COLUMN match_review.match_kind IS 'the kind of pair the match rests on: unmasked, masked_unmasked or masked_masked';
+COMMENT ON COLUMN match_review.match_margin IS 'threshold minus distance: how far inside its threshold the match was (negative: a batch mate joined through another)';
+
 -- an attribution's evidence as the current role may read it: persons of
 -- projects it does not read (seen_elsewhere) keep their project and how they
 -- were found, their person id is NULL and redacted true
