@@ -104,7 +104,7 @@ embedding_norm(PG_FUNCTION_ARGS)
 {
 	Embedding  *a = PG_GETARG_EMBEDDING_P(0);
 
-	PG_RETURN_FLOAT8(sqrt((double) fs_kernels->normsq(a->dim, a->x)));
+	PG_RETURN_FLOAT8(sqrt(FsNormSquaredDouble(a->dim, a->x)));
 }
 
 PG_FUNCTION_INFO_V1(embedding_l2_normalize);
@@ -114,7 +114,7 @@ embedding_l2_normalize(PG_FUNCTION_ARGS)
 {
 	Embedding  *a = PG_GETARG_EMBEDDING_P(0);
 	Embedding  *result = InitEmbedding(a->dim);
-	double		norm = sqrt((double) fs_kernels->normsq(a->dim, a->x));
+	double		norm = sqrt(FsNormSquaredDouble(a->dim, a->x));
 
 	if (norm > 0)
 	{

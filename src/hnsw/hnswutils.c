@@ -5,6 +5,7 @@
  */
 #include "postgres.h"
 
+#include <float.h>
 #include <math.h>
 
 #include "common/pg_prng.h"
@@ -57,7 +58,12 @@ HnswRandomLevel(double ml, int maxLevel)
 	return Min(level, maxLevel);
 }
 
-/* copy a value for the index; cosine stores unit vectors; false for a zero vector under cosine */
+/*
+ * copy a value for the index; cosine stores unit vectors; false for a zero
+ * vector under cosine.  The norm is taken in double: in float4, |v|^2 of
+ * [3e38] overflows and the "unit" vector would be all zeros, and that of a
+ * vector of denormals underflows to 0.
+ */
 bool
 HnswPrepareVector(HnswMetric metric, const float *in, float *out, int dims)
 {
@@ -66,28 +72,91 @@ HnswPrepareVector(HnswMetric metric, const float *in, float *out, int dims)
 	memcpy(out, in, sizeof(float) * dims);
 	if (metric != HNSW_METRIC_COSINE)
 		return true;
-	norm = sqrt((double) fs_kernels->normsq(dims, out));
-	if (norm == 0 || isnan(norm))
+	norm = sqrt(FsNormSquaredDouble(dims, out));
+	if (norm == 0 || !isfinite(norm))
 		return false;
 	for (int i = 0; i < dims; i++)
 		out[i] = (float) (out[i] / norm);
 	return true;
 }
 
-/* the distance the graph is ordered by (smaller is closer) */
+/*
+ * A distance computed in double, as a float4 that keeps its order.  Up to
+ * 2^127 it is the distance itself; above, where float4 runs out (the squared
+ * distance of [3e38] and [-3e38] is 3.6e77), it is 2^127 * (1 + (log2|d| -
+ * 127) / 256): still increasing in |d|, below FLT_MAX (2^128) for every
+ * distance of vectors of at most HNSW_MAX_DIM finite float4 elements (|d| <
+ * 2^272), and about 32,000 steps per doubling apart.
+ */
+static float
+HnswWideToFloat(double d)
+{
+	double		a = fabs(d);
+	double		r;
+
+	if (a <= 0x1p127)
+		return (float) d;
+	r = 0x1p127 * (1.0 + (log2(a) - 127.0) / 256.0);
+	Assert(r < (double) FLT_MAX);
+	return (float) (d < 0 ? -r : r);
+}
+
+/* HnswDistance in double, for the distances float4 cannot hold */
+static float
+HnswDistanceWide(HnswMetric metric, int dims, const float *a, const float *b)
+{
+	double		d = 0;
+
+	for (int i = 0; i < dims; i++)
+	{
+		if (metric == HNSW_METRIC_L2)
+		{
+			double		diff = (double) a[i] - (double) b[i];
+
+			d += diff * diff;
+		}
+		else
+			d += (double) a[i] * (double) b[i];
+	}
+	if (metric == HNSW_METRIC_IP)
+		d = -d;
+	else if (metric == HNSW_METRIC_COSINE)
+		d = 1.0 - d;
+	return HnswWideToFloat(d);
+}
+
+/*
+ * The distance the graph is ordered by (smaller is closer).  Any value the
+ * type accepts may overflow float4 here (|[3e38] - [-3e38]|^2, or the dot
+ * product of two large vectors, which may even be inf - inf): the float4
+ * kernels then say +inf or NaN, and every such element would tie with every
+ * other (pgvector's +inf), so that the inserts all link to the same few
+ * elements, and NaN compares false to everything.  Such a distance, or one
+ * above 2^127, is taken again in double and mapped into float4 in order
+ * (HnswWideToFloat): never inf, never NaN, for any two vectors of finite
+ * elements.  Ordinary data never takes that path.
+ */
 float
 HnswDistance(HnswMetric metric, int dims, const float *a, const float *b)
 {
+	float		d = 0;
+
 	switch (metric)
 	{
 		case HNSW_METRIC_L2:
-			return fs_kernels->l2sq(dims, a, b);
+			d = fs_kernels->l2sq(dims, a, b);
+			break;
 		case HNSW_METRIC_IP:
-			return -fs_kernels->dot(dims, a, b);
+			d = -fs_kernels->dot(dims, a, b);
+			break;
 		case HNSW_METRIC_COSINE:
-			return 1.0f - fs_kernels->dot(dims, a, b);
+			d = 1.0f - fs_kernels->dot(dims, a, b);
+			break;
 	}
-	return 0;
+	/* also true for NaN */
+	if (unlikely(!(fabsf(d) <= 0x1p127f)))
+		d = HnswDistanceWide(metric, dims, a, b);
+	return d;
 }
 
 /* read the metapage */
@@ -380,8 +449,13 @@ LoadCandidateFromBuffer(HnswInfo *info, Buffer buf, ItemPointer tid, const float
 	deleted = tup->deleted != 0;
 	distance = deleted ? get_float4_infinity() :
 		HnswDistance(info->metric, info->dims, q, HnswTupleVector(tup, info->m));
-	/* a deleted element is always loaded: the search walks through it (its vector is gone) */
-	if (!deleted && distance >= bound)
+	/*
+	 * A deleted element is always loaded: the search walks through it (its
+	 * vector is gone).  With no bound (+inf) every element is loaded: the
+	 * entry point of a search has to be, however far it is.
+	 */
+	Assert(!isnan(distance));
+	if (!deleted && distance >= bound && !isinf(bound))
 	{
 		UnlockReleaseBuffer(buf);
 		return NULL;

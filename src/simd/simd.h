@@ -70,4 +70,18 @@ FsCosineSimilarity(int n, const float *a, const float *b)
 	return sim;
 }
 
+/*
+ * sum of a[i]^2 accumulated in double, as pgvector's norm does: finite for
+ * every vector of finite float4 elements (|a|^2 of [3e38] overflows float4)
+ */
+static inline double
+FsNormSquaredDouble(int n, const float *a)
+{
+	double		s = 0;
+
+	for (int i = 0; i < n; i++)
+		s += (double) a[i] * (double) a[i];
+	return s;
+}
+
 #endif
