@@ -1,6 +1,7 @@
 /*
  * ingest.c
- *		Which capture INSERTs take the single-row ingestion path.
+ *		Which capture INSERTs take the single-row ingestion path, and which
+ *		faces can never be matched (face_norm_problem).
  *
  * A camera's INSERT ... VALUES of one row is matched by a BEFORE ROW trigger
  * (capture_ingest_row) that fills person_id, visit_id, match_distance and the
@@ -23,6 +24,8 @@
  */
 #include "postgres.h"
 
+#include <float.h>
+
 #include "access/xact.h"
 #include "executor/executor.h"
 #include "fmgr.h"
@@ -30,6 +33,9 @@
 #include "parser/parsetree.h"
 
 #include "domain/ingest.h"
+#include "embedding/embedding.h"
+#include "simd/simd.h"
+#include "utils/builtins.h"
 
 static ExecutorStart_hook_type prev_executor_start = NULL;
 static ExecutorEnd_hook_type prev_executor_end = NULL;
@@ -170,4 +176,25 @@ fs_ingest_statement_pending(PG_FUNCTION_ARGS)
 
 	row_done = false;
 	PG_RETURN_BOOL(pending);
+}
+
+PG_FUNCTION_INFO_V1(fs_face_norm_problem);
+/*
+ * face_norm_problem(face embedding): why a camera's face can never be
+ * matched, or NULL when it can: 'zero' for a zero vector (no direction),
+ * 'overflow' when its squared norm, taken in double, exceeds the float4
+ * range (the matching's float4 distances would be infinite).  Says nothing
+ * about the values.
+ */
+Datum
+fs_face_norm_problem(PG_FUNCTION_ARGS)
+{
+	Embedding  *face = PG_GETARG_EMBEDDING_P(0);
+	double		normsq = FsNormSquaredDouble(face->dim, face->x);
+
+	if (normsq == 0)
+		PG_RETURN_TEXT_P(cstring_to_text("zero"));
+	if (!(normsq <= (double) FLT_MAX))
+		PG_RETURN_TEXT_P(cstring_to_text("overflow"));
+	PG_RETURN_NULL();
 }

@@ -436,6 +436,13 @@ BEGIN
 END
 $$;
 
+-- 'zero' or 'overflow' for a face that can never be matched (a zero vector, or
+-- one whose squared norm exceeds the float4 range), else NULL (src/domain/ingest.c)
+CREATE OR REPLACE FUNCTION face_norm_problem(face embedding) RETURNS text
+	AS 'MODULE_PATHNAME', 'fs_face_norm_problem' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION face_norm_problem(embedding) IS
+	'why a face can never be matched: ''zero'' (no direction) or ''overflow'' (squared norm beyond float4); NULL when it can';
+
 -- statement trigger: validate, then match each project's captures as one batch
 CREATE OR REPLACE FUNCTION capture_ingest() RETURNS trigger
 	LANGUAGE plpgsql SECURITY DEFINER
@@ -450,6 +457,7 @@ BEGIN
 	FOR b IN
 		SELECT n.project_id,
 		       bool_or(bool_or(p.project_id IS NULL OR c.camera_id IS NULL OR n.face IS NULL OR dims(n.face) <> p.dims
+		                       OR face_norm_problem(n.face) IS NOT NULL
 		                       OR n.captured_at IS NULL
 		                       OR n.captured_at > statement_timestamp() + coalesce(s.value, setting_default(d, p.dims))::interval
 		                       OR n.quality IS NULL OR NOT (n.quality >= 0 AND n.quality <= 1)
@@ -479,12 +487,14 @@ BEGIN
 			SELECT n.project_id, n.capture_id, n.camera_id, n.captured_at, n.quality, n.masked,
 			       n.person_id, n.visit_id, n.match_distance,
 			       n.face IS NULL AS no_face, CASE WHEN n.face IS NOT NULL THEN dims(n.face) END AS face_dims,
+			       face_norm_problem(n.face) AS norm_problem,
 			       ps.dims, ps.skew, ps.project_id IS NOT NULL AS has_project, c.camera_id IS NOT NULL AS has_camera
 			INTO bad
 			FROM new_rows n
 			LEFT JOIN ps ON ps.project_id = n.project_id
 			LEFT JOIN camera c ON c.project_id = n.project_id AND c.camera_id = n.camera_id
 			WHERE ps.project_id IS NULL OR c.camera_id IS NULL OR n.face IS NULL OR dims(n.face) <> ps.dims
+			   OR face_norm_problem(n.face) IS NOT NULL
 			   OR n.captured_at IS NULL OR n.captured_at > statement_timestamp() + ps.skew
 			   OR n.quality IS NULL OR NOT (n.quality >= 0 AND n.quality <= 1)
 			   OR n.masked IS NULL OR n.person_id IS NOT NULL OR n.visit_id IS NOT NULL OR n.match_distance IS NOT NULL
@@ -524,6 +534,14 @@ BEGIN
 		RAISE EXCEPTION USING ERRCODE = 'data_exception',
 			MESSAGE = format('face embedding has %s dimensions, project %s expects %s', bad.face_dims, bad.project_id, bad.dims),
 			DETAIL = what, HINT = 'The camera''s face model must match the dims given to firstsight.create_project.';
+	ELSIF bad.norm_problem = 'zero' THEN
+		RAISE EXCEPTION USING ERRCODE = 'data_exception',
+			MESSAGE = 'face embedding is a zero vector',
+			DETAIL = what, HINT = 'A face with no direction can never be matched; check the camera''s face model.';
+	ELSIF bad.norm_problem IS NOT NULL THEN
+		RAISE EXCEPTION USING ERRCODE = 'numeric_value_out_of_range',
+			MESSAGE = 'face embedding is out of range: its squared norm exceeds the real (float4) range',
+			DETAIL = what, HINT = 'Face models give elements of moderate size (unit vectors or near); check the camera''s face model.';
 	ELSIF bad.captured_at IS NULL THEN
 		RAISE EXCEPTION USING ERRCODE = 'not_null_violation',
 			MESSAGE = 'capture has no captured_at time',
@@ -580,6 +598,7 @@ BEGIN
 	SELECT NEW.project_id, NEW.capture_id, NEW.camera_id, NEW.captured_at, NEW.quality, NEW.masked,
 	       NEW.person_id, NEW.visit_id, NEW.match_distance,
 	       NEW.face IS NULL AS no_face, CASE WHEN NEW.face IS NOT NULL THEN dims(NEW.face) END AS face_dims,
+	       face_norm_problem(NEW.face) AS norm_problem,
 	       p.dims, coalesce(s.value, setting_default(d, p.dims))::interval AS skew,
 	       p.project_id IS NOT NULL AS has_project, c.camera_id IS NOT NULL AS has_camera
 	INTO bad
@@ -589,6 +608,7 @@ BEGIN
 	LEFT JOIN project_setting s ON s.project_id = p.project_id AND s.setting = d.setting
 	LEFT JOIN camera c ON c.project_id = NEW.project_id AND c.camera_id = NEW.camera_id;
 	IF NOT bad.has_project OR NOT bad.has_camera OR bad.no_face OR bad.face_dims <> bad.dims
+	   OR bad.norm_problem IS NOT NULL
 	   OR NEW.captured_at IS NULL OR NEW.captured_at > statement_timestamp() + bad.skew
 	   OR NEW.quality IS NULL OR NOT (NEW.quality >= 0 AND NEW.quality <= 1)
 	   OR NEW.masked IS NULL OR NEW.person_id IS NOT NULL OR NEW.visit_id IS NOT NULL
