@@ -27,6 +27,7 @@ extern Embedding *InitEmbedding(int dim);
 extern void EmbeddingCheckDim(int dim);
 extern void EmbeddingCheckTypmod(int32 typmod, int dim);
 extern void EmbeddingCheckElement(float value);
+extern void EmbeddingCheckElementAt(float value, int element, int dim, const char *where);
 extern void EmbeddingCheckSameDims(const Embedding *a, const Embedding *b);
 
 #endif

@@ -72,6 +72,23 @@ EmbeddingCheckElement(float value)
 				 errmsg("infinite value not allowed in embedding")));
 }
 
+/*
+ * reject a NaN or infinite element of an input value, naming its position
+ * (1-based element, of dim) and never the value; where, if not NULL, says
+ * more about the position (the character of text input)
+ */
+void
+EmbeddingCheckElementAt(float value, int element, int dim, const char *where)
+{
+	if (likely(!isnan(value) && !isinf(value)))
+		return;
+	ereport(ERROR,
+			(errcode(ERRCODE_DATA_EXCEPTION),
+			 errmsg(isnan(value) ? "NaN not allowed in embedding" : "infinite value not allowed in embedding"),
+			 dim > 0 ? errdetail("Element %d of %d%s.", element, dim, where ? where : "") :
+			 errdetail("Element %d%s.", element, where ? where : "")));
+}
+
 /* reject an operation on embeddings of different lengths */
 void
 EmbeddingCheckSameDims(const Embedding *a, const Embedding *b)
@@ -82,14 +99,20 @@ EmbeddingCheckSameDims(const Embedding *a, const Embedding *b)
 				 errmsg("different embedding dimensions %d and %d", a->dim, b->dim)));
 }
 
-/* report malformed text input */
+/*
+ * report malformed text input at p: the character position and how many
+ * elements were read, never the text (it is a face: issue 14 #3, a
+ * deliberate difference from pgvector, which echoes the input)
+ */
 static void
-SyntaxError(const char *input, const char *detail)
+SyntaxError(const char *input, const char *p, int elements, const char *detail)
 {
 	ereport(ERROR,
 			(errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
-			 errmsg("invalid input syntax for type embedding: \"%s\"", input),
-			 errdetail("%s", detail),
+			 errmsg("invalid input syntax for type embedding at character %d", (int) (p - input) + 1),
+			 errdetail_plural("%s The text is %d characters long; %d element precedes the error.",
+							  "%s The text is %d characters long; %d elements precede the error.",
+							  elements, detail, (int) strlen(input), elements),
 			 errhint("An embedding is written as a bracketed, comma-separated list of numbers, such as '[1,2.5,-3]'.")));
 }
 
@@ -109,29 +132,32 @@ SkipSpace(char *p)
 	return p;
 }
 
-/* parse one element at *pp, advancing past it */
+/* parse element number dim + 1 at *pp, advancing past it */
 static float
-ParseElement(char **pp, const char *input)
+ParseElement(char **pp, const char *input, int dim)
 {
 	char	   *p = *pp;
 	char	   *end;
 	float		val;
+	char		where[64];
 
 	/* strtof would skip leading spaces itself and accept hex and words */
 	if (*p == '\0' || *p == ',' || *p == ']' || IsSpace(*p))
-		SyntaxError(input, "An element is missing.");
+		SyntaxError(input, p, dim, "An element is missing.");
 	errno = 0;
 	val = strtof(p, &end);
 	if (end == p)
-		SyntaxError(input, "An element is not a number.");
+		SyntaxError(input, p, dim, "An element is not a number.");
 	if (memchr(p, 'x', end - p) || memchr(p, 'X', end - p))
-		SyntaxError(input, "Hexadecimal numbers are not accepted.");
+		SyntaxError(input, p, dim, "Hexadecimal numbers are not accepted.");
 	if (errno == ERANGE && isinf(val))
 		ereport(ERROR,
 				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
-				 errmsg("\"%.*s\" is out of range for type embedding", (int) (end - p), p),
-				 errdetail("Elements are single-precision floats.")));
-	EmbeddingCheckElement(val);
+				 errmsg("element %d of the embedding, at character %d, is out of range",
+						dim + 1, (int) (p - input) + 1),
+				 errdetail("Elements are single-precision floats, at most 3.4028235e+38 in magnitude.")));
+	snprintf(where, sizeof(where), ", at character %d", (int) (p - input) + 1);
+	EmbeddingCheckElementAt(val, dim + 1, 0, where);
 	*pp = end;
 	return val;
 }
@@ -151,7 +177,7 @@ embedding_in(PG_FUNCTION_ARGS)
 	Embedding  *result;
 
 	if (*p != '[')
-		SyntaxError(input, "An embedding must start with \"[\".");
+		SyntaxError(input, p, 0, "An embedding must start with \"[\".");
 	p = SkipSpace(p + 1);
 	if (*p == ']')
 		ereport(ERROR,
@@ -161,18 +187,19 @@ embedding_in(PG_FUNCTION_ARGS)
 	{
 		if (dim >= EMBEDDING_MAX_DIM)
 			EmbeddingCheckDim(dim + 1);
-		values[dim++] = ParseElement(&p, input);
+		values[dim] = ParseElement(&p, input, dim);
+		dim++;
 		p = SkipSpace(p);
 		if (*p == ']')
 			break;
 		if (*p != ',')
-			SyntaxError(input, *p == '\0' ? "The closing \"]\" is missing." :
+			SyntaxError(input, p, dim, *p == '\0' ? "The closing \"]\" is missing." :
 						"Elements must be separated by commas.");
 		p = SkipSpace(p + 1);
 	}
 	p = SkipSpace(p + 1);
 	if (*p != '\0')
-		SyntaxError(input, "Text follows the closing \"]\".");
+		SyntaxError(input, p, dim, "Text follows the closing \"]\".");
 
 	EmbeddingCheckTypmod(typmod, dim);
 	result = InitEmbedding(dim);
@@ -267,7 +294,7 @@ embedding_recv(PG_FUNCTION_ARGS)
 	for (int i = 0; i < dim; i++)
 	{
 		result->x[i] = pq_getmsgfloat4(buf);
-		EmbeddingCheckElement(result->x[i]);
+		EmbeddingCheckElementAt(result->x[i], i + 1, dim, NULL);
 	}
 	PG_RETURN_EMBEDDING_P(result);
 }
@@ -358,10 +385,10 @@ array_to_embedding(PG_FUNCTION_ARGS)
 		if (isinf((float) v) && (elemtype == NUMERICOID || !isinf(v)))
 			ereport(ERROR,
 					(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
-					 errmsg("array element %d is out of range for type embedding", i + 1),
+					 errmsg("array element %d of %d is out of range for type embedding", i + 1, n),
 					 errdetail("Elements are single-precision floats, at most 3.4028235e+38 in magnitude.")));
 		result->x[i] = (float) v;
-		EmbeddingCheckElement(result->x[i]);
+		EmbeddingCheckElementAt(result->x[i], i + 1, n, " of the array");
 	}
 	pfree(elems);
 	pfree(nulls);
