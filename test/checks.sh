@@ -12,6 +12,8 @@
 #   fuzz/replay scrub_page     the page part of scrub_free_space under libFuzzer
 #                              (ASan, UBSan), then its corpus under valgrind
 #                              (test/fuzz/scrub.sh)
+#   fuzz hnsw_sql              random SQL against embedding_hnsw on an ASan/UBSan
+#                              build, HNSW_FUZZ_SECONDS (default 40; test/fuzz/hnsw_sql.sh)
 # Installs missing apt packages when run as root.  Exits non-zero on failure.
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit 1
@@ -47,5 +49,6 @@ check test/cross/aarch64.sh
 check test/fuzz/run.sh "$seconds"
 check test/fuzz/replay.sh
 check test/fuzz/scrub.sh "$seconds"
+check test/fuzz/hnsw_sql.sh "${HNSW_FUZZ_SECONDS:-40}"
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]
