@@ -7,10 +7,10 @@
 SET search_path = firstsight, public;
 
 -- the attack, as a role that can only create tables
-CREATE ROLE hnsw_extremes_plain;
-GRANT CREATE, USAGE ON SCHEMA public TO hnsw_extremes_plain;
-GRANT USAGE ON SCHEMA firstsight TO hnsw_extremes_plain;
-SET ROLE hnsw_extremes_plain;
+CREATE ROLE regress_fs_hx_plain;
+GRANT CREATE, USAGE ON SCHEMA public TO regress_fs_hx_plain;
+GRANT USAGE ON SCHEMA firstsight TO regress_fs_hx_plain;
+SET ROLE regress_fs_hx_plain;
 CREATE TABLE public.hx_attack (v firstsight.embedding(2));
 INSERT INTO public.hx_attack VALUES ('[1,0]'), ('[0,1]');
 CREATE INDEX ON public.hx_attack USING embedding_hnsw (v);
@@ -20,9 +20,9 @@ SELECT count(*) FROM (SELECT v FROM public.hx_attack ORDER BY v OPERATOR(firstsi
 RESET enable_seqscan;
 DROP TABLE public.hx_attack;
 RESET ROLE;
-REVOKE ALL ON SCHEMA public FROM hnsw_extremes_plain;
-REVOKE ALL ON SCHEMA firstsight FROM hnsw_extremes_plain;
-DROP ROLE hnsw_extremes_plain;
+REVOKE ALL ON SCHEMA public FROM regress_fs_hx_plain;
+REVOKE ALL ON SCHEMA firstsight FROM regress_fs_hx_plain;
+DROP ROLE regress_fs_hx_plain;
 
 -- 81 two-dimensional vectors: every pair of nine extreme elements
 CREATE TABLE hx_elem (x real);
