@@ -6,6 +6,9 @@
 SET search_path = firstsight, public;
 \set SHOW_CONTEXT never
 \set VERBOSITY default
+-- a fixed project id, so messages naming it do not depend on other tests; the
+-- sequence is put back at the end, so later files' project ids do not depend on this one
+SELECT last_value AS seq_last, is_called AS seq_called FROM firstsight.project_id_seq \gset
 SELECT setval('firstsight.project_id_seq', 950) IS NOT NULL AS ok;
 SELECT setup_roles() IS NOT NULL AS roles;
 CREATE ROLE regress_fs_norm_cam IN ROLE firstsight_camera;
@@ -88,3 +91,4 @@ SELECT pg_temp.written();
 
 DELETE FROM webhook WHERE project_id = :p;
 DROP ROLE regress_fs_norm_cam;
+SELECT setval('firstsight.project_id_seq', :seq_last, :'seq_called'::boolean) IS NOT NULL AS ok;
