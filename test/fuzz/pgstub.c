@@ -210,6 +210,18 @@ errdetail(const char *fmt,...)
 }
 
 int
+errdetail_plural(const char *fmt_singular, const char *fmt_plural, unsigned long n,...)
+{
+	va_list		ap;
+
+	/* as elog.c without translation: the singular form for n == 1 */
+	va_start(ap, n);
+	vsnprintf(pgstub_error.detail, sizeof(pgstub_error.detail), n == 1 ? fmt_singular : fmt_plural, ap);
+	va_end(ap);
+	return 0;
+}
+
+int
 errhint(const char *fmt,...)
 {
 	char		hint[512];
