@@ -2,7 +2,7 @@
 -- squared norm exceeds the float4 range.  Such faces made a new person and a
 -- visitor.new event each (70 captures of [3e38,...], 70 persons).  Now the
 -- camera's statement is refused with a clear error that shows no value, and
--- nothing is stored: single-row INSERT, multi-row INSERT and COPY.
+-- nothing is stored: single-row INSERT, multi-row INSERT and COPY, as the camera.
 SET search_path = firstsight, public;
 \set SHOW_CONTEXT never
 \set VERBOSITY default
@@ -14,7 +14,7 @@ SELECT setup_roles() IS NOT NULL AS roles;
 CREATE ROLE regress_fs_norm_cam IN ROLE firstsight_camera;
 SELECT create_project('Norms', dims => 4) AS p \gset
 INSERT INTO camera VALUES (:p, 'gate', 'entrance');
-SELECT grant_project('regress_fs_norm_cam', :p) IS NOT NULL AS granted;
+SELECT grant_camera('regress_fs_norm_cam', :p) IS NOT NULL AS granted;
 CREATE FUNCTION pg_temp.written() RETURNS text LANGUAGE sql AS $$
 	SELECT format('captures %s, persons %s, visits %s, gallery %s, outbox %s',
 		(SELECT count(*) FROM firstsight.capture WHERE project_id = 951),
@@ -64,18 +64,18 @@ INSERT INTO firstsight.capture (project_id, camera_id, captured_at, face, qualit
 RESET SESSION AUTHORIZATION;
 SELECT pg_temp.written();
 
--- COPY (as the owner: the camera role's COPY is issue 14 #9)
+-- COPY, as the camera
 \set VERBOSITY default
-ALTER TABLE capture ALTER COLUMN project_id SET DEFAULT 951;
-COPY capture (camera_id, captured_at, face, quality, masked) FROM stdin;
-gate	2024-03-01 12:00+08	[1,0,0,0]	0.9	f
-gate	2024-03-01 12:01+08	[3e38,3e38,0,0]	0.9	f
+SET SESSION AUTHORIZATION regress_fs_norm_cam;
+COPY firstsight.capture (project_id, camera_id, captured_at, face, quality, masked) FROM stdin;
+951	gate	2024-03-01 12:00+08	[1,0,0,0]	0.9	f
+951	gate	2024-03-01 12:01+08	[3e38,3e38,0,0]	0.9	f
 \.
-COPY capture (camera_id, captured_at, face, quality, masked) FROM stdin;
-gate	2024-03-01 12:00+08	[0,0,0,0]	0.9	f
-gate	2024-03-01 12:01+08	[0,1,0,0]	0.9	f
+COPY firstsight.capture (project_id, camera_id, captured_at, face, quality, masked) FROM stdin;
+951	gate	2024-03-01 12:00+08	[0,0,0,0]	0.9	f
+951	gate	2024-03-01 12:01+08	[0,1,0,0]	0.9	f
 \.
-ALTER TABLE capture ALTER COLUMN project_id DROP DEFAULT;
+RESET SESSION AUTHORIZATION;
 SELECT pg_temp.written();
 
 -- faces of any ordinary size still go in: tiny, large but within range, denormal
