@@ -49,8 +49,12 @@ CREATE OR REPLACE FUNCTION create_gallery_indexes() RETURNS SETOF bigint
 	ORDER BY p.project_id
 	$$;
 
--- a new sales office with its natural channel and gallery; returns its id
-CREATE OR REPLACE FUNCTION create_project(name text, time_zone text DEFAULT 'Asia/Shanghai', dims integer DEFAULT 512)
+-- a new sales office with its natural channel and gallery; returns its id.
+-- project_id: the id headquarters gave the project (unique across the group);
+-- required once the database publishes its facts (docs/scale-out.md), drawn
+-- from project_id_seq otherwise
+CREATE OR REPLACE FUNCTION create_project(name text, time_zone text DEFAULT 'Asia/Shanghai', dims integer DEFAULT 512,
+                                          project_id bigint DEFAULT NULL)
 	RETURNS bigint
 	LANGUAGE plpgsql
 	SET search_path = firstsight, pg_catalog, pg_temp
@@ -81,7 +85,20 @@ BEGIN
 			DETAIL = 'Each project''s gallery is matched through an embedding_hnsw index, which holds at most 2000 dimensions.',
 			HINT = 'Face models use 128 to 512 dimensions; the index holds up to 1937 at its default m = 16.';
 	END IF;
-	INSERT INTO project (name, time_zone, dims) VALUES (name, time_zone, dims) RETURNING project_id INTO id;
+	IF create_project.project_id IS NULL
+	   AND EXISTS (SELECT 1 FROM pg_publication WHERE pubname = 'firstsight_facts') THEN
+		RAISE EXCEPTION USING ERRCODE = 'invalid_parameter_value',
+			MESSAGE = 'a project of an edge office needs the project id headquarters gave it',
+			DETAIL = 'This database publishes its facts to headquarters (publication firstsight_facts), where ids drawn here would collide with other offices''.',
+			HINT = 'Call firstsight.create_project(name, ..., project_id => N) with the id from headquarters.';
+	END IF;
+	IF create_project.project_id IS NOT NULL AND create_project.project_id < 1 THEN
+		RAISE EXCEPTION USING ERRCODE = 'invalid_parameter_value',
+			MESSAGE = format('project id %s is not positive', create_project.project_id);
+	END IF;
+	INSERT INTO project (project_id, name, time_zone, dims)
+		VALUES (coalesce(create_project.project_id, nextval('project_id_seq')), name, time_zone, dims)
+		RETURNING project.project_id INTO id;
 	INSERT INTO channel (project_id, kind, name) VALUES (id, 'natural', 'natural visitor');
 	-- fillfactor 60: room on each page for a new version of a row, so an
 	-- update that leaves the face alone (privacy's expires_at, refreshed when
@@ -102,4 +119,4 @@ BEGIN
 	RETURN id;
 END
 $$;
-COMMENT ON FUNCTION create_project(text, text, integer) IS 'new project with its natural channel and gallery partition; returns project_id';
+COMMENT ON FUNCTION create_project(text, text, integer, bigint) IS 'new project with its natural channel and gallery partition; returns project_id (given by headquarters at an edge office)';

@@ -105,6 +105,7 @@ DECLARE
 	who bigint;
 	other bigint;
 	card bytea;
+	gcard bytea;
 	ph bytea;
 	phm bytea;
 BEGIN
@@ -121,6 +122,7 @@ BEGIN
 	END IF;
 	IF id_card IS NOT NULL THEN
 		card := identity_hash('id_card', normalize_id_card(id_card));
+		gcard := group_identity_hash('id_card', normalize_id_card(id_card));	-- NULL without a group key
 	END IF;
 	IF phone IS NOT NULL THEN
 		ph := identity_hash('phone', normalize_phone(phone));
@@ -138,8 +140,8 @@ BEGIN
 			END IF;
 		END LOOP;
 	END IF;
-	INSERT INTO identity (project_id, person_id, capture_id, id_card_hash, phone_hash, phone_masked_hash)
-		VALUES (pid, who, bind_identity.capture_id, card, ph, phm);
+	INSERT INTO identity (project_id, person_id, capture_id, id_card_hash, phone_hash, phone_masked_hash, group_id_card_hash)
+		VALUES (pid, who, bind_identity.capture_id, card, ph, phm, gcard);
 	RETURN who;
 END
 $$;

@@ -165,7 +165,8 @@ DECLARE
 	f regprocedure;
 	scoped text[] := ARRAY['project', 'camera', 'consultant', 'channel', 'agent', 'person', 'visit', 'deal', 'attribution', 'change_log'];
 	views text[] := ARRAY['daily_traffic', 'channel_share', 'conversion_funnel', 'flagged_deals', 'commission_ledger',
-	                      'consultant_board', 'protection_expiring', 'project_settings'];
+	                      'consultant_board', 'protection_expiring', 'project_settings',
+	                      'group_traffic', 'group_channel_share', 'group_commissions', 'group_flagged_deals'];
 BEGIN
 	-- identifiers below are constants or come from the catalog; nothing from a caller
 	FOREACH r IN ARRAY ARRAY['firstsight_camera', 'firstsight_analyst', 'firstsight_manager', 'firstsight_privacy_officer'] LOOP

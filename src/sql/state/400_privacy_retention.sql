@@ -60,7 +60,7 @@ SELECT pg_catalog.pg_extension_config_dump('consent', '');
 -- erasure record: what was erased for whom and why; never biometric content
 CREATE SEQUENCE erasure_id_seq;
 CREATE TABLE erasure_log (
-	erasure_id bigint NOT NULL DEFAULT nextval('erasure_id_seq') PRIMARY KEY,
+	erasure_id bigint NOT NULL DEFAULT nextval('erasure_id_seq'),
 	project_id bigint NOT NULL,
 	person_id bigint NOT NULL,
 	kind text NOT NULL CHECK (kind IN ('request', 'consent_withdrawn')),
@@ -70,7 +70,8 @@ CREATE TABLE erasure_log (
 	completed_at timestamptz NOT NULL,
 	captures_erased integer NOT NULL,
 	photos_erased integer NOT NULL,
-	faces_erased integer NOT NULL
+	faces_erased integer NOT NULL,
+	PRIMARY KEY (project_id, erasure_id)	-- unique across a group's offices (docs/scale-out.md)
 );
 CREATE INDEX erasure_log_project ON erasure_log (project_id, requested_at);
 SELECT pg_catalog.pg_extension_config_dump('erasure_log', '');

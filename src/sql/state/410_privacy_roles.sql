@@ -9,14 +9,14 @@ CREATE TABLE project_access (
 	project_id bigint NOT NULL REFERENCES project ON DELETE CASCADE,
 	granted_at timestamptz NOT NULL DEFAULT statement_timestamp(),
 	granted_by name NOT NULL DEFAULT session_user,
-	PRIMARY KEY (role_name, project_id)
+	PRIMARY KEY (project_id, role_name)
 );
 SELECT pg_catalog.pg_extension_config_dump('project_access', '');
 
 -- every read of a photo or embedding: who, when, which person, why; no biometric content
 CREATE SEQUENCE biometric_access_id_seq;
 CREATE TABLE biometric_access_log (
-	access_id bigint NOT NULL DEFAULT nextval('biometric_access_id_seq') PRIMARY KEY,
+	access_id bigint NOT NULL DEFAULT nextval('biometric_access_id_seq'),
 	accessed_at timestamptz NOT NULL DEFAULT clock_timestamp(),
 	accessed_by name NOT NULL DEFAULT session_user,
 	project_id bigint NOT NULL,
@@ -24,7 +24,8 @@ CREATE TABLE biometric_access_log (
 	person_id bigint,
 	what text NOT NULL CHECK (what IN ('photo', 'embedding')),
 	purpose text NOT NULL,
-	returned boolean NOT NULL
+	returned boolean NOT NULL,
+	PRIMARY KEY (project_id, access_id)	-- unique across a group's offices (docs/scale-out.md)
 );
 CREATE INDEX biometric_access_log_person ON biometric_access_log (project_id, person_id, accessed_at);
 SELECT pg_catalog.pg_extension_config_dump('biometric_access_log', '');

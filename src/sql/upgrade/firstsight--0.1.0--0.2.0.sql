@@ -177,3 +177,23 @@ CREATE TABLE camera_access (
 	PRIMARY KEY (role_name, project_id)
 );
 SELECT pg_catalog.pg_extension_config_dump('camera_access', '');
+
+-- edge offices and headquarters (issue 20, docs/scale-out.md)
+-- keys of the tables headquarters receives lead with project_id, so rows of
+-- different offices never collide
+ALTER TABLE erasure_log DROP CONSTRAINT erasure_log_pkey;
+ALTER TABLE erasure_log ADD PRIMARY KEY (project_id, erasure_id);
+ALTER TABLE biometric_access_log DROP CONSTRAINT biometric_access_log_pkey;
+ALTER TABLE biometric_access_log ADD PRIMARY KEY (project_id, access_id);
+ALTER TABLE project_access DROP CONSTRAINT project_access_pkey;
+ALTER TABLE project_access ADD PRIMARY KEY (project_id, role_name);
+-- an explicit project id (given by headquarters) at create_project
+DROP FUNCTION create_project(text, text, integer);
+CREATE TABLE group_key (
+	key_id integer NOT NULL PRIMARY KEY CHECK (key_id = 1),
+	secret bytea NOT NULL CHECK (octet_length(secret) >= 32),
+	installed_at timestamptz NOT NULL DEFAULT now(),
+	installed_by name NOT NULL DEFAULT session_user
+);
+ALTER TABLE identity ADD COLUMN group_id_card_hash bytea;
+CREATE INDEX identity_group_id_card ON identity (group_id_card_hash) WHERE group_id_card_hash IS NOT NULL;

@@ -1,0 +1,337 @@
+# Edge offices and headquarters (docs/scale-out.md): two offices, each with
+# cameras inserting captures (embeddings and photos), publish their facts
+# (firstsight_facts); headquarters subscribes to both.  Checks: headquarters
+# holds the facts and not one biometric byte (every embedding and bytea column
+# of every table), its per-project views equal the offices' own, its group
+# views equal the offices' added up, its cross-office flag is decided from ID
+# cards under the group key, erasure and retention reach it, and nothing is
+# lost while it is down.  Abuse cases: a project created at an office without
+# the id headquarters gave, the group key in a log or a dump or at
+# headquarters, a role without privilege installing a key, a TRUNCATE at an
+# office, two offices using one project id.
+use strict;
+use warnings;
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+
+my %office;
+for my $o ([ 'a', 101 ], [ 'b', 201 ]) {
+	my ($name, $pid) = @$o;
+	my $n = PostgreSQL::Test::Cluster->new("office_$name");
+	$n->init(allows_streaming => 'logical');
+	# every statement logged: the group key must not appear in the log
+	$n->append_conf('postgresql.conf', "fsync = off\nlog_statement = 'all'\n");
+	$n->start;
+	$office{$name} = { node => $n, pid => $pid };
+}
+my $hq = PostgreSQL::Test::Cluster->new('hq');
+$hq->init;
+$hq->append_conf('postgresql.conf', "fsync = off\nwal_retrieve_retry_interval = '500ms'\n");
+$hq->start;
+$hq->safe_psql('postgres', 'CREATE EXTENSION firstsight');
+
+# the group key: one file, made once, given to each office
+my $key_hex = join '', map { sprintf '%02x', int(rand(256)) } 1 .. 32;
+my $key_file = $hq->basedir . '/group.key';
+PostgreSQL::Test::Utils::append_to_file($key_file, "$key_hex\n");
+chmod 0600, $key_file;
+
+my %fingerprint;
+for my $name (sort keys %office) {
+	my ($n, $pid) = @{ $office{$name} }{qw(node pid)};
+	$n->safe_psql('postgres', q{
+		CREATE EXTENSION firstsight;
+		SELECT count(*) FROM firstsight.create_facts_publication();
+		CREATE ROLE clerk LOGIN;
+	});
+	# the careless DBA: a project without the id headquarters gave would collide at headquarters
+	my ($rc, $out, $err) = $n->psql('postgres', q{SELECT firstsight.create_project('no id', dims => 16)});
+	like($err, qr/needs the project id headquarters gave it/, "office $name: create_project without a group project id is refused");
+	# a role without privilege cannot install the group key
+	($rc, $out, $err) = $n->psql('postgres', "SELECT firstsight.install_group_key('$key_file')",
+		extra_params => [ '-U', 'clerk' ]);
+	like($err, qr/permission denied/, "office $name: a role without privilege cannot install the group key");
+	$fingerprint{$name} = $n->safe_psql('postgres', "SELECT firstsight.install_group_key('$key_file')");
+
+	$n->safe_psql('postgres', qq{
+		SELECT firstsight.create_project('Office $name', 'Asia/Shanghai', 16, project_id => $pid);
+		UPDATE firstsight.project SET group_name = 'Group' WHERE project_id = $pid;
+		INSERT INTO firstsight.camera VALUES ($pid, 'door', 'entrance'), ($pid, 'desk', 'sign_in');
+		INSERT INTO firstsight.consultant (project_id, name) VALUES ($pid, 'Li'), ($pid, 'Wang');
+		INSERT INTO firstsight.channel (project_id, kind, name, commission_rate) VALUES ($pid, 'agency', 'Agency', 0.02);
+		INSERT INTO firstsight.agent (project_id, channel_id, name)
+			SELECT $pid, channel_id, 'Zhao' FROM firstsight.channel WHERE project_id = $pid AND kind = 'agency';
+		-- 30 true identities of this office: random unit vectors
+		SELECT setseed(@{[ $pid / 1000 ]});
+		CREATE TABLE centre AS
+			SELECT id, firstsight.l2_normalize(array_agg(random() - 0.5 ORDER BY k)::real[]::firstsight.embedding) AS face
+			FROM generate_series(1, 30) id, generate_series(1, 16) k GROUP BY id;
+		CREATE FUNCTION seen(f integer) RETURNS firstsight.embedding LANGUAGE sql VOLATILE AS \$\$
+			SELECT firstsight.l2_normalize(c.face OPERATOR(firstsight.+)
+				(SELECT array_agg((random() - 0.5) * 0.01)::real[]::firstsight.embedding FROM generate_series(1, 16) WHERE f > 0))
+			FROM centre c WHERE c.id = f \$\$;
+		-- a day of camera traffic: identity f at hour h of day d, with a photo every third capture
+		CREATE PROCEDURE camera_day(d integer, n integer) LANGUAGE sql AS \$\$
+			INSERT INTO firstsight.capture (project_id, camera_id, captured_at, face, quality, masked, photo)
+			SELECT $pid, CASE WHEN i % 2 = 0 THEN 'door' ELSE 'desk' END,
+			       timestamptz '2026-11-02 09:00+08' + d * interval '1 day' + (i % 5) * interval '3 hours' + i * interval '1 second',
+			       seen(1 + (i * 7 + d) % 30), 0.8, false,
+			       CASE WHEN i % 3 = 0 THEN convert_to(repeat(md5(i::text), 40), 'UTF8') END
+			FROM generate_series(1, n) i \$\$;
+	});
+	is($n->safe_psql('postgres', q{SELECT count(*) FROM pg_publication_tables t, unnest(t.attnames) c
+		WHERE t.pubname = 'firstsight_facts' AND (c IN ('face', 'photo', 'secret') OR t.tablename ~ '^(face|hash_key|group_key|webhook)')}),
+		'0', "office $name: the publication lists no face, photo, key or secret");
+}
+is($fingerprint{a}, $fingerprint{b}, 'both offices hold the same group key (same fingerprint)');
+like($fingerprint{a}, qr/^[0-9a-f]{16}$/, 'the fingerprint is 8 bytes');
+
+# headquarters subscribes to each office
+for my $name (sort keys %office) {
+	my $n = $office{$name}{node};
+	my $conn = $n->connstr('postgres') =~ s/'//gr;
+	$hq->safe_psql('postgres', "CREATE SUBSCRIPTION office_$name CONNECTION '$conn' PUBLICATION firstsight_facts");
+	$hq->wait_for_subscription_sync($n, "office_$name");
+}
+
+# cameras at both offices, receptions, an ID card seen at both, deals
+for my $name (sort keys %office) {
+	my ($n, $pid) = @{ $office{$name} }{qw(node pid)};
+	$n->safe_psql('postgres', 'CALL camera_day(0, 90); CALL camera_day(1, 60);');
+	$n->safe_psql('postgres', qq{
+		-- the agent brings every fourth first visit, a consultant receives every second visit
+		SELECT firstsight.receive($pid, v.visit_id, (SELECT min(consultant_id) FROM firstsight.consultant WHERE project_id = $pid),
+		                          CASE WHEN v.visit_id % 4 = 0 THEN (SELECT agent_id FROM firstsight.agent WHERE project_id = $pid) END)
+		FROM firstsight.visit v WHERE v.project_id = $pid AND v.visit_id % 2 = 0 ORDER BY v.visit_id;
+	});
+}
+# the same ID card: identity 1 of office a (seen on day 0) comes to office b on day 2 and buys there
+my ($a, $b) = map { $office{$_}{node} } qw(a b);
+my $cap_a = $a->safe_psql('postgres', q{
+	SELECT min(x.capture_id) FROM firstsight.capture x JOIN centre c ON (x.face OPERATOR(firstsight.<=>) c.face) < 0.01 WHERE c.id = 1});
+$a->safe_psql('postgres', "SELECT firstsight.bind_identity(101, $cap_a, 'G1234567', '13812348000')");
+$b->safe_psql('postgres', q{
+	INSERT INTO firstsight.capture (project_id, camera_id, captured_at, face, quality, masked)
+	VALUES (201, 'desk', '2026-11-04 10:00+08', seen(30), 0.9, false)});
+my $cap_b = $b->safe_psql('postgres', q{SELECT max(capture_id) FROM firstsight.capture});
+my $buyer_b = $b->safe_psql('postgres', "SELECT firstsight.bind_identity(201, $cap_b, 'G1234567', '13812348000')");
+for my $name (sort keys %office) {
+	my ($n, $pid) = @{ $office{$name} }{qw(node pid)};
+	$n->safe_psql('postgres', qq{
+		INSERT INTO firstsight.deal (project_id, person_id, signed_at, price, channel_id, agent_id)
+		SELECT $pid, p.person_id, timestamptz '2026-11-05 12:00+08', 1000000 + p.person_id,
+		       CASE WHEN p.person_id % 2 = 0 THEN ch.channel_id END, CASE WHEN p.person_id % 2 = 0 THEN ag.agent_id END
+		FROM firstsight.person p, firstsight.channel ch, firstsight.agent ag
+		WHERE p.project_id = $pid AND ch.project_id = $pid AND ch.kind = 'agency' AND ag.project_id = $pid
+		  AND (p.person_id % 5 = 0 OR p.person_id = @{[ $name eq 'b' ? $buyer_b : 0 ]});
+	});
+}
+
+sub catch_up
+{
+	for my $name (sort keys %office) {
+		$office{$name}{node}->wait_for_catchup("office_$name");
+	}
+	$hq->safe_psql('postgres', 'SELECT firstsight.rebuild_rollups()');
+}
+
+# every published table of a project, row for row, as text (published columns only): one line per table
+sub facts_digest
+{
+	my ($node, $pid) = @_;
+	my $tables = $office{a}{node}->safe_psql('postgres', q{
+		SELECT tablename || ':' || array_to_string(attnames, ',') FROM pg_publication_tables
+		WHERE pubname = 'firstsight_facts' ORDER BY tablename});
+	my @q;
+	for my $line (split /\n/, $tables) {
+		my ($t, $cols) = split /:/, $line;
+		push @q, qq{SELECT '$t', count(*) || ' ' || coalesce(md5(string_agg(r, '|' ORDER BY r)), '-')
+			FROM (SELECT ROW($cols)::text AS r FROM firstsight.$t WHERE project_id = $pid) s};
+	}
+	return $node->safe_psql('postgres', join("\nUNION ALL\n", @q) . "\nORDER BY 1");
+}
+
+sub compare_facts
+{
+	my ($label) = @_;
+	for my $name (sort keys %office) {
+		my ($n, $pid) = @{ $office{$name} }{qw(node pid)};
+		is(facts_digest($hq, $pid), facts_digest($n, $pid), "$label: every published table of office $name equal at headquarters");
+	}
+}
+
+catch_up();
+compare_facts('first catch-up');
+
+# nothing biometric at headquarters: every embedding column empty, every bytea
+# value a 32-byte hash (or headquarters' own key), the gallery empty
+my $cols = $hq->safe_psql('postgres', q{
+	SELECT c.relname, a.attname, format_type(a.atttypid, NULL),
+	       (xpath('/row/s/text()', x))[1]::text, (xpath('/row/m/text()', x))[1]::text
+	FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid
+	CROSS JOIN LATERAL query_to_xml(format('SELECT coalesce(sum(pg_column_size(%I)), 0) AS s, coalesce(max(pg_column_size(%I)), 0) AS m FROM firstsight.%I',
+	                                       a.attname, a.attname, c.relname), false, false, '') x
+	WHERE c.relnamespace = 'firstsight'::regnamespace AND c.relkind IN ('r', 'p') AND a.attnum > 0 AND NOT a.attisdropped
+	ORDER BY 1, 2});
+my ($checked, $emb_bytes, $bad) = (0, 0, '');
+for my $line (split /\n/, $cols) {
+	my ($t, $c, $type, $size, $max) = split /\|/, $line;
+	$checked++;
+	if ($type =~ /embedding/) {
+		$emb_bytes += $size;
+	}
+	elsif ($type eq 'bytea' && $max > 36 && $t ne 'hash_key') {
+		$bad .= " $t.$c($max)";
+	}
+}
+cmp_ok($checked, '>', 150, "headquarters: $checked columns of every firstsight table checked");
+is($emb_bytes, 0, 'headquarters: zero bytes in every embedding column (capture.face, face.face)');
+is($bad, '', 'headquarters: no bytea value longer than a hash (no photo)');
+is($hq->safe_psql('postgres', q{SELECT count(*) FROM firstsight.face}), '0', 'headquarters: the gallery is empty');
+is($hq->safe_psql('postgres', q{SELECT count(*) FROM firstsight.group_key}), '0', 'headquarters: no group key');
+is($hq->safe_psql('postgres', q{SELECT count(*) FROM firstsight.capture WHERE face IS NOT NULL OR photo IS NOT NULL}),
+	'0', 'headquarters: no capture with a face or photo');
+# ... while the offices have them (the check above is not vacuous)
+for my $name (sort keys %office) {
+	my $n = $office{$name}{node};
+	my ($faces, $photos) = split /\|/, $n->safe_psql('postgres', q{
+		SELECT sum(pg_column_size(face)), sum(pg_column_size(photo)) FROM firstsight.capture});
+	cmp_ok($faces * $photos, '>', 0, "office $name holds $faces embedding bytes and $photos photo bytes");
+}
+is($hq->safe_psql('postgres', q{SELECT count(*) FROM firstsight.capture}),
+	$a->safe_psql('postgres', q{SELECT count(*) FROM firstsight.capture}) + $b->safe_psql('postgres', q{SELECT count(*) FROM firstsight.capture}),
+	'headquarters: every capture row of both offices');
+
+# replicated rows ran no ingestion, attribution or notification at headquarters
+is($hq->safe_psql('postgres', q{SELECT count(*) FROM firstsight.outbox}), '0', 'headquarters: no notification emitted');
+is($hq->safe_psql('postgres', q{SELECT max(version) FROM firstsight.attribution}), '1', 'headquarters: no attribution re-decided');
+
+# the per-project views at headquarters equal the offices' own
+my @views = (
+	'daily_traffic ORDER BY day',
+	'channel_share ORDER BY month, channel_id',
+	'conversion_funnel ORDER BY month, channel_id',
+	'commission_ledger ORDER BY month, channel_id',
+	'consultant_board ORDER BY month, consultant_id',
+	'flagged_deals ORDER BY deal_id');
+sub compare_views
+{
+	my ($label) = @_;
+	for my $name (sort keys %office) {
+		my ($n, $pid) = @{ $office{$name} }{qw(node pid)};
+		for my $v (@views) {
+			my ($view, $order) = split / /, $v, 2;
+			my $q = "SELECT * FROM firstsight.$view WHERE project_id = $pid $order";
+			my $at_office = $n->safe_psql('postgres', $q);
+			isnt($at_office, '', "$label: $view of office $name has rows") if $view ne 'flagged_deals';
+			is($hq->safe_psql('postgres', $q), $at_office, "$label: $view of office $name equal at headquarters");
+		}
+	}
+	# the group views: the offices' figures added up
+	my %sum;
+	for my $name (sort keys %office) {
+		for my $r (split /\n/, $office{$name}{node}->safe_psql('postgres', q{
+			SELECT day, visits, unique_persons, new_persons FROM firstsight.daily_traffic})) {
+			my ($day, @n) = split /\|/, $r;
+			$sum{$day}[$_] += $n[$_] for 0 .. $#n;
+		}
+	}
+	my $expect = join "\n", map { join '|', $_, @{ $sum{$_} } } sort keys %sum;
+	is($hq->safe_psql('postgres', q{SELECT day, visits, unique_persons, new_persons FROM firstsight.group_traffic
+		WHERE group_name = 'Group' ORDER BY day}), $expect, "$label: group_traffic is the offices' traffic added up");
+	my %c;
+	for my $name (sort keys %office) {
+		for my $r (split /\n/, $office{$name}{node}->safe_psql('postgres', q{
+			SELECT month, kind, deals, revenue, commission FROM firstsight.commission_ledger})) {
+			my ($m, $k, @n) = split /\|/, $r;
+			$c{"$m|$k"}[$_] += $n[$_] for 0 .. $#n;
+		}
+	}
+	$expect = join "\n", map { join '|', $_, $c{$_}[0], sprintf('%.2f', $c{$_}[1]), sprintf('%.2f', $c{$_}[2]) } sort keys %c;
+	is($hq->safe_psql('postgres', q{SELECT month, kind, deals, to_char(revenue, 'FM999999999990.00'), to_char(commission, 'FM999999999990.00')
+		FROM firstsight.group_commissions WHERE group_name = 'Group' ORDER BY month, kind}),
+		$expect, "$label: group_commissions is the offices' ledgers added up");
+	is($hq->safe_psql('postgres', q{SELECT sum(visits) FROM firstsight.group_channel_share WHERE group_name = 'Group'}),
+		$hq->safe_psql('postgres', q{SELECT sum(visits) FROM firstsight.group_traffic WHERE group_name = 'Group'}),
+		"$label: group_channel_share counts every visit of the group");
+}
+compare_views('before');
+
+# headquarters decides the cross-office flag: the buyer at b was seen at a two days before
+is($hq->safe_psql('postgres', q{
+	SELECT project_id || ' ' || seen_before_at::text || ' ' || array_to_string(group_flags, ',')
+	FROM firstsight.group_flagged_deals WHERE cardinality(group_flags) > 0}),
+	"201 {101} prior_visit_elsewhere", 'headquarters flags the deal at b whose buyer was first seen at a');
+is($b->safe_psql('postgres', q{SELECT count(*) FROM firstsight.attribution WHERE 'prior_visit_elsewhere' = ANY (flags)}),
+	'0', 'office b alone could not see it');
+is($hq->safe_psql('postgres', q{SELECT projects || ' ' || project_ids::text || ' ' || deals FROM firstsight.group_cross_office_buyers}),
+	'2 {101,201} 1', 'group_cross_office_buyers: one ID card at both offices, one deal');
+is($hq->safe_psql('postgres', q{SELECT count(*) FROM firstsight.group_flagged_deals WHERE cardinality(office_flags) > 0}),
+	$hq->safe_psql('postgres', q{SELECT count(*) FROM firstsight.flagged_deals}), 'group_flagged_deals keeps every office flag');
+
+# the group key is in no log, no dump, and not at headquarters
+for my $name (sort keys %office) {
+	my $n = $office{$name}{node};
+	my $log = slurp_file($n->logfile);
+	like($log, qr/install_group_key/, "office $name: the log shows statements");
+	unlike($log, qr/$key_hex/i, "office $name: the group key is not in the log");
+	my $dump = `pg_dump -h @{[ $n->host ]} -p @{[ $n->port ]} postgres`;
+	like($dump, qr/firstsight/, "office $name: pg_dump ran");
+	unlike($dump, qr/$key_hex/i, "office $name: the group key is not in a dump");
+}
+
+# erasure at a and retention at b reach headquarters as facts; the monitor views
+my $erased_person = $a->safe_psql('postgres', q{SELECT min(person_id) FROM firstsight.person WHERE project_id = 101});
+$a->safe_psql('postgres', "SELECT firstsight.erase_person(101, $erased_person, 'request 2026-001')");
+$b->safe_psql('postgres', q{SELECT firstsight.enforce_retention(100000, now() + interval '10 years')});
+catch_up();
+is($hq->safe_psql('postgres', qq{SELECT count(*) FILTER (WHERE erased_at IS NULL) || ' ' || count(*) FROM firstsight.capture
+	WHERE project_id = 101 AND person_id = $erased_person}) =~ /^0 [1-9]/ ? 1 : 0, 1, 'erasure at a: its captures at headquarters are marked erased');
+is($hq->safe_psql('postgres', qq{SELECT kind || ' ' || person_id FROM firstsight.erasure_log WHERE project_id = 101}),
+	"request $erased_person", 'erasure at a: the erasure record reached headquarters');
+is($hq->safe_psql('postgres', q{SELECT count(*) FROM firstsight.capture WHERE project_id = 201 AND erased_at IS NULL}),
+	'0', 'retention at b: every capture of b at headquarters is marked erased');
+compare_facts('after erasure and retention');
+compare_views('after erasure and retention');
+is($hq->safe_psql('postgres', q{SELECT string_agg(subname || ' ' || running || ' ' || apply_errors || ' ' || tables_not_ready, ', ' ORDER BY subname)
+	FROM firstsight.group_replication}), 'office_a true 0 0, office_b true 0 0', 'group_replication: both subscriptions running, no errors');
+is($a->safe_psql('postgres', q{SELECT count(*) || ' ' || bool_and(active) FROM firstsight.facts_replication}), '1 true',
+	'facts_replication at a: one active slot');
+
+# headquarters down: the offices go on ingesting; nothing is lost
+$hq->stop;
+for my $name (sort keys %office) {
+	my ($n, $pid) = @{ $office{$name} }{qw(node pid)};
+	$n->safe_psql('postgres', qq{CALL camera_day(3, 80);
+		INSERT INTO firstsight.deal (project_id, person_id, signed_at, price)
+		SELECT $pid, person_id, timestamptz '2026-11-06 12:00+08', 900000 FROM firstsight.person
+		WHERE project_id = $pid AND person_id % 7 = 0});
+	ok($n->poll_query_until('postgres', q{SELECT NOT bool_or(active) AND min(retained_bytes) > 0 FROM firstsight.facts_replication}),
+		"office $name: while headquarters is down the slot is inactive and holds WAL");
+}
+$hq->start;
+catch_up();
+compare_facts('headquarters down and back');
+compare_views('headquarters down and back');
+
+# a TRUNCATE at an office (the DBA at 3 a.m.) does not empty headquarters
+my $before = $hq->safe_psql('postgres', q{SELECT count(*) FROM firstsight.capture WHERE project_id = 101});
+$a->safe_psql('postgres', q{TRUNCATE firstsight.capture});
+$a->safe_psql('postgres', q{INSERT INTO firstsight.camera VALUES (101, 'lift', 'other')});
+catch_up();
+is($hq->safe_psql('postgres', q{SELECT count(*) FROM firstsight.capture WHERE project_id = 101}), $before,
+	'a TRUNCATE at office a leaves headquarters\' captures');
+is($hq->safe_psql('postgres', q{SELECT count(*) FROM firstsight.camera WHERE project_id = 101 AND camera_id = 'lift'}), '1',
+	'later facts of office a still arrive');
+
+# two offices using one project id: headquarters refuses the second office's
+# rows (a key conflict stops its subscription), and the monitor view shows it
+$b->safe_psql('postgres', q{SELECT firstsight.create_project('Stolen id', 'Asia/Shanghai', 16, project_id => 101)});
+$hq->poll_query_until('postgres', q{SELECT apply_errors > 0 FROM firstsight.group_replication WHERE subname = 'office_b'})
+	or die 'no apply error seen';
+is($hq->safe_psql('postgres', q{SELECT name FROM firstsight.project WHERE project_id = 101}), 'Office a',
+	'a project id used by two offices: headquarters keeps the first office\'s project');
+ok(1, 'group_replication shows the conflict as apply errors of office_b');
+
+done_testing();
