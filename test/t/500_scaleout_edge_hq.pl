@@ -281,15 +281,29 @@ for my $name (sort keys %office) {
 	unlike($dump, qr/$key_hex/i, "office $name: the group key is not in a dump");
 }
 
-# erasure at a and retention at b reach headquarters as facts; the monitor views
-my $erased_person = $a->safe_psql('postgres', q{SELECT min(person_id) FROM firstsight.person WHERE project_id = 101});
-$a->safe_psql('postgres', "SELECT firstsight.erase_person(101, $erased_person, 'request 2026-001')");
+# erasure at both offices and retention at b reach headquarters as facts; the
+# audit records of both offices (numbered by each office's own sequence, so
+# both start at 1) arrive side by side; the monitor views
+my %erased;
+for my $name (sort keys %office) {
+	my ($n, $pid) = @{ $office{$name} }{qw(node pid)};
+	is($n->safe_psql('postgres', qq{SELECT octet_length(firstsight.photo($pid,
+		(SELECT min(capture_id) FROM firstsight.capture WHERE photo IS NOT NULL), 'complaint 7'))}), '1280',
+		"office $name: an audited photo read");
+	$erased{$name} = $n->safe_psql('postgres', qq{SELECT min(person_id) FROM firstsight.person WHERE project_id = $pid});
+	$n->safe_psql('postgres', "SELECT firstsight.erase_person($pid, $erased{$name}, 'request 2026-001')");
+}
 $b->safe_psql('postgres', q{SELECT firstsight.enforce_retention(100000, now() + interval '10 years')});
 catch_up();
-is($hq->safe_psql('postgres', qq{SELECT count(*) FILTER (WHERE erased_at IS NULL) || ' ' || count(*) FROM firstsight.capture
-	WHERE project_id = 101 AND person_id = $erased_person}) =~ /^0 [1-9]/ ? 1 : 0, 1, 'erasure at a: its captures at headquarters are marked erased');
-is($hq->safe_psql('postgres', qq{SELECT kind || ' ' || person_id FROM firstsight.erasure_log WHERE project_id = 101}),
-	"request $erased_person", 'erasure at a: the erasure record reached headquarters');
+for my $name (sort keys %office) {
+	my $pid = $office{$name}{pid};
+	is($hq->safe_psql('postgres', qq{SELECT count(*) FILTER (WHERE erased_at IS NULL) || ' ' || (count(*) > 0) FROM firstsight.capture
+		WHERE project_id = $pid AND person_id = $erased{$name}}), '0 true', "erasure at $name: its captures at headquarters are marked erased");
+	is($hq->safe_psql('postgres', qq{SELECT erasure_id || ' ' || kind || ' ' || person_id FROM firstsight.erasure_log WHERE project_id = $pid}),
+		"1 request $erased{$name}", "erasure at $name: the erasure record (number 1 at its office) reached headquarters");
+	is($hq->safe_psql('postgres', qq{SELECT access_id || ' ' || what || ' ' || purpose FROM firstsight.biometric_access_log WHERE project_id = $pid}),
+		'1 photo complaint 7', "office $name: the photo read's audit record (number 1 at its office) reached headquarters");
+}
 is($hq->safe_psql('postgres', q{SELECT count(*) FROM firstsight.capture WHERE project_id = 201 AND erased_at IS NULL}),
 	'0', 'retention at b: every capture of b at headquarters is marked erased');
 compare_facts('after erasure and retention');
