@@ -95,6 +95,10 @@ for my $name (sort keys %office) {
 	$hq->wait_for_subscription_sync($n, "office_$name");
 }
 
+# headquarters makes no project of its own (it would collide with an office's)
+my ($rc, $out, $err) = $hq->psql('postgres', q{SELECT firstsight.create_project('HQ project', dims => 16, project_id => 999)});
+like($err, qr/headquarters makes no projects of its own/, 'headquarters: create_project is refused');
+
 # cameras at both offices, receptions, an ID card seen at both, deals
 for my $name (sort keys %office) {
 	my ($n, $pid) = @{ $office{$name} }{qw(node pid)};

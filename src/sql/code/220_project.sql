@@ -52,7 +52,8 @@ CREATE OR REPLACE FUNCTION create_gallery_indexes() RETURNS SETOF bigint
 -- a new sales office with its natural channel and gallery; returns its id.
 -- project_id: the id headquarters gave the project (unique across the group);
 -- required once the database publishes its facts (docs/scale-out.md), drawn
--- from project_id_seq otherwise
+-- from project_id_seq otherwise; headquarters (a database subscribed to
+-- offices' facts) makes none
 CREATE OR REPLACE FUNCTION create_project(name text, time_zone text DEFAULT 'Asia/Shanghai', dims integer DEFAULT 512,
                                           project_id bigint DEFAULT NULL)
 	RETURNS bigint
@@ -91,6 +92,13 @@ BEGIN
 			MESSAGE = 'a project of an edge office needs the project id headquarters gave it',
 			DETAIL = 'This database publishes its facts to headquarters (publication firstsight_facts), where ids drawn here would collide with other offices''.',
 			HINT = 'Call firstsight.create_project(name, ..., project_id => N) with the id from headquarters.';
+	END IF;
+	IF EXISTS (SELECT 1 FROM pg_subscription s JOIN pg_database d ON d.oid = s.subdbid
+	           WHERE d.datname = current_database() AND 'firstsight_facts' = ANY (s.subpublications)) THEN
+		RAISE EXCEPTION USING ERRCODE = 'feature_not_supported',
+			MESSAGE = 'headquarters makes no projects of its own',
+			DETAIL = 'This database subscribes to offices'' facts (firstsight_facts); a project made here would collide with an office''s rows.',
+			HINT = 'Create the project at its office, with the id headquarters gives it.';
 	END IF;
 	IF create_project.project_id IS NOT NULL AND create_project.project_id < 1 THEN
 		RAISE EXCEPTION USING ERRCODE = 'invalid_parameter_value',
