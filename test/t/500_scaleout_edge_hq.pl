@@ -299,12 +299,19 @@ for my $name (sort keys %office) {
 	$n->safe_psql('postgres', "SELECT firstsight.erase_person($pid, $erased{$name}, 'request 2026-001')");
 }
 $b->safe_psql('postgres', q{SELECT firstsight.enforce_retention(100000, now() + interval '10 years')});
+# a consent withdrawn at a (it erases that person's biometric data too)
+my $withdrawn = $a->safe_psql('postgres', q{SELECT max(person_id) FROM firstsight.person WHERE project_id = 101});
+$a->safe_psql('postgres', "SELECT firstsight.record_consent(101, $withdrawn, false, 'sales app', 'face', 'form 12')");
 catch_up();
+is($hq->safe_psql('postgres', qq{SELECT c.given || ' ' || c.method || ' ' || p.consent_given || ' ' || e.kind
+	FROM firstsight.consent c JOIN firstsight.person p USING (project_id, person_id)
+	JOIN firstsight.erasure_log e USING (project_id, person_id) WHERE c.project_id = 101 AND c.person_id = $withdrawn}),
+	'false sales app false consent_withdrawn', 'consent withdrawn at a: the consent, the person\'s consent and the erasure record reached headquarters');
 for my $name (sort keys %office) {
 	my $pid = $office{$name}{pid};
 	is($hq->safe_psql('postgres', qq{SELECT count(*) FILTER (WHERE erased_at IS NULL) || ' ' || (count(*) > 0) FROM firstsight.capture
 		WHERE project_id = $pid AND person_id = $erased{$name}}), '0 true', "erasure at $name: its captures at headquarters are marked erased");
-	is($hq->safe_psql('postgres', qq{SELECT erasure_id || ' ' || kind || ' ' || person_id FROM firstsight.erasure_log WHERE project_id = $pid}),
+	is($hq->safe_psql('postgres', qq{SELECT erasure_id || ' ' || kind || ' ' || person_id FROM firstsight.erasure_log WHERE project_id = $pid AND kind = 'request'}),
 		"1 request $erased{$name}", "erasure at $name: the erasure record (number 1 at its office) reached headquarters");
 	is($hq->safe_psql('postgres', qq{SELECT access_id || ' ' || what || ' ' || purpose FROM firstsight.biometric_access_log WHERE project_id = $pid}),
 		'1 photo complaint 7', "office $name: the photo read's audit record (number 1 at its office) reached headquarters");
