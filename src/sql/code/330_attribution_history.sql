@@ -24,9 +24,9 @@ COMMENT ON COLUMN face.held_until IS 'kept past retention until then: an ownersh
 CREATE OR REPLACE FUNCTION change_row(r jsonb) RETURNS jsonb
 	LANGUAGE sql IMMUTABLE PARALLEL SAFE
 	AS $$
-	SELECT (r - 'phone_hash' - 'phone_masked_hash' - 'id_card_hash')
+	SELECT (r - 'phone_hash' - 'phone_masked_hash' - 'id_card_hash' - 'group_id_card_hash')
 	       || CASE WHEN r ? 'phone_masked_hash'
-	               THEN jsonb_build_object('hashes', to_jsonb(ARRAY(SELECT k FROM unnest(ARRAY['id_card_hash', 'phone_hash', 'phone_masked_hash']) k
+	               THEN jsonb_build_object('hashes', to_jsonb(ARRAY(SELECT k FROM unnest(ARRAY['id_card_hash', 'phone_hash', 'phone_masked_hash', 'group_id_card_hash']) k
 	                                                                  WHERE r->>k IS NOT NULL)))
 	               ELSE '{}' END
 	$$;

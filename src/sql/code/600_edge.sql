@@ -106,7 +106,12 @@ CREATE OR REPLACE FUNCTION facts_publication_tables()
 		('firstsight.attribution', '{}'),
 		('firstsight.consent', '{}'),
 		('firstsight.erasure_log', '{}'),
-		('firstsight.biometric_access_log', '{}')) v(t, x)
+		('firstsight.biometric_access_log', '{}'),
+		-- attribution's history (keyed hashes already left out of its rows), a
+		-- manager's splits, and sightings at sister projects found by decisions
+		('firstsight.change_log', '{}'),
+		('firstsight.person_distinct', '{}'),
+		('firstsight.sighting_elsewhere', '{}')) v(t, x)
 	$$;
 COMMENT ON FUNCTION facts_publication_tables() IS 'the tables of the facts publication and the columns each leaves out';
 
