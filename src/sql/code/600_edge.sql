@@ -299,6 +299,12 @@ CREATE OR REPLACE VIEW group_cross_office_buyers AS
 	HAVING count(DISTINCT i.project_id) > 1;
 COMMENT ON VIEW group_cross_office_buyers IS 'ID cards (hashes under the group key) bound at more than one project: where, first seen, deals naming them';
 
+-- the group views analysts read are security barriers, as the per-project ones (430_access_hardening.sql)
+ALTER VIEW group_traffic SET (security_barrier = true);
+ALTER VIEW group_channel_share SET (security_barrier = true);
+ALTER VIEW group_commissions SET (security_barrier = true);
+ALTER VIEW group_flagged_deals SET (security_barrier = true);
+
 -- An upgrade adds new fact tables and columns to an existing publication:
 -- every code piece runs again after ALTER EXTENSION UPDATE, and so does this.
 DO $$
