@@ -1,6 +1,6 @@
 -- An edge office's facts publication, project ids given by headquarters, the
 -- group key, and the group views (docs/scale-out.md).  The replication itself
--- is TAP 500 (two offices and headquarters).
+-- is TAP 520 (two offices and headquarters).
 SET search_path = firstsight, public;
 \set SHOW_CONTEXT never
 \set VERBOSITY default
