@@ -112,8 +112,12 @@ BEGIN
 	-- update that leaves the face alone (privacy's expires_at, refreshed when
 	-- a person returns) is a HOT update with no index entry; on a full page
 	-- it cost an HNSW insert per gallery row (docs/domain.md, Gallery storage)
-	EXECUTE format('CREATE TABLE firstsight.%I PARTITION OF firstsight.face FOR VALUES IN (%s) WITH (fillfactor = 60)',
+	-- the keys are the partition's own (the parent has none: a restore
+	-- attaching the dumped partition would otherwise get them twice)
+	EXECUTE format('CREATE TABLE firstsight.%I PARTITION OF firstsight.face (PRIMARY KEY (project_id, face_id), '
+	               'UNIQUE (project_id, person_id, kind)) FOR VALUES IN (%s) WITH (fillfactor = 60)',
 	               'face_p' || id, id);
+	EXECUTE format('CREATE INDEX ON firstsight.%I (project_id, masked)', 'face_p' || id);
 	BEGIN
 		PERFORM create_gallery_index(id);
 	EXCEPTION WHEN program_limit_exceeded THEN

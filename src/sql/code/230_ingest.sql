@@ -398,33 +398,39 @@ BEGIN
 	-- a capture closer than recent_min_distance to the gallery face it matched
 	-- is not stored as the recent exemplar: it adds nothing the gallery does
 	-- not already match, and each one is an index insert)
-	INSERT INTO face AS f (project_id, person_id, kind, capture_id, captured_at, quality, masked, face)
-	SELECT p_project_id, c.person_id, c.kind, c.capture_id, c.captured_at, c.quality, c.masked, c.face
+	-- (the gallery partition by name: its keys are the conflict arbiters, the
+	-- parent face has none, see src/sql/state/200_domain_tables.sql)
+	EXECUTE format($q$
+	INSERT INTO %s AS f (project_id, person_id, kind, capture_id, captured_at, quality, masked, face)
+	SELECT $1, c.person_id, c.kind, c.capture_id, c.captured_at, c.quality, c.masked, c.face
 	FROM (SELECT DISTINCT ON (c.person_id, c.masked) c.*, CASE WHEN c.masked THEN 'masked' ELSE 'unmasked' END AS kind
-	      FROM unnest(ids, persons, ts, quality, masks, faces, dist)
+	      FROM unnest($2, $3, $4, $5, $6, $7, $8)
 	           AS c(capture_id, person_id, captured_at, quality, masked, face, distance)
 	      WHERE c.distance IS NULL OR NOT c.masked
 	      ORDER BY c.person_id, c.masked, c.quality DESC, c.captured_at DESC) c
-	WHERE NOT EXISTS (SELECT 1 FROM face x WHERE x.project_id = p_project_id AND x.person_id = c.person_id
+	WHERE NOT EXISTS (SELECT 1 FROM face x WHERE x.project_id = $1 AND x.person_id = c.person_id
 	                  AND x.kind = c.kind AND NOT (c.quality > x.quality + 0.05))
 	ON CONFLICT (project_id, person_id, kind) DO UPDATE
 	SET capture_id = excluded.capture_id, captured_at = excluded.captured_at, quality = excluded.quality,
 	    face = excluded.face
-	WHERE excluded.quality > f.quality + 0.05;
+	WHERE excluded.quality > f.quality + 0.05$q$, gallery_table(p_project_id))
+	USING p_project_id, ids, persons, ts, quality, masks, faces, dist;
 
-	INSERT INTO face AS f (project_id, person_id, kind, capture_id, captured_at, quality, masked, face)
-	SELECT p_project_id, c.person_id, 'recent', c.capture_id, c.captured_at, c.quality, c.masked, c.face
+	EXECUTE format($q$
+	INSERT INTO %s AS f (project_id, person_id, kind, capture_id, captured_at, quality, masked, face)
+	SELECT $1, c.person_id, 'recent', c.capture_id, c.captured_at, c.quality, c.masked, c.face
 	FROM (SELECT DISTINCT ON (c.person_id) c.*
-	      FROM unnest(ids, persons, ts, quality, masks, faces, dist, face_masked)
+	      FROM unnest($2, $3, $4, $5, $6, $7, $8, $9)
 	           AS c(capture_id, person_id, captured_at, quality, masked, face, distance, fm)
 	      WHERE c.distance IS NULL OR NOT (c.masked OR c.fm)
 	      ORDER BY c.person_id, c.captured_at DESC, c.quality DESC) c
-	WHERE (c.distance IS NULL OR c.distance >= recent_min)
-	  AND NOT EXISTS (SELECT 1 FROM face x WHERE x.project_id = p_project_id AND x.person_id = c.person_id
-	                  AND x.captured_at > c.captured_at - gap)
+	WHERE (c.distance IS NULL OR c.distance >= $10)
+	  AND NOT EXISTS (SELECT 1 FROM face x WHERE x.project_id = $1 AND x.person_id = c.person_id
+	                  AND x.captured_at > c.captured_at - $11)
 	ON CONFLICT (project_id, person_id, kind) DO UPDATE
 	SET capture_id = excluded.capture_id, captured_at = excluded.captured_at, quality = excluded.quality,
-	    masked = excluded.masked, face = excluded.face;
+	    masked = excluded.masked, face = excluded.face$q$, gallery_table(p_project_id))
+	USING p_project_id, ids, persons, ts, quality, masks, faces, dist, face_masked, recent_min, gap;
 
 	IF p_row THEN
 		RETURN QUERY SELECT persons[1], row_visit, dist[1], row_expiry[1], row_expiry[2],
@@ -640,3 +646,30 @@ CREATE OR REPLACE TRIGGER capture_ingest AFTER INSERT ON capture
 	REFERENCING NEW TABLE AS new_rows
 	FOR EACH STATEMENT WHEN (firstsight.ingest_statement_pending())
 	EXECUTE FUNCTION capture_ingest();
+
+-- Rows that did not come from a camera (a restore, a logical-replication
+-- apply, a bulk load by the DBA) are written with session_replication_role =
+-- replica: none of the triggers above fires, so they keep the person, visit
+-- and distance they carry.  PostgreSQL lets only superusers set it; should a
+-- superuser grant it to another role (GRANT SET ON PARAMETER), that role may
+-- still load captures without ingestion only if it may write the columns
+-- ingestion fills (a camera may not): this guard fires in every mode.
+CREATE OR REPLACE FUNCTION capture_origin_guard() RETURNS trigger
+	LANGUAGE plpgsql
+	SET search_path = firstsight, pg_catalog, pg_temp
+	AS $$
+BEGIN
+	IF NOT has_column_privilege('firstsight.capture', 'person_id', 'INSERT') THEN
+		RAISE EXCEPTION USING ERRCODE = 'insufficient_privilege',
+			MESSAGE = 'captures without ingestion are for restores and replication only',
+			DETAIL = format('Role %s inserted captures with session_replication_role = replica.', current_user),
+			HINT = 'Cameras insert with session_replication_role = origin (the default).';
+	END IF;
+	RETURN NULL;
+END
+$$;
+CREATE OR REPLACE TRIGGER capture_origin_guard BEFORE INSERT ON capture
+	FOR EACH STATEMENT
+	WHEN (pg_catalog.current_setting('session_replication_role') OPERATOR(pg_catalog.=) 'replica')
+	EXECUTE FUNCTION capture_origin_guard();
+ALTER TABLE capture ENABLE ALWAYS TRIGGER capture_origin_guard;

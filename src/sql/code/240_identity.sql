@@ -73,11 +73,25 @@ BEGIN
 END
 $$;
 
--- the keyed hash of a normalised value of some kind (id_card, phone, phone_masked)
+-- the keyed hash of a normalised value of some kind (id_card, phone, phone_masked);
+-- the database's key is made on first use, not at install, so that a restore
+-- (the extension created, then the dumped key loaded) keeps the dumped key
 CREATE OR REPLACE FUNCTION identity_hash(kind text, value text) RETURNS bytea
-	LANGUAGE sql STABLE STRICT
+	LANGUAGE plpgsql VOLATILE STRICT
 	SET search_path = firstsight, pg_catalog, pg_temp
-	AS $$ SELECT hmac_sha256(k.secret, convert_to(kind || ':' || value, 'UTF8')) FROM hash_key k WHERE k.key_id = 1 $$;
+	AS $$
+DECLARE
+	k bytea;
+BEGIN
+	SELECT h.secret INTO k FROM hash_key h WHERE h.key_id = 1;
+	IF k IS NULL THEN
+		-- two first uses at once: one key wins, the other waits for it
+		INSERT INTO hash_key (key_id, secret) VALUES (1, random_bytes(32)) ON CONFLICT (key_id) DO NOTHING;
+		SELECT h.secret INTO STRICT k FROM hash_key h WHERE h.key_id = 1;
+	END IF;
+	RETURN hmac_sha256(k, convert_to(kind || ':' || value, 'UTF8'));
+END
+$$;
 REVOKE ALL ON FUNCTION identity_hash(text, text) FROM PUBLIC;
 
 -- the person a (possibly merged) person now is

@@ -71,14 +71,21 @@ COMMENT ON COLUMN person.retention_day_end IS 'end of the local day of last_seen
 COMMENT ON TABLE retention_policy IS 'how long biometric data is kept: visitor and consented after the end of the last visit''s day, buyer after the later of the last deal and that';
 COMMENT ON TABLE retention_default IS 'the retention_policy rows every new project starts with';
 
--- records are kept at least three years: no updates, and no deletes of younger rows
+-- records are kept at least three years: no updates, no TRUNCATE, and no deletes of younger rows
 CREATE OR REPLACE FUNCTION records_guard() RETURNS trigger
 	LANGUAGE plpgsql
 	SET search_path = firstsight, pg_catalog, pg_temp
 	AS $$
 DECLARE
-	t timestamptz := (to_jsonb(OLD) ->> TG_ARGV[0])::timestamptz;
+	t timestamptz;
 BEGIN
+	IF TG_OP = 'TRUNCATE' THEN
+		RAISE EXCEPTION USING ERRCODE = 'insufficient_privilege',
+			MESSAGE = format('%s records cannot be truncated', TG_TABLE_NAME),
+			DETAIL = 'Processing and erasure records are kept for at least 3 years.',
+			HINT = 'Delete only records older than 3 years, with DELETE.';
+	END IF;
+	t := (to_jsonb(OLD) ->> TG_ARGV[0])::timestamptz;
 	IF TG_OP = 'UPDATE' THEN
 		RAISE EXCEPTION USING ERRCODE = 'insufficient_privilege',
 			MESSAGE = format('%s records cannot be changed', TG_TABLE_NAME),
@@ -99,6 +106,18 @@ CREATE OR REPLACE TRIGGER erasure_log_guard BEFORE UPDATE OR DELETE ON erasure_l
 	FOR EACH ROW EXECUTE FUNCTION records_guard('requested_at');
 CREATE OR REPLACE TRIGGER retention_log_guard BEFORE UPDATE OR DELETE ON retention_log
 	FOR EACH ROW EXECUTE FUNCTION records_guard('started_at');
+CREATE OR REPLACE TRIGGER consent_no_truncate BEFORE TRUNCATE ON consent
+	FOR EACH STATEMENT EXECUTE FUNCTION records_guard();
+CREATE OR REPLACE TRIGGER erasure_log_no_truncate BEFORE TRUNCATE ON erasure_log
+	FOR EACH STATEMENT EXECUTE FUNCTION records_guard();
+CREATE OR REPLACE TRIGGER retention_log_no_truncate BEFORE TRUNCATE ON retention_log
+	FOR EACH STATEMENT EXECUTE FUNCTION records_guard();
+-- the guards fire under session_replication_role = replica too: that mode is
+-- for loading rows (restore, replication), never for removing audit records
+-- (CREATE OR REPLACE TRIGGER enables a trigger for origin only; hence here)
+ALTER TABLE consent ENABLE ALWAYS TRIGGER consent_guard, ENABLE ALWAYS TRIGGER consent_no_truncate;
+ALTER TABLE erasure_log ENABLE ALWAYS TRIGGER erasure_log_guard, ENABLE ALWAYS TRIGGER erasure_log_no_truncate;
+ALTER TABLE retention_log ENABLE ALWAYS TRIGGER retention_log_guard, ENABLE ALWAYS TRIGGER retention_log_no_truncate;
 
 -- when a biometric row captured at ts expires under terms t
 CREATE OR REPLACE FUNCTION expiry(t firstsight.retention_terms, ts timestamptz) RETURNS timestamptz

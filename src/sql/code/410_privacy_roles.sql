@@ -22,6 +22,10 @@ $$;
 
 CREATE OR REPLACE TRIGGER biometric_access_log_guard BEFORE UPDATE OR DELETE ON biometric_access_log
 	FOR EACH ROW EXECUTE FUNCTION records_guard('accessed_at');
+CREATE OR REPLACE TRIGGER biometric_access_log_no_truncate BEFORE TRUNCATE ON biometric_access_log
+	FOR EACH STATEMENT EXECUTE FUNCTION records_guard();
+ALTER TABLE biometric_access_log ENABLE ALWAYS TRIGGER biometric_access_log_guard,
+	ENABLE ALWAYS TRIGGER biometric_access_log_no_truncate;
 
 -- true when the current role manages the project (used by row-level security)
 CREATE OR REPLACE FUNCTION has_project_access(project_id bigint) RETURNS boolean

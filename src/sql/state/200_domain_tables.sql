@@ -109,7 +109,10 @@ CREATE INDEX capture_visit ON capture (project_id, visit_id);
 
 -- The gallery: a few exemplars per person, matched against by new captures.
 -- One partition per project (made by create_project), each with its own HNSW
--- index over face::embedding(dims) when embedding_hnsw is installed.
+-- index over face::embedding(dims) when embedding_hnsw is installed, and its
+-- own keys (project_id, face_id) and (project_id, person_id, kind): keys on
+-- this extension-owned parent would be copied onto every partition pg_restore
+-- attaches, and the dump's own keys of the partition would then fail.
 CREATE TABLE face (
 	project_id bigint NOT NULL,
 	face_id bigint NOT NULL DEFAULT nextval('face_id_seq'),
@@ -120,9 +123,7 @@ CREATE TABLE face (
 	quality real NOT NULL,
 	masked boolean NOT NULL,
 	face embedding NOT NULL,
-	expires_at timestamptz,
-	PRIMARY KEY (project_id, face_id),
-	UNIQUE (project_id, person_id, kind)
+	expires_at timestamptz
 ) PARTITION BY LIST (project_id);
 
 -- Captures of one person less than the project's visit_gap apart.  The
@@ -214,3 +215,15 @@ SELECT pg_catalog.pg_extension_config_dump('identity', '');
 SELECT pg_catalog.pg_extension_config_dump('report', '');
 SELECT pg_catalog.pg_extension_config_dump('deal', '');
 SELECT pg_catalog.pg_extension_config_dump('hash_key', '');
+-- every sequence, so a restore continues past the restored ids
+SELECT pg_catalog.pg_extension_config_dump('project_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('channel_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('consultant_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('agent_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('capture_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('person_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('face_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('visit_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('identity_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('report_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('deal_id_seq', '');

@@ -1,4 +1,5 @@
 -- Identity binding: keyed hashes (HMAC-SHA256 with a per-database key) of
 -- ID-card and phone numbers; the raw numbers are never stored or logged.
-
-INSERT INTO hash_key (key_id, secret) VALUES (1, random_bytes(32));
+-- The key is made on first use (identity_hash), not here: a restore creates
+-- the extension and then loads the dumped key, which a key made at install
+-- would collide with.

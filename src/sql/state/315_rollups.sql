@@ -98,6 +98,15 @@ CREATE TABLE rollup_funnel_person (
 	UNIQUE NULLS NOT DISTINCT (project_id, person_id, month, agent_id)
 );
 
+-- the rollups are kept by triggers that a restore does not fire: dumped
+SELECT pg_catalog.pg_extension_config_dump('rollup_person_day', '');
+SELECT pg_catalog.pg_extension_config_dump('rollup_day', '');
+SELECT pg_catalog.pg_extension_config_dump('rollup_month_agent', '');
+SELECT pg_catalog.pg_extension_config_dump('rollup_consultant_person', '');
+SELECT pg_catalog.pg_extension_config_dump('rollup_consultant', '');
+SELECT pg_catalog.pg_extension_config_dump('rollup_buyer', '');
+SELECT pg_catalog.pg_extension_config_dump('rollup_funnel_person', '');
+
 CREATE TYPE rollup_person_key AS (project_id bigint, person_id bigint);
 -- a visit row as the visit triggers count it, with its sign (+1 now, -1 before)
 CREATE TYPE rollup_visit_delta AS (project_id bigint, person_id bigint, started_at timestamptz,

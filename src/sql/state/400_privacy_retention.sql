@@ -56,6 +56,7 @@ CREATE TABLE consent (
 );
 CREATE INDEX consent_person ON consent (project_id, person_id, recorded_at);
 SELECT pg_catalog.pg_extension_config_dump('consent', '');
+SELECT pg_catalog.pg_extension_config_dump('consent_id_seq', '');
 
 -- erasure record: what was erased for whom and why; never biometric content
 CREATE SEQUENCE erasure_id_seq;
@@ -75,6 +76,7 @@ CREATE TABLE erasure_log (
 );
 CREATE INDEX erasure_log_project ON erasure_log (project_id, requested_at);
 SELECT pg_catalog.pg_extension_config_dump('erasure_log', '');
+SELECT pg_catalog.pg_extension_config_dump('erasure_id_seq', '');
 
 -- one row per enforce_retention call that erased something
 CREATE SEQUENCE retention_run_id_seq;
@@ -89,6 +91,7 @@ CREATE TABLE retention_log (
 	by_project jsonb NOT NULL
 );
 SELECT pg_catalog.pg_extension_config_dump('retention_log', '');
+SELECT pg_catalog.pg_extension_config_dump('retention_run_id_seq', '');
 
 -- how one person's biometric rows expire
 CREATE TYPE retention_terms AS (

@@ -29,3 +29,4 @@ CREATE TABLE biometric_access_log (
 );
 CREATE INDEX biometric_access_log_person ON biometric_access_log (project_id, person_id, accessed_at);
 SELECT pg_catalog.pg_extension_config_dump('biometric_access_log', '');
+SELECT pg_catalog.pg_extension_config_dump('biometric_access_id_seq', '');

@@ -197,3 +197,48 @@ CREATE TABLE group_key (
 );
 ALTER TABLE identity ADD COLUMN group_id_card_hash bytea;
 CREATE INDEX identity_group_id_card ON identity (group_id_card_hash) WHERE group_id_card_hash IS NOT NULL;
+
+-- backup and restore (issue 17): every sequence and the rollup tables are
+-- dumped with the data (a restore fires no trigger that would rebuild them)
+SELECT pg_catalog.pg_extension_config_dump('project_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('channel_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('consultant_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('agent_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('capture_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('person_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('face_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('visit_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('identity_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('report_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('deal_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('consent_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('erasure_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('retention_run_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('biometric_access_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('rollup_person_day', '');
+SELECT pg_catalog.pg_extension_config_dump('rollup_day', '');
+SELECT pg_catalog.pg_extension_config_dump('rollup_month_agent', '');
+SELECT pg_catalog.pg_extension_config_dump('rollup_consultant_person', '');
+SELECT pg_catalog.pg_extension_config_dump('rollup_consultant', '');
+SELECT pg_catalog.pg_extension_config_dump('rollup_buyer', '');
+SELECT pg_catalog.pg_extension_config_dump('rollup_funnel_person', '');
+
+-- the gallery's keys move from the parent face to each partition: keys on the
+-- extension-owned parent are copied onto a partition when pg_restore attaches
+-- it, and the dump's own keys of the partition then fail ("multiple primary
+-- keys").  The hash key stays as it is (0.2.0 makes a new one on first use
+-- only when there is none).
+ALTER TABLE face DROP CONSTRAINT face_project_id_person_id_kind_key, DROP CONSTRAINT face_pkey;
+-- (face_kind, made above for issue 18, goes the same way: one per partition)
+DROP INDEX face_kind;
+DO $$
+DECLARE
+	part regclass;
+BEGIN
+	FOR part IN SELECT i.inhrelid::regclass FROM pg_catalog.pg_inherits i
+	            WHERE i.inhparent = 'firstsight.face'::regclass ORDER BY 1 LOOP
+		EXECUTE pg_catalog.format('ALTER TABLE %s ADD PRIMARY KEY (project_id, face_id), ADD UNIQUE (project_id, person_id, kind)', part);
+		EXECUTE pg_catalog.format('CREATE INDEX ON %s (project_id, masked)', part);
+	END LOOP;
+END
+$$;
