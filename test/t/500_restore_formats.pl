@@ -25,8 +25,7 @@ my $sequences = sequence_state($node, 'postgres');
 like($tables, qr/^firstsight\.face_p1 \d+ /m, 'the day has gallery rows');
 like($tables, qr/^firstsight\.attribution [2-9] /m, 'the day has attribution versions');
 like($tables, qr/^firstsight\.erasure_log [1-9]/m, 'the day has erasures');
-my $rls = $node->safe_psql('postgres', q{SELECT string_agg(relname, ',' ORDER BY relname) FROM pg_class
-                                         WHERE relnamespace = 'firstsight'::regnamespace AND relrowsecurity});
+my $security = security_state($node, 'postgres');
 my $max_capture = $node->safe_psql('postgres', 'SELECT max(capture_id) FROM firstsight.capture');
 
 my $dir = PostgreSQL::Test::Utils::tempdir;
@@ -46,7 +45,7 @@ for my $format ('custom', 'directory', 'plain')
 	is($d, '', "$format: every table has the same rows") or diag($d);
 	$d = state_diff($sequences, sequence_state($node, $db));
 	is($d, '', "$format: every sequence is where it was") or diag($d);
-	office_works($node, $db, $format, $rls, $max_capture);
+	office_works($node, $db, $format, $security, $max_capture);
 }
 
 # the same restore without the option: ingestion refuses the matched captures

@@ -19,8 +19,7 @@ fill_day($node, 'postgres');
 
 my $tables = table_state($node, 'postgres');
 my $sequences = sequence_state($node, 'postgres');
-my $rls = $node->safe_psql('postgres', q{SELECT string_agg(relname, ',' ORDER BY relname) FROM pg_class
-                                         WHERE relnamespace = 'firstsight'::regnamespace AND relrowsecurity});
+my $security = security_state($node, 'postgres');
 my $max_capture = $node->safe_psql('postgres', 'SELECT max(capture_id) FROM firstsight.capture');
 my $dir = PostgreSQL::Test::Utils::tempdir;
 my ($rc, $err) = run_restore($node, ['pg_dump', '--format=directory', '--jobs=2', "--file=$dir/office", 'postgres'], 1);
@@ -43,7 +42,7 @@ sub check_restored
 	is($d, '', "$what: every table has the same rows") or diag($d);
 	$d = state_diff($sequences, sequence_state($node, $db));
 	is($d, '', "$what: every sequence is where it was") or diag($d);
-	office_works($node, $db, $what, $rls, $max_capture);
+	office_works($node, $db, $what, $security, $max_capture);
 	return;
 }
 

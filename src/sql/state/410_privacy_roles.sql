@@ -30,3 +30,21 @@ CREATE TABLE biometric_access_log (
 CREATE INDEX biometric_access_log_person ON biometric_access_log (project_id, person_id, accessed_at);
 SELECT pg_catalog.pg_extension_config_dump('biometric_access_log', '');
 SELECT pg_catalog.pg_extension_config_dump('biometric_access_id_seq', '');
+
+-- Row-level security is on from the install, not only once setup_roles()
+-- has run: the switch of an extension's table is not in a dump, so a restore
+-- would otherwise bring back the policies setup_roles() made (they are
+-- dumped) without the switch that makes them apply.  Until setup_roles()
+-- grants anything only the owner reads these tables, and the owner is not
+-- subject to the policies.
+ALTER TABLE project ENABLE ROW LEVEL SECURITY;
+ALTER TABLE camera ENABLE ROW LEVEL SECURITY;
+ALTER TABLE consultant ENABLE ROW LEVEL SECURITY;
+ALTER TABLE channel ENABLE ROW LEVEL SECURITY;
+ALTER TABLE agent ENABLE ROW LEVEL SECURITY;
+ALTER TABLE person ENABLE ROW LEVEL SECURITY;
+ALTER TABLE visit ENABLE ROW LEVEL SECURITY;
+ALTER TABLE deal ENABLE ROW LEVEL SECURITY;
+ALTER TABLE attribution ENABLE ROW LEVEL SECURITY;
+ALTER TABLE capture ENABLE ROW LEVEL SECURITY;
+ALTER TABLE project_access ENABLE ROW LEVEL SECURITY;
