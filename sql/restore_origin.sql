@@ -44,6 +44,7 @@ SELECT count(*) AS captures FROM capture WHERE project_id = :p;
 
 -- the DBA's load under replica: rows kept as they are, nothing else happens
 SELECT count(*) AS outbox_before FROM outbox WHERE project_id = :p \gset
+SELECT count(*) AS history_before FROM change_log WHERE project_id = :p \gset
 SET session_replication_role = replica;
 INSERT INTO person (project_id, person_id, first_seen, last_seen, visits, captures)
 VALUES (:p, 900001, '2024-03-01 10:00+08', '2024-03-01 10:00+08', 1, 1);
@@ -60,6 +61,7 @@ FROM capture WHERE project_id = :p AND capture_id = 900001;
 SELECT count(*) AS persons FROM person WHERE project_id = :p;
 SELECT count(*) AS attributions FROM attribution WHERE project_id = :p;
 SELECT count(*) - :outbox_before AS new_events FROM outbox WHERE project_id = :p;
+SELECT count(*) - :history_before AS new_history FROM change_log WHERE project_id = :p;
 SELECT count(*) AS rollup_rows_of_the_day FROM rollup_day WHERE project_id = :p AND day = '2024-03-01';
 
 -- the audit records: no TRUNCATE, at origin or under replica, even by a superuser

@@ -72,6 +72,11 @@ CREATE OR REPLACE TRIGGER change_log_guard BEFORE UPDATE OR DELETE ON change_log
 	FOR EACH ROW EXECUTE FUNCTION change_log_guard();
 CREATE OR REPLACE TRIGGER change_log_truncate BEFORE TRUNCATE ON change_log
 	FOR EACH STATEMENT EXECUTE FUNCTION change_log_guard();
+-- the guards fire under session_replication_role = replica too (a restore or
+-- a replication apply loads rows, it never removes history; the history
+-- triggers themselves are origin-only, so restored changes are not recorded
+-- twice); CREATE OR REPLACE TRIGGER enables for origin only, hence here
+ALTER TABLE change_log ENABLE ALWAYS TRIGGER change_log_guard, ENABLE ALWAYS TRIGGER change_log_truncate;
 
 -- history of rows of the tables the rules read; TG_ARGV: subject, key column
 CREATE OR REPLACE FUNCTION history() RETURNS trigger

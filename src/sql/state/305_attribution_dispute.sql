@@ -34,6 +34,7 @@ CREATE TABLE change_log (
 );
 CREATE INDEX change_log_subject ON change_log (project_id, subject, subject_id, change_id);
 SELECT pg_catalog.pg_extension_config_dump('change_log', '');
+SELECT pg_catalog.pg_extension_config_dump('change_id_seq', '');
 
 -- a manager's split: these two persons are not the same, automatic merging never joins them
 CREATE TABLE person_distinct (

@@ -215,6 +215,7 @@ SELECT pg_catalog.pg_extension_config_dump('consent_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('erasure_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('retention_run_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('biometric_access_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('change_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('rollup_person_day', '');
 SELECT pg_catalog.pg_extension_config_dump('rollup_day', '');
 SELECT pg_catalog.pg_extension_config_dump('rollup_month_agent', '');
