@@ -9,6 +9,7 @@ SELECT setup_roles();
 CREATE ROLE regress_fs_origin_cam IN ROLE firstsight_camera;
 SELECT create_project('Origin', 'Asia/Shanghai', 4) AS p \gset
 INSERT INTO camera VALUES (:p, 'gate', 'entrance');
+SELECT grant_camera('regress_fs_origin_cam', :p);
 
 -- every firstsight trigger and whether it fires under replica: only the
 -- guards (enabled ALWAYS); ingestion, attribution, rollups, retention
