@@ -178,7 +178,7 @@ sub security_state
 	my ($node, $db) = @_;
 	return $node->safe_psql($db, q{
 		SELECT string_agg(l, E'\n' ORDER BY l) FROM (
-			SELECT format('relation %s acl %s rls %s', c.relname, c.relacl, c.relrowsecurity) AS l
+			SELECT format('relation %s acl %s rls %s', c.relname, coalesce(c.relacl, acldefault('r', c.relowner)), c.relrowsecurity) AS l
 			FROM pg_class c WHERE c.relnamespace = 'firstsight'::regnamespace
 			UNION ALL
 			SELECT format('column %s.%s acl %s', c.relname, a.attname, a.attacl)
