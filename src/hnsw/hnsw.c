@@ -28,6 +28,7 @@
 int			hnsw_ef_search = HNSW_DEFAULT_EF_SEARCH;
 int			hnsw_iterative_scan = HNSW_ITERATIVE_OFF;
 int			hnsw_max_scan_tuples = 20000;
+double		hnsw_scan_mem_multiplier = 1;
 
 static relopt_kind hnsw_relopt_kind;
 
@@ -40,6 +41,7 @@ static const struct config_enum_entry iterative_options[] = {
 extern Datum embedding_l2_squared_distance(PG_FUNCTION_ARGS);
 extern Datum embedding_negative_inner_product(PG_FUNCTION_ARGS);
 extern Datum embedding_cosine_distance(PG_FUNCTION_ARGS);
+extern Datum embedding_l1_distance(PG_FUNCTION_ARGS);
 
 /* define reloptions and settings; called from _PG_init */
 void
@@ -65,6 +67,11 @@ HnswInit(void)
 							"Most graph elements an iterative embedding_hnsw scan visits.",
 							NULL, &hnsw_max_scan_tuples, 20000, 1, INT_MAX,
 							PGC_USERSET, 0, NULL, NULL, NULL);
+	DefineCustomRealVariable("firstsight.hnsw_scan_mem_multiplier",
+							 "Multiple of work_mem an iterative embedding_hnsw scan may use.",
+							 "Past it the scan stops searching and returns the elements it met, nearest first.",
+							 &hnsw_scan_mem_multiplier, 1, 1, 1000,
+							 PGC_USERSET, 0, NULL, NULL, NULL);
 }
 
 /* parse WITH (m = ..., ef_construction = ...) */
@@ -118,11 +125,13 @@ HnswGetMetric(Relation index)
 		return HNSW_METRIC_IP;
 	if (proc->fn_addr == embedding_cosine_distance)
 		return HNSW_METRIC_COSINE;
+	if (proc->fn_addr == embedding_l1_distance)
+		return HNSW_METRIC_L1;
 	ereport(ERROR,
 			(errcode(ERRCODE_INVALID_OBJECT_DEFINITION),
 			 errmsg("operator class of index \"%s\" has an unsupported distance function",
 					RelationGetRelationName(index)),
-			 errhint("Use embedding_l2_ops, embedding_cosine_ops or embedding_ip_ops.")));
+			 errhint("Use embedding_l2_ops, embedding_cosine_ops, embedding_ip_ops or embedding_l1_ops.")));
 	return HNSW_METRIC_L2;		/* keep compiler quiet */
 }
 

@@ -12,6 +12,7 @@
 #include "access/amapi.h"
 #include "access/generic_xlog.h"
 #include "access/reloptions.h"
+#include "lib/pairingheap.h"
 #include "nodes/execnodes.h"
 #include "storage/bufmgr.h"
 #include "utils/relcache.h"
@@ -48,7 +49,8 @@ typedef enum HnswMetric
 {
 	HNSW_METRIC_L2 = 1,			/* squared Euclidean */
 	HNSW_METRIC_IP = 2,			/* negative inner product */
-	HNSW_METRIC_COSINE = 3		/* 1 - dot of unit vectors (stored normalised) */
+	HNSW_METRIC_COSINE = 3,		/* 1 - dot of unit vectors (stored normalised) */
+	HNSW_METRIC_L1 = 4			/* taxicab */
 } HnswMetric;
 
 typedef enum HnswIterativeScan
@@ -186,10 +188,33 @@ typedef struct HnswElementCopy
 /* a set of visited element TIDs */
 typedef struct HnswVisited HnswVisited;
 
+/*
+ * The elements a scan's search met but left out of its result (no nearer
+ * than its worst result, or pushed out of it by nearer ones), nearest first:
+ * where an iterative scan resumes, and the ties of an ordered scan's last
+ * row.  all: every such element; else only those as near as the worst
+ * result at the time (ties).
+ */
+typedef struct HnswDiscarded
+{
+	struct pairingheap *heap;
+	bool		all;
+	int64		count;
+} HnswDiscarded;
+
+typedef struct HnswDiscardedItem
+{
+	pairingheap_node node;
+	ItemPointerData tid;
+	ItemPointerData heaptid;
+	float		distance;
+} HnswDiscardedItem;
+
 /* settings */
 extern int	hnsw_ef_search;
 extern int	hnsw_iterative_scan;
 extern int	hnsw_max_scan_tuples;
+extern double hnsw_scan_mem_multiplier;
 
 /* hnsw.c */
 extern void HnswInit(void);
@@ -214,8 +239,15 @@ extern HnswCandidate *HnswLoadCandidateBounded(HnswInfo *info, ItemPointer tid, 
 extern HnswCandidate **HnswSearchLayer(HnswInfo *info, const float *q, HnswCandidate **entries,
 									   int nentries, int ef, int lc, HnswVisited *visited,
 									   int *nresult, int64 *visits);
+extern HnswCandidate **HnswSearchLayerDiscarding(HnswInfo *info, const float *q, HnswCandidate **entries,
+												 int nentries, int ef, int lc, HnswVisited *visited,
+												 int *nresult, int64 *visits, HnswDiscarded *discarded);
 extern HnswCandidate **HnswSearchFromEntry(HnswInfo *info, HnswMetaPageData *meta, const float *q,
 										   int ef, int toLevel, int *nresult, int64 *visits);
+extern HnswCandidate **HnswSearchFromEntryDiscarding(HnswInfo *info, HnswMetaPageData *meta, const float *q,
+													 int ef, HnswVisited *visited, int *nresult, int64 *visits,
+													 HnswDiscarded *discarded);
+extern void HnswDiscardedInit(HnswDiscarded *d, bool all);
 extern int	HnswSelectNeighbors(HnswInfo *info, HnswCandidate **cands, int ncands, int max,
 								float **vectors, int *chosen);
 extern int	HnswFillPruned(int k, int *chosen, int n, int max);

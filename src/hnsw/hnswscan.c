@@ -4,9 +4,9 @@
  *
  * The first call searches the graph with ef_search and returns the results
  * nearest first.  With firstsight.hnsw_iterative_scan = relaxed_order, a scan
- * that runs out (because the query's filter dropped rows) searches again with
- * twice the list size, skipping what it already returned, until
- * firstsight.hnsw_max_scan_tuples elements have been visited.
+ * that runs out (because the query's filter dropped rows) resumes its search
+ * from the nearest elements it left out, until firstsight.hnsw_max_scan_tuples
+ * elements have been visited (see ehnswgettuple).
  */
 #include "postgres.h"
 
@@ -15,6 +15,7 @@
 #include "hnsw.h"
 #include "miscadmin.h"
 #include "pgstat.h"
+#include "utils/float.h"
 #include "utils/memutils.h"
 
 typedef struct HnswScanOpaqueData
@@ -23,13 +24,17 @@ typedef struct HnswScanOpaqueData
 	MemoryContext ctx;			/* reset at each rescan */
 	float	   *query;
 	bool		started;
-	HnswCandidate **results;
+	HnswCandidate **results;	/* the last search's result, nearest first */
 	int			nresults;
 	int			next;
-	int			ef;
-	int64		visits;
+	int64		visits;			/* elements whose distance was computed */
+	HnswVisited *visited;		/* every element met, over all searches */
 	HnswVisited *returned;
-	bool		exhausted;
+	HnswDiscarded discarded;	/* met but not yet returned */
+	bool		draining;		/* past the bound: return discarded in order */
+	bool		ties;			/* searching for ties of the last row (no iterative scan) */
+	bool		lastValid;
+	float		lastDistance;	/* of the last row returned */
 } HnswScanOpaqueData;
 
 typedef HnswScanOpaqueData *HnswScanOpaque;
@@ -68,13 +73,17 @@ ehnswrescan(IndexScanDesc scan, ScanKey keys, int nkeys, ScanKey orderbys, int n
 	so->nresults = 0;
 	so->next = 0;
 	so->visits = 0;
-	so->exhausted = false;
+	so->draining = false;
+	so->ties = false;
+	so->lastValid = false;
 	if (orderbys && scan->numberOfOrderBys > 0)
 		memmove(scan->orderByData, orderbys, scan->numberOfOrderBys * sizeof(ScanKeyData));
 
 	old = MemoryContextSwitchTo(so->ctx);
 	so->query = palloc0(sizeof(float) * so->info.dims);
 	so->returned = HnswVisitedCreate(256);
+	so->visited = HnswVisitedCreate(hnsw_ef_search * 16);
+	HnswDiscardedInit(&so->discarded, hnsw_iterative_scan != HNSW_ITERATIVE_OFF);
 	MemoryContextSwitchTo(old);
 }
 
@@ -101,7 +110,7 @@ PrepareQuery(IndexScanDesc scan, HnswScanOpaque so)
 	}
 }
 
-/* search (again) with the current ef */
+/* the first search: descend, then search level 0 with ef_search */
 static void
 Search(HnswScanOpaque so)
 {
@@ -109,16 +118,98 @@ Search(HnswScanOpaque so)
 	MemoryContext old = MemoryContextSwitchTo(so->ctx);
 
 	HnswReadMeta(so->info.index, &meta);
-	so->results = HnswSearchFromEntry(&so->info, &meta, so->query, so->ef, 0, &so->nresults, &so->visits);
+	so->results = HnswSearchFromEntryDiscarding(&so->info, &meta, so->query, hnsw_ef_search, so->visited,
+												&so->nresults, &so->visits, &so->discarded);
 	so->next = 0;
 	MemoryContextSwitchTo(old);
 }
 
-/* amgettuple: the next heap TID, nearest first */
+/*
+ * Search level 0 again from the nearest elements the searches so far left
+ * out (at most ef_search of them; with ties only, those no farther than
+ * the last row returned), with the same visited set: the search goes on
+ * where it stopped instead of starting over.  False when there is nothing
+ * to resume from.
+ */
+static bool
+Resume(HnswScanOpaque so, bool tiesOnly)
+{
+	MemoryContext old;
+	HnswCandidate **entries;
+	int			nentries = 0;
+
+	if (pairingheap_is_empty(so->discarded.heap))
+		return false;
+	old = MemoryContextSwitchTo(so->ctx);
+	entries = palloc(sizeof(HnswCandidate *) * hnsw_ef_search);
+	while (nentries < hnsw_ef_search && !pairingheap_is_empty(so->discarded.heap))
+	{
+		HnswDiscardedItem *d = (HnswDiscardedItem *) pairingheap_first(so->discarded.heap);
+
+		if (tiesOnly && !(d->distance <= so->lastDistance))
+			break;
+		(void) pairingheap_remove_first(so->discarded.heap);
+		entries[nentries++] = HnswLoadCandidate(&so->info, &d->tid, so->query, 0);
+		pfree(d);
+	}
+	if (nentries > 0)
+	{
+		so->results = HnswSearchLayerDiscarding(&so->info, so->query, entries, nentries, hnsw_ef_search, 0,
+												so->visited, &so->nresults, &so->visits, &so->discarded);
+		so->next = 0;
+	}
+	MemoryContextSwitchTo(old);
+	return nentries > 0;
+}
+
+/* whether an iterative scan may search on: hnsw_max_scan_tuples and the memory bound */
+static bool
+WithinBounds(HnswScanOpaque so)
+{
+	double		maxMemory = (double) work_mem * 1024.0 * hnsw_scan_mem_multiplier;
+
+	return so->visits < hnsw_max_scan_tuples &&
+		(double) MemoryContextMemAllocated(so->ctx, false) <= maxMemory;
+}
+
+/* return a row */
+static bool
+ReturnRow(IndexScanDesc scan, HnswScanOpaque so, ItemPointer tid, ItemPointer heaptid, float distance)
+{
+	MemoryContext old = MemoryContextSwitchTo(so->ctx);
+	bool		isnew = HnswVisitedAdd(so->returned, tid);
+
+	MemoryContextSwitchTo(old);
+	if (!isnew)
+		return false;
+	so->lastValid = true;
+	so->lastDistance = distance;
+	scan->xs_heaptid = *heaptid;
+	scan->xs_recheck = false;
+	scan->xs_recheckorderby = false;
+	return true;
+}
+
+/*
+ * amgettuple: the next heap TID, nearest first.
+ *
+ * Without iterative scan: the ef_search nearest the search found, then
+ * every element as near as the last of them (identical vectors: a camera
+ * sends the same one again and again; ef_search = 1 over 20 copies returns
+ * all 20, not 1), within hnsw_max_scan_tuples.
+ *
+ * relaxed_order: when the rows run out (the query's filter threw them
+ * away), the search resumes from the nearest elements it left out, until
+ * hnsw_max_scan_tuples elements have been visited or the scan's memory
+ * passes work_mem x hnsw_scan_mem_multiplier; then what was left out is
+ * returned nearest first.  So a filtered query returns its LIMIT whenever
+ * that many qualifying rows are among the elements visited.
+ */
 bool
 ehnswgettuple(IndexScanDesc scan, ScanDirection dir)
 {
 	HnswScanOpaque so = (HnswScanOpaque) scan->opaque;
+	bool		iterative = hnsw_iterative_scan != HNSW_ITERATIVE_OFF;
 
 	if (!so->started)
 	{
@@ -126,7 +217,6 @@ ehnswgettuple(IndexScanDesc scan, ScanDirection dir)
 
 		PrepareQuery(scan, so);
 		MemoryContextSwitchTo(old);
-		so->ef = hnsw_ef_search;
 		so->started = true;
 		pgstat_count_index_scan(scan->indexRelation);
 		Search(so);
@@ -137,30 +227,45 @@ ehnswgettuple(IndexScanDesc scan, ScanDirection dir)
 		while (so->next < so->nresults)
 		{
 			HnswCandidate *c = so->results[so->next++];
-			MemoryContext old;
-			bool		isnew;
 
 			if (c->deleted)
 				continue;
-			old = MemoryContextSwitchTo(so->ctx);
-			isnew = HnswVisitedAdd(so->returned, &c->tid);
-			MemoryContextSwitchTo(old);
-			if (!isnew)
-				continue;
-			scan->xs_heaptid = c->heaptid;
-			scan->xs_recheck = false;
-			scan->xs_recheckorderby = false;
-			return true;
+			if (so->ties && c->distance > so->lastDistance)
+			{
+				/* a search for ties found farther elements too: not returned */
+				so->next = so->nresults;
+				break;
+			}
+			if (ReturnRow(scan, so, &c->tid, &c->heaptid, c->distance))
+				return true;
 		}
-		if (hnsw_iterative_scan == HNSW_ITERATIVE_OFF || so->exhausted ||
-			so->visits >= hnsw_max_scan_tuples || so->nresults < so->ef)
-			return false;
-		/* relaxed order: look further, skipping what was returned */
-		so->ef = Min((int64) so->ef * 2, (int64) hnsw_max_scan_tuples);
-		if (so->ef <= so->nresults)
-			so->exhausted = true;
 		CHECK_FOR_INTERRUPTS();
-		Search(so);
+		if (so->draining)
+		{
+			HnswDiscardedItem *d;
+
+			if (pairingheap_is_empty(so->discarded.heap))
+				return false;
+			d = (HnswDiscardedItem *) pairingheap_remove_first(so->discarded.heap);
+			if (ReturnRow(scan, so, &d->tid, &d->heaptid, d->distance))
+				return true;
+			continue;
+		}
+		if (!iterative)
+		{
+			/* ties of the last row */
+			so->ties = true;
+			if (!so->lastValid || so->visits >= hnsw_max_scan_tuples || !Resume(so, true))
+				return false;
+			continue;
+		}
+		if (!WithinBounds(so))
+		{
+			so->draining = true;
+			continue;
+		}
+		if (!Resume(so, false))
+			return false;
 	}
 }
 

@@ -115,6 +115,8 @@ HnswDistanceWide(HnswMetric metric, int dims, const float *a, const float *b)
 
 			d += diff * diff;
 		}
+		else if (metric == HNSW_METRIC_L1)
+			d += fabs((double) a[i] - (double) b[i]);
 		else
 			d += (double) a[i] * (double) b[i];
 	}
@@ -151,6 +153,9 @@ HnswDistance(HnswMetric metric, int dims, const float *a, const float *b)
 			break;
 		case HNSW_METRIC_COSINE:
 			d = 1.0f - fs_kernels->dot(dims, a, b);
+			break;
+		case HNSW_METRIC_L1:
+			d = fs_kernels->l1(dims, a, b);
 			break;
 	}
 	/* also true for NaN */
@@ -437,7 +442,8 @@ PrefetchBufferHeader(Relation index, BlockNumber blkno)
  * elements a search meets are such).  The buffer is released.
  */
 static HnswCandidate *
-LoadCandidateFromBuffer(HnswInfo *info, Buffer buf, ItemPointer tid, const float *q, int lc, float bound)
+LoadCandidateFromBuffer(HnswInfo *info, Buffer buf, ItemPointer tid, const float *q, int lc, float bound,
+						float *boundDistance, ItemPointer boundHeaptid)
 {
 	HnswCandidate *c;
 	HnswElementTuple tup;
@@ -457,6 +463,12 @@ LoadCandidateFromBuffer(HnswInfo *info, Buffer buf, ItemPointer tid, const float
 	Assert(!isnan(distance));
 	if (!deleted && distance >= bound && !isinf(bound))
 	{
+		/* the caller may keep it for later (an iterative scan's discarded elements) */
+		if (boundDistance)
+		{
+			*boundDistance = distance;
+			*boundHeaptid = tup->heaptid;
+		}
 		UnlockReleaseBuffer(buf);
 		return NULL;
 	}
@@ -486,7 +498,7 @@ HnswCandidate *
 HnswLoadCandidateBounded(HnswInfo *info, ItemPointer tid, const float *q, int lc, float bound)
 {
 	return LoadCandidateFromBuffer(info, HnswReadBuffer(info->index, ItemPointerGetBlockNumber(tid)),
-								   tid, q, lc, bound);
+								   tid, q, lc, bound, NULL, NULL);
 }
 
 /* read one element whatever its distance */
@@ -618,6 +630,41 @@ CandidateCmp(const void *a, const void *b)
 	return (da > db) - (da < db);
 }
 
+/* nearest first, for HnswDiscarded's pairing heap (whose first is its greatest) */
+static int
+DiscardedCmp(const pairingheap_node *a, const pairingheap_node *b, void *arg)
+{
+	float		da = ((const HnswDiscardedItem *) a)->distance;
+	float		db = ((const HnswDiscardedItem *) b)->distance;
+
+	return (da < db) - (da > db);
+}
+
+/* an empty set of discarded elements (in the current memory context) */
+void
+HnswDiscardedInit(HnswDiscarded *d, bool all)
+{
+	d->heap = pairingheap_allocate(DiscardedCmp, NULL);
+	d->all = all;
+	d->count = 0;
+}
+
+/* keep an element the search left out; worst: the result's worst distance now */
+static inline void
+Discard(HnswDiscarded *d, ItemPointer tid, ItemPointer heaptid, float distance, float worst)
+{
+	HnswDiscardedItem *item;
+
+	if (d == NULL || (!d->all && !(distance <= worst)) || isnan(distance))
+		return;
+	item = palloc(sizeof(HnswDiscardedItem));
+	item->tid = *tid;
+	item->heaptid = *heaptid;
+	item->distance = distance;
+	pairingheap_add(d->heap, &item->node);
+	d->count++;
+}
+
 /*
  * Search one level from the entries; returns up to ef live elements nearest
  * to q, ascending.  Deleted elements are walked through but never returned.
@@ -626,6 +673,19 @@ HnswCandidate **
 HnswSearchLayer(HnswInfo *info, const float *q, HnswCandidate **entries,
 				int nentries, int ef, int lc, HnswVisited *visited,
 				int *nresult, int64 *visits)
+{
+	return HnswSearchLayerDiscarding(info, q, entries, nentries, ef, lc, visited, nresult, visits, NULL);
+}
+
+/*
+ * HnswSearchLayer, keeping in discarded (unless NULL) the live elements it
+ * met and left out of the result, with their distances: a scan resumes from
+ * them (pgvector's iterative scan does the same).
+ */
+HnswCandidate **
+HnswSearchLayerDiscarding(HnswInfo *info, const float *q, HnswCandidate **entries,
+						  int nentries, int ef, int lc, HnswVisited *visited,
+						  int *nresult, int64 *visits, HnswDiscarded *discarded)
 {
 	CandHeap	cand,
 				res;
@@ -646,7 +706,11 @@ HnswSearchLayer(HnswInfo *info, const float *q, HnswCandidate **entries,
 			HeapPush(&res, entries[i]);
 	}
 	while (res.n > ef)
-		HeapPop(&res);
+	{
+		HnswCandidate *d = HeapPop(&res);
+
+		Discard(discarded, &d->tid, &d->heaptid, d->distance, res.items[0]->distance);
+	}
 
 	while (cand.n > 0)
 	{
@@ -696,13 +760,19 @@ HnswSearchLayer(HnswInfo *info, const float *q, HnswCandidate **entries,
 		for (int i = 0; i < nbatch; i++)
 		{
 			HnswCandidate *e;
+			float		bound = res.n < ef ? get_float4_infinity() : res.items[0]->distance;
+			float		boundDistance;
+			ItemPointerData boundHeaptid;
 
-			e = LoadCandidateFromBuffer(info, bufs[i], &batch[i], q, lc,
-										res.n < ef ? get_float4_infinity() : res.items[0]->distance);
+			e = LoadCandidateFromBuffer(info, bufs[i], &batch[i], q, lc, bound,
+										&boundDistance, &boundHeaptid);
 			if (visits)
 				(*visits)++;
 			if (e == NULL)
+			{
+				Discard(discarded, &batch[i], &boundHeaptid, boundDistance, bound);
 				continue;
+			}
 			if (e->deleted)
 			{
 				/*
@@ -727,8 +797,14 @@ HnswSearchLayer(HnswInfo *info, const float *q, HnswCandidate **entries,
 				HeapPush(&cand, e);
 				HeapPush(&res, e);
 				if (res.n > ef)
-					HeapPop(&res);
+				{
+					HnswCandidate *d = HeapPop(&res);
+
+					Discard(discarded, &d->tid, &d->heaptid, d->distance, res.items[0]->distance);
+				}
 			}
+			else
+				Discard(discarded, &e->tid, &e->heaptid, e->distance, res.items[0]->distance);
 		}
 	}
 
@@ -767,6 +843,35 @@ HnswSearchFromEntry(HnswInfo *info, HnswMetaPageData *meta, const float *q,
 	}
 	*nresult = n;
 	return w;
+}
+
+/*
+ * A scan's first search: greedy descent from the entry point to level 1,
+ * then a search of ef on level 0 with the scan's visited set, keeping what
+ * it leaves out in discarded.
+ */
+HnswCandidate **
+HnswSearchFromEntryDiscarding(HnswInfo *info, HnswMetaPageData *meta, const float *q,
+							  int ef, HnswVisited *visited, int *nresult, int64 *visits,
+							  HnswDiscarded *discarded)
+{
+	HnswCandidate *ep;
+
+	if (meta->entryLevel < 0)
+	{
+		*nresult = 0;
+		return NULL;
+	}
+	ep = HnswLoadCandidate(info, &meta->entry, q, meta->entryLevel);
+	for (int lc = meta->entryLevel; lc > 0; lc--)
+	{
+		HnswVisited *upper = HnswVisitedCreate(64);
+		int			n;
+		HnswCandidate **w = HnswSearchLayer(info, q, &ep, 1, 1, lc, upper, &n, visits);
+
+		ep = HnswLoadCandidate(info, n > 0 ? &w[0]->tid : &ep->tid, q, lc - 1);
+	}
+	return HnswSearchLayerDiscarding(info, q, &ep, 1, ef, 0, visited, nresult, visits, discarded);
 }
 
 /*

@@ -17,3 +17,8 @@ CREATE OPERATOR CLASS embedding_cosine_ops
 	FOR TYPE embedding USING embedding_hnsw AS
 	OPERATOR 1 <=> (embedding, embedding) FOR ORDER BY float_ops,
 	FUNCTION 1 cosine_distance(embedding, embedding);
+
+CREATE OPERATOR CLASS embedding_l1_ops
+	FOR TYPE embedding USING embedding_hnsw AS
+	OPERATOR 1 <+> (embedding, embedding) FOR ORDER BY float_ops,
+	FUNCTION 1 l1_distance(embedding, embedding);

@@ -257,3 +257,9 @@ ALTER TABLE deal ENABLE ROW LEVEL SECURITY;
 ALTER TABLE attribution ENABLE ROW LEVEL SECURITY;
 ALTER TABLE change_log ENABLE ROW LEVEL SECURITY;
 ALTER TABLE project_access ENABLE ROW LEVEL SECURITY;
+
+-- embedding_hnsw orders by taxicab distance too (pgvector's vector_l1_ops)
+CREATE OPERATOR CLASS embedding_l1_ops
+	FOR TYPE embedding USING embedding_hnsw AS
+	OPERATOR 1 <+> (embedding, embedding) FOR ORDER BY float_ops,
+	FUNCTION 1 l1_distance(embedding, embedding);
