@@ -135,7 +135,18 @@ HnswGetMetric(Relation index)
 	return HNSW_METRIC_L2;		/* keep compiler quiet */
 }
 
-/* cost: a graph search touches about ef_search elements, whatever the table size */
+/*
+ * Cost.  The first row costs a graph search: about ef_search * 4 elements,
+ * whatever the table size (the start-up cost).  The last costs the whole
+ * index (the total cost): a scan whose rows are thrown away by a filter
+ * goes on (iterative scan) or returns too few.  The planner charges a
+ * LIMIT k the start-up cost plus the share k / (rows passing the filter)
+ * of the rest, so a selective filter (WHERE project_id = $1 over many
+ * projects) makes the index scan as dear as reading the index, and a
+ * sequential scan, another index or a partial index wins, as with
+ * pgvector.  Both used to be the search's cost, and the planner chose the
+ * graph for every filter.
+ */
 static void
 ehnswcostestimate(PlannerInfo *root, IndexPath *path, double loop_count,
 				  Cost *indexStartupCost, Cost *indexTotalCost,
@@ -159,12 +170,10 @@ ehnswcostestimate(PlannerInfo *root, IndexPath *path, double loop_count,
 	MemSet(&costs, 0, sizeof(costs));
 	genericcostestimate(root, path, loop_count, &costs);
 
-	/* the share of the index a search reads: about ef_search * m elements */
+	/* the share of the index a search reads */
 	ratio = Min(1.0, (double) hnsw_ef_search * 4 / Max(path->indexinfo->tuples, 1));
-	costs.indexTotalCost *= ratio;
-	costs.numIndexPages = Max(1, costs.numIndexPages * ratio);
 
-	*indexStartupCost = costs.indexTotalCost;
+	*indexStartupCost = costs.indexTotalCost * ratio;
 	*indexTotalCost = costs.indexTotalCost;
 	*indexSelectivity = costs.indexSelectivity;
 	*indexCorrelation = 0;
