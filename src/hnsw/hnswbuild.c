@@ -1038,21 +1038,48 @@ WriteGraph(BuildState *bs)
 	pfree(keptSlot);
 }
 
-/* the in-memory graph is full after n elements: the rest goes on disk */
+static double EstimateRows(Relation heap, int dims);
+
+/*
+ * A parallel build's shared graph, sized for the rows the table's
+ * statistics promised (within maintenance_work_mem), is full after n of its
+ * rows: the rest goes on disk.  More memory would not have helped; fresh
+ * statistics would.
+ */
 static void
-NoticeGraphFull(int n)
+NoticeGraphSizedTooSmall(int n, double rows)
 {
 	ereport(NOTICE,
+			(errmsg("embedding_hnsw graph had room for %d elements, as the table's statistics promised, and the table has %.0f rows", n, rows),
+			 errdetail("The other rows are inserted one at a time, as INSERT does, which takes significantly more time."),
+			 errhint("ANALYZE the table before building the index.")));
+}
+
+/*
+ * The in-memory graph is full after n elements of the table's rows (about
+ * rows): the rest goes on disk, one insert at a time.  Said as pgvector says
+ * it, with what a DBA can do about it: the maintenance_work_mem that would
+ * have held the whole graph.
+ */
+static void
+NoticeGraphFull(BuildState *bs, int n, double rows)
+{
+	double		perElem = (double) bs->memLimit / Max(n, 1);
+	double		needMB = ceil(Max(rows, n + 1) * perElem * 1.1 / (1024.0 * 1024.0));
+
+	ereport(NOTICE,
 			(errmsg("embedding_hnsw graph no longer fits into maintenance_work_mem after %d tuples", n),
-			 errdetail("Building will take significantly more time."),
-			 errhint("Increase maintenance_work_mem to speed up builds.")));
+			 errdetail("The other rows of the table (about %.0f of %.0f) are inserted one at a time, as INSERT does, which takes significantly more time.",
+					   Max(rows - n, 1), Max(rows, n + 1)),
+			 errhint("Set maintenance_work_mem to about %.0f MB or more (it is %d kB) and build the index again.",
+					 needMB, maintenance_work_mem)));
 }
 
 /* leave the in-memory phase: write the graph out and insert the rest on disk */
 static void
 SpillToDisk(BuildState *bs)
 {
-	NoticeGraphFull(bs->sh->n);
+	NoticeGraphFull(bs, bs->sh->n, EstimateRows(bs->heap, bs->info.dims));
 	WriteGraph(bs);
 	bs->onDisk = true;
 	HnswInitInfo(&bs->info, bs->index);
@@ -1427,7 +1454,8 @@ BuildParallel(BuildState *bs, IndexInfo *indexInfo, int nworkers)
 		(sizeof(int32) + sizeof(float) + sizeof(uint8)) * SlotsPerElement(bs->info.m) +
 		sizeof(uint32) * (nworkers + 1);
 	double		fit = (double) bs->memLimit / perElem;
-	int			cap = (int) Min(Min(EstimateRows(bs->heap, dims), fit), (double) (INT_MAX / 2));
+	double		estimate = EstimateRows(bs->heap, dims);
+	int			cap = (int) Min(Min(estimate, fit), (double) (INT_MAX / 2));
 	Size		slotCap;
 
 	cap = Max(cap, 1);
@@ -1467,8 +1495,16 @@ BuildParallel(BuildState *bs, IndexInfo *indexInfo, int nworkers)
 	table_parallelscan_initialize(bs->heap, (ParallelTableScanDesc) ((char *) sh + sh->scanOff), snapshot);
 	shm_toc_insert(pcxt->toc, PARALLEL_KEY_BUILD, sh);
 	LaunchParallelWorkers(pcxt);
-	ereport(DEBUG1, (errmsg("embedding_hnsw build with %d parallel workers, room for %d elements",
-							pcxt->nworkers_launched, cap)));
+	if (pcxt->nworkers_launched < nworkers)
+		ereport(DEBUG1,
+				(errmsg("embedding_hnsw build using %d parallel workers", pcxt->nworkers_launched),
+				 errdetail("%d were planned; the others could not be started. The shared graph has room for %d elements.",
+						   nworkers, cap),
+				 errhint("Raise max_worker_processes or max_parallel_workers.")));
+	else
+		ereport(DEBUG1,
+				(errmsg("embedding_hnsw build using %d parallel workers", pcxt->nworkers_launched),
+				 errdetail("The shared graph has room for %d elements.", cap)));
 
 	AttachShared(bs, sh, true);
 	bs->indtuples = 0;
@@ -1478,8 +1514,10 @@ BuildParallel(BuildState *bs, IndexInfo *indexInfo, int nworkers)
 	bs->reltuples = sh->reltuples;
 	bs->indtuples = sh->indtuples;
 	pgstat_progress_update_param(PROGRESS_CREATEIDX_TUPLES_DONE, (int64) bs->indtuples);
-	if (sh->overflow)
-		NoticeGraphFull(sh->n);
+	if (sh->overflow && estimate < fit)
+		NoticeGraphSizedTooSmall(sh->n, sh->reltuples);
+	else if (sh->overflow)
+		NoticeGraphFull(bs, sh->n, sh->reltuples);
 	WriteGraph(bs);
 	if (sh->overflow)
 	{
