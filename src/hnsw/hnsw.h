@@ -131,11 +131,28 @@ typedef struct HnswNeighbor
 #define HNSW_BACKLINK_MADE	1	/* a link, not kept */
 #define HNSW_BACKLINK_KEPT	2	/* a kept link */
 
+/*
+ * HnswElementTupleData.deleted: 0 live; HNSW_DELETED marked by VACUUM, vector
+ * erased, links being repaired; HNSW_FREE also its links cleared after
+ * the repair: its slot may take a new element of the same level (an insert
+ * overwrites it in place; its page is in the free space map).
+ */
+#define HNSW_DELETED		1
+#define HNSW_FREE			2
+
+/*
+ * A page's value in the free space map: 0 without freed slots, else
+ * saying the highest level among them (the map keeps values in steps of
+ * BLCKSZ / 256, so level L is (L + 1) * 256 bytes; an element of level L
+ * asks for that much).
+ */
+#define HnswFreeSpaceValue(level)	((Size) ((level) + 1) * 256)
+
 typedef struct HnswElementTupleData
 {
 	ItemPointerData heaptid;
 	uint8		level;
-	uint8		deleted;
+	uint8		deleted;		/* 0, HNSW_DELETED or HNSW_FREE */
 	uint16		dims;
 	HnswNeighbor neighbors[FLEXIBLE_ARRAY_MEMBER];
 	/* float vector[dims] follows the neighbour slots */

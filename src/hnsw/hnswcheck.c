@@ -564,11 +564,12 @@ hnsw_index_check(PG_FUNCTION_ARGS)
 						Problem(&cs, "element (%u,%u) level %d: link to (%u,%u), which is not an element",
 								blk, off, lc, ItemPointerGetBlockNumberNoCheck(t), ItemPointerGetOffsetNumberNoCheck(t));
 					/*
-					 * A link to a deleted element is not a fault: deleted
-					 * slots are never reused and scans skip them; such links
-					 * remain between VACUUM's passes, after a crash inside
-					 * VACUUM, or when an insert linked to an element VACUUM
-					 * was deleting, and the next VACUUM repairs them.
+					 * A link to a deleted element is not a fault: scans skip
+					 * deleted elements; such links remain between VACUUM's
+					 * passes or after a crash inside VACUUM, and the next
+					 * VACUUM repairs them.  (A slot is freed for reuse only
+					 * once nothing links to it: VACUUM waits for the inserts
+					 * that could.)
 					 */
 					else if (target->deleted)
 						continue;

@@ -13,6 +13,7 @@
 #include "miscadmin.h"
 #include "simd/simd.h"
 #include "storage/buf_internals.h"
+#include "storage/freespace.h"
 #include "storage/lmgr.h"
 #include "utils/float.h"
 #include "utils/rel.h"
@@ -943,7 +944,114 @@ FinishChange(GenericXLogState *state, Buffer buf)
 		MarkBufferDirty(buf);
 }
 
-/* put an element tuple on the insert page or a new one; returns its TID */
+/*
+ * Put the element into the slot of a freed one.  VACUUM records each page
+ * holding freed slots in the free space map, its value saying the highest
+ * level among them (HnswFreeSpaceValue), so an element of level L asks the
+ * map for a page with a freed slot of level L or more.  On that page it
+ * takes one of its own level, so of its size, overwritten in place; else
+ * the lowest higher one, shrunk to its size (PageIndexTupleOverwrite keeps
+ * the other tuples' offsets); never one of a lower level: a link on level
+ * lc leads to an element of level lc or more.  (VACUUM waits for the
+ * inserts that began before it deleted elements, so no insert still holds
+ * a freed element as a neighbour; only a link to the old entry point, on
+ * level 0, can come late, and any element serves it.)  An element of level
+ * 0 tries a few pages for one of its own level before it shrinks a larger
+ * one, which an element of a higher level may need.  A slot the element
+ * itself links to is not taken.  False when none was found.
+ */
+static bool
+ReuseFreeSlot(HnswInfo *info, HnswElementTuple tup, Size size, bool building, ItemPointer tid)
+{
+	int			nslots = HnswSlots(info->m, tup->level);
+	int			attempts = 4;
+
+	for (int attempt = 0; attempt < attempts; attempt++)
+	{
+		BlockNumber blk = GetPageWithFreeSpace(info->index, HnswFreeSpaceValue(tup->level));
+		Buffer		buf;
+		Page		page;
+		OffsetNumber maxoff;
+		OffsetNumber exact = InvalidOffsetNumber;
+		OffsetNumber larger = InvalidOffsetNumber;
+		OffsetNumber found = InvalidOffsetNumber;
+		int			maxFree = -1;
+
+		if (blk == InvalidBlockNumber)
+			return false;
+		if (blk < HNSW_HEAD_BLKNO || blk >= RelationGetNumberOfBlocks(info->index))
+		{
+			RecordPageWithFreeSpace(info->index, blk, 0);
+			continue;
+		}
+		buf = ReadBuffer(info->index, blk);
+		LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
+		page = BufferGetPage(buf);
+		maxoff = PageGetMaxOffsetNumber(page);
+		for (OffsetNumber off = FirstOffsetNumber; off <= maxoff; off++)
+		{
+			ItemId		iid = PageGetItemId(page, off);
+			HnswElementTuple t;
+			bool		linked = false;
+
+			if (!ItemIdIsNormal(iid))
+				continue;
+			t = (HnswElementTuple) PageGetItem(page, iid);
+			if (t->deleted != HNSW_FREE)
+				continue;
+			for (int i = 0; i < nslots && !linked && ItemPointerIsValid(&tup->neighbors[i].tid); i++)
+				linked = ItemPointerGetBlockNumber(&tup->neighbors[i].tid) == blk &&
+					ItemPointerGetOffsetNumber(&tup->neighbors[i].tid) == off;
+			if (linked)
+				continue;
+			if (t->level == tup->level && exact == InvalidOffsetNumber)
+				exact = off;
+			else if (t->level > tup->level &&
+					 (larger == InvalidOffsetNumber ||
+					  t->level < ((HnswElementTuple) PageGetItem(page, PageGetItemId(page, larger)))->level))
+				larger = off;
+		}
+		if (exact != InvalidOffsetNumber)
+			found = exact;
+		else if (larger != InvalidOffsetNumber && (tup->level > 0 || attempt == attempts - 1))
+			found = larger;
+		if (found != InvalidOffsetNumber)
+		{
+			GenericXLogState *state;
+			Page		wpage = BeginChange(&state, info->index, buf, building, 0);
+
+			if (found == exact)
+			{
+				Assert(ItemIdGetLength(PageGetItemId(wpage, found)) == size);
+				memcpy(PageGetItem(wpage, PageGetItemId(wpage, found)), tup, size);
+			}
+			else if (!PageIndexTupleOverwrite(wpage, found, (Item) tup, size))
+				elog(ERROR, "failed to overwrite a free element in embedding_hnsw index \"%s\"",
+					 RelationGetRelationName(info->index));
+			FinishChange(state, buf);
+			ItemPointerSet(tid, blk, found);
+		}
+		/* the highest level of the freed slots left on the page, for the map */
+		for (OffsetNumber off = FirstOffsetNumber; off <= maxoff; off++)
+		{
+			ItemId		iid = PageGetItemId(page, off);
+			HnswElementTuple t;
+
+			if (!ItemIdIsNormal(iid))
+				continue;
+			t = (HnswElementTuple) PageGetItem(page, iid);
+			if (t->deleted == HNSW_FREE)
+				maxFree = Max(maxFree, (int) t->level);
+		}
+		UnlockReleaseBuffer(buf);
+		RecordPageWithFreeSpace(info->index, blk, maxFree >= 0 ? HnswFreeSpaceValue(maxFree) : 0);
+		if (found != InvalidOffsetNumber)
+			return true;
+	}
+	return false;
+}
+
+/* put an element tuple in a freed slot, on the insert page or on a new one; returns its TID */
 static ItemPointerData
 WriteElement(HnswInfo *info, HnswElementTuple tup, Size size, bool building)
 {
@@ -954,6 +1062,9 @@ WriteElement(HnswInfo *info, HnswElementTuple tup, Size size, bool building)
 	OffsetNumber off;
 	ItemPointerData tid;
 	bool		extended = false;
+
+	if (ReuseFreeSlot(info, tup, size, building, &tid))
+		return tid;
 
 	HnswReadMeta(info->index, &meta);
 	buf = ReadBuffer(info->index, meta.insertPage);

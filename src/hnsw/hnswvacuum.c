@@ -3,20 +3,25 @@
  *		VACUUM of an embedding_hnsw index, in three passes:
  *		1. mark the elements of dead heap tuples deleted and erase their
  *		   vectors at once (the bytes of an erased face do not stay on disk);
+ *		   then wait for the inserts that began before (they may have chosen
+ *		   a deleted element as a neighbour);
  *		2. repair every live element that linked to a deleted one: its new
  *		   links are chosen with the heuristic among its live links and the
  *		   live links of the deleted ones (two hops);
  *		   elements left with too few links search the graph for new ones,
  *		   from an entry point moved off any deleted element beforehand;
- *		3. drop the deleted elements' own links;
+ *		3. drop the deleted elements' own links and free their slots
+ *		   (HNSW_FREE; their pages go into the free space map): an insert
+ *		   overwrites a freed slot with a new element (ReuseFreeSlot);
  *		and, at the end (amvacuumcleanup; an autovacuum that removed nothing
  *		skips it), give every live element the deletions left outside the
  *		tree of kept links (hnsw.h) a kept link from its nearest element in
  *		it (HnswRelinkKeptTree in hnswcheck.c, which shares index_check's
  *		walk), so later inserts cannot cut it off from searches.
- *		Deleted slots are not reused, so a scan or insert that still holds a
- *		TID of a deleted element reads an element marked deleted, never a
- *		different one.
+ *		A scan that still holds the TID of a freed element may read the new
+ *		element in its slot: a real element at its true distance, which it
+ *		may return or walk on from (a scan keeps its own copies of the heap
+ *		TIDs it returns, so it never returns the old row by the new element).
  */
 #include "postgres.h"
 
@@ -27,6 +32,7 @@
 #include "hnsw.h"
 #include "miscadmin.h"
 #include "storage/bufmgr.h"
+#include "storage/freespace.h"
 #include "storage/lmgr.h"
 #include "utils/memutils.h"
 
@@ -74,7 +80,7 @@ MarkDeleted(HnswInfo *info, IndexBulkDeleteCallback callback, void *state,
 				page = GenericXLogRegisterBuffer(xs, buf, 0);
 				tup = (HnswElementTuple) PageGetItem(page, PageGetItemId(page, off));
 			}
-			tup->deleted = 1;
+			tup->deleted = HNSW_DELETED;
 			ItemPointerSetInvalid(&tup->heaptid);
 			memset(HnswTupleVector(tup, info->m), 0, sizeof(float) * info->dims);
 			HnswVisitedAdd(deleted, &tid);
@@ -359,7 +365,12 @@ FixEntryPoint(HnswInfo *info, HnswVisited *deleted, int64 ndeleted)
 	UnlockPage(info->index, HNSW_UPDATE_LOCK, ExclusiveLock);
 }
 
-/* pass 3: clear deleted elements' links; nothing links to them any more */
+/*
+ * pass 3: clear deleted elements' links (nothing live links to them any
+ * more) and free their slots: an insert may overwrite one with a new
+ * element of the same level.  Pages with free slots go into the free space
+ * map, where inserts look for them.
+ */
 static void
 ClearDeleted(HnswInfo *info)
 {
@@ -371,6 +382,7 @@ ClearDeleted(HnswInfo *info)
 		GenericXLogState *xs = NULL;
 		Page		page;
 		OffsetNumber maxoff;
+		int			maxFree = -1;
 
 		vacuum_delay_point();
 		LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
@@ -380,7 +392,10 @@ ClearDeleted(HnswInfo *info)
 		{
 			HnswElementTuple tup = (HnswElementTuple) PageGetItem(page, PageGetItemId(page, off));
 
-			if (!tup->deleted || !ItemPointerIsValid(&tup->neighbors[0].tid))
+			if (!tup->deleted)
+				continue;
+			maxFree = Max(maxFree, (int) tup->level);
+			if (tup->deleted == HNSW_FREE)
 				continue;
 			if (xs == NULL)
 			{
@@ -394,11 +409,14 @@ ClearDeleted(HnswInfo *info)
 				tup->neighbors[s].flags = 0;
 				tup->neighbors[s].distance = 0;
 			}
+			tup->deleted = HNSW_FREE;
 		}
 		if (xs)
 			GenericXLogFinish(xs);
 		UnlockReleaseBuffer(buf);
+		RecordPageWithFreeSpace(info->index, blk, maxFree >= 0 ? HnswFreeSpaceValue(maxFree) : 0);
 	}
+	FreeSpaceMapVacuum(info->index);
 }
 
 /* ambulkdelete */
@@ -421,6 +439,15 @@ ehnswbulkdelete(IndexVacuumInfo *info, IndexBulkDeleteResult *stats,
 	deleted = MarkDeleted(&hi, callback, callback_state, stats, &ndeleted, &pending);
 	if (ndeleted > 0 || pending > 0)
 	{
+		/*
+		 * Wait for the inserts that began before the elements were marked:
+		 * they may have chosen one as a neighbour and link to it after the
+		 * repair has looked.  Later inserts never choose a deleted element,
+		 * so once the repair is done nothing links to the deleted elements
+		 * and their slots can be freed for reuse (ClearDeleted).
+		 */
+		LockPage(hi.index, HNSW_UPDATE_LOCK, ExclusiveLock);
+		UnlockPage(hi.index, HNSW_UPDATE_LOCK, ExclusiveLock);
 		FixEntryPoint(&hi, deleted, ndeleted);
 		RepairGraph(&hi, deleted, tmp);
 		ClearDeleted(&hi);
