@@ -649,6 +649,18 @@ InsertMem(BuildState *bs, int id)
 		int			k = SelectMem(bs, w, nw, HnswLevelSlots(m, lc), chosen);
 		Size		start = ELEM_LIST(bs, id, lc);
 
+		/* inner product: the list is filled with the pruned, nearest first (see HnswFillsPruned) */
+		if (HnswFillsPruned(bs->info.metric))
+			for (int i = 0; i < nw && k < HnswLevelSlots(m, lc); i++)
+			{
+				bool		taken = false;
+
+				for (int j = 0; j < k && !taken; j++)
+					taken = chosen[j].id == w[i].id;
+				if (!taken)
+					chosen[k++] = w[i];
+			}
+
 		/*
 		 * Others can reach the element once its first back-link is made, on
 		 * an upper level, and link to it on this one before its own list is
@@ -811,7 +823,7 @@ InTree(KeptTree *kt, int e)
 static inline bool
 HasKeptRoom(KeptTree *kt, int e)
 {
-	return kt->nkept[e] < HnswMaxKept(kt->slots);
+	return kt->nkept[e] < HnswMaxKeptFor(kt->bs->info.metric, kt->slots);
 }
 
 /* e joins the tree through slot s of owner's level-0 list */

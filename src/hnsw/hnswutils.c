@@ -1192,7 +1192,7 @@ HnswAddBackLink(HnswInfo *info, ItemPointer n, int lc, ItemPointer newTid, const
 				nkept++;
 			used++;
 		}
-		newFlags = keep != HNSW_KEEP_NO && nkept < HnswMaxKept(slots) ? HNSW_LINK_KEPT : 0;
+		newFlags = keep != HNSW_KEEP_NO && nkept < HnswMaxKeptFor(info->metric, slots) ? HNSW_LINK_KEPT : 0;
 		if (keep == HNSW_KEEP_ONLY && newFlags == 0 &&
 			!(present >= 0 && (list[present].flags & HNSW_LINK_KEPT)))
 		{
