@@ -125,26 +125,26 @@ typedef struct HnswNeighbor
  * With inner product the hubs are the elements of the largest norms, the
  * very ones an inner-product query looks for.  Inserts filled half of
  * their lists with kept links to whatever newcomer came (links the
- * heuristic did not choose and pruning never drops), and recall@20 on
- * pgvector's 013 data (10,000 x 3, random() * random(), 200 queries) was
- * 0.91 at ef_search 40 (0.93 at 100; a build of the same rows: 1.00).
- * With one kept link per list it is 0.995 (one in eight: 0.969; none:
- * 0.989).  Kept links do not make an inner-product graph a tree anyway:
- * an element of small norm is nobody's near neighbour, and index_check
- * counts most elements outside the tree with either limit (9,991 and 4,339
- * of 10,000).
+ * heuristic did not choose and pruning never drops), and forced one in
+ * wherever the heuristic refused it, so recall@20 after 10,000 inserts by
+ * 10 clients (pgvector's 013 data, 3 x 40 queries) was 0.91-0.92.  An insert
+ * into an inner-product index keeps one link per list, never forces a kept
+ * link (HnswInsertElement) and fills its own list (HnswFillsPruned): 0.995-
+ * 1.000.  (One kept link and no forcing without the filling: 0.97; none at
+ * all: 0.85.)  Kept links do not make an inner-product graph a tree
+ * anyway: an element of small norm is nobody's near neighbour, and such
+ * elements can be left unreachable (index_check names them; pgvector's
+ * graph has the same property); index_check does not count the tree and
+ * VACUUM links only what no search reaches (hnswcheck.c).
  */
 /*
- * A new element's own list in a build: the neighbours the heuristic chose,
- * and with inner product also the ones it pruned, nearest first, up to the
- * list's slots (pgvector fills every list so).  With inner product the
- * heuristic keeps only a few (an element of large norm seems nearer to
- * every other than the newcomer is), and lists that short left the answers
- * of some queries out of reach: recall@20 on pgvector's 012 data with seed
- * 0.107 (TAP 107) was 0.93 after a build, 0.97 at ef_search 400; filled,
- * 0.999.  The on-disk insert does not fill (tried: recall after 10,000
- * inserts fell from 0.99 to 0.94, every filled neighbour getting a
- * back-link).
+ * A new element's own list: the neighbours the heuristic chose, and with
+ * inner product also the ones it pruned, nearest first, up to the list's
+ * slots (pgvector fills every list so).  With inner product the heuristic
+ * keeps only a few (an element of large norm seems nearer to every other
+ * than the newcomer is), and lists that short left the answers of some
+ * queries out of reach: recall@20 on pgvector's 012 data with seed 0.107
+ * (TAP 107) was 0.93 after a build, 0.97 at ef_search 400; filled, 0.999.
  */
 #define HnswFillsPruned(metric)	((metric) == HNSW_METRIC_IP)
 
@@ -247,6 +247,7 @@ typedef struct HnswDiscarded
 	struct pairingheap *heap;
 	bool		all;
 	int64		count;
+	MemoryContext cxt;			/* where its items live (the scan's, not a search's) */
 } HnswDiscarded;
 
 typedef struct HnswDiscardedItem

@@ -22,6 +22,7 @@ typedef struct HnswScanOpaqueData
 {
 	HnswInfo	info;
 	MemoryContext ctx;			/* reset at each rescan */
+	MemoryContext searchCtx;	/* in ctx: one search's candidates, reset at the next */
 	float	   *query;
 	bool		started;
 	HnswCandidate **results;	/* the last search's result, nearest first */
@@ -81,6 +82,7 @@ ehnswrescan(IndexScanDesc scan, ScanKey keys, int nkeys, ScanKey orderbys, int n
 
 	old = MemoryContextSwitchTo(so->ctx);
 	so->query = palloc0(sizeof(float) * so->info.dims);
+	so->searchCtx = AllocSetContextCreate(so->ctx, "embedding_hnsw search", ALLOCSET_DEFAULT_SIZES);
 	so->returned = HnswVisitedCreate(256);
 	so->visited = HnswVisitedCreate(hnsw_ef_search * 16);
 	HnswDiscardedInit(&so->discarded, hnsw_iterative_scan != HNSW_ITERATIVE_OFF);
@@ -115,7 +117,7 @@ static void
 Search(HnswScanOpaque so)
 {
 	HnswMetaPageData meta;
-	MemoryContext old = MemoryContextSwitchTo(so->ctx);
+	MemoryContext old = MemoryContextSwitchTo(so->searchCtx);
 
 	HnswReadMeta(so->info.index, &meta);
 	so->results = HnswSearchFromEntryDiscarding(&so->info, &meta, so->query, hnsw_ef_search, so->visited,
@@ -140,7 +142,19 @@ Resume(HnswScanOpaque so, bool tiesOnly)
 
 	if (pairingheap_is_empty(so->discarded.heap))
 		return false;
-	old = MemoryContextSwitchTo(so->ctx);
+	/*
+	 * The last search's candidates are done with (its results were all
+	 * returned): only what it left out (discarded) and the visited set
+	 * remain, both in the scan's context.  Its memory is what bounds the
+	 * scan (WithinBounds), so a visited element costs about 100 bytes, not
+	 * the few hundred of a candidate with its links.
+	 */
+	Assert(so->next >= so->nresults);
+	MemoryContextReset(so->searchCtx);
+	so->results = NULL;
+	so->nresults = 0;
+	so->next = 0;
+	old = MemoryContextSwitchTo(so->searchCtx);
 	entries = palloc(sizeof(HnswCandidate *) * hnsw_ef_search);
 	while (nentries < hnsw_ef_search && !pairingheap_is_empty(so->discarded.heap))
 	{
@@ -169,7 +183,7 @@ WithinBounds(HnswScanOpaque so)
 	double		maxMemory = (double) work_mem * 1024.0 * hnsw_scan_mem_multiplier;
 
 	return so->visits < hnsw_max_scan_tuples &&
-		(double) MemoryContextMemAllocated(so->ctx, false) <= maxMemory;
+		(double) MemoryContextMemAllocated(so->ctx, true) <= maxMemory;
 }
 
 /* return a row */

@@ -251,6 +251,7 @@ struct HnswVisited
 	uint64	   *slots;
 	uint32		mask;
 	uint32		count;
+	MemoryContext cxt;			/* where it grows: a scan's set outlives its searches' contexts */
 };
 
 /* an empty set sized for about expected members */
@@ -265,6 +266,7 @@ HnswVisitedCreate(int expected)
 	v->slots = palloc0(sizeof(uint64) * size);
 	v->mask = size - 1;
 	v->count = 0;
+	v->cxt = CurrentMemoryContext;
 	return v;
 }
 
@@ -290,7 +292,7 @@ VisitedGrow(HnswVisited *v)
 	uint64	   *old = v->slots;
 	uint32		oldsize = v->mask + 1;
 
-	v->slots = palloc0(sizeof(uint64) * oldsize * 2);
+	v->slots = MemoryContextAllocZero(v->cxt, sizeof(uint64) * oldsize * 2);
 	v->mask = oldsize * 2 - 1;
 	for (uint32 i = 0; i < oldsize; i++)
 	{
@@ -648,6 +650,7 @@ HnswDiscardedInit(HnswDiscarded *d, bool all)
 	d->heap = pairingheap_allocate(DiscardedCmp, NULL);
 	d->all = all;
 	d->count = 0;
+	d->cxt = CurrentMemoryContext;
 }
 
 /* keep an element the search left out; worst: the result's worst distance now */
@@ -658,7 +661,7 @@ Discard(HnswDiscarded *d, ItemPointer tid, ItemPointer heaptid, float distance, 
 
 	if (d == NULL || (!d->all && !(distance <= worst)) || isnan(distance))
 		return;
-	item = palloc(sizeof(HnswDiscardedItem));
+	item = MemoryContextAlloc(d->cxt, sizeof(HnswDiscardedItem));
 	item->tid = *tid;
 	item->heaptid = *heaptid;
 	item->distance = distance;
@@ -1411,6 +1414,8 @@ HnswInsertElement(HnswInfo *info, const float *vec, ItemPointer heaptid, bool bu
 			levelResults[lc] = w;
 			levelCounts[lc] = n;
 			levelNChosen[lc] = HnswSelectNeighbors(info, w, n, HnswLevelSlots(info->m, lc), vecs, levelChosen[lc]);
+			if (HnswFillsPruned(info->metric))
+				levelNChosen[lc] = HnswFillPruned(levelNChosen[lc], levelChosen[lc], n, HnswLevelSlots(info->m, lc));
 			for (int i = 0; i < levelNChosen[lc]; i++)
 			{
 				HnswCandidate *c = w[levelChosen[lc][i]];
@@ -1448,6 +1453,8 @@ HnswInsertElement(HnswInfo *info, const float *vec, ItemPointer heaptid, bool bu
 	{
 		bool		kept = false;
 		bool		linked = false;
+		/* inner product: no forced kept link (see HnswMaxKeptFor) */
+		bool		forceKept = info->metric != HNSW_METRIC_IP;
 
 		for (int i = 0; i < levelNChosen[lc]; i++)
 		{
@@ -1458,14 +1465,14 @@ HnswInsertElement(HnswInfo *info, const float *vec, ItemPointer heaptid, bool bu
 			kept |= r == HNSW_BACKLINK_KEPT;
 			linked |= r != HNSW_BACKLINK_NONE;
 		}
-		for (int i = 0; lc == 0 && !kept && i < levelNChosen[0]; i++)
+		for (int i = 0; lc == 0 && !kept && forceKept && i < levelNChosen[0]; i++)
 		{
 			HnswCandidate *c = levelResults[0][levelChosen[0][i]];
 
 			kept = HnswAddBackLink(info, &c->tid, 0, &tid, vec, c->distance, building, true, HNSW_KEEP_ONLY) ==
 				HNSW_BACKLINK_KEPT;
 		}
-		for (int i = 0; lc == 0 && !kept && i < levelCounts[0]; i++)
+		for (int i = 0; lc == 0 && !kept && forceKept && i < levelCounts[0]; i++)
 		{
 			HnswCandidate *c = levelResults[0][i];
 
