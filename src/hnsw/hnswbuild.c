@@ -823,7 +823,7 @@ InTree(KeptTree *kt, int e)
 static inline bool
 HasKeptRoom(KeptTree *kt, int e)
 {
-	return kt->nkept[e] < HnswMaxKeptFor(kt->bs->info.metric, kt->slots);
+	return kt->nkept[e] < HnswMaxKept(kt->slots);
 }
 
 /* e joins the tree through slot s of owner's level-0 list */

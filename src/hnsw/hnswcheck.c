@@ -415,7 +415,6 @@ HnswRelinkKeptTree(HnswInfo *info, bool building)
 	Reach		r;
 	ElemInfo   *ep;
 	int64		linked = 0;
-	bool		keptOnly;
 
 	HnswReadMeta(index, &meta);
 	nblocks = RelationGetNumberOfBlocks(index);
@@ -427,15 +426,8 @@ HnswRelinkKeptTree(HnswInfo *info, bool building)
 	ep = Lookup(elems, counts, nblocks, &meta.entry);
 	if (ep == NULL || ep->level < 0 || ep->deleted)
 		return 0;
-	/*
-	 * Inner product keeps one kept link per list (HnswMaxKeptFor): its kept
-	 * links are no tree, and linking every element outside it would force
-	 * thousands of links into the lists.  There the walk follows every link,
-	 * and only the elements no search can reach are linked.
-	 */
-	keptOnly = info->metric != HNSW_METRIC_IP;
-	ReachInit(&r, index, meta.m, elems, counts, nblocks, keptOnly);
-	ReachFrom(&r, &meta.entry, keptOnly ? 0 : meta.entryLevel);
+	ReachInit(&r, index, meta.m, elems, counts, nblocks, true);
+	ReachFrom(&r, &meta.entry, 0);
 
 	/*
 	 * Passes over the elements left out until all are in: first from their
@@ -618,9 +610,7 @@ hnsw_index_check(PG_FUNCTION_ARGS)
 		if (ep != NULL && ep->level >= 0 && !ep->deleted)
 		{
 			CheckWalk(index, heap, &meta, elems, counts, nblocks, &cs, false);
-			/* inner product keeps few kept links: no tree to count (hnsw.h, HnswMaxKeptFor) */
-			if (meta.metric != HNSW_METRIC_IP)
-				CheckWalk(index, heap, &meta, elems, counts, nblocks, &cs, true);
+			CheckWalk(index, heap, &meta, elems, counts, nblocks, &cs, true);
 		}
 	}
 

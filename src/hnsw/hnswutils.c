@@ -1195,7 +1195,7 @@ HnswAddBackLink(HnswInfo *info, ItemPointer n, int lc, ItemPointer newTid, const
 				nkept++;
 			used++;
 		}
-		newFlags = keep != HNSW_KEEP_NO && nkept < HnswMaxKeptFor(info->metric, slots) ? HNSW_LINK_KEPT : 0;
+		newFlags = keep != HNSW_KEEP_NO && nkept < HnswMaxKept(slots) ? HNSW_LINK_KEPT : 0;
 		if (keep == HNSW_KEEP_ONLY && newFlags == 0 &&
 			!(present >= 0 && (list[present].flags & HNSW_LINK_KEPT)))
 		{
@@ -1453,8 +1453,6 @@ HnswInsertElement(HnswInfo *info, const float *vec, ItemPointer heaptid, bool bu
 	{
 		bool		kept = false;
 		bool		linked = false;
-		/* inner product: no forced kept link (see HnswMaxKeptFor) */
-		bool		forceKept = info->metric != HNSW_METRIC_IP;
 
 		for (int i = 0; i < levelNChosen[lc]; i++)
 		{
@@ -1465,14 +1463,14 @@ HnswInsertElement(HnswInfo *info, const float *vec, ItemPointer heaptid, bool bu
 			kept |= r == HNSW_BACKLINK_KEPT;
 			linked |= r != HNSW_BACKLINK_NONE;
 		}
-		for (int i = 0; lc == 0 && !kept && forceKept && i < levelNChosen[0]; i++)
+		for (int i = 0; lc == 0 && !kept && i < levelNChosen[0]; i++)
 		{
 			HnswCandidate *c = levelResults[0][levelChosen[0][i]];
 
 			kept = HnswAddBackLink(info, &c->tid, 0, &tid, vec, c->distance, building, true, HNSW_KEEP_ONLY) ==
 				HNSW_BACKLINK_KEPT;
 		}
-		for (int i = 0; lc == 0 && !kept && forceKept && i < levelCounts[0]; i++)
+		for (int i = 0; lc == 0 && !kept && i < levelCounts[0]; i++)
 		{
 			HnswCandidate *c = levelResults[0][i];
 
