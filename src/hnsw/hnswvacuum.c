@@ -251,7 +251,7 @@ TouchedElements(HnswInfo *info, HnswVisited *deleted)
  * chosen, as an insert makes them, so no live element is left unreachable.
  */
 static void
-RepairGraph(HnswInfo *info, HnswVisited *deleted, MemoryContext tmp)
+RepairGraph(HnswInfo *info, HnswVisited *deleted, HnswVisited *stillLinked, MemoryContext tmp)
 {
 	HnswVisited *touched = TouchedElements(info, deleted);
 	HnswMetaPageData meta;
@@ -307,6 +307,18 @@ RepairGraph(HnswInfo *info, HnswVisited *deleted, MemoryContext tmp)
 							tup = (HnswElementTuple) PageGetItem(page, PageGetItemId(page, off));
 							memcpy(&tup->neighbors[start], fresh, sizeof(HnswNeighbor) * slots);
 							GenericXLogFinish(xs);
+						}
+						else
+						{
+							/*
+							 * Left as it is: the deleted elements it still
+							 * links to keep their slots until a later VACUUM
+							 * (a freed slot takes a new element, maybe of a
+							 * lower level than this link's; TAP 101 round 2)
+							 */
+							for (int i = 0; i < slots && ItemPointerIsValid(&tup->neighbors[start + i].tid); i++)
+								if (HnswVisitedContains(deleted, &tup->neighbors[start + i].tid))
+									HnswVisitedAdd(stillLinked, &tup->neighbors[start + i].tid);
 						}
 					}
 					UnlockReleaseBuffer(buf);
@@ -380,7 +392,7 @@ FixEntryPoint(HnswInfo *info, HnswVisited *deleted, int64 ndeleted)
  * map, where inserts look for them.
  */
 static void
-ClearDeleted(HnswInfo *info)
+ClearDeleted(HnswInfo *info, HnswVisited *stillLinked)
 {
 	BlockNumber nblocks = RelationGetNumberOfBlocks(info->index);
 
@@ -400,10 +412,16 @@ ClearDeleted(HnswInfo *info)
 		{
 			HnswElementTuple tup = (HnswElementTuple) PageGetItem(page, PageGetItemId(page, off));
 
+			ItemPointerData tid;
+			bool		keep;
+
 			if (!tup->deleted)
 				continue;
-			maxFree = Max(maxFree, (int) tup->level);
-			if (tup->deleted == HNSW_FREE)
+			ItemPointerSet(&tid, blk, off);
+			keep = HnswVisitedContains(stillLinked, &tid);
+			if (!keep)
+				maxFree = Max(maxFree, (int) tup->level);
+			if (tup->deleted == HNSW_FREE || (keep && !ItemPointerIsValid(&tup->neighbors[0].tid)))
 				continue;
 			if (xs == NULL)
 			{
@@ -417,7 +435,8 @@ ClearDeleted(HnswInfo *info)
 				tup->neighbors[s].flags = 0;
 				tup->neighbors[s].distance = 0;
 			}
-			tup->deleted = HNSW_FREE;
+			if (!keep)
+				tup->deleted = HNSW_FREE;
 		}
 		if (xs)
 			GenericXLogFinish(xs);
@@ -437,6 +456,7 @@ ehnswbulkdelete(IndexVacuumInfo *info, IndexBulkDeleteResult *stats,
 	MemoryContext tmp = AllocSetContextCreate(ctx, "embedding_hnsw vacuum element", ALLOCSET_DEFAULT_SIZES);
 	MemoryContext old = MemoryContextSwitchTo(ctx);
 	HnswVisited *deleted;
+	HnswVisited *stillLinked;
 	int64		ndeleted;
 	int64		pending;
 
@@ -445,6 +465,7 @@ ehnswbulkdelete(IndexVacuumInfo *info, IndexBulkDeleteResult *stats,
 	stats->num_index_tuples = 0;
 	HnswInitInfo(&hi, info->index);
 	deleted = MarkDeleted(&hi, callback, callback_state, stats, &ndeleted, &pending);
+	stillLinked = HnswVisitedCreate(64);
 	if (ndeleted > 0 || pending > 0)
 	{
 		/*
@@ -457,8 +478,8 @@ ehnswbulkdelete(IndexVacuumInfo *info, IndexBulkDeleteResult *stats,
 		LockPage(hi.index, HNSW_UPDATE_LOCK, ExclusiveLock);
 		UnlockPage(hi.index, HNSW_UPDATE_LOCK, ExclusiveLock);
 		FixEntryPoint(&hi, deleted, ndeleted);
-		RepairGraph(&hi, deleted, tmp);
-		ClearDeleted(&hi);
+		RepairGraph(&hi, deleted, stillLinked, tmp);
+		ClearDeleted(&hi, stillLinked);
 	}
 	MemoryContextSwitchTo(old);
 	MemoryContextDelete(ctx);
