@@ -94,9 +94,12 @@ $primary->safe_psql('postgres', q{
 });
 
 # persons 0..3 seen an hour ago, person 4 forty days ago (already past the
-# visitor's 30 days): three captures each, with photos
+# visitor's 30 days): three captures each, with photos.  No exemplar is held
+# for the attribution windows (exemplar_hold, issue 15): this test is about
+# the bytes retention erases, and a held exemplar is kept on purpose.
 $primary->safe_psql('postgres', q{
 	SELECT firstsight.create_project('Scrub', 'UTC', 40);
+	SELECT firstsight.configure(1, 'exemplar_hold', 'off');
 	INSERT INTO firstsight.camera VALUES (1, 'gate', 'entrance');
 	INSERT INTO firstsight.capture (project_id, camera_id, captured_at, face, quality, masked, photo)
 	SELECT 1, 'gate', now() - CASE WHEN n = 4 THEN interval '40 days' ELSE interval '1 hour' END + make_interval(mins => n * 3 + k),
