@@ -105,6 +105,31 @@ END
 $$;
 COMMENT ON FUNCTION face_embedding(bigint, bigint, text) IS 'a capture''s embedding for a stated purpose, logged in biometric_access_log; NULL once erased';
 
+-- the login role a grant names, checked: it exists (who: whose login role it
+-- should be, for the hint) and so does the firstsight group role it joins
+CREATE OR REPLACE FUNCTION grant_role_checked(p_role name, p_group name, p_who text) RETURNS name
+	LANGUAGE plpgsql
+	SET search_path = firstsight, pg_catalog, pg_temp
+	AS $$
+DECLARE
+	r name;
+BEGIN
+	SELECT rolname INTO r FROM pg_roles WHERE rolname = p_role;
+	IF r IS NULL THEN
+		RAISE EXCEPTION USING ERRCODE = 'undefined_object',
+			MESSAGE = format('role "%s" does not exist', coalesce(p_role::text, 'NULL')),
+			HINT = format('Create the %s''s login role first.', p_who);
+	END IF;
+	IF to_regrole(p_group) IS NULL THEN
+		RAISE EXCEPTION USING ERRCODE = 'undefined_object',
+			MESSAGE = format('role "%s" does not exist', p_group),
+			HINT = 'Run SELECT firstsight.setup_roles() first.';
+	END IF;
+	RETURN r;
+END
+$$;
+REVOKE ALL ON FUNCTION grant_role_checked(name, name, text) FROM PUBLIC;
+
 -- let a role manage one project: it becomes a firstsight_manager that sees only its projects
 CREATE OR REPLACE FUNCTION grant_project(role name, project_id bigint) RETURNS boolean
 	LANGUAGE plpgsql
@@ -113,17 +138,7 @@ CREATE OR REPLACE FUNCTION grant_project(role name, project_id bigint) RETURNS b
 DECLARE
 	r name;
 BEGIN
-	SELECT rolname INTO r FROM pg_roles WHERE rolname = grant_project.role;
-	IF r IS NULL THEN
-		RAISE EXCEPTION USING ERRCODE = 'undefined_object',
-			MESSAGE = format('role "%s" does not exist', coalesce(grant_project.role::text, 'NULL')),
-			HINT = 'Create the manager''s login role first.';
-	END IF;
-	IF to_regrole('firstsight_manager') IS NULL THEN
-		RAISE EXCEPTION USING ERRCODE = 'undefined_object',
-			MESSAGE = 'role "firstsight_manager" does not exist',
-			HINT = 'Run SELECT firstsight.setup_roles() first.';
-	END IF;
+	r := grant_role_checked(grant_project.role, 'firstsight_manager', 'manager');
 	IF r IN ('firstsight_camera', 'firstsight_analyst', 'firstsight_privacy_officer', 'firstsight_manager')
 	   OR (SELECT rolsuper FROM pg_roles WHERE rolname = r) THEN
 		RAISE EXCEPTION USING ERRCODE = 'invalid_parameter_value',

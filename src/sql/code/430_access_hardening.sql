@@ -19,17 +19,7 @@ CREATE OR REPLACE FUNCTION grant_camera(role name, project_id bigint) RETURNS bo
 DECLARE
 	r name;
 BEGIN
-	SELECT rolname INTO r FROM pg_roles WHERE rolname = grant_camera.role;
-	IF r IS NULL THEN
-		RAISE EXCEPTION USING ERRCODE = 'undefined_object',
-			MESSAGE = format('role "%s" does not exist', coalesce(grant_camera.role::text, 'NULL')),
-			HINT = 'Create the camera''s login role first.';
-	END IF;
-	IF to_regrole('firstsight_camera') IS NULL THEN
-		RAISE EXCEPTION USING ERRCODE = 'undefined_object',
-			MESSAGE = 'role "firstsight_camera" does not exist',
-			HINT = 'Run SELECT firstsight.setup_roles() first.';
-	END IF;
+	r := grant_role_checked(grant_camera.role, 'firstsight_camera', 'camera');
 	IF r IN ('firstsight_analyst', 'firstsight_privacy_officer', 'firstsight_manager', 'firstsight_worker')
 	   OR (SELECT rolsuper FROM pg_roles WHERE rolname = r) THEN
 		RAISE EXCEPTION USING ERRCODE = 'invalid_parameter_value',
