@@ -16,8 +16,9 @@ CREATE OR REPLACE VIEW project_settings AS
 	       s.value IS NULL AS is_default
 	FROM project p
 	CROSS JOIN setting_definition d
-	LEFT JOIN project_setting s ON s.project_id = p.project_id AND s.setting = d.setting;
-COMMENT ON VIEW project_settings IS 'every setting of every project, with is_default when not configured';
+	LEFT JOIN project_setting s ON s.project_id = p.project_id AND s.setting = d.setting
+	WHERE reads_project(p.project_id);
+COMMENT ON VIEW project_settings IS 'every setting of every project the reader is granted, with is_default when not configured';
 
 -- the value of one setting of a project (NULL for an unknown project)
 CREATE OR REPLACE FUNCTION project_setting_value(p_project_id bigint, p_setting text) RETURNS text

@@ -123,6 +123,7 @@ DECLARE
 	ph bytea;
 	phm bytea;
 BEGIN
+	PERFORM require_project(pid);	-- sales apps: their projects (issue 16)
 	IF id_card IS NULL AND phone IS NULL THEN
 		RAISE EXCEPTION USING ERRCODE = 'null_value_not_allowed',
 			MESSAGE = 'bind_identity needs an ID-card number or a phone number';

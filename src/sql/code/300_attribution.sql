@@ -56,6 +56,7 @@ CREATE OR REPLACE FUNCTION receive(project_id bigint, visit_id bigint, consultan
 DECLARE
 	pid bigint := receive.project_id;
 BEGIN
+	PERFORM require_project(pid);	-- sales apps: their projects (issue 16)
 	IF consultant_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM consultant c WHERE c.project_id = pid AND c.consultant_id = receive.consultant_id) THEN
 		RAISE EXCEPTION USING ERRCODE = 'foreign_key_violation',
 			MESSAGE = format('consultant %s of project %s does not exist', receive.consultant_id, pid),
@@ -84,6 +85,7 @@ CREATE OR REPLACE FUNCTION record_deposit(project_id bigint, person_id bigint, p
 	SET search_path = firstsight, pg_catalog, pg_temp
 	AS $$
 BEGIN
+	PERFORM require_project(record_deposit.project_id);	-- sales apps: their projects (issue 16)
 	UPDATE person p SET deposit_at = least(coalesce(p.deposit_at, paid_at), paid_at)
 	WHERE p.project_id = record_deposit.project_id
 	  AND p.person_id = current_person(record_deposit.project_id, record_deposit.person_id);

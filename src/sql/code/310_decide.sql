@@ -727,6 +727,7 @@ DECLARE
 	s record;
 	tz text := (SELECT p.time_zone FROM project p WHERE p.project_id = reattribute.project_id);
 BEGIN
+	PERFORM require_project(pid);	-- managers: their projects (issue 16)
 	IF NOT EXISTS (SELECT 1 FROM project p WHERE p.project_id = pid) THEN
 		RAISE EXCEPTION USING ERRCODE = 'foreign_key_violation',
 			MESSAGE = format('project %s does not exist', pid);
@@ -755,6 +756,7 @@ DECLARE
 	a attribution;
 	tz text;
 BEGIN
+	PERFORM require_project(explain_attribution.project_id);	-- managers, analysts: their projects (issue 16)
 	SELECT * INTO a FROM attribution t
 	WHERE t.project_id = explain_attribution.project_id AND t.deal_id = explain_attribution.deal_id AND t.is_current;
 	IF a.deal_id IS NULL THEN

@@ -1,4 +1,5 @@
--- Views for BI tools and analysts.  Built only from visit, person, deal,
+-- Views for BI tools, analysts and managers; each shows the rows of the
+-- projects its reader is granted (reads_project, 209_access_early.sql).  Built only from visit, person, deal,
 -- attribution, report and identity facts (never capture.face, capture.photo or
 -- the gallery), so they hold no biometric column and give the same numbers
 -- after biometric data is erased.  Days and months are the project's local ones.
@@ -23,7 +24,7 @@ CREATE OR REPLACE VIEW daily_traffic AS
 	SELECT r.project_id, r.day, r.visits, r.unique_persons, r.new_persons, r.returning_persons,
 	       r.accompanied_visits, r.received_visits
 	FROM rollup_day r
-	WHERE r.visits > 0;
+	WHERE r.visits > 0 AND reads_project(r.project_id);
 COMMENT ON VIEW daily_traffic IS 'visits per project and local day: unique, new and returning persons';
 COMMENT ON COLUMN daily_traffic.day IS 'local date in the project''s time zone';
 COMMENT ON COLUMN daily_traffic.visits IS 'visits that started that day';
@@ -59,6 +60,7 @@ CREATE OR REPLACE VIEW channel_share AS
 	       j.deals, round(j.deals::numeric / nullif(sum(j.deals) OVER w, 0), 4) AS deal_share,
 	       j.revenue
 	FROM j JOIN channel c ON c.project_id = j.project_id AND c.channel_id = j.channel_id
+	WHERE reads_project(j.project_id)
 	WINDOW w AS (PARTITION BY j.project_id, j.month);
 COMMENT ON VIEW channel_share IS 'each channel''s share of visits and of (currently attributed) deals per project and local month';
 COMMENT ON COLUMN channel_share.month IS 'first day of the local month';
@@ -83,6 +85,7 @@ CREATE OR REPLACE VIEW conversion_funnel AS
 	JOIN channel nc ON nc.project_id = fa.project_id AND nc.kind = 'natural'
 	LEFT JOIN agent ag ON ag.project_id = fa.project_id AND ag.agent_id = fa.agent_id
 	JOIN channel c ON c.project_id = fa.project_id AND c.channel_id = coalesce(ag.channel_id, nc.channel_id)
+	WHERE reads_project(fa.project_id)
 	GROUP BY fa.project_id, fa.month, c.channel_id, c.name, c.kind;
 COMMENT ON VIEW conversion_funnel IS 'persons by local month and channel of their first visit: how many returned and how many bought';
 COMMENT ON COLUMN conversion_funnel.month IS 'first day of the local month of the person''s first visit';
@@ -102,7 +105,7 @@ CREATE OR REPLACE VIEW flagged_deals AS
 	JOIN deal x ON x.project_id = a.project_id AND x.deal_id = a.deal_id
 	JOIN channel ec ON ec.project_id = a.project_id AND ec.channel_id = a.entitled_channel_id
 	LEFT JOIN channel cc ON cc.project_id = x.project_id AND cc.channel_id = x.channel_id
-	WHERE a.is_current AND cardinality(a.flags) > 0;
+	WHERE a.is_current AND cardinality(a.flags) > 0 AND reads_project(a.project_id);
 COMMENT ON VIEW flagged_deals IS 'deals whose current attribution carries flags; firstsight.explain_attribution gives the timeline';
 COMMENT ON COLUMN flagged_deals.signed_local IS 'signing time in the project''s time zone';
 COMMENT ON COLUMN flagged_deals.claimed_channel IS 'the channel the deal was entered with';
@@ -122,7 +125,7 @@ CREATE OR REPLACE VIEW commission_ledger AS
 	JOIN project p ON p.project_id = a.project_id
 	JOIN deal x ON x.project_id = a.project_id AND x.deal_id = a.deal_id
 	JOIN channel c ON c.project_id = a.project_id AND c.channel_id = a.entitled_channel_id
-	WHERE a.is_current
+	WHERE a.is_current AND reads_project(a.project_id)
 	GROUP BY a.project_id, 2, a.entitled_channel_id, c.name, c.kind, c.commission_rate;
 COMMENT ON VIEW commission_ledger IS 'commission owed per project, local month and entitled channel, from current attributions';
 COMMENT ON COLUMN commission_ledger.month IS 'first day of the local month of signing';
@@ -151,6 +154,7 @@ CREATE OR REPLACE VIEW consultant_board AS
 	       sum(u.deals)::bigint AS deals, sum(u.revenue) AS revenue, sum(u.conflicts)::bigint AS conflicts
 	FROM u
 	LEFT JOIN consultant k ON k.project_id = u.project_id AND k.consultant_id = u.consultant_id
+	WHERE reads_project(u.project_id)
 	GROUP BY u.project_id, u.month, u.consultant_id, k.name;
 COMMENT ON VIEW consultant_board IS 'per consultant and local month: receptions and the deals the rules entitle them to';
 COMMENT ON COLUMN consultant_board.month IS 'first day of the local month';
@@ -197,7 +201,7 @@ CREATE OR REPLACE VIEW protection_expiring AS
 	-- the window's end, computed once a row (OFFSET 0 keeps the planner from copying it into every use)
 	CROSS JOIN LATERAL (SELECT e.until, e.until AT TIME ZONE ps.time_zone AS until_local
 	                    FROM (SELECT local_days_end(f.started_at, c.protection_days, ps.time_zone) AS until OFFSET 0) e) w
-	WHERE w.until > now()
+	WHERE w.until > now() AND reads_project(f.project_id)
 	  -- no deal names the person (as buyer or co-buyer), nor a person merged into them
 	  AND NOT EXISTS (SELECT 1 FROM rollup_buyer b
 	                  WHERE b.project_id = f.project_id AND b.person_id = f.person_id AND b.deals > 0)

@@ -290,6 +290,8 @@ DECLARE
 	until timestamptz;
 	dup bigint;
 BEGIN
+	-- sales apps: their projects; an agency login: its own channel's agents (issue 16)
+	PERFORM require_project(pid, file_report_verdict.agent_id);
 	IF phone IS NULL OR reported_at IS NULL THEN
 		RAISE EXCEPTION USING ERRCODE = 'null_value_not_allowed',
 			MESSAGE = 'a report needs a phone number and a time';

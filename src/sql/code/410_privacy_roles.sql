@@ -130,39 +130,97 @@ END
 $$;
 REVOKE ALL ON FUNCTION grant_role_checked(name, name, text) FROM PUBLIC;
 
--- let a role manage one project: it becomes a firstsight_manager that sees only its projects
-CREATE OR REPLACE FUNCTION grant_project(role name, project_id bigint) RETURNS boolean
+-- refuse a SECURITY DEFINER function's call for a project the acting role is
+-- not granted; an agency login passes for an agent of its own channel
+CREATE OR REPLACE FUNCTION require_project(p_project_id bigint, p_agent_id bigint DEFAULT NULL) RETURNS void
+	LANGUAGE plpgsql STABLE
+	SET search_path = firstsight, pg_catalog, pg_temp
+	AS $$
+DECLARE
+	who name := acting_role();
+BEGIN
+	IF role_reads_project(who, p_project_id) THEN
+		RETURN;
+	END IF;
+	IF p_agent_id IS NOT NULL AND EXISTS (
+		SELECT 1 FROM channel_access ca
+		JOIN agent ag ON ag.project_id = ca.project_id AND ag.channel_id = ca.channel_id
+		WHERE ca.role_name = who AND ca.project_id = p_project_id AND ag.agent_id = p_agent_id) THEN
+		RETURN;
+	END IF;
+	RAISE EXCEPTION USING ERRCODE = 'insufficient_privilege',
+		MESSAGE = format('permission denied for project %s', coalesce(p_project_id::text, 'NULL')),
+		DETAIL = format('Role "%s" is not granted this project.', who),
+		HINT = 'The owner grants projects with firstsight.grant_project (managers), grant_analyst or grant_sales_app.';
+END
+$$;
+REVOKE ALL ON FUNCTION require_project(bigint, bigint) FROM PUBLIC;
+
+-- scope a role to one more project as a member of a firstsight group role
+-- (manager, analyst, sales app); who: the kind of user, for the messages
+CREATE OR REPLACE FUNCTION grant_scoped(p_role name, p_project_id bigint, p_group name, p_who text) RETURNS boolean
 	LANGUAGE plpgsql
 	SET search_path = firstsight, pg_catalog, pg_temp
 	AS $$
 DECLARE
 	r name;
 BEGIN
-	r := grant_role_checked(grant_project.role, 'firstsight_manager', 'manager');
-	IF r IN ('firstsight_camera', 'firstsight_analyst', 'firstsight_privacy_officer', 'firstsight_manager')
+	r := grant_role_checked(p_role, p_group, p_who);
+	IF r IN ('firstsight_camera', 'firstsight_analyst', 'firstsight_privacy_officer', 'firstsight_manager',
+	         'firstsight_sales_app', 'firstsight_agency', 'firstsight_worker')
 	   OR (SELECT rolsuper FROM pg_roles WHERE rolname = r) THEN
 		RAISE EXCEPTION USING ERRCODE = 'invalid_parameter_value',
 			MESSAGE = format('role "%s" cannot be scoped to a project', r),
-			HINT = 'Grant projects to a manager''s own role, not to the firstsight roles or a superuser.';
+			HINT = format('Grant projects to %s''s own role, not to the firstsight roles or a superuser.',
+			              CASE WHEN p_who ~ '^[aeiou]' THEN 'an ' ELSE 'a ' END || p_who);
 	END IF;
-	PERFORM 1 FROM project p WHERE p.project_id = grant_project.project_id;
+	-- an agency login acts for its channel only (grant_channel); it never reads a whole project
+	IF to_regrole('firstsight_agency') IS NOT NULL AND pg_has_role(r, 'firstsight_agency', 'MEMBER') THEN
+		RAISE EXCEPTION USING ERRCODE = 'invalid_parameter_value',
+			MESSAGE = format('role "%s" is an agency portal login and cannot be granted a project', r),
+			HINT = 'Give the agency''s people a login of their own for each job.';
+	END IF;
+	PERFORM 1 FROM project p WHERE p.project_id = p_project_id;
 	IF NOT FOUND THEN
 		RAISE EXCEPTION USING ERRCODE = 'foreign_key_violation',
-			MESSAGE = format('project %s does not exist', coalesce(grant_project.project_id::text, 'NULL'));
+			MESSAGE = format('project %s does not exist', coalesce(p_project_id::text, 'NULL'));
 	END IF;
 	-- the role name comes from the catalog, quoted as an identifier
 	IF NOT EXISTS (SELECT 1 FROM pg_auth_members m
-	               WHERE m.roleid = 'firstsight_manager'::regrole AND m.member = r::regrole) THEN
-		EXECUTE format('GRANT firstsight_manager TO %I', r);
+	               WHERE m.roleid = p_group::regrole AND m.member = r::regrole) THEN
+		EXECUTE format('GRANT %I TO %I', p_group, r);
 	END IF;
-	INSERT INTO project_access (role_name, project_id) VALUES (r, grant_project.project_id)
+	INSERT INTO project_access (role_name, project_id) VALUES (r, p_project_id)
 	ON CONFLICT DO NOTHING;
 	RETURN FOUND;
 END
 $$;
+REVOKE ALL ON FUNCTION grant_scoped(name, bigint, name, text) FROM PUBLIC;
+
+-- let a role manage one project: it becomes a firstsight_manager that sees only its projects
+CREATE OR REPLACE FUNCTION grant_project(role name, project_id bigint) RETURNS boolean
+	LANGUAGE sql
+	SET search_path = firstsight, pg_catalog, pg_temp
+	AS $$ SELECT grant_scoped(grant_project.role, grant_project.project_id, 'firstsight_manager', 'manager') $$;
 COMMENT ON FUNCTION grant_project(name, bigint) IS 'make a role a firstsight_manager of one more project (row-level security)';
 
--- stop a role managing a project
+-- let a role analyse one more project: it becomes a firstsight_analyst whose views show its projects
+CREATE OR REPLACE FUNCTION grant_analyst(role name, project_id bigint) RETURNS boolean
+	LANGUAGE sql
+	SET search_path = firstsight, pg_catalog, pg_temp
+	AS $$ SELECT grant_scoped(grant_analyst.role, grant_analyst.project_id, 'firstsight_analyst', 'analyst') $$;
+COMMENT ON FUNCTION grant_analyst(name, bigint) IS
+	'make a role a firstsight_analyst of one more project: the BI views show it the projects granted to it';
+
+-- let a sales app's login work at one more project
+CREATE OR REPLACE FUNCTION grant_sales_app(role name, project_id bigint) RETURNS boolean
+	LANGUAGE sql
+	SET search_path = firstsight, pg_catalog, pg_temp
+	AS $$ SELECT grant_scoped(grant_sales_app.role, grant_sales_app.project_id, 'firstsight_sales_app', 'sales app') $$;
+COMMENT ON FUNCTION grant_sales_app(name, bigint) IS
+	'make a role a firstsight_sales_app of one more project: receive visitors, file reports, bind identities, record deals there';
+
+-- stop a role managing, analysing or serving as sales app at a project
 CREATE OR REPLACE FUNCTION revoke_project(role name, project_id bigint) RETURNS boolean
 	LANGUAGE sql
 	SET search_path = firstsight, pg_catalog, pg_temp
@@ -172,7 +230,7 @@ CREATE OR REPLACE FUNCTION revoke_project(role name, project_id bigint) RETURNS 
 	SELECT EXISTS (SELECT 1 FROM d)
 	$$;
 
--- create the four roles and give each the least it needs; idempotent
+-- create the roles and give each the least it needs; idempotent
 CREATE OR REPLACE FUNCTION setup_roles() RETURNS void
 	LANGUAGE plpgsql
 	SET search_path = firstsight, pg_catalog, pg_temp
@@ -188,7 +246,8 @@ DECLARE
 	                      'group_traffic', 'group_channel_share', 'group_commissions', 'group_flagged_deals'];
 BEGIN
 	-- identifiers below are constants or come from the catalog; nothing from a caller
-	FOREACH r IN ARRAY ARRAY['firstsight_camera', 'firstsight_analyst', 'firstsight_manager', 'firstsight_privacy_officer'] LOOP
+	FOREACH r IN ARRAY ARRAY['firstsight_camera', 'firstsight_analyst', 'firstsight_manager', 'firstsight_privacy_officer',
+	                         'firstsight_sales_app', 'firstsight_agency'] LOOP
 		IF to_regrole(r) IS NULL THEN
 			EXECUTE format('CREATE ROLE %I NOLOGIN', r);
 		END IF;
@@ -241,7 +300,8 @@ BEGIN
 	DROP POLICY IF EXISTS own_grants ON project_access;
 	-- a grant to a role dropped since stays in project_access: pg_has_role(name) would fail on it
 	-- (and with it every manager's query through has_project_access), so roles are matched by oid
-	CREATE POLICY own_grants ON project_access FOR SELECT TO firstsight_manager
+	-- (analysts and sales apps read theirs too: reads_project and has_project_access run as them)
+	CREATE POLICY own_grants ON project_access FOR SELECT TO firstsight_manager, firstsight_analyst, firstsight_sales_app
 		USING (EXISTS (SELECT 1 FROM pg_roles r WHERE r.rolname = role_name AND pg_has_role(r.oid, 'MEMBER')));
 	GRANT EXECUTE ON FUNCTION photo(bigint, bigint, text) TO firstsight_manager;
 
@@ -265,7 +325,12 @@ BEGIN
 	IF to_regprocedure('firstsight.setup_roles_hardening()') IS NOT NULL THEN
 		PERFORM setup_roles_hardening();
 	END IF;
+	-- sales app, agency portal, per-project managers and analysts (issue 16)
+	IF to_regprocedure('firstsight.setup_roles_users()') IS NOT NULL THEN
+		PERFORM setup_roles_users();
+	END IF;
 END
 $$;
-COMMENT ON FUNCTION setup_roles() IS 'create firstsight_camera, firstsight_analyst, firstsight_manager and firstsight_privacy_officer with least privilege; idempotent';
-REVOKE EXECUTE ON FUNCTION setup_roles(), grant_project(name, bigint), revoke_project(name, bigint) FROM PUBLIC;
+COMMENT ON FUNCTION setup_roles() IS 'create firstsight_camera, firstsight_analyst, firstsight_manager, firstsight_privacy_officer, firstsight_sales_app and firstsight_agency with least privilege; idempotent';
+REVOKE EXECUTE ON FUNCTION setup_roles(), grant_project(name, bigint), revoke_project(name, bigint),
+	grant_analyst(name, bigint), grant_sales_app(name, bigint) FROM PUBLIC;

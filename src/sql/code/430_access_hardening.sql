@@ -95,23 +95,6 @@ CREATE OR REPLACE TRIGGER capture_camera_projects AFTER INSERT ON capture
 	REFERENCING NEW TABLE AS camera_rows
 	FOR EACH STATEMENT EXECUTE FUNCTION capture_camera_check();
 
--- does the current role see a project's rows in the views below: every
--- project, unless it is a manager (then the projects granted to it); a
--- privacy officer, a superuser and the owner see all
-CREATE OR REPLACE FUNCTION reads_project(p_project_id bigint) RETURNS boolean
-	LANGUAGE sql STABLE
-	SET search_path = firstsight, pg_catalog, pg_temp
-	AS $$
-	SELECT to_regrole('firstsight_manager') IS NULL
-	    OR (SELECT rolsuper FROM pg_roles WHERE rolname = current_user)
-	    OR NOT pg_has_role(current_user, 'firstsight_manager', 'MEMBER')
-	    OR (to_regrole('firstsight_privacy_officer') IS NOT NULL
-	        AND pg_has_role(current_user, 'firstsight_privacy_officer', 'MEMBER'))
-	    OR has_project_access(p_project_id)
-	$$;
-COMMENT ON FUNCTION reads_project(bigint) IS
-	'true when the current role may read the project''s rows in capture_log and attribution_evidence (managers: their projects)';
-
 -- captures without biometric columns, for managers (their projects) and privacy officers
 CREATE OR REPLACE VIEW capture_log WITH (security_barrier = true) AS
 	SELECT c.project_id, c.capture_id, c.camera_id, c.captured_at, c.quality, c.masked, c.person_id, c.visit_id,

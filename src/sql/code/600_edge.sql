@@ -217,6 +217,8 @@ CREATE OR REPLACE VIEW group_traffic AS
 	       sum(t.new_persons)::bigint AS new_persons, sum(t.returning_persons)::bigint AS returning_persons,
 	       sum(t.accompanied_visits)::bigint AS accompanied_visits, sum(t.received_visits)::bigint AS received_visits
 	FROM daily_traffic t JOIN project p ON p.project_id = t.project_id
+	-- readable by roles granted every project of the group (issue 16)
+	WHERE NOT EXISTS (SELECT 1 FROM project q WHERE q.group_name = p.group_name AND NOT reads_project(q.project_id))
 	GROUP BY p.group_name, t.day;
 COMMENT ON VIEW group_traffic IS 'visits per group and local day, added up over its projects (offices)';
 COMMENT ON COLUMN group_traffic.unique_persons IS 'sum of each project''s distinct persons (a person is a project''s own)';
@@ -226,6 +228,8 @@ CREATE OR REPLACE VIEW group_channel_share AS
 		SELECT p.group_name, s.month, s.kind, sum(s.visits)::bigint AS visits, sum(s.deals)::bigint AS deals,
 		       sum(s.revenue) AS revenue
 		FROM channel_share s JOIN project p ON p.project_id = s.project_id
+		-- readable by roles granted every project of the group (issue 16)
+		WHERE NOT EXISTS (SELECT 1 FROM project q WHERE q.group_name = p.group_name AND NOT reads_project(q.project_id))
 		GROUP BY p.group_name, s.month, s.kind)
 	SELECT k.group_name, k.month, k.kind,
 	       k.visits, round(k.visits::numeric / nullif(sum(k.visits) OVER w, 0), 4) AS visit_share,
@@ -240,6 +244,8 @@ CREATE OR REPLACE VIEW group_commissions AS
 	       sum(l.deals)::bigint AS deals, sum(l.revenue) AS revenue, sum(l.commission) AS commission,
 	       sum(l.flagged_deals)::bigint AS flagged_deals, sum(l.flagged_commission) AS flagged_commission
 	FROM commission_ledger l JOIN project p ON p.project_id = l.project_id
+	-- readable by roles granted every project of the group (issue 16)
+	WHERE NOT EXISTS (SELECT 1 FROM project q WHERE q.group_name = p.group_name AND NOT reads_project(q.project_id))
 	GROUP BY p.group_name, l.month, l.kind;
 COMMENT ON VIEW group_commissions IS 'commission owed per group, local month and kind of channel, from the offices'' current attributions (flags as the offices decided)';
 
@@ -277,7 +283,10 @@ CREATE OR REPLACE VIEW group_flagged_deals AS
 	JOIN channel ec ON ec.project_id = a.project_id AND ec.channel_id = a.entitled_channel_id
 	LEFT JOIN channel cc ON cc.project_id = x.project_id AND cc.channel_id = x.channel_id
 	LEFT JOIN hq ON hq.project_id = a.project_id AND hq.deal_id = a.deal_id
-	WHERE a.is_current AND (cardinality(a.flags) > 0 OR hq.deal_id IS NOT NULL);
+	WHERE a.is_current AND (cardinality(a.flags) > 0 OR hq.deal_id IS NOT NULL)
+	  -- readable by roles granted every project of the group (issue 16)
+	  AND reads_project(a.project_id)
+	  AND NOT EXISTS (SELECT 1 FROM project q WHERE q.group_name = p.group_name AND NOT reads_project(q.project_id));
 COMMENT ON VIEW group_flagged_deals IS 'flagged deals of every office: the office''s flags and headquarters'' own (prior_visit_elsewhere across offices)';
 COMMENT ON COLUMN group_flagged_deals.office_flags IS 'flags the office decided (firstsight.explain_attribution there gives the timeline)';
 COMMENT ON COLUMN group_flagged_deals.group_flags IS 'flags headquarters decided from the group''s facts';

@@ -263,3 +263,15 @@ CREATE OPERATOR CLASS embedding_l1_ops
 	FOR TYPE embedding USING embedding_hnsw AS
 	OPERATOR 1 <+> (embedding, embedding) FOR ORDER BY float_ops,
 	FUNCTION 1 l1_distance(embedding, embedding);
+
+-- issue 16, roles that fit the users: the one channel each agency-portal
+-- login acts for (firstsight.grant_channel)
+CREATE TABLE channel_access (
+	role_name name NOT NULL PRIMARY KEY,
+	project_id bigint NOT NULL,
+	channel_id bigint NOT NULL,
+	granted_at timestamptz NOT NULL DEFAULT statement_timestamp(),
+	granted_by name NOT NULL DEFAULT session_user,
+	FOREIGN KEY (project_id, channel_id) REFERENCES channel ON DELETE CASCADE
+);
+SELECT pg_catalog.pg_extension_config_dump('channel_access', '');
