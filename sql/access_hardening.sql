@@ -24,6 +24,7 @@ UPDATE project SET group_name = 'hardening group' WHERE project_id IN (:p, :sist
 INSERT INTO camera VALUES (:p, 'gate', 'entrance'), (:sister, 'gate', 'entrance');
 SELECT grant_camera('regress_hs_cam', :p) AS granted;
 SELECT grant_project('regress_hs_mgr', :p) AS granted;
+SELECT grant_analyst('regress_hs_analyst', :p) AS granted;	-- analysts read their granted projects (issue 16)
 
 -- the camera: INSERT and COPY into its project work
 SET ROLE regress_hs_cam;

@@ -27,6 +27,7 @@ SELECT grant_project('regress_fs_mgr_b', :b);
 SELECT grant_project('regress_fs_mgr_b', :b);	-- already granted
 SELECT grant_project('regress_fs_nobody', :a);
 SELECT grant_project('firstsight_analyst', :a);
+SELECT grant_analyst('regress_fs_analyst', :a);	-- analysts read their granted projects (issue 16)
 SELECT grant_project('regress_fs_mgr_a', -1);
 -- a grant to a role dropped since stays in project_access and must not break
 -- row-level security for the other managers (the queries below run after it)

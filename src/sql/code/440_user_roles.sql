@@ -203,7 +203,7 @@ CREATE OR REPLACE FUNCTION agency_customer_rows()
 	       pe.protected_until, pe.days_left, f.bought,
 	       CASE WHEN f.bought THEN 'bought'
 	            WHEN pe.protected_until IS NOT NULL THEN 'protected'
-	            WHEN f.first_touch THEN 'protection_ended'
+	            WHEN f.first_touch THEN 'not_protected'
 	            ELSE 'not_first' END
 	FROM f
 	JOIN agent ag ON ag.project_id = f.project_id AND ag.agent_id = f.agent_id
@@ -227,7 +227,7 @@ COMMENT ON COLUMN agency_customers.first_visit_id IS 'the first visit an agent o
 COMMENT ON COLUMN agency_customers.first_touch IS 'that visit was the customer''s first recorded visit (otherwise the agency does not hold them)';
 COMMENT ON COLUMN agency_customers.protected_until IS 'local time the agency''s protection ends (NULL: none running)';
 COMMENT ON COLUMN agency_customers.bought_through_you IS 'a deal naming the customer is currently attributed to the channel';
-COMMENT ON COLUMN agency_customers.status IS 'bought, protected, protection_ended (brought first, window over or no valid report) or not_first';
+COMMENT ON COLUMN agency_customers.status IS 'bought (through this channel), protected, not_protected (brought first; window over, or no valid report) or not_first (someone came first)';
 
 -- grants of the roles above; run by setup_roles (idempotent)
 CREATE OR REPLACE FUNCTION setup_roles_users() RETURNS void
