@@ -56,6 +56,11 @@ SELECT firstsight.merge_person(:p, 1, 2);
 SELECT firstsight.erase_person(:p, 1, 'x');
 SELECT firstsight.grant_sales_app('regress_r16_app', :q);
 RESET ROLE;
+-- the same as a session logged in as the app (not SET ROLE): the acting role is the login
+SET SESSION AUTHORIZATION regress_r16_app;
+SELECT firstsight.receive(:p, :desk_visit, 1, NULL);
+SELECT firstsight.receive(:q, 1, 1, NULL);
+RESET SESSION AUTHORIZATION;
 -- what the app did, as the owner sees it
 SELECT consultant_id, agent_id, received_at IS NOT NULL AS received FROM visit WHERE project_id = :p AND visit_id = :desk_visit;
 SELECT a.name AS agent, r.verdict FROM report r JOIN agent a USING (project_id, agent_id) WHERE r.project_id = :p ORDER BY r.report_id;
