@@ -1,4 +1,4 @@
--- Identity binding: keyed hashes only; an ID card bound twice merges persons.
+-- Identity binding: keyed hashes only; an ID card bound twice links persons, never merges them.
 SET search_path = firstsight, public;
 \set SHOW_CONTEXT never
 \set VERBOSITY default
@@ -45,15 +45,17 @@ WHERE i.project_id = :p
                   WHERE position(convert_to('8000', 'UTF8') IN h) > 0
                      OR position(convert_to('13812348000', 'UTF8') IN h) > 0));
 
--- the same ID card at a later capture of a face not matched: the two persons merge, the first seen is kept
-SELECT bind_identity(:p, capture_id, '11010519491231002x', NULL) = (SELECT person_id FROM cap WHERE n = 1) AS kept_first
+-- the same ID card at a later capture of a face not matched: the persons are
+-- linked, not merged (each keeps its captures, visits and gallery); a
+-- decision treats them as one buyer (linked_persons)
+SELECT bind_identity(:p, capture_id, '11010519491231002x', NULL) = person_id AS bound_to_its_own_person
 FROM cap WHERE n = 3;
-SELECT c.n, current_person(:p, c.person_id) = (SELECT person_id FROM cap WHERE n = 1) AS now_first_person,
-       p.merged_into IS NOT NULL AS merged
+SELECT c.n, current_person(:p, c.person_id) = c.person_id AS still_itself, p.merged_into IS NOT NULL AS merged,
+       p.visits
 FROM cap c JOIN person p ON p.project_id = :p AND p.person_id = c.person_id ORDER BY c.n;
-SELECT count(*) AS visits, count(*) FILTER (WHERE seen_before) AS returning_visits
-FROM visit WHERE project_id = :p AND person_id = (SELECT person_id FROM cap WHERE n = 1);
 SELECT count(DISTINCT person_id) AS persons_with_card FROM identity WHERE project_id = :p AND id_card_hash IS NOT NULL;
+SELECT c.n, linked_persons(:p, ARRAY[c.person_id]) = ARRAY(SELECT person_id FROM cap WHERE n IN (1, 3) ORDER BY 1) AS linked_to_1_and_3
+FROM cap c ORDER BY c.n;
 
 -- refused
 SELECT bind_identity(:p, -1, '11010519491231002X', NULL);

@@ -117,7 +117,6 @@ CREATE OR REPLACE FUNCTION bind_identity(project_id bigint, capture_id bigint, i
 DECLARE
 	pid bigint := bind_identity.project_id;
 	who bigint;
-	other bigint;
 	card bytea;
 	gcard bytea;
 	ph bytea;
@@ -143,22 +142,14 @@ BEGIN
 		ph := identity_hash('phone', normalize_phone(phone));
 		phm := identity_hash('phone_masked', phone_mask(phone));
 	END IF;
-	-- one ID card is one person: a card already bound elsewhere merges the two,
-	-- unless a manager split them apart (decisions still treat them as one buyer)
-	IF card IS NOT NULL THEN
-		FOR other IN
-			SELECT DISTINCT current_person(pid, i.person_id) FROM identity i
-			WHERE i.project_id = pid AND i.id_card_hash = card
-		LOOP
-			IF other IS NOT NULL AND other <> who AND NOT persons_distinct(pid, who, other) THEN
-				who := merge_person(pid, who, other);
-			END IF;
-		END LOOP;
-	END IF;
+	-- no merge: persons sharing an ID card or a full phone are linked when a
+	-- deal is decided (decision_buyers), and a wrong binding is undone by
+	-- deleting it, not by splitting persons; the binding's triggers record it
+	-- and decide again the deals it links (redecide_on_change)
 	INSERT INTO identity (project_id, person_id, capture_id, id_card_hash, phone_hash, phone_masked_hash, group_id_card_hash)
 		VALUES (pid, who, bind_identity.capture_id, card, ph, phm, gcard);
 	RETURN who;
 END
 $$;
 COMMENT ON FUNCTION bind_identity(bigint, bigint, text, text) IS
-	'bind keyed hashes of an ID card and phone to the person of a capture; a card bound to another person merges them';
+	'bind keyed hashes of an ID card and phone to the person of a capture; persons sharing a card or a full phone are linked (never merged) and their decided deals decided again';

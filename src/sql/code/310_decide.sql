@@ -65,10 +65,7 @@ CREATE OR REPLACE FUNCTION decision_buyers(p_project_id bigint, p_person_ids big
 		JOIN identity i ON i.project_id = p_project_id AND i.person_id = lk.person_id
 		JOIN identity i2 ON i2.project_id = p_project_id AND i2.person_id <> i.person_id
 		                AND (i2.phone_hash = i.phone_hash OR i2.id_card_hash = i.id_card_hash)
-		WHERE NOT EXISTS (SELECT 1 FROM person_distinct pd
-		                  WHERE pd.project_id = p_project_id
-		                    AND pd.person_id = least(i.person_id, i2.person_id)
-		                    AND pd.other_person_id = greatest(i.person_id, i2.person_id))
+		WHERE NOT persons_distinct(p_project_id, current_person(p_project_id, i.person_id), current_person(p_project_id, i2.person_id))
 	), one AS (
 		SELECT DISTINCT ON (lk.person_id) lk.person_id, lk.via, lk.by
 		FROM lk WHERE lk.person_id IS NOT NULL
@@ -79,6 +76,14 @@ CREATE OR REPLACE FUNCTION decision_buyers(p_project_id bigint, p_person_ids big
 	                          ORDER BY one.person_id) FILTER (WHERE one.via IS NOT NULL), '[]')
 	FROM one
 	$$;
+
+-- some persons (as they are now) with every person linked to them by a full
+-- phone or an ID-card hash, as a decision links buyers: the persons whose
+-- deals a change of one of them can move
+CREATE OR REPLACE FUNCTION linked_persons(p_project_id bigint, p_person_ids bigint[]) RETURNS bigint[]
+	LANGUAGE sql STABLE
+	SET search_path = firstsight, pg_catalog, pg_temp
+	AS $$ SELECT coalesce((SELECT b.buyers FROM decision_buyers(p_project_id, p_person_ids) b), '{}') $$;
 
 -- the reports matching a buyer's phone (full reports on the full number,
 -- masked ones on the masked digits) that were filed, or claim to have been
@@ -112,9 +117,21 @@ CREATE OR REPLACE FUNCTION change_who(p_by name, p_application text, p_actor tex
 	LANGUAGE sql IMMUTABLE PARALLEL SAFE
 	AS $$ SELECT p_by || coalesce(' via ' || nullif(p_application, ''), '') || coalesce(' for ' || nullif(p_actor, ''), '') $$;
 
+-- what a binding binds, from the kinds of hashes history kept
+CREATE OR REPLACE FUNCTION binding_kinds(p_hashes jsonb) RETURNS text
+	LANGUAGE sql IMMUTABLE PARALLEL SAFE
+	AS $$
+	SELECT coalesce(NULLIF(pg_catalog.array_to_string(ARRAY[
+		CASE WHEN p_hashes OPERATOR(pg_catalog.?) 'id_card_hash' THEN 'an ID card' END,
+		CASE WHEN p_hashes OPERATOR(pg_catalog.?) 'phone_hash' THEN 'a full phone'
+		     WHEN p_hashes OPERATOR(pg_catalog.?) 'phone_masked_hash' THEN 'a masked phone' END], ' and '), ''), 'no hash')
+	$$;
+
 -- the recorded changes a decision shows: receptions of its visits changed
 -- after they were first recorded, or first recorded after the deal's first
--- decision; updates of the deal; merges and splits of its buyers
+-- decision; updates of the deal; bindings of its buyers (the persons linked
+-- by hashes included) recorded, changed or deleted after its first
+-- decision; merges and splits of its buyers
 CREATE OR REPLACE FUNCTION decision_changes(p_project_id bigint, p_deal_id bigint, p_buyers bigint[], p_visit_ids bigint[],
                                             p_signed_at timestamptz)
 	RETURNS SETOF jsonb
@@ -133,6 +150,14 @@ CREATE OR REPLACE FUNCTION decision_changes(p_project_id bigint, p_deal_id bigin
 			format('deal %s changed by %s: %s', h.subject_id, change_who(h.changed_by, h.application, h.actor),
 			       (SELECT string_agg(format('%s %s -> %s', k, coalesce(h.old->>k, '-'), coalesce(h.new->>k, '-')), ', ' ORDER BY k)
 			        FROM jsonb_object_keys(h.new) k WHERE k <> 'created_at' AND h.old->k IS DISTINCT FROM h.new->k))
+		WHEN 'binding' THEN
+			format('binding %s (%s) %s by %s%s', h.subject_id, binding_kinds(coalesce(h.new, h.old)->'hashes'),
+			       CASE WHEN h.action = 'update' AND h.old->>'person_id' IS DISTINCT FROM h.new->>'person_id'
+			            THEN format('moved from person %s to person %s', h.old->>'person_id', h.new->>'person_id')
+			            ELSE format('of person %s %s', coalesce(h.new, h.old)->>'person_id',
+			                        CASE h.action WHEN 'insert' THEN 'recorded' WHEN 'delete' THEN 'deleted' ELSE 'changed' END) END,
+			       change_who(h.changed_by, h.application, h.actor),
+			       CASE WHEN h.changed_at > p_signed_at THEN ' (after the deal was signed)' ELSE '' END)
 		ELSE
 			format('person %s: %s by %s (%s)', h.subject_id, h.action, change_who(h.changed_by, h.application, h.actor), h.new::text)
 		END)
@@ -143,6 +168,9 @@ CREATE OR REPLACE FUNCTION decision_changes(p_project_id bigint, p_deal_id bigin
 	             OR h.changed_at > (SELECT min(a.decided_at) FROM attribution a
 	                                WHERE a.project_id = p_project_id AND a.deal_id = p_deal_id)))
 	       OR (h.subject = 'deal' AND h.subject_id = p_deal_id::text AND h.action = 'update')
+	       OR (h.subject = 'binding' AND (h.old->>'person_id' = ANY (p_buyers::text[]) OR h.new->>'person_id' = ANY (p_buyers::text[]))
+	           AND h.changed_at > (SELECT min(a.decided_at) FROM attribution a
+	                               WHERE a.project_id = p_project_id AND a.deal_id = p_deal_id))
 	       OR (h.subject = 'person' AND h.action IN ('merge', 'split') AND h.subject_id = ANY (p_buyers::text[])))
 	ORDER BY h.change_id
 	$$;
@@ -648,8 +676,9 @@ CREATE OR REPLACE FUNCTION attribute_deal(p_project_id bigint, p_deal_id bigint,
 	AS $$ SELECT (store_decision(p_project_id, p_deal_id, p_reason, true)).version $$;
 COMMENT ON FUNCTION attribute_deal(bigint, bigint, text) IS 'decide a deal''s attribution and store it as a new version';
 
--- decide again the decided deals naming some persons (as buyer or co-buyer,
--- merged persons followed); a changed decision becomes a new version
+-- decide again the decided deals naming some persons or a person linked to
+-- them by a hash (as buyer or co-buyer, merged persons followed); a changed
+-- decision becomes a new version
 CREATE OR REPLACE FUNCTION redecide_deals(p_project_id bigint, p_person_ids bigint[], p_reason text) RETURNS integer
 	LANGUAGE plpgsql
 	SET search_path = firstsight, pg_catalog, pg_temp
@@ -659,10 +688,11 @@ DECLARE
 	dl bigint;
 	n integer := 0;
 BEGIN
-	-- the persons now, and every person merged into one of them
-	SELECT array_agg(DISTINCT cp) INTO persons
-	FROM (SELECT current_person(p_project_id, x) AS cp FROM unnest(p_person_ids) x) s WHERE cp IS NOT NULL;
-	IF persons IS NULL THEN
+	-- the persons now, every person linked to them by a hash (a deal of a
+	-- linked person is decided from their visits too), and every person
+	-- merged into one of them
+	persons := linked_persons(p_project_id, p_person_ids);
+	IF cardinality(persons) = 0 THEN
 		RETURN 0;
 	END IF;
 	persons := persons || ARRAY(SELECT p.person_id FROM person p
@@ -680,7 +710,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION redecide_deals(bigint, bigint[], text) IS
-	'decide again the decided deals naming some persons after a change; a changed decision becomes a new version (late_change when money moves)';
+	'decide again the decided deals naming some persons, or persons linked to them by a hash, after a change; a changed decision becomes a new version (late_change when money moves)';
 
 -- a correction (merge, split) is under way: the per-row re-decisions wait for its end
 -- (firstsight.correction, settable by the extension's own functions only; src/domain/history.c)

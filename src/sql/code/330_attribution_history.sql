@@ -113,7 +113,8 @@ CREATE OR REPLACE TRIGGER setting_history AFTER INSERT OR UPDATE OR DELETE ON pr
 CREATE OR REPLACE TRIGGER channel_history AFTER UPDATE OR DELETE ON channel FOR EACH ROW
 	EXECUTE FUNCTION history('setting', 'channel_id');
 
--- a late reception, binding or report change: decide the person's decided deals again
+-- a late reception, binding or report change: decide the person's decided
+-- deals again, and those of the persons linked to them by a hash
 CREATE OR REPLACE FUNCTION redecide_on_change() RETURNS trigger
 	LANGUAGE plpgsql
 	SET search_path = firstsight, pg_catalog, pg_temp
@@ -133,6 +134,14 @@ BEGIN
 		                 WHERE i.project_id = pid
 		                   AND (i.phone_hash IN ((o->>'phone_hash')::bytea, (n->>'phone_hash')::bytea)
 		                        OR i.phone_masked_hash IN ((o->>'phone_masked_hash')::bytea, (n->>'phone_masked_hash')::bytea)));
+	ELSIF TG_TABLE_NAME = 'identity' THEN
+		-- the binding's person, and the persons sharing the hashes it had:
+		-- a changed or deleted binding can unlink them (redecide_deals adds
+		-- the persons linked to these as they are now)
+		persons := ARRAY[(o->>'person_id')::bigint, (n->>'person_id')::bigint]
+		           || ARRAY(SELECT i.person_id FROM identity i
+		                    WHERE i.project_id = pid
+		                      AND (i.phone_hash = (o->>'phone_hash')::bytea OR i.id_card_hash = (o->>'id_card_hash')::bytea));
 	ELSE
 		persons := ARRAY[(o->>'person_id')::bigint, (n->>'person_id')::bigint];
 	END IF;
@@ -231,8 +240,9 @@ BEGIN
 		RETURN;
 	END IF;
 	-- another channel's hold: its valid report, or its accompanied visit whose protection window is open
-	persons := ARRAY(SELECT i.person_id FROM identity i WHERE i.project_id = p_project_id
-	                 AND CASE WHEN p_full_hash IS NOT NULL THEN i.phone_hash = p_full_hash ELSE i.phone_masked_hash = p_masked_hash END);
+	-- (the persons bound to the phone, and those linked to them by a full phone or ID card: one buyer)
+	persons := linked_persons(p_project_id, ARRAY(SELECT i.person_id FROM identity i WHERE i.project_id = p_project_id
+	                 AND CASE WHEN p_full_hash IS NOT NULL THEN i.phone_hash = p_full_hash ELSE i.phone_masked_hash = p_masked_hash END));
 	SELECT max(u) INTO until FROM (
 		SELECT report_expiry(rp.created_at, ch.report_cutoff, validity, tz) AS u
 		FROM report rp
@@ -314,15 +324,19 @@ BEGIN
 		full_hash := identity_hash('phone', normalize_phone(phone));
 		masked_hash := identity_hash('phone_masked', phone_mask(phone));
 	END IF;
-	-- the deposit refusal counts from now, the filing time, not the claimed time
-	IF EXISTS (SELECT 1 FROM identity i JOIN person p ON p.project_id = i.project_id
-	                                                AND p.person_id = current_person(pid, i.person_id)
-	           WHERE i.project_id = pid AND p.deposit_at <= now()
-	             AND CASE WHEN full_hash IS NOT NULL THEN i.phone_hash = full_hash
-	                      ELSE i.phone_masked_hash = masked_hash END) THEN
+	-- the deposit refusal counts from now, the filing time, not the claimed
+	-- time; a deposit of a person linked to the phone's persons by a full
+	-- phone or ID card is the buyer's deposit
+	IF EXISTS (SELECT 1 FROM person p
+	           WHERE p.project_id = pid AND p.deposit_at <= now()
+	             AND p.person_id = ANY (linked_persons(pid, ARRAY(
+	                     SELECT i.person_id FROM identity i
+	                     WHERE i.project_id = pid
+	                       AND CASE WHEN full_hash IS NOT NULL THEN i.phone_hash = full_hash
+	                                ELSE i.phone_masked_hash = masked_hash END)))) THEN
 		RAISE EXCEPTION USING ERRCODE = 'object_not_in_prerequisite_state',
 			MESSAGE = 'customer has already paid a deposit and cannot be reported',
-			DETAIL = 'A person bound to this phone number paid a deposit before the report was filed.',
+			DETAIL = 'A person bound to this phone number, or linked to one by an ID card or phone, paid a deposit before the report was filed.',
 			HINT = 'Reports protect agencies only for customers who have not yet paid a deposit.';
 	END IF;
 	-- one filing at a time per project: two agencies filing the same customer at once get one verdict each, in order

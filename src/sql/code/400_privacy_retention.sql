@@ -453,9 +453,11 @@ DECLARE
 	nf integer;
 	l erasure_log;
 BEGIN
-	-- the person and any merged into them (their captures moved, but be thorough)
+	-- the person, the persons linked to them by a full phone or ID card (the
+	-- same human: bindings link persons, they do not merge them) and any
+	-- merged into these (their captures moved, but be thorough)
 	WITH RECURSIVE m(person_id) AS (
-		SELECT p_person_id
+		SELECT x FROM unnest(p_person_id || linked_persons(p_project_id, ARRAY[p_person_id])) x
 		UNION
 		SELECT p.person_id FROM person p JOIN m ON p.project_id = p_project_id AND p.merged_into = m.person_id)
 	SELECT array_agg(person_id) INTO persons FROM m;
