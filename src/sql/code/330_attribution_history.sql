@@ -78,7 +78,8 @@ CREATE OR REPLACE TRIGGER change_log_truncate BEFORE TRUNCATE ON change_log
 -- twice); CREATE OR REPLACE TRIGGER enables for origin only, hence here
 ALTER TABLE change_log ENABLE ALWAYS TRIGGER change_log_guard, ENABLE ALWAYS TRIGGER change_log_truncate;
 
--- history of rows of the tables the rules read; TG_ARGV: subject, key column
+-- history of rows of the tables the rules read; TG_ARGV: subject, key
+-- column, and a prefix of the subject id (settings kept in several tables)
 CREATE OR REPLACE FUNCTION history() RETURNS trigger
 	LANGUAGE plpgsql
 	SET search_path = firstsight, pg_catalog, pg_temp
@@ -95,7 +96,8 @@ BEGIN
 	IF o = n THEN
 		RETURN NULL;		-- an update that changed nothing
 	END IF;
-	PERFORM record_change((coalesce(n, o)->>'project_id')::bigint, TG_ARGV[0], coalesce(n, o)->>TG_ARGV[1], lower(TG_OP), o, n);
+	PERFORM record_change((coalesce(n, o)->>'project_id')::bigint, TG_ARGV[0],
+	                      coalesce(TG_ARGV[2], '') || (coalesce(n, o)->>TG_ARGV[1]), lower(TG_OP), o, n);
 	RETURN NULL;
 END
 $$;
@@ -112,6 +114,63 @@ CREATE OR REPLACE TRIGGER setting_history AFTER INSERT OR UPDATE OR DELETE ON pr
 	EXECUTE FUNCTION history('setting', 'setting');
 CREATE OR REPLACE TRIGGER channel_history AFTER UPDATE OR DELETE ON channel FOR EACH ROW
 	EXECUTE FUNCTION history('setting', 'channel_id');
+-- an agent moved to another channel moves the money of the deals it brought
+CREATE OR REPLACE TRIGGER agent_history AFTER UPDATE OR DELETE ON agent FOR EACH ROW
+	EXECUTE FUNCTION history('setting', 'agent_id', 'agent ');
+-- the time zone draws every window's end; the group finds sister projects
+CREATE OR REPLACE TRIGGER project_history AFTER UPDATE OF time_zone, group_name ON project FOR EACH ROW
+	WHEN (OLD.time_zone IS DISTINCT FROM NEW.time_zone OR OLD.group_name IS DISTINCT FROM NEW.group_name)
+	EXECUTE FUNCTION history('setting', 'project_id', 'project ');
+
+-- a setting a decision reads changed (a rule setting, a channel's rate,
+-- window or cut-off, an agent's channel, the time zone or group): decide
+-- the project's decided deals again, in signing order; a changed decision
+-- becomes a new version, late_change when money moves, naming the change
+CREATE OR REPLACE FUNCTION redecide_on_setting() RETURNS trigger
+	LANGUAGE plpgsql
+	SET search_path = firstsight, pg_catalog, pg_temp
+	AS $$
+DECLARE
+	o jsonb := CASE WHEN TG_OP <> 'INSERT' THEN to_jsonb(OLD) END;
+	n jsonb := CASE WHEN TG_OP <> 'DELETE' THEN to_jsonb(NEW) END;
+	pid bigint := (coalesce(n, o)->>'project_id')::bigint;
+	what text;
+	dl bigint;
+BEGIN
+	IF in_correction() THEN
+		RETURN NULL;
+	END IF;
+	what := CASE TG_TABLE_NAME
+	        WHEN 'project_setting' THEN format('setting %s', coalesce(n, o)->>'setting')
+	        WHEN 'channel' THEN format('channel %s', coalesce(n, o)->>'channel_id')
+	        WHEN 'agent' THEN format('agent %s', coalesce(n, o)->>'agent_id')
+	        ELSE 'project time zone or group' END;
+	IF TG_TABLE_NAME = 'project_setting'
+	   AND coalesce(n, o)->>'setting' NOT IN ('attribution_mode', 'natural_ownership_days', 'consultant_ownership_days', 'report_validity',
+	                                         'abnormal_cycle_sigma', 'abnormal_cycle_window_days', 'abnormal_cycle_min_deals', 'match_distance') THEN
+		RETURN NULL;
+	END IF;
+	FOR dl IN SELECT x.deal_id FROM deal x
+	          WHERE x.project_id = pid
+	            AND EXISTS (SELECT 1 FROM attribution t WHERE t.project_id = x.project_id AND t.deal_id = x.deal_id)
+	          ORDER BY x.signed_at, x.deal_id LOOP
+		PERFORM store_decision(pid, dl, what || ' changed', false);
+	END LOOP;
+	RETURN NULL;
+END
+$$;
+CREATE OR REPLACE TRIGGER setting_redecide AFTER INSERT OR UPDATE OR DELETE ON project_setting FOR EACH ROW
+	EXECUTE FUNCTION redecide_on_setting();
+CREATE OR REPLACE TRIGGER channel_redecide AFTER UPDATE OF commission_rate, protection_days, report_cutoff, kind ON channel FOR EACH ROW
+	WHEN ((OLD.commission_rate, OLD.protection_days, OLD.report_cutoff, OLD.kind)
+	      IS DISTINCT FROM (NEW.commission_rate, NEW.protection_days, NEW.report_cutoff, NEW.kind))
+	EXECUTE FUNCTION redecide_on_setting();
+CREATE OR REPLACE TRIGGER agent_redecide AFTER UPDATE OF channel_id ON agent FOR EACH ROW
+	WHEN (OLD.channel_id IS DISTINCT FROM NEW.channel_id)
+	EXECUTE FUNCTION redecide_on_setting();
+CREATE OR REPLACE TRIGGER project_redecide AFTER UPDATE OF time_zone, group_name ON project FOR EACH ROW
+	WHEN (OLD.time_zone IS DISTINCT FROM NEW.time_zone OR OLD.group_name IS DISTINCT FROM NEW.group_name)
+	EXECUTE FUNCTION redecide_on_setting();
 
 -- a late reception, binding or report change: decide the person's decided
 -- deals again, and those of the persons linked to them by a hash
