@@ -209,7 +209,7 @@ WHERE a.project_id = :office AND a.deal_id = 5 ORDER BY a.version;
 \echo 'The timeline that exposes it: the real filing time beside the claimed one, and who changed the reception'
 SELECT line AS "deal 5" FROM explain_attribution(:office, 5) AS line;
 \echo
-\echo 'The history of changes (change_log), append-only'
+\echo 'The history of changes (change_log), append-only, latest first'
 SELECT subject, subject_id, action, changed_by, application, actor,
        to_char(changed_at AT TIME ZONE 'Asia/Shanghai', 'YYYY-MM-DD HH24:MI') AS changed_at
 FROM change_log WHERE project_id = :office AND subject IN ('report', 'reception') ORDER BY change_id DESC LIMIT 2;

@@ -18,7 +18,7 @@ SELECT :p, 'desk', '2024-03-01 10:00+08'::timestamptz + k * interval '1 day' + i
 FROM generate_series(1, 4) k, generate_series(1, 4) i, generate_series(1, 8) d
 GROUP BY k, i ORDER BY k, i;
 SELECT count(DISTINCT person_id) AS persons FROM capture WHERE project_id = :p;
--- bind the first capture of each person with their card: the strict threshold split some people, the cards join them
+-- bind the first capture of each person with their card: calibrate labels captures by the card (persons the threshold split stay two persons, one card)
 SELECT count(DISTINCT bind_identity(:p, c.capture_id, card, NULL)) AS verified_persons
 FROM (SELECT DISTINCT ON (person_id) capture_id, person_id FROM capture WHERE project_id = :p ORDER BY person_id, capture_id) c
 JOIN (SELECT c2.person_id, (ARRAY['11010519491231002X','110105198001010016','440304199002020035','310101198511110043'])[

@@ -17,7 +17,7 @@
 # When calibrate() reports per kind of pair (issue 18 and later), a second
 # project gets the same people again (SEED + 1: other captures) with
 # thresholds so strict that no capture matches, each capture's ID card is
-# bound (bind_identity joins the captures of one card), calibrate() proposes
+# bound (calibrate() labels captures by the card's hash), calibrate() proposes
 # thresholds from them, and a third project (SEED + 2) is measured as above
 # with the proposed thresholds.
 #   bench/masked/run.sh                               # 128-d, default thresholds, then calibrated

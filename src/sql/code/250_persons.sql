@@ -1,5 +1,6 @@
--- Person maintenance: merging duplicates (by hand, by ID card, or found with
--- OpenBLAS over the gallery) and splitting wrongly joined captures.
+-- Person maintenance: merging duplicates (by hand, or found with OpenBLAS
+-- over the gallery; identity hashes link persons, they never merge them)
+-- and splitting wrongly joined captures.
 
 -- recompute a person's gallery exemplars from their captures
 CREATE OR REPLACE FUNCTION rebuild_gallery(p_project_id bigint, p_person_id bigint) RETURNS void
