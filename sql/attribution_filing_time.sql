@@ -39,10 +39,23 @@ SELECT deal_id, version, changed FROM reattribute(:p, now() - interval '30 days'
 -- the timeline shows the real filing time beside the claim, and the late reception with who made it
 SELECT * FROM pg_temp.explain(1);
 
--- a caller writing the row itself cannot set the filing time ...
+-- a caller writing the row itself is judged like file_report: the same
+-- agency's second report of the customer is a duplicate, refused (the
+-- detail says until when the first is valid: today's date, left out) ...
+\set VERBOSITY terse
 INSERT INTO report (project_id, agent_id, phone_hash, phone_masked_hash, reported_at, created_at)
 VALUES (:p, 21, identity_hash('phone', '13800000501'), identity_hash('phone_masked', '1380501'),
         now() - interval '10 days 1 hour', now() - interval '10 days 1 hour');
+\set VERBOSITY default
+-- ... another agency's row gets the database's verdict, whatever it says, and
+-- cannot set the filing time ...
+INSERT INTO report (project_id, agent_id, phone_hash, phone_masked_hash, reported_at, created_at, verdict)
+VALUES (:p, 24, identity_hash('phone', '13800000501'), identity_hash('phone_masked', '1380501'),
+        now() - interval '10 days 1 hour', now() - interval '10 days 1 hour', 'accepted');
+SELECT agent_id, verdict, created_at > now() - interval '1 minute' AS filed_now FROM report WHERE project_id = :p ORDER BY report_id;
+-- ... nor claim a time in the future
+INSERT INTO report (project_id, agent_id, phone_hash, phone_masked_hash, reported_at)
+VALUES (:p, 24, identity_hash('phone', '13800000503'), identity_hash('phone_masked', '1380503'), now() + interval '1 day');
 SELECT count(*) AS reports, count(*) FILTER (WHERE created_at < now()) AS dated_before_filing FROM report WHERE project_id = :p;
 -- ... nor move it later
 UPDATE report SET created_at = now() - interval '10 days 1 hour' WHERE project_id = :p;

@@ -218,16 +218,45 @@ CREATE OR REPLACE TRIGGER binding_redecide AFTER INSERT OR UPDATE OR DELETE ON i
 CREATE OR REPLACE TRIGGER report_redecide AFTER UPDATE OR DELETE ON report FOR EACH ROW
 	EXECUTE FUNCTION redecide_on_change('report_id');
 
--- a report is dated by the database: created_at is the filing time, kept on update
+-- a report is dated and judged by the database, whoever writes the row
+-- (file_report_verdict or a sales app inserting it): created_at is the
+-- filing time and the verdict the one report_verdict gives at filing, both
+-- kept on update; a duplicate of the channel's valid report is refused; a
+-- claimed time (reported_at) beyond max_clock_skew in the future is refused
 CREATE OR REPLACE FUNCTION report_filed_at() RETURNS trigger
 	LANGUAGE plpgsql
 	SET search_path = firstsight, pg_catalog, pg_temp
 	AS $$
+DECLARE
+	v record;
+	skew interval;
 BEGIN
 	IF TG_OP = 'INSERT' THEN
 		NEW.created_at := now();
+		-- one filing at a time per project (file_report_verdict holds it already)
+		PERFORM pg_advisory_xact_lock(hashtextextended('firstsight.report', NEW.project_id));
+		SELECT * INTO v FROM report_verdict(NEW.project_id, NEW.agent_id, NEW.phone_hash, NEW.phone_masked_hash);
+		IF v.verdict = 'duplicate' THEN
+			RAISE EXCEPTION USING ERRCODE = 'unique_violation',
+				MESSAGE = 'duplicate report',
+				DETAIL = upper(left(v.reason, 1)) || substr(v.reason, 2) || '.',
+				HINT = 'file_report_verdict returns the earlier report''s id for a duplicate.';
+		END IF;
+		NEW.verdict := v.verdict;
+		NEW.verdict_until := v.until;
 	ELSE
 		NEW.created_at := OLD.created_at;
+		NEW.verdict := OLD.verdict;
+		NEW.verdict_until := OLD.verdict_until;
+	END IF;
+	IF NEW.reported_at IS DISTINCT FROM OLD.reported_at THEN
+		skew := project_setting_value(NEW.project_id, 'max_clock_skew')::interval;
+		IF NEW.reported_at > now() + skew THEN
+			RAISE EXCEPTION USING ERRCODE = 'invalid_parameter_value',
+				MESSAGE = 'report time is in the future',
+				DETAIL = format('The claimed report time is more than %s ahead of the database clock.', skew),
+				HINT = 'Reports count from when the database receives them; send the time the agent filed it, or none.';
+		END IF;
 	END IF;
 	RETURN NEW;
 END
