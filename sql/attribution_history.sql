@@ -80,3 +80,16 @@ DROP ROLE attribution_history_manager;
 -- only keyed-hash kinds, never the hashes, in the history of bindings and reports
 SELECT count(*) AS entries_with_hashes FROM change_log
 WHERE project_id = :p AND (coalesce(old, '{}') || coalesce(new, '{}')) ?| ARRAY['phone_hash', 'phone_masked_hash', 'id_card_hash'];
+
+-- the manager deletes the disputed deal and enters it again, to start from a
+-- clean version 1: the decisions the delete takes with it (attribution rows
+-- go with their deal) are kept in the history, and the new deal's timeline
+-- says so
+SELECT count(*) AS versions_before FROM attribution WHERE project_id = :p AND deal_id = 1;
+DELETE FROM deal WHERE project_id = :p AND deal_id = 1;
+SELECT count(*) AS versions_left FROM attribution WHERE project_id = :p AND deal_id = 1;
+SELECT jsonb_array_length(old->'attributions') AS versions_kept, old->'attributions'->-1->>'commission' AS last_commission,
+       old->'attributions'->-1->'flags' AS last_flags
+FROM change_log WHERE project_id = :p AND subject = 'deal' AND action = 'delete';
+SELECT pg_temp.deal(1, 701, '2024-03-10 15:00', 12, 22, 1, price => 6000000);
+SELECT * FROM pg_temp.explain(1);

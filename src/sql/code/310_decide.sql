@@ -147,9 +147,16 @@ CREATE OR REPLACE FUNCTION decision_changes(p_project_id bigint, p_deal_id bigin
 			       coalesce(h.old->>'agent_id', '-'), coalesce(h.new->>'agent_id', '-'),
 			       CASE WHEN h.changed_at > p_signed_at THEN ' (after the deal was signed)' ELSE '' END)
 		WHEN 'deal' THEN
+			CASE WHEN h.action = 'delete'
+			THEN format('an earlier deal %s was deleted by %s; its %s decisions are kept in change_log (the last: %s, agent %s, commission %s)',
+			            h.subject_id, change_who(h.changed_by, h.application, h.actor),
+			            coalesce(jsonb_array_length(h.old->'attributions'), 0),
+			            channel_label(p_project_id, (h.old->'attributions'->-1->>'entitled_channel_id')::bigint),
+			            coalesce(h.old->'attributions'->-1->>'entitled_agent_id', '-'), coalesce(h.old->'attributions'->-1->>'commission', '-'))
+			ELSE
 			format('deal %s changed by %s: %s', h.subject_id, change_who(h.changed_by, h.application, h.actor),
 			       (SELECT string_agg(format('%s %s -> %s', k, coalesce(h.old->>k, '-'), coalesce(h.new->>k, '-')), ', ' ORDER BY k)
-			        FROM jsonb_object_keys(h.new) k WHERE k <> 'created_at' AND h.old->k IS DISTINCT FROM h.new->k))
+			        FROM jsonb_object_keys(h.new) k WHERE k <> 'created_at' AND h.old->k IS DISTINCT FROM h.new->k)) END
 		WHEN 'binding' THEN
 			format('binding %s (%s) %s by %s%s', h.subject_id, binding_kinds(coalesce(h.new, h.old)->'hashes'),
 			       CASE WHEN h.action = 'update' AND h.old->>'person_id' IS DISTINCT FROM h.new->>'person_id'
@@ -167,7 +174,7 @@ CREATE OR REPLACE FUNCTION decision_changes(p_project_id bigint, p_deal_id bigin
 	        AND (h.old->>'consultant_id' IS NOT NULL OR h.old->>'agent_id' IS NOT NULL
 	             OR h.changed_at > (SELECT min(a.decided_at) FROM attribution a
 	                                WHERE a.project_id = p_project_id AND a.deal_id = p_deal_id)))
-	       OR (h.subject = 'deal' AND h.subject_id = p_deal_id::text AND h.action = 'update')
+	       OR (h.subject = 'deal' AND h.subject_id = p_deal_id::text AND h.action IN ('update', 'delete'))
 	       OR (h.subject = 'binding' AND (h.old->>'person_id' = ANY (p_buyers::text[]) OR h.new->>'person_id' = ANY (p_buyers::text[]))
 	           AND h.changed_at > (SELECT min(a.decided_at) FROM attribution a
 	                               WHERE a.project_id = p_project_id AND a.deal_id = p_deal_id))

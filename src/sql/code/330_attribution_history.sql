@@ -93,11 +93,20 @@ BEGIN
 		o := jsonb_build_object('project_id', o->'project_id', 'visit_id', o->'visit_id', 'consultant_id', o->'consultant_id', 'agent_id', o->'agent_id', 'received_at', o->'received_at', 'person_id', o->'person_id');
 		n := jsonb_build_object('project_id', n->'project_id', 'visit_id', n->'visit_id', 'consultant_id', n->'consultant_id', 'agent_id', n->'agent_id', 'received_at', n->'received_at', 'person_id', n->'person_id');
 	END IF;
+	IF TG_ARGV[0] = 'deal' AND TG_OP = 'DELETE' THEN
+		-- a deleted deal's decisions go with it (attribution cascades): the
+		-- history keeps them, every version, so the evidence stays
+		o := o || jsonb_build_object('attributions', (SELECT jsonb_agg(to_jsonb(a) ORDER BY a.version) FROM attribution a
+		                                              WHERE a.project_id = OLD.project_id AND a.deal_id = OLD.deal_id));
+	END IF;
 	IF o = n THEN
 		RETURN NULL;		-- an update that changed nothing
 	END IF;
 	PERFORM record_change((coalesce(n, o)->>'project_id')::bigint, TG_ARGV[0],
 	                      coalesce(TG_ARGV[2], '') || (coalesce(n, o)->>TG_ARGV[1]), lower(TG_OP), o, n);
+	IF TG_WHEN = 'BEFORE' THEN
+		RETURN OLD;			-- deal_history_delete: let the delete go on
+	END IF;
 	RETURN NULL;
 END
 $$;
@@ -108,7 +117,10 @@ CREATE OR REPLACE TRIGGER report_history AFTER INSERT OR UPDATE OR DELETE ON rep
 	EXECUTE FUNCTION history('report', 'report_id');
 CREATE OR REPLACE TRIGGER binding_history AFTER INSERT OR UPDATE OR DELETE ON identity FOR EACH ROW
 	EXECUTE FUNCTION history('binding', 'identity_id');
-CREATE OR REPLACE TRIGGER deal_history AFTER INSERT OR UPDATE OR DELETE ON deal FOR EACH ROW
+CREATE OR REPLACE TRIGGER deal_history AFTER INSERT OR UPDATE ON deal FOR EACH ROW
+	EXECUTE FUNCTION history('deal', 'deal_id');
+-- before the delete, while the deal's decisions are still there to keep
+CREATE OR REPLACE TRIGGER deal_history_delete BEFORE DELETE ON deal FOR EACH ROW
 	EXECUTE FUNCTION history('deal', 'deal_id');
 CREATE OR REPLACE TRIGGER setting_history AFTER INSERT OR UPDATE OR DELETE ON project_setting FOR EACH ROW
 	EXECUTE FUNCTION history('setting', 'setting');
