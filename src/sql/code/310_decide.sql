@@ -435,6 +435,84 @@ BEGIN
 END
 $$;
 
+-- the deal's own lines for the timeline: who signed, the price, the claim,
+-- and the persons linked to the buyers by identity hashes
+CREATE OR REPLACE FUNCTION decision_deal_events(d deal, st jsonb, p_linked jsonb) RETURNS jsonb
+	LANGUAGE sql STABLE
+	SET search_path = firstsight, pg_catalog, pg_temp
+	AS $$
+	SELECT jsonb_build_array(jsonb_build_object('at', d.signed_at, 'event',
+		format('deal %s signed by person %s, price %s; claimed channel %s, agent %s, consultant %s',
+		       d.deal_id, array_to_string(ARRAY(SELECT DISTINCT current_person(d.project_id, x) FROM unnest(d.person_id || d.co_buyer_ids) x ORDER BY 1), ', person '),
+		       d.price,
+		       CASE WHEN d.channel_id IS NULL THEN '-' ELSE coalesce(st->'channels'->>d.channel_id::text, 'no channel') END, coalesce(d.agent_id::text, '-'),
+		       coalesce(d.consultant_id::text, '-'))))
+	       || coalesce((SELECT jsonb_agg(jsonb_build_object('at', d.signed_at, 'event',
+		      format('person %s shares %s with person %s: the same buyer for this decision',
+		             l->>'person_id', CASE WHEN l->>'by' = 'id_card' THEN 'an ID card' ELSE 'a full phone number' END, l->>'with'))
+		      ORDER BY n)
+		    FROM jsonb_array_elements(p_linked) WITH ORDINALITY e(l, n)), '[]')
+	$$;
+
+-- the matching reports as evidence (decision_reports), with their timeline
+-- lines: the filing time, the verdict at filing, the claimed time when it
+-- differs, a filing after the deal
+CREATE OR REPLACE FUNCTION decision_report_evidence(d deal, p_buyers bigint[], st jsonb, OUT reports jsonb, OUT events jsonb)
+	LANGUAGE sql STABLE
+	SET search_path = firstsight, pg_catalog, pg_temp
+	AS $$
+	SELECT coalesce(jsonb_agg(jsonb_build_object('report_id', r.report_id, 'agent_id', r.agent_id,
+			'channel_id', r.channel_id, 'filed_at', r.filed_at, 'reported_at', r.claimed_at, 'expires_at', r.expires_at,
+			'masked', r.masked, 'verdict', r.verdict) ORDER BY r.n), '[]'),
+	       coalesce(jsonb_agg(jsonb_build_object('at', r.filed_at, 'event',
+			format('report %s filed by agent %s (%s) on a %s phone, valid until %s%s%s%s',
+			       r.report_id, r.agent_id, coalesce(st->'channels'->>r.channel_id::text, 'no channel'), CASE WHEN r.masked THEN 'masked' ELSE 'full' END,
+			       local_text(r.expires_at, st->>'time_zone'),
+			       CASE WHEN r.verdict IS NOT NULL AND r.verdict <> 'accepted' THEN format('; verdict at filing: %s', r.verdict) ELSE '' END,
+			       CASE WHEN abs(extract(epoch FROM r.claimed_at - r.filed_at)) >= 60
+			            THEN format('; the agency claims it was made at %s', local_text(r.claimed_at, st->>'time_zone')) ELSE '' END,
+			       CASE WHEN r.filed_at > d.signed_at THEN '; filed after the deal was signed' ELSE '' END)) ORDER BY r.n), '[]')
+	FROM decision_reports(d.project_id, p_buyers, d.signed_at, (st->>'report_validity')::interval, st->>'time_zone')
+	     WITH ORDINALITY r(report_id, agent_id, channel_id, filed_at, claimed_at, masked, expires_at, verdict, n)
+	$$;
+
+-- the entitlement at signing from the walk: the owner unless its protection
+-- ended before signing (protection_expired) or nobody was seen
+-- (no_recorded_visit); the consultant who owns the buyer at signing, else
+-- the deal's (consultant_conflict when the deal names another)
+CREATE OR REPLACE FUNCTION decision_entitlement(d deal, w decision_walk, st jsonb,
+                                               OUT rule text, OUT channel_id bigint, OUT agent_id bigint, OUT consultant_id bigint,
+                                               OUT flags text[], OUT events jsonb)
+	LANGUAGE plpgsql STABLE
+	SET search_path = firstsight, pg_catalog, pg_temp
+	AS $$
+BEGIN
+	flags := '{}';
+	events := '[]';
+	rule := w.rule;
+	IF w.owner_kind IS NULL THEN
+		rule := 'no_recorded_visit';
+		channel_id := (st->>'natural_channel')::bigint;
+	ELSIF w.owner_kind = 'agency' AND d.signed_at >= w.owner_until THEN
+		rule := 'protection_expired';
+		channel_id := (st->>'natural_channel')::bigint;
+		events := events || jsonb_build_object('at', w.owner_until, 'event',
+			format('%s protection ended before the deal', coalesce(st->'channels'->>w.owner_channel_id::text, 'no channel')));
+	ELSE
+		channel_id := w.owner_channel_id;
+		agent_id := w.owner_agent_id;
+	END IF;
+	IF w.consultant_id IS NOT NULL AND d.signed_at < w.consultant_until THEN
+		consultant_id := w.consultant_id;
+		IF d.consultant_id IS NOT NULL AND d.consultant_id <> w.consultant_id THEN
+			flags := flags || 'consultant_conflict'::text;
+		END IF;
+	ELSE
+		consultant_id := coalesce(d.consultant_id, w.consultant_id);
+	END IF;
+END
+$$;
+
 -- the current owner-of-the-buyers decision for one deal (version and decided_at
 -- left to the caller), in its steps: the settings, the buyers (with the persons
 -- linked by identity hashes), the matching reports, the walk over the visits,
@@ -451,10 +529,11 @@ DECLARE
 	chnames jsonb;			-- channel_id -> name
 	buyers bigint[];
 	linked jsonb;
-	r record;
-	reports jsonb := '[]';
+	reports jsonb;
+	report_events jsonb;
 	timeline jsonb := '[]';
 	w decision_walk;
+	ent record;
 	rule text;
 	flags text[];
 	claim record;
@@ -477,59 +556,21 @@ BEGIN
 	chnames := coalesce(st->'channels', '{}');
 
 	SELECT b.buyers, b.linked INTO buyers, linked FROM decision_buyers(p_project_id, d.person_id || d.co_buyer_ids) b;
-	timeline := timeline || jsonb_build_object('at', d.signed_at, 'event',
-		format('deal %s signed by person %s, price %s; claimed channel %s, agent %s, consultant %s',
-		       d.deal_id, array_to_string(ARRAY(SELECT DISTINCT current_person(p_project_id, x) FROM unnest(d.person_id || d.co_buyer_ids) x ORDER BY 1), ', person '),
-		       d.price,
-		       CASE WHEN d.channel_id IS NULL THEN '-' ELSE coalesce(chnames->>d.channel_id::text, 'no channel') END, coalesce(d.agent_id::text, '-'),
-		       coalesce(d.consultant_id::text, '-')));
-	FOR r IN SELECT l.value AS e FROM jsonb_array_elements(linked) l LOOP
-		timeline := timeline || jsonb_build_object('at', d.signed_at, 'event',
-			format('person %s shares %s with person %s: the same buyer for this decision',
-			       r.e->>'person_id', CASE WHEN r.e->>'by' = 'id_card' THEN 'an ID card' ELSE 'a full phone number' END, r.e->>'with'));
-	END LOOP;
-
-	FOR r IN SELECT * FROM decision_reports(p_project_id, buyers, d.signed_at, (st->>'report_validity')::interval, tz) LOOP
-		reports := reports || jsonb_build_object('report_id', r.report_id, 'agent_id', r.agent_id,
-			'channel_id', r.channel_id, 'filed_at', r.filed_at, 'reported_at', r.claimed_at, 'expires_at', r.expires_at,
-			'masked', r.masked, 'verdict', r.verdict);
-		timeline := timeline || jsonb_build_object('at', r.filed_at, 'event',
-			format('report %s filed by agent %s (%s) on a %s phone, valid until %s%s%s%s',
-			       r.report_id, r.agent_id, coalesce(chnames->>r.channel_id::text, 'no channel'), CASE WHEN r.masked THEN 'masked' ELSE 'full' END,
-			       local_text(r.expires_at, tz),
-			       CASE WHEN r.verdict IS NOT NULL AND r.verdict <> 'accepted' THEN format('; verdict at filing: %s', r.verdict) ELSE '' END,
-			       CASE WHEN abs(extract(epoch FROM r.claimed_at - r.filed_at)) >= 60
-			            THEN format('; the agency claims it was made at %s', local_text(r.claimed_at, tz)) ELSE '' END,
-			       CASE WHEN r.filed_at > d.signed_at THEN '; filed after the deal was signed' ELSE '' END));
-	END LOOP;
+	timeline := timeline || decision_deal_events(d, st, linked);
+	SELECT x.reports, x.events INTO reports, report_events FROM decision_report_evidence(d, buyers, st) x;
+	timeline := timeline || report_events;
 
 	w := decision_walk(p_project_id, buyers, d.signed_at, st, reports);
 	timeline := timeline || w.timeline;
-	flags := w.flags;
 
-	-- the entitlement at signing
-	rule := w.rule;
-	IF w.owner_kind IS NULL THEN
-		rule := 'no_recorded_visit';
-		ent_ch := (st->>'natural_channel')::bigint;
-	ELSIF w.owner_kind = 'agency' AND d.signed_at >= w.owner_until THEN
-		rule := 'protection_expired';
-		ent_ch := (st->>'natural_channel')::bigint;
-		timeline := timeline || jsonb_build_object('at', w.owner_until, 'event',
-			format('%s protection ended before the deal', coalesce(chnames->>w.owner_channel_id::text, 'no channel')));
-	ELSE
-		ent_ch := w.owner_channel_id;
-		ent_agent := w.owner_agent_id;
-	END IF;
-	w.rule := rule;
-	IF w.consultant_id IS NOT NULL AND d.signed_at < w.consultant_until THEN
-		ent_cons := w.consultant_id;
-		IF d.consultant_id IS NOT NULL AND d.consultant_id <> w.consultant_id THEN
-			flags := flags || 'consultant_conflict'::text;
-		END IF;
-	ELSE
-		ent_cons := coalesce(d.consultant_id, w.consultant_id);
-	END IF;
+	SELECT * INTO ent FROM decision_entitlement(d, w, st);
+	w.rule := ent.rule;
+	rule := ent.rule;
+	ent_ch := ent.channel_id;
+	ent_agent := ent.agent_id;
+	ent_cons := ent.consultant_id;
+	flags := w.flags || ent.flags;
+	timeline := timeline || ent.events;
 	SELECT commission_rate INTO rate FROM channel WHERE project_id = p_project_id AND channel_id = ent_ch;
 
 	SELECT * INTO claim FROM decision_claim_flags(d, w, st, reports, ent_ch, ent_agent);
