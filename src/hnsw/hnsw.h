@@ -288,9 +288,11 @@ extern int	HnswFillPruned(int k, int *chosen, int n, int max);
 extern void HnswInitPage(Page page);
 extern void HnswWriteMeta(Relation index, HnswMetaPageData *meta, bool wal, bool newPage);
 extern Buffer HnswNewBuffer(Relation index, ForkNumber fork);
+extern Page HnswBeginChange(GenericXLogState **state, Relation index, Buffer buf, bool building, int flags);
+extern void HnswFinishChange(GenericXLogState *state, Buffer buf);
+extern void HnswFetchVector(HnswInfo *info, ItemPointer tid, float *out);
 extern int	HnswAddBackLink(HnswInfo *info, ItemPointer n, int lc, ItemPointer newTid, const float *newVec,
 							float distance, bool building, bool force, int keep);
-extern void HnswInsertElement(HnswInfo *info, const float *vec, ItemPointer heaptid, bool building);
 
 /* hnswcheck.c */
 extern int64 HnswRelinkKeptTree(HnswInfo *info, bool building);
@@ -300,6 +302,9 @@ extern IndexBuildResult *ehnswbuild(Relation heap, Relation index, IndexInfo *in
 extern void ehnswbuildempty(Relation index);
 
 /* hnswinsert.c */
+extern bool HnswKeepFromKeptDescendants(HnswInfo *info, const ItemPointerData *starts, int nstarts,
+										ItemPointer newTid, const float *newVec, bool building);
+extern void HnswInsertElement(HnswInfo *info, const float *vec, ItemPointer heaptid, bool building);
 extern bool ehnswinsert(Relation index, Datum *values, bool *isnull, ItemPointer heap_tid,
 						Relation heap, IndexUniqueCheck checkUnique, bool indexUnchanged,
 						IndexInfo *indexInfo);

@@ -33,6 +33,7 @@
 #include "commands/progress.h"
 #include "embedding/embedding.h"
 #include "hnsw.h"
+#include "hnswcore.h"
 #include "miscadmin.h"
 #include "optimizer/optimizer.h"
 #include "pgstat.h"
@@ -45,17 +46,12 @@
 #include "utils/snapmgr.h"
 
 /*
- * What the neighbour heuristic made of a link the last time its list was
- * pruned: selected (no nearer selected member is closer to it than the
- * list's owner), pruned (kept only to fill the list), or unknown (appended
- * to a list with room, never checked).  A list whose members all have a
- * known state takes a newcomer with a few distances to the newcomer instead
- * of the heuristic's distances between all pairs of members.
+ * Each slot of the build's lists also keeps what the neighbour heuristic
+ * made of its link the last time the list was pruned (HNSW_LINK_*): a list
+ * whose members all have a known verdict takes a newcomer with a few
+ * distances to the newcomer instead of the heuristic's distances between
+ * all pairs of members (HnswSelect).
  */
-#define LINK_UNKNOWN	0
-#define LINK_SELECTED	1
-#define LINK_PRUNED		2
-
 #define PHASE_LOAD	2
 #define PHASE_WRITE 3
 #define PHASE_DISK	4
@@ -141,79 +137,8 @@ typedef struct BuildState
 #define ELEM_VEC(bs, id)	((bs)->vecs + (Size) (id) * (bs)->info.dims)
 #define ELEM_LIST(bs, id, lc)	((Size) (bs)->elems[id].slot + HnswLevelStart((bs)->info.m, (lc)))
 
-/* a (distance, element) pair in a build heap */
-typedef struct Pair
-{
-	float		d;
-	int32		id;
-} Pair;
-
-typedef struct PairHeap
-{
-	Pair	   *items;
-	int			n;
-	int			cap;
-	bool		max;
-} PairHeap;
-
-static inline bool
-PairAbove(const PairHeap *h, Pair a, Pair b)
-{
-	return h->max ? a.d > b.d : a.d < b.d;
-}
-
-static void
-PairPush(PairHeap *h, Pair p)
-{
-	int			i;
-
-	if (h->n == h->cap)
-	{
-		h->cap *= 2;
-		h->items = repalloc(h->items, sizeof(Pair) * h->cap);
-	}
-	i = h->n++;
-	while (i > 0 && PairAbove(h, p, h->items[(i - 1) / 2]))
-	{
-		h->items[i] = h->items[(i - 1) / 2];
-		i = (i - 1) / 2;
-	}
-	h->items[i] = p;
-}
-
-static Pair
-PairPop(PairHeap *h)
-{
-	Pair		top = h->items[0];
-	Pair		last = h->items[--h->n];
-	int			i = 0;
-
-	for (;;)
-	{
-		int			l = 2 * i + 1;
-		int			best;
-
-		if (l >= h->n)
-			break;
-		best = (l + 1 < h->n && PairAbove(h, h->items[l + 1], h->items[l])) ? l + 1 : l;
-		if (!PairAbove(h, h->items[best], last))
-			break;
-		h->items[i] = h->items[best];
-		i = best;
-	}
-	if (h->n > 0)
-		h->items[i] = last;
-	return top;
-}
-
-static int
-PairCmp(const void *a, const void *b)
-{
-	float		da = ((const Pair *) a)->d;
-	float		db = ((const Pair *) b)->d;
-
-	return (da > db) - (da < db);
-}
+/* a (distance, element number) pair: the build's HnswItem */
+typedef HnswItem Pair;
 
 /* distance between two build elements' vectors */
 static inline float
@@ -247,12 +172,54 @@ CopyList(BuildState *bs, int id, int lc, int32 *out)
 	LockElem(bs, id, LW_SHARED);
 	while (k < slots && nbr[k] >= 0)
 	{
+		Assert(nbr[k] < bs->cap && nbr[k] != id);
 		out[k] = nbr[k];
 		k++;
 	}
 	UnlockElem(bs, id);
 	return k;
 }
+
+/*
+ * The in-memory graph as HnswSearchLayerCore sees it: an element's handle is
+ * its element number; the visited set is a stamp per element.
+ */
+typedef struct MemGraph
+{
+	BuildState *bs;
+	const float *q;
+} MemGraph;
+
+static inline int
+MemNeighbors(void *g, int32 id, int lc, int32 *refs)
+{
+	BuildState *bs = ((MemGraph *) g)->bs;
+	int			nl = CopyList(bs, id, lc, refs);
+	int			k = 0;
+
+	for (int i = 0; i < nl; i++)
+	{
+		int32		e = refs[i];
+
+		if (bs->stamp[e] == bs->curStamp)
+			continue;
+		bs->stamp[e] = bs->curStamp;
+		refs[k++] = e;
+	}
+	return k;
+}
+
+static inline int
+MemVisit(void *g, int32 ref, int lc, float bound, HnswItem *item)
+{
+	MemGraph   *mg = (MemGraph *) g;
+
+	item->distance = Dist(mg->bs, mg->q, ELEM_VEC(mg->bs, ref));
+	item->id = ref;
+	return HNSW_VISIT_LIVE;
+}
+
+static const HnswGraphOps MemOps = {MemNeighbors, MemVisit, NULL};
 
 /*
  * search one level in memory from the neps entry points for element self;
@@ -263,141 +230,56 @@ CopyList(BuildState *bs, int id, int lc, int32 *out)
 static int
 SearchLayerMem(BuildState *bs, int self, const float *q, const Pair *eps, int neps, int ef, int lc, Pair **out)
 {
-	PairHeap	cand,
-				res;
-	int32		list[HNSW_MAX_M * 2];
+	MemGraph	mg = {bs, q};
+	HnswHeap	res;
+	bool	   *walk = palloc(sizeof(bool) * Max(neps, 1));
 
 	if (++bs->curStamp == 0)
 	{
 		memset(bs->stamp, 0, sizeof(uint32) * bs->cap);
 		bs->curStamp = 1;
 	}
-	cand.cap = Max(64, neps);
-	cand.items = palloc(sizeof(Pair) * cand.cap);
-	cand.n = 0;
-	cand.max = false;
-	res.cap = Max(ef, neps) + 2;
-	res.items = palloc(sizeof(Pair) * res.cap);
-	res.n = 0;
-	res.max = true;
-
 	bs->stamp[self] = bs->curStamp;
 	for (int i = 0; i < neps; i++)
 	{
 		bs->stamp[eps[i].id] = bs->curStamp;
-		PairPush(&cand, eps[i]);
-		if (eps[i].id == self)
-			continue;
-		PairPush(&res, eps[i]);
-		if (res.n > ef)
-			PairPop(&res);
+		walk[i] = eps[i].id == self;
 	}
-	while (cand.n > 0)
-	{
-		Pair		c = PairPop(&cand);
-		int			nl;
-
-		if (res.n >= ef && c.d > res.items[0].d)
-			break;
-		nl = CopyList(bs, c.id, lc, list);
-		for (int i = 0; i < nl; i++)
-		{
-			int32		e = list[i];
-			float		d;
-
-			if (bs->stamp[e] == bs->curStamp)
-				continue;
-			bs->stamp[e] = bs->curStamp;
-			d = Dist(bs, q, ELEM_VEC(bs, e));
-			if (res.n < ef || d < res.items[0].d)
-			{
-				PairPush(&cand, (Pair) {d, e});
-				PairPush(&res, (Pair) {d, e});
-				if (res.n > ef)
-					PairPop(&res);
-			}
-		}
-	}
-	pfree(cand.items);
-	qsort(res.items, res.n, sizeof(Pair), PairCmp);
+	HnswSearchLayerCore(&MemOps, &mg, eps, walk, neps, ef, lc, &res);
+	pfree(walk);
+	qsort(res.items, res.n, sizeof(Pair), HnswItemCmp);
 	*out = res.items;
 	return res.n;
 }
 
-/* the heuristic over sorted pairs; writes kept pairs to chosen, returns count */
-static int
-SelectMem(BuildState *bs, const Pair *cands, int n, int max, Pair *chosen)
-{
-	int			k = 0;
-
-	for (int i = 0; i < n && k < max; i++)
-	{
-		bool		keep = true;
-		const float *v = ELEM_VEC(bs, cands[i].id);
-
-		for (int j = 0; j < k && keep; j++)
-			if (Dist(bs, v, ELEM_VEC(bs, chosen[j].id)) < cands[i].d)
-				keep = false;
-		if (keep)
-			chosen[k++] = cands[i];
-	}
-	return k;
-}
-
 /*
- * The heuristic's verdict on each of the n sorted candidates of element
- * owner's list on level lc, one of which (at ie) is the newcomer e; at most
- * max are selected.  Writes LINK_SELECTED / LINK_PRUNED to st.  With every
- * other candidate's state known from the list's last pruning, only the
- * newcomer's distances to selected members are needed: members nearer than
- * the newcomer keep their state; after it, a selected member stays selected
- * unless the newcomer is closer to it than the owner, and a pruned one can
- * only change once some member was unselected (then it is checked again).
+ * The heuristic (HnswSelect) over sorted pairs; writes kept pairs to chosen,
+ * returns count.  fill: the list is filled with the pruned, nearest first
+ * (inner product, see HnswFillsPruned).
  */
-static void
-PruneStates(BuildState *bs, const Pair *cands, const uint8 *known, int n, int ie, int max, uint8 *st)
+static int
+SelectMem(BuildState *bs, const Pair *cands, int n, int max, bool fill, Pair *chosen)
 {
-	bool		allKnown = true;
-	int			sel[HNSW_MAX_M * 2 + 1];
-	int			k = 0;
-	bool		eSel = false;
-	bool		removed = false;
-	const float *ev = ELEM_VEC(bs, cands[ie].id);
+	const float **vecs = palloc(sizeof(float *) * Max(n, 1));
+	float	   *dist = palloc(sizeof(float) * Max(n, 1));
+	uint8	   *st = palloc(Max(n, 1));
+	int			idx[HNSW_MAX_M * 2];
+	int			k;
 
-	for (int i = 0; i < n && allKnown; i++)
-		allKnown = i == ie || known[i] != LINK_UNKNOWN;
 	for (int i = 0; i < n; i++)
 	{
-		const float *v = ELEM_VEC(bs, cands[i].id);
-		bool		keep;
-
-		st[i] = LINK_PRUNED;
-		if (k == max)
-			continue;
-		if (!allKnown || (i > ie && removed && known[i] == LINK_PRUNED) || i == ie)
-		{
-			/* the heuristic proper: against every member selected so far */
-			keep = true;
-			for (int j = 0; j < k && keep; j++)
-				if (Dist(bs, v, ELEM_VEC(bs, cands[sel[j]].id)) < cands[i].d)
-					keep = false;
-			if (i == ie)
-				eSel = keep;
-		}
-		else if (i < ie || !eSel || known[i] == LINK_PRUNED)
-			keep = known[i] == LINK_SELECTED;
-		else
-		{
-			/* selected before the newcomer came: only the newcomer can unselect it */
-			keep = Dist(bs, v, ev) >= cands[i].d;
-			removed |= !keep;
-		}
-		if (keep)
-		{
-			st[i] = LINK_SELECTED;
-			sel[k++] = i;
-		}
+		vecs[i] = ELEM_VEC(bs, cands[i].id);
+		dist[i] = cands[i].distance;
 	}
+	k = HnswSelect(bs->info.metric, bs->info.dims, vecs, dist, NULL, n, -1, max, st, idx);
+	if (fill)
+		k = HnswFillPruned(k, idx, n, max);
+	for (int i = 0; i < k; i++)
+		chosen[i] = cands[idx[i]];
+	pfree(vecs);
+	pfree(dist);
+	pfree(st);
+	return k;
 }
 
 /* append member to element e's level-lc list if it has room and lacks it */
@@ -417,7 +299,7 @@ AppendLink(BuildState *bs, int e, int member, int lc)
 	{
 		nbr[used] = member;
 		bs->nd[start + used] = Dist(bs, ELEM_VEC(bs, e), ELEM_VEC(bs, member));
-		bs->ns[start + used] = LINK_UNKNOWN;
+		bs->ns[start + used] = HNSW_LINK_UNKNOWN;
 	}
 	UnlockElem(bs, e);
 }
@@ -440,13 +322,12 @@ BackLinkMem(BuildState *bs, int n, int e, float d, int lc, bool force)
 	int			used = 0;
 	Pair		cands[HNSW_MAX_M * 2 + 1];
 	uint8		known[HNSW_MAX_M * 2 + 1];
-	uint8		st[HNSW_MAX_M * 2 + 1];
 	int			order[HNSW_MAX_M * 2 + 1];
-	int			idx[HNSW_MAX_M * 2 + 1];
-	int			k = 0;
+	const float *vecs[HNSW_MAX_M * 2 + 1];
+	float		dist[HNSW_MAX_M * 2 + 1];
+	HnswReprune r;
 	int			ie = -1;
-	bool		kept = false;
-	int			leftOut = -1;
+	int			leftOut;
 
 	LockElem(bs, n, LW_EXCLUSIVE);
 	while (used < slots && nbr[used] >= 0)
@@ -462,7 +343,7 @@ BackLinkMem(BuildState *bs, int n, int e, float d, int lc, bool force)
 	{
 		nbr[used] = e;
 		nd[used] = d;
-		ns[used] = LINK_UNKNOWN;
+		ns[used] = HNSW_LINK_UNKNOWN;
 		UnlockElem(bs, n);
 		return true;
 	}
@@ -472,7 +353,7 @@ BackLinkMem(BuildState *bs, int n, int e, float d, int lc, bool force)
 		Pair		p = i < slots ? (Pair) {nd[i], nbr[i]} : (Pair) {d, e};
 		int			j = i;
 
-		while (j > 0 && cands[j - 1].d > p.d)
+		while (j > 0 && cands[j - 1].distance > p.distance)
 		{
 			cands[j] = cands[j - 1];
 			order[j] = order[j - 1];
@@ -483,50 +364,24 @@ BackLinkMem(BuildState *bs, int n, int e, float d, int lc, bool force)
 	}
 	for (int i = 0; i <= slots; i++)
 	{
-		known[i] = order[i] < slots ? ns[order[i]] : LINK_UNKNOWN;
+		known[i] = order[i] < slots ? ns[order[i]] : HNSW_LINK_UNKNOWN;
 		if (order[i] == slots)
 			ie = i;
+		vecs[i] = ELEM_VEC(bs, cands[i].id);
+		dist[i] = cands[i].distance;
 	}
-	PruneStates(bs, cands, known, slots + 1, ie, slots, st);
-	for (int i = 0; i <= slots; i++)
-		if (st[i] == LINK_SELECTED)
-			idx[k++] = i;
-	/* as on disk: the list never shrinks; pruned candidates fill it, nearest first */
-	k = HnswFillPruned(k, idx, slots + 1, slots);
-	for (int i = 0; i < k; i++)
-		kept |= idx[i] == ie;
-	if (!kept && !force)
+	if (!HnswRepruneList(bs->info.metric, bs->info.dims, vecs, dist, known, slots + 1, ie, slots, force, &r))
 	{
 		UnlockElem(bs, n);
 		return false;
 	}
-	if (!kept)
-	{
-		/* the newcomer takes the farthest member's place, its state unknown */
-		int			last = slots;
-
-		while (last >= 0 && last == ie)
-			last--;
-		for (int i = 0; i < k; i++)
-			if (idx[i] == last)
-				idx[i] = ie;
-		st[ie] = LINK_UNKNOWN;
-	}
 	for (int i = 0; i < slots; i++)
 	{
-		nbr[i] = i < k ? cands[idx[i]].id : -1;
-		nd[i] = i < k ? cands[idx[i]].d : 0;
-		ns[i] = i < k ? st[idx[i]] : LINK_UNKNOWN;
+		nbr[i] = i < r.nchosen ? cands[r.chosen[i]].id : -1;
+		nd[i] = i < r.nchosen ? cands[r.chosen[i]].distance : 0;
+		ns[i] = i < r.nchosen ? r.st[r.chosen[i]] : HNSW_LINK_UNKNOWN;
 	}
-	for (int i = 0; i <= slots && leftOut < 0; i++)
-	{
-		bool		taken = i == ie;
-
-		for (int j = 0; j < k && !taken; j++)
-			taken = idx[j] == i;
-		if (!taken)
-			leftOut = cands[i].id;
-	}
+	leftOut = r.leftOut >= 0 ? cands[r.leftOut].id : -1;
 	UnlockElem(bs, n);
 	/* the member left out may have lost its last way in: the newcomer links to it if it has room */
 	if (leftOut >= 0)
@@ -646,20 +501,9 @@ InsertMem(BuildState *bs, int id)
 		Pair	   *w;
 		Pair		chosen[HNSW_MAX_M * 2];
 		int			nw = SearchLayerMem(bs, id, vec, eps, neps, bs->info.efConstruction, lc, &w);
-		int			k = SelectMem(bs, w, nw, HnswLevelSlots(m, lc), chosen);
+		int			k = SelectMem(bs, w, nw, HnswLevelSlots(m, lc), HnswFillsPruned(bs->info.metric), chosen);
 		Size		start = ELEM_LIST(bs, id, lc);
 
-		/* inner product: the list is filled with the pruned, nearest first (see HnswFillsPruned) */
-		if (HnswFillsPruned(bs->info.metric))
-			for (int i = 0; i < nw && k < HnswLevelSlots(m, lc); i++)
-			{
-				bool		taken = false;
-
-				for (int j = 0; j < k && !taken; j++)
-					taken = chosen[j].id == w[i].id;
-				if (!taken)
-					chosen[k++] = w[i];
-			}
 
 		/*
 		 * Others can reach the element once its first back-link is made, on
@@ -682,8 +526,8 @@ InsertMem(BuildState *bs, int id)
 			for (int i = 0; i < k; i++)
 			{
 				bs->nbr[start + i] = chosen[i].id;
-				bs->nd[start + i] = chosen[i].d;
-				bs->ns[start + i] = LINK_SELECTED;
+				bs->nd[start + i] = chosen[i].distance;
+				bs->ns[start + i] = HNSW_LINK_SELECTED;
 			}
 			for (int j = 0; j < had && used < slots; j++)
 			{
@@ -694,8 +538,8 @@ InsertMem(BuildState *bs, int id)
 				if (!dup)
 				{
 					bs->nbr[start + used] = early[j].id;
-					bs->nd[start + used] = early[j].d;
-					bs->ns[start + used] = LINK_UNKNOWN;
+					bs->nd[start + used] = early[j].distance;
+					bs->ns[start + used] = HNSW_LINK_UNKNOWN;
 					used++;
 				}
 			}
@@ -713,14 +557,14 @@ InsertMem(BuildState *bs, int id)
 			 * nothing older leads to.
 			 */
 			for (int i = 0; i < k; i++)
-				linked |= BackLinkMem(bs, chosen[i].id, id, chosen[i].d, lc, false) && IsDone(bs, chosen[i].id);
+				linked |= BackLinkMem(bs, chosen[i].id, id, chosen[i].distance, lc, false) && IsDone(bs, chosen[i].id);
 			if (!linked && lc == 0 && k > 0)
 			{
 				int			f = 0;
 
 				while (f < k - 1 && !IsDone(bs, chosen[f].id))
 					f++;
-				BackLinkMem(bs, chosen[f].id, id, chosen[f].d, 0, true);
+				BackLinkMem(bs, chosen[f].id, id, chosen[f].distance, 0, true);
 			}
 		}
 		if (nw > 0)
@@ -833,6 +677,9 @@ Adopt(KeptTree *kt, int owner, int s, int e)
 	kt->keptOwner[e] = owner;
 	kt->keptSlot[e] = s;
 	kt->nkept[owner]++;
+	/* the tree takes at most half of a list's slots (HnswMaxKept) */
+	Assert(kt->nkept[owner] <= HnswMaxKept(kt->slots));
+	Assert(s >= 0 && s < kt->slots);
 	kt->queue[kt->tail++] = e;
 }
 
@@ -881,7 +728,7 @@ LinkIntoTree(KeptTree *kt, int owner, int e, float d)
 		return false;			/* every slot kept: cannot be, at most half are */
 	onbr[slot] = e;
 	ond[slot] = d;
-	bs->ns[start + slot] = LINK_UNKNOWN;
+	bs->ns[start + slot] = HNSW_LINK_UNKNOWN;
 	Adopt(kt, owner, slot, e);
 	return true;
 }

@@ -372,6 +372,19 @@ LinkIntoTree(HnswInfo *info, HnswMetaPageData *meta, Reach *r, ItemPointer self,
 							true, HNSW_KEEP_ONLY) == HNSW_BACKLINK_KEPT)
 			return HNSW_BACKLINK_KEPT;
 	}
+	/* every one of those lists is half kept: down their kept links to one with room */
+	{
+		ItemPointerData *starts = palloc(sizeof(ItemPointerData) * (ncands + n + 1));
+		int			nstarts = 0;
+
+		for (int i = 0; i < ncands; i++)
+			starts[nstarts++] = cands[i].tid;
+		for (int i = 0; i < n; i++)
+			if (!ItemPointerEquals(&w[i]->tid, self) && Reached(r, &w[i]->tid))
+				starts[nstarts++] = w[i]->tid;
+		if (nstarts > 0 && HnswKeepFromKeptDescendants(info, starts, nstarts, self, ec.vec, building))
+			return HNSW_BACKLINK_KEPT;
+	}
 	if (mode == RELINK_SEARCH)
 		return HNSW_BACKLINK_NONE;
 
