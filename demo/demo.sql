@@ -142,6 +142,19 @@ SELECT count(receive(:office, v.visit_id,
                           WHEN w.visitor = 20 AND NOT v.seen_before THEN 22
                           WHEN w.visitor IN (10, 20) AND v.seen_before THEN 23 END)) AS receptions
 FROM visit v LEFT JOIN who w ON w.person_id = v.person_id WHERE v.project_id = :office;
+\echo
+\echo 'The end-of-day review (归属确认) of 2024-03-02: each item with the call that resolves it'
+SELECT kind, count(*) AS items FROM daily_worklist(:office, '2024-03-02') GROUP BY kind ORDER BY kind;
+SELECT kind_label, to_char(at, 'HH24:MI') AS at, description, action
+FROM (SELECT w.*, row_number() OVER (PARTITION BY w.kind ORDER BY w.at, w.person_id) AS n
+      FROM daily_worklist(:office, '2024-03-02') w) w
+WHERE n <= 3 ORDER BY kind DESC, n;
+\echo
+\echo 'At the door (截客): visitor 20 comes back at 16:20; who owns them (door_lookup, as of that moment)'
+SELECT owner_channel, owner_agent, to_char(owner_until AT TIME ZONE 'Asia/Shanghai', 'YYYY-MM-DD HH24:MI') AS protected_until,
+       consultant, to_char(consultant_until AT TIME ZONE 'Asia/Shanghai', 'YYYY-MM-DD HH24:MI') AS consultant_until,
+       visits, to_char(first_seen_at AT TIME ZONE 'Asia/Shanghai', 'YYYY-MM-DD HH24:MI') AS first_seen
+FROM door_lookup(:office, (SELECT person_id FROM who WHERE visitor = 20), at => '2024-03-02 16:20+08');
 -- two weeks later, five deals; the sales app enters each with the channel, agent and
 -- consultant it claims (the attribution trigger decides each on INSERT)
 INSERT INTO deal (project_id, deal_id, person_id, co_buyer_ids, signed_at, price, channel_id, agent_id, consultant_id)
@@ -157,18 +170,11 @@ FROM (VALUES (1, 4, NULL, 3200000, 11, 21),	-- Lianjia's buyer, honestly claimed
 JOIN who b ON b.visitor = d.buyer;
 
 \echo
-\echo 'Attribution report: claimed against entitled, commission and the deciding rule'
-SELECT a.deal_id AS deal, x.price, coalesce(cc.name, '-') AS claimed, coalesce(ca.name, '-') AS claimed_agent,
-       ec.name AS entitled, coalesce(ea.name, '-') AS entitled_agent, k.name AS consultant,
-       a.commission, a.rule, CASE WHEN cardinality(a.flags) = 0 THEN '-' ELSE array_to_string(a.flags, ', ') END AS flags
-FROM attribution a
-JOIN deal x ON x.project_id = a.project_id AND x.deal_id = a.deal_id
-JOIN channel ec ON ec.project_id = a.project_id AND ec.channel_id = a.entitled_channel_id
-LEFT JOIN channel cc ON cc.project_id = x.project_id AND cc.channel_id = x.channel_id
-LEFT JOIN agent ca ON ca.project_id = x.project_id AND ca.agent_id = x.agent_id
-LEFT JOIN agent ea ON ea.project_id = a.project_id AND ea.agent_id = a.entitled_agent_id
-LEFT JOIN consultant k ON k.project_id = a.project_id AND k.consultant_id = a.entitled_consultant_id
-WHERE a.project_id = :office AND a.is_current ORDER BY a.deal_id;
+\echo 'Attribution report (view attribution_report): claimed against entitled, commission, the deciding rule and flags'
+SELECT deal_id AS deal, price, coalesce(claimed_channel, '-') AS claimed, coalesce(claimed_agent, '-') AS claimed_agent,
+       entitled_channel AS entitled, coalesce(entitled_agent, '-') AS entitled_agent, entitled_consultant AS consultant,
+       commission, rule_zh AS rule, coalesce(flags_zh, '-') AS flags
+FROM attribution_report WHERE project_id = :office ORDER BY deal_id;
 \echo
 \echo 'Commission ledger (view commission_ledger)'
 SELECT month, channel, commission_rate, deals, revenue, commission, flagged_deals, flagged_commission

@@ -843,14 +843,20 @@ BEGIN
 			HINT = 'Deals are attributed when inserted; firstsight.reattribute decides older ones again.';
 	END IF;
 	SELECT p.time_zone INTO tz FROM project p WHERE p.project_id = a.project_id;
-	RETURN NEXT format('deal %s, attribution version %s (%s), mode %s, times in %s',
-	                   a.deal_id, a.version, coalesce(a.reason, '-'), a.evidence->>'mode', tz);
+	-- names, not ids (issue 16): consultants, agents and channels by name,
+	-- the project by name, the buyers, the first sighting and sister
+	-- sightings in lines of their own, and every flag with its reason
+	RETURN NEXT format('deal %s of %s, attribution version %s (%s), mode %s, times in %s',
+	                   a.deal_id, project_named(a.project_id), a.version, coalesce(a.reason, '-'), a.evidence->>'mode', tz);
 	RETURN QUERY
-		SELECT local_text((e->>'at')::timestamptz, tz) || '  ' || (e->>'event')
+		SELECT local_text((e->>'at')::timestamptz, tz) || '  ' || timeline_named(a.project_id, e->>'event')
 		FROM jsonb_array_elements(a.evidence->'timeline') WITH ORDINALITY AS t(e, ord)
 		ORDER BY (e->>'at')::timestamptz, ord;
+	RETURN QUERY SELECT * FROM explain_people(a);
 	RETURN QUERY SELECT * FROM explain_masked_sighting(a.project_id, (a.evidence->'first_sighting'->>'visit_id')::bigint);
+	RETURN NEXT format('rule %s: %s', a.rule, label_text('rule', a.rule));
 	RETURN NEXT 'flags: ' || CASE WHEN cardinality(a.flags) = 0 THEN 'none' ELSE array_to_string(a.flags, ', ') END;
+	RETURN QUERY SELECT explain_flag(a, f) FROM unnest(a.flags) f;
 END
 $$;
 COMMENT ON FUNCTION explain_attribution(bigint, bigint) IS 'a readable timeline of the facts behind a deal''s current attribution, for the dispute meeting';

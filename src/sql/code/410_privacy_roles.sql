@@ -329,6 +329,15 @@ BEGIN
 	IF to_regprocedure('firstsight.setup_roles_users()') IS NOT NULL THEN
 		PERFORM setup_roles_users();
 	END IF;
+
+	-- issue 16: door, worklist, report (src/sql/code/440_door_review.sql); the
+	-- functions check the caller's project grants themselves, the view reads_project
+	GRANT EXECUTE ON FUNCTION door_lookup(bigint, bigint, bigint, timestamptz), daily_worklist(bigint, date) TO firstsight_manager;
+	GRANT EXECUTE ON FUNCTION daily_worklist(bigint, date) TO firstsight_analyst;
+	GRANT SELECT ON attribution_report TO firstsight_manager, firstsight_analyst;
+	IF to_regrole('firstsight_sales_app') IS NOT NULL THEN
+		GRANT EXECUTE ON FUNCTION door_lookup(bigint, bigint, bigint, timestamptz) TO firstsight_sales_app;
+	END IF;
 END
 $$;
 COMMENT ON FUNCTION setup_roles() IS 'create firstsight_camera, firstsight_analyst, firstsight_manager, firstsight_privacy_officer, firstsight_sales_app and firstsight_agency with least privilege; idempotent';

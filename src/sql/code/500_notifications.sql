@@ -191,6 +191,21 @@ COMMENT ON FUNCTION redeliver(bigint, bigint) IS
 	'queue dead and refused deliveries of a project (or one webhook) again; returns how many';
 REVOKE ALL ON FUNCTION redeliver(bigint, bigint) FROM PUBLIC;
 
+-- the door_lookup fields of a visitor.returned payload: owner channel and agent,
+-- until when, owning consultant and until when (door_state), no biometric data
+CREATE OR REPLACE FUNCTION door_payload(p_project_id bigint, p_person_id bigint, p_at timestamptz) RETURNS jsonb
+	LANGUAGE sql STABLE
+	SET search_path = firstsight, pg_catalog, pg_temp
+	AS $$
+	SELECT jsonb_build_object('owner_kind', s->'owner_kind', 'owner_channel_id', s->'owner_channel_id',
+	                          'owner_channel', s->'owner_channel', 'owner_agent_id', s->'owner_agent_id',
+	                          'owner_agent', s->'owner_agent', 'owner_until', s->'owner_until', 'owner_rule', s->'owner_rule',
+	                          'owner_consultant_id', s->'consultant_id', 'owner_consultant', s->'consultant',
+	                          'owner_consultant_until', s->'consultant_until', 'bought', s->'bought')
+	FROM (SELECT door_state(p_project_id, p_person_id, p_at) AS s) d
+	$$;
+REVOKE ALL ON FUNCTION door_payload(bigint, bigint, timestamptz) FROM PUBLIC;
+
 -- visitor.new and visitor.returned for visits a camera batch has just opened; called
 -- by ingest_batch (src/sql/230_ingest.sql) in the inserting transaction, after the
 -- visit chain is current.  A visit with an earlier visit of the same person is a
@@ -242,6 +257,10 @@ BEGIN
 		ORDER BY v.started_at, v.visit_id
 	LOOP
 		CONTINUE WHEN r.event IS NULL;
+		-- a returning visitor: who owns them as they come in, as door_lookup says (issue 16)
+		IF r.event = 'visitor.returned' THEN
+			r.payload := r.payload || door_payload(p_project_id, r.person_id, (r.payload->>'started_at')::timestamptz);
+		END IF;
 		PERFORM emit_event(p_project_id, r.event, 'person:' || r.person_id, r.payload);
 		n := n + 1;
 	END LOOP;
