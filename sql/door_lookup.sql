@@ -2,6 +2,10 @@
 -- agent, consultant, until when) and when they were seen, by the same rules
 -- as a deal's decision; visitor.returned carries the same fields.  Only the
 -- roles granted the project may ask; nothing biometric comes back.
+-- the set-up's helpers work on the newest project (max(project_id)): make this one
+-- the newest whatever ids earlier tests gave theirs
+SELECT setval('firstsight.project_id_seq', greatest((SELECT max(project_id) FROM firstsight.project),
+              (SELECT last_value FROM firstsight.project_id_seq))) IS NOT NULL AS newest;
 \set pname 'Door'
 \i sql/attribution_setup.psql
 
@@ -100,3 +104,6 @@ SELECT to_regrole('firstsight_sales_app') IS NULL
        AS sales_app_may_ask;
 SELECT revoke_project('regress_fs_door_mgr', :p), revoke_project('regress_fs_door_other', :other);
 DROP ROLE regress_fs_door_mgr, regress_fs_door_other, regress_fs_door_nobody;
+-- the capture and gallery face were this test's own (their 2024 expiry would be overdue)
+DELETE FROM capture WHERE project_id = :p;
+DELETE FROM face WHERE project_id = :p;

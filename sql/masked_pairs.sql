@@ -111,7 +111,7 @@ VALUES (:p, 11, 'agency', 'Lianjia', 0.03, 90);
 INSERT INTO deal (project_id, deal_id, person_id, signed_at, price, channel_id)
 SELECT :p, 1, person_id, '2024-05-10 10:00+08', 1000000, 11
 FROM capture WHERE project_id = :p ORDER BY capture_id LIMIT 1;
-SELECT regexp_replace(l, '(visit|capture|person) [0-9]+', '\1 N', 'g') AS line
+SELECT regexp_replace(l, '(visit|captures?|person) [0-9]+', '\1 N', 'g') AS line
 FROM explain_attribution(:p, 1) l WHERE l ~ 'mask';
 
 -- 5. who may confirm: the review is a manager's, per project

@@ -847,7 +847,7 @@ BEGIN
 	-- the project by name, the buyers, the first sighting and sister
 	-- sightings in lines of their own, and every flag with its reason
 	RETURN NEXT format('deal %s of %s, attribution version %s (%s), mode %s, times in %s',
-	                   a.deal_id, project_named(a.project_id), a.version, coalesce(a.reason, '-'), a.evidence->>'mode', tz);
+	                   a.deal_id, coalesce((SELECT p.name FROM project p WHERE p.project_id = a.project_id), 'project ' || a.project_id), a.version, coalesce(a.reason, '-'), a.evidence->>'mode', tz);
 	RETURN QUERY
 		SELECT local_text((e->>'at')::timestamptz, tz) || '  ' || timeline_named(a.project_id, e->>'event')
 		FROM jsonb_array_elements(a.evidence->'timeline') WITH ORDINALITY AS t(e, ord)
