@@ -59,8 +59,9 @@ REVOKE ALL ON FUNCTION check_project_caller(bigint, text) FROM PUBLIC;
 -- until when, the owning consultant and until when, and when the person was
 -- seen.  owner_kind: 'agency', 'natural', or NULL when nobody holds them (never
 -- seen, or the last owner's window ended: the next visit decides).  Internal:
--- door_lookup and visitor.returned call it; NULL for an unknown person.
-CREATE OR REPLACE FUNCTION door_state(p_project_id bigint, p_person_id bigint, p_at timestamptz) RETURNS jsonb
+-- door_lookup and visitor.returned call it (p_settings: decision_settings, when
+-- the caller has it for many persons); NULL for an unknown person.
+CREATE OR REPLACE FUNCTION door_state(p_project_id bigint, p_person_id bigint, p_at timestamptz, p_settings jsonb DEFAULT NULL) RETURNS jsonb
 	LANGUAGE plpgsql STABLE
 	SET search_path = firstsight, pg_catalog, pg_temp
 	AS $$
@@ -76,13 +77,20 @@ BEGIN
 	IF pid IS NULL OR NOT EXISTS (SELECT 1 FROM person p WHERE p.project_id = p_project_id AND p.person_id = pid) THEN
 		RETURN NULL;
 	END IF;
-	st := decision_settings(p_project_id);
-	buyers := (decision_buyers(p_project_id, ARRAY[pid])).buyers;
-	SELECT coalesce(jsonb_agg(jsonb_build_object('report_id', r.report_id, 'agent_id', r.agent_id, 'channel_id', r.channel_id,
-	                                             'filed_at', r.filed_at, 'reported_at', r.claimed_at, 'expires_at', r.expires_at,
-	                                             'masked', r.masked, 'verdict', r.verdict) ORDER BY r.filed_at, r.report_id), '[]')
-	INTO reports
-	FROM decision_reports(p_project_id, buyers, p_at, (st->>'report_validity')::interval, st->>'time_zone') r;
+	st := coalesce(p_settings, decision_settings(p_project_id));
+	-- a person with no binding links to nobody and matches no report (the common
+	-- case at the door: skip the searches)
+	IF EXISTS (SELECT 1 FROM identity i WHERE i.project_id = p_project_id AND i.person_id = pid) THEN
+		buyers := (decision_buyers(p_project_id, ARRAY[pid])).buyers;
+		SELECT coalesce(jsonb_agg(jsonb_build_object('report_id', r.report_id, 'agent_id', r.agent_id, 'channel_id', r.channel_id,
+		                                             'filed_at', r.filed_at, 'reported_at', r.claimed_at, 'expires_at', r.expires_at,
+		                                             'masked', r.masked, 'verdict', r.verdict) ORDER BY r.filed_at, r.report_id), '[]')
+		INTO reports
+		FROM decision_reports(p_project_id, buyers, p_at, (st->>'report_validity')::interval, st->>'time_zone') r;
+	ELSE
+		buyers := ARRAY[pid];
+		reports := '[]';
+	END IF;
 	w := decision_walk(p_project_id, buyers, p_at, st, reports);
 	holds := w.owner_kind IS NOT NULL AND p_at < w.owner_until;
 	SELECT count(*) AS visits, min(v.started_at) AS first_at,
@@ -112,9 +120,9 @@ BEGIN
 		                  AND (x.person_id = ANY (buyers) OR x.co_buyer_ids && buyers)));
 END
 $$;
-COMMENT ON FUNCTION door_state(bigint, bigint, timestamptz) IS
+COMMENT ON FUNCTION door_state(bigint, bigint, timestamptz, jsonb) IS
 	'internal: who owns a person at a moment (channel, agent, consultant, until when) and when they were seen, as jsonb';
-REVOKE ALL ON FUNCTION door_state(bigint, bigint, timestamptz) FROM PUBLIC;
+REVOKE ALL ON FUNCTION door_state(bigint, bigint, timestamptz, jsonb) FROM PUBLIC;
 
 -- at the door (截客): who owns this visitor now, for the sales app
 -- (capture_id instead of person_id: the person of that capture, the face the
@@ -232,7 +240,7 @@ BEGIN
 	         FROM visit x LEFT JOIN camera c ON c.project_id = x.project_id AND c.camera_id = x.first_camera_id
 	         WHERE x.project_id = pid AND x.started_at >= d0 AND x.started_at < d1 AND x.consultant_id IS NULL
 	         ORDER BY x.started_at, x.visit_id LOOP
-		s := door_state(pid, v.person_id, v.started_at);
+		s := door_state(pid, v.person_id, v.started_at, st);
 		kind := 'unreceived_visit'; kind_label := label_text('worklist', kind); at := v.started_at AT TIME ZONE tz; person_id := v.person_id; visit_id := v.visit_id; ref_id := NULL;
 		description := format('visit %s of person %s at %s (%s), not received; %s', v.visit_id, v.person_id,
 		                      local_text(v.started_at, tz), coalesce(v.zone, 'unknown camera'), door_state_text(pid, s, tz));
@@ -279,7 +287,7 @@ BEGIN
 	         FROM visit x
 	         WHERE x.project_id = pid AND x.started_at >= d0 AND x.started_at < d1 AND x.seen_before
 	         ORDER BY x.started_at, x.visit_id LOOP
-		s := door_state(pid, v.person_id, asof);
+		s := door_state(pid, v.person_id, asof, st);
 		kind := 'returning_visitor'; kind_label := label_text('worklist', kind); at := v.started_at AT TIME ZONE tz; person_id := v.person_id; visit_id := v.visit_id; ref_id := NULL;
 		description := format('person %s came back at %s (visit %s; first seen %s, %s visits), received by consultant %s; %s',
 		                      v.person_id, local_text(v.started_at, tz), v.visit_id, local_text((s->>'first_seen_at')::timestamptz, tz),

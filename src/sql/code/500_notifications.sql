@@ -193,7 +193,7 @@ REVOKE ALL ON FUNCTION redeliver(bigint, bigint) FROM PUBLIC;
 
 -- the door_lookup fields of a visitor.returned payload: owner channel and agent,
 -- until when, owning consultant and until when (door_state), no biometric data
-CREATE OR REPLACE FUNCTION door_payload(p_project_id bigint, p_person_id bigint, p_at timestamptz) RETURNS jsonb
+CREATE OR REPLACE FUNCTION door_payload(p_project_id bigint, p_person_id bigint, p_at timestamptz, p_settings jsonb) RETURNS jsonb
 	LANGUAGE sql STABLE
 	SET search_path = firstsight, pg_catalog, pg_temp
 	AS $$
@@ -202,9 +202,9 @@ CREATE OR REPLACE FUNCTION door_payload(p_project_id bigint, p_person_id bigint,
 	                          'owner_agent', s->'owner_agent', 'owner_until', s->'owner_until', 'owner_rule', s->'owner_rule',
 	                          'owner_consultant_id', s->'consultant_id', 'owner_consultant', s->'consultant',
 	                          'owner_consultant_until', s->'consultant_until', 'bought', s->'bought')
-	FROM (SELECT door_state(p_project_id, p_person_id, p_at) AS s) d
+	FROM (SELECT door_state(p_project_id, p_person_id, p_at, p_settings) AS s) d
 	$$;
-REVOKE ALL ON FUNCTION door_payload(bigint, bigint, timestamptz) FROM PUBLIC;
+REVOKE ALL ON FUNCTION door_payload(bigint, bigint, timestamptz, jsonb) FROM PUBLIC;
 
 -- visitor.new and visitor.returned for visits a camera batch has just opened; called
 -- by ingest_batch (src/sql/230_ingest.sql) in the inserting transaction, after the
@@ -222,6 +222,7 @@ CREATE OR REPLACE FUNCTION emit_visit_events(p_project_id bigint, p_visit_ids bi
 DECLARE
 	r record;
 	n integer := 0;
+	st jsonb;
 BEGIN
 	FOR r IN
 		SELECT v.person_id,
@@ -259,7 +260,8 @@ BEGIN
 		CONTINUE WHEN r.event IS NULL;
 		-- a returning visitor: who owns them as they come in, as door_lookup says (issue 16)
 		IF r.event = 'visitor.returned' THEN
-			r.payload := r.payload || door_payload(p_project_id, r.person_id, (r.payload->>'started_at')::timestamptz);
+			st := coalesce(st, decision_settings(p_project_id));
+			r.payload := r.payload || door_payload(p_project_id, r.person_id, (r.payload->>'started_at')::timestamptz, st);
 		END IF;
 		PERFORM emit_event(p_project_id, r.event, 'person:' || r.person_id, r.payload);
 		n := n + 1;
