@@ -7,6 +7,10 @@
 # works too: its binaries find their share and lib directories relative to bin)
 FS_PG=${FS_PG:-/usr/lib/postgresql/15}
 FS_PACKAGES="build-essential postgresql-15 postgresql-server-dev-15 libopenblas-dev libcurl4-openssl-dev libipc-run-perl rsync"
+# the dashboard's build and test (dashboard/, TAP 600): headless Chromium, and
+# Node.js with npm where no node is installed yet
+FS_PACKAGES="$FS_PACKAGES chromium"
+command -v node >/dev/null 2>&1 || FS_PACKAGES="$FS_PACKAGES nodejs npm"
 
 fs_say() { printf '==> %s\n' "$*" >&2; }
 
@@ -53,7 +57,8 @@ fs_as_user() {
 fs_scratch_copy() {
 	local dir
 	dir=$(mktemp -d "${TMPDIR:-/tmp}/firstsight.XXXXXX")
-	rsync -a --exclude .git --exclude tmp_check --exclude results ./ "$dir/"
+	rsync -a --exclude .git --exclude tmp_check --exclude results \
+		--exclude dashboard/node_modules --exclude dashboard/dist --exclude dashboard/src/.observablehq ./ "$dir/"
 	[ "$(id -u)" = 0 ] && chown -R "$(fs_run_user)" "$dir"
 	echo "$dir"
 }
