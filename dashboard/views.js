@@ -64,27 +64,35 @@ export const views = [
 		sql: `SELECT project_id, person_id, channel, agent_id, protected_from, protected_until, days_left
 		      FROM firstsight.protection_expiring ORDER BY project_id, protected_until, person_id`
 	},
-	// views being added by other work of issue 16: shown as they are (all columns)
-	// once installed
+	// added by other work of issue 16 (each waits until the database has it):
+	// the day's worklist is a function, called for each project's latest day
 	{
 		name: "daily_worklist",
-		relation: "firstsight.daily_worklist",
-		sql: `SELECT * FROM firstsight.daily_worklist ORDER BY 1, 2, 3`
+		relation: "firstsight.daily_traffic",
+		requires: "firstsight.daily_worklist(bigint,date)",
+		sql: `SELECT t.project_id, t.day, w.kind_label, w.at, w.person_id, w.visit_id, w.ref_id, w.description, w.action
+		      FROM (SELECT project_id, max(day) AS day FROM firstsight.daily_traffic GROUP BY project_id) t,
+		           LATERAL firstsight.daily_worklist(t.project_id, t.day) WITH ORDINALITY AS w
+		      ORDER BY t.project_id, w.ordinality`
 	},
 	{
 		name: "zone_funnel",
 		relation: "firstsight.zone_funnel",
-		sql: `SELECT * FROM firstsight.zone_funnel ORDER BY 1, 2, 3`
+		sql: `SELECT project_id, day, channel, kind, stage, zone, visits, reached, share
+		      FROM firstsight.zone_funnel ORDER BY project_id, day, channel, stage`
 	},
 	{
 		name: "visit_route",
 		relation: "firstsight.visit_route",
-		sql: `SELECT * FROM firstsight.visit_route ORDER BY 1, 2, 3`
+		sql: `SELECT project_id, visit_id, person_id, step, zone, camera_id, arrived_local, dwell, captures
+		      FROM firstsight.visit_route ORDER BY project_id, visit_id, step`
 	},
 	{
 		name: "attribution_report",
 		relation: "firstsight.attribution_report",
-		sql: `SELECT * FROM firstsight.attribution_report ORDER BY 1, 2`
+		sql: `SELECT project, deal_id, signed_local, price, claimed_channel, claimed_agent, entitled_channel,
+		             entitled_agent, entitled_consultant, commission, rule_zh, rule_en, flags_zh, flags_en
+		      FROM firstsight.attribution_report ORDER BY project_id, deal_id`
 	}
 ];
 

@@ -27,8 +27,11 @@ const figures = {
 	visits: "SELECT coalesce(sum(visits), 0) FROM firstsight.daily_traffic",
 	new_persons: "SELECT coalesce(sum(new_persons), 0) FROM firstsight.daily_traffic",
 	returning_persons: "SELECT coalesce(sum(returning_persons), 0) FROM firstsight.daily_traffic",
-	deals: "SELECT coalesce(sum(deals), 0) FROM firstsight.commission_ledger",
-	revenue: "SELECT coalesce(sum(revenue), 0) FROM firstsight.commission_ledger",
+	// deals once: not the referral rewards' rows (issue 16) where the ledger has them
+	deals: `SELECT coalesce(sum(deals), 0) FROM firstsight.commission_ledger l
+	        WHERE to_jsonb(l)->>'entry' IS DISTINCT FROM 'referral_reward'`,
+	revenue: `SELECT coalesce(sum(revenue), 0) FROM firstsight.commission_ledger l
+	          WHERE to_jsonb(l)->>'entry' IS DISTINCT FROM 'referral_reward'`,
 	commission: "SELECT coalesce(sum(commission), 0) FROM firstsight.commission_ledger",
 	flagged_deals: "SELECT count(*) FROM firstsight.flagged_deals",
 	flagged_commission: "SELECT coalesce(sum(flagged_commission), 0) FROM firstsight.commission_ledger"
