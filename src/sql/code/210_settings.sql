@@ -100,6 +100,19 @@ BEGIN
 				HINT = format('For example %L.', d.default_value);
 		END IF;
 		RETURN k::text;
+	WHEN 'quality' THEN
+		BEGIN
+			n := value::float8;
+		EXCEPTION WHEN invalid_text_representation THEN
+			n := NULL;
+		END;
+		IF n IS NULL OR n = 'NaN'::float8 OR n < 0 OR n > 1 THEN
+			RAISE EXCEPTION USING ERRCODE = 'invalid_parameter_value',
+				MESSAGE = format('invalid value for setting "%s": "%s"', d.setting, value),
+				DETAIL = 'A capture quality is a number from 0 to 1, as cameras send it.',
+				HINT = 'For example ''0.3''; 0 lets every capture make a person.';
+		END IF;
+		RETURN n::text;
 	ELSE
 		IF NOT value = ANY (d.allowed) THEN
 			RAISE EXCEPTION USING ERRCODE = 'invalid_parameter_value',

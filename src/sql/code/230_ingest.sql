@@ -131,6 +131,10 @@ DECLARE
 	i integer;
 	pos integer;
 	k integer;
+	-- issue 16: captures below min_quality make no person and no exemplar
+	min_q real := coalesce(project_setting_value(p_project_id, 'min_quality')::real, 0);
+	good integer[];
+	gal_persons bigint[];
 BEGIN
 	-- the project's settings in one query, and the newest person: any person
 	-- made after this point has a larger id (new persons get their ids under
@@ -250,8 +254,13 @@ BEGIN
 			labels := ARRAY[1];
 		END IF;
 		new_ids := array_fill(NULL::bigint, ARRAY[cardinality(todo)]);
+		-- (min_quality: a group makes a person only if one of its captures
+		-- reaches it; the others stay unidentified, with no person or visit)
+		SELECT array_agg(DISTINCT labels[j]) INTO good
+		FROM generate_series(1, cardinality(todo)) j WHERE quality[todo[j]] >= min_q;
 		FOR k IN 1 .. cardinality(todo) LOOP
 			i := todo[k];
+			CONTINUE WHEN good IS NULL OR labels[k] <> ALL (good);
 			IF labels[k] = k THEN
 				new_ids[k] := nextval('person_id_seq');
 				persons[i] := new_ids[k];
@@ -300,6 +309,7 @@ BEGIN
 		               ELSE false END AS low
 		FROM unnest(ids, persons, dist, ts, cams, masks, face_masked, lim) WITH ORDINALITY
 			AS c(capture_id, person_id, distance, captured_at, camera_id, masked, fm, lim, ord)
+		WHERE c.person_id IS NOT NULL	-- unidentified captures: no visit (below)
 	), l AS (
 		SELECT c.*, lag(captured_at) OVER (PARTITION BY person_id ORDER BY captured_at, capture_id) AS lag_ts
 		FROM c
@@ -380,6 +390,20 @@ BEGIN
 	IF chain IS NOT NULL THEN
 		PERFORM refresh_visit_chain(p_project_id, chain);
 	END IF;
+	-- unidentified captures (below min_quality, matching nobody): biometric
+	-- data kept to the end of their local day, never past photo_retention
+	IF array_position(persons, NULL) IS NOT NULL THEN
+		IF p_row THEN
+			row_expiry := ARRAY[end_of_day(ts[1], tz),
+			                    least(end_of_day(ts[1], tz), ts[1] + project_setting_value(p_project_id, 'photo_retention')::interval)];
+		ELSE
+			PERFORM mark_unidentified(p_project_id, ids, persons);
+		END IF;
+	END IF;
+	-- parties (同行) among the visits opened here (issue 16)
+	IF opened IS NOT NULL THEN
+		PERFORM assign_parties(p_project_id, opened);
+	END IF;
 
 	-- notifications: visitor.new / visitor.returned for the visits opened here, in
 	-- this transaction (src/sql/500_notifications.sql)
@@ -400,13 +424,16 @@ BEGIN
 	-- not already match, and each one is an index insert)
 	-- (the gallery partition by name: its keys are the conflict arbiters, the
 	-- parent face has none, see src/sql/state/200_domain_tables.sql)
+	-- (captures below min_quality, and unidentified ones, are no exemplar)
+	SELECT array_agg(CASE WHEN quality[o] >= min_q THEN persons[o] END ORDER BY o) INTO gal_persons
+	FROM generate_series(1, cnt) o;
 	EXECUTE format($q$
 	INSERT INTO %s AS f (project_id, person_id, kind, capture_id, captured_at, quality, masked, face)
 	SELECT $1, c.person_id, c.kind, c.capture_id, c.captured_at, c.quality, c.masked, c.face
 	FROM (SELECT DISTINCT ON (c.person_id, c.masked) c.*, CASE WHEN c.masked THEN 'masked' ELSE 'unmasked' END AS kind
 	      FROM unnest($2, $3, $4, $5, $6, $7, $8)
 	           AS c(capture_id, person_id, captured_at, quality, masked, face, distance)
-	      WHERE c.distance IS NULL OR NOT c.masked
+	      WHERE c.person_id IS NOT NULL AND (c.distance IS NULL OR NOT c.masked)
 	      ORDER BY c.person_id, c.masked, c.quality DESC, c.captured_at DESC) c
 	WHERE NOT EXISTS (SELECT 1 FROM face x WHERE x.project_id = $1 AND x.person_id = c.person_id
 	                  AND x.kind = c.kind AND NOT (c.quality > x.quality + 0.05))
@@ -414,7 +441,7 @@ BEGIN
 	SET capture_id = excluded.capture_id, captured_at = excluded.captured_at, quality = excluded.quality,
 	    face = excluded.face
 	WHERE excluded.quality > f.quality + 0.05$q$, gallery_table(p_project_id))
-	USING p_project_id, ids, persons, ts, quality, masks, faces, dist;
+	USING p_project_id, ids, gal_persons, ts, quality, masks, faces, dist;
 
 	EXECUTE format($q$
 	INSERT INTO %s AS f (project_id, person_id, kind, capture_id, captured_at, quality, masked, face)
@@ -422,7 +449,7 @@ BEGIN
 	FROM (SELECT DISTINCT ON (c.person_id) c.*
 	      FROM unnest($2, $3, $4, $5, $6, $7, $8, $9)
 	           AS c(capture_id, person_id, captured_at, quality, masked, face, distance, fm)
-	      WHERE c.distance IS NULL OR NOT (c.masked OR c.fm)
+	      WHERE c.person_id IS NOT NULL AND (c.distance IS NULL OR NOT (c.masked OR c.fm))
 	      ORDER BY c.person_id, c.captured_at DESC, c.quality DESC) c
 	WHERE (c.distance IS NULL OR c.distance >= $10)
 	  AND NOT EXISTS (SELECT 1 FROM face x WHERE x.project_id = $1 AND x.person_id = c.person_id
@@ -430,7 +457,7 @@ BEGIN
 	ON CONFLICT (project_id, person_id, kind) DO UPDATE
 	SET capture_id = excluded.capture_id, captured_at = excluded.captured_at, quality = excluded.quality,
 	    masked = excluded.masked, face = excluded.face$q$, gallery_table(p_project_id))
-	USING p_project_id, ids, persons, ts, quality, masks, faces, dist, face_masked, recent_min, gap;
+	USING p_project_id, ids, gal_persons, ts, quality, masks, faces, dist, face_masked, recent_min, gap;
 
 	IF p_row THEN
 		RETURN QUERY SELECT persons[1], row_visit, dist[1], row_expiry[1], row_expiry[2],

@@ -20,10 +20,19 @@ COMMENT ON VIEW visit_channel IS 'each visit with its local day and channel (the
 -- kept by triggers) instead of grouping every visit; deals and attributions,
 -- far fewer, are read as they are.  rollup_check() compares the rollups with
 -- the facts.
+-- (unidentified captures, issue 16: captures below min_quality that matched
+-- nobody, counted per day with visits through capture_person's NULL entries:
+-- one index probe per row)
 CREATE OR REPLACE VIEW daily_traffic AS
 	SELECT r.project_id, r.day, r.visits, r.unique_persons, r.new_persons, r.returning_persons,
-	       r.accompanied_visits, r.received_visits
+	       r.accompanied_visits, r.received_visits, u.unidentified AS unidentified_captures
 	FROM rollup_day r
+	JOIN project p ON p.project_id = r.project_id
+	CROSS JOIN LATERAL (
+		SELECT count(*) AS unidentified FROM capture x
+		WHERE x.project_id = r.project_id AND x.person_id IS NULL
+		  AND x.captured_at >= (r.day::timestamp) AT TIME ZONE p.time_zone
+		  AND x.captured_at < ((r.day + 1)::timestamp) AT TIME ZONE p.time_zone) u
 	WHERE r.visits > 0 AND reads_project(r.project_id);
 COMMENT ON VIEW daily_traffic IS 'visits per project and local day: unique, new and returning persons';
 COMMENT ON COLUMN daily_traffic.day IS 'local date in the project''s time zone';
@@ -33,6 +42,7 @@ COMMENT ON COLUMN daily_traffic.new_persons IS 'persons on their first visit';
 COMMENT ON COLUMN daily_traffic.returning_persons IS 'persons who had visited before';
 COMMENT ON COLUMN daily_traffic.accompanied_visits IS 'visits with an accompanying agent';
 COMMENT ON COLUMN daily_traffic.received_visits IS 'visits a consultant received';
+COMMENT ON COLUMN daily_traffic.unidentified_captures IS 'captures below min_quality that matched nobody (no person, no visit)';
 
 CREATE OR REPLACE VIEW channel_share AS
 	WITH va AS (
@@ -115,18 +125,34 @@ COMMENT ON COLUMN flagged_deals.rule IS 'the rule that decided';
 COMMENT ON COLUMN flagged_deals.flags IS 'flying_order, hanging_order_suspect, protection_conflict, consultant_conflict, abnormal_cycle, prior_visit_elsewhere';
 COMMENT ON COLUMN flagged_deals.version IS 'the attribution version (highest = current)';
 
+-- (referral rewards, issue 16: a row per referral channel, month and referring
+-- owner; its deals are also counted in the commission rows of their entitled channel)
 CREATE OR REPLACE VIEW commission_ledger AS
 	SELECT a.project_id, date_trunc('month', a.signed_at AT TIME ZONE p.time_zone)::date AS month,
 	       a.entitled_channel_id AS channel_id, c.name AS channel, c.kind, c.commission_rate,
 	       count(*) AS deals, sum(x.price) AS revenue, sum(a.commission) AS commission,
 	       count(*) FILTER (WHERE cardinality(a.flags) > 0) AS flagged_deals,
-	       coalesce(sum(a.commission) FILTER (WHERE cardinality(a.flags) > 0), 0) AS flagged_commission
+	       coalesce(sum(a.commission) FILTER (WHERE cardinality(a.flags) > 0), 0) AS flagged_commission,
+	       'commission'::text AS entry, NULL::bigint AS referrer_person_id
 	FROM attribution a
 	JOIN project p ON p.project_id = a.project_id
 	JOIN deal x ON x.project_id = a.project_id AND x.deal_id = a.deal_id
 	JOIN channel c ON c.project_id = a.project_id AND c.channel_id = a.entitled_channel_id
 	WHERE a.is_current AND reads_project(a.project_id)
-	GROUP BY a.project_id, 2, a.entitled_channel_id, c.name, c.kind, c.commission_rate;
+	GROUP BY a.project_id, 2, a.entitled_channel_id, c.name, c.kind, c.commission_rate
+	UNION ALL
+	SELECT x.project_id, date_trunc('month', x.signed_at AT TIME ZONE p.time_zone)::date,
+	       x.channel_id, c.name, c.kind, c.commission_rate,
+	       count(*), sum(x.price), sum(c.commission_rate * x.price),
+	       count(*) FILTER (WHERE cardinality(a.flags) > 0),
+	       coalesce(sum(c.commission_rate * x.price) FILTER (WHERE cardinality(a.flags) > 0), 0),
+	       'referral_reward', x.referrer_person_id
+	FROM deal x
+	JOIN project p ON p.project_id = x.project_id
+	JOIN channel c ON c.project_id = x.project_id AND c.channel_id = x.channel_id AND c.kind = 'referral'
+	LEFT JOIN attribution a ON a.project_id = x.project_id AND a.deal_id = x.deal_id AND a.is_current
+	WHERE x.referrer_person_id IS NOT NULL AND reads_project(x.project_id)
+	GROUP BY x.project_id, 2, x.channel_id, c.name, c.kind, c.commission_rate, x.referrer_person_id;
 COMMENT ON VIEW commission_ledger IS 'commission owed per project, local month and entitled channel, from current attributions';
 COMMENT ON COLUMN commission_ledger.month IS 'first day of the local month of signing';
 COMMENT ON COLUMN commission_ledger.deals IS 'deals attributed to the channel';
@@ -134,6 +160,8 @@ COMMENT ON COLUMN commission_ledger.revenue IS 'sum of their prices';
 COMMENT ON COLUMN commission_ledger.commission IS 'sum of commissions (rate x price)';
 COMMENT ON COLUMN commission_ledger.flagged_deals IS 'of those, deals with flags (to check before paying)';
 COMMENT ON COLUMN commission_ledger.flagged_commission IS 'commission on flagged deals';
+COMMENT ON COLUMN commission_ledger.entry IS 'commission: owed to the entitled channel; referral_reward: owed to the referring owner (referrer_person_id) of referral deals, the referral channel''s rate x price';
+COMMENT ON COLUMN commission_ledger.referrer_person_id IS 'referral_reward rows: the referring owner (a person who bought before) the reward is credited to';
 
 CREATE OR REPLACE VIEW consultant_board AS
 	WITH u AS (

@@ -338,6 +338,15 @@ BEGIN
 	IF to_regrole('firstsight_sales_app') IS NOT NULL THEN
 		GRANT EXECUTE ON FUNCTION door_lookup(bigint, bigint, bigint, timestamptz) TO firstsight_sales_app;
 	END IF;
+
+	-- issue 16: route, parties, referrals, privacy officer
+	-- (the views keep a manager to their projects themselves: reads_project)
+	GRANT SELECT ON visit_route, zone_funnel, referral_rewards, group_dashboard
+		TO firstsight_analyst, firstsight_manager, firstsight_privacy_officer;
+	GRANT EXECUTE ON FUNCTION suggest_cobuyers(bigint, bigint) TO firstsight_manager;
+	GRANT EXECUTE ON FUNCTION find_subject(text, text, text), export_subject(bigint, bigint, text)
+		TO firstsight_privacy_officer;
+	GRANT SELECT ON subject_request_log TO firstsight_privacy_officer;
 END
 $$;
 COMMENT ON FUNCTION setup_roles() IS 'create firstsight_camera, firstsight_analyst, firstsight_manager, firstsight_privacy_officer, firstsight_sales_app and firstsight_agency with least privilege; idempotent';

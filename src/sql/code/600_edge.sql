@@ -240,9 +240,13 @@ CREATE OR REPLACE VIEW group_channel_share AS
 COMMENT ON VIEW group_channel_share IS 'each kind of channel''s share of the group''s visits and deals per local month';
 
 CREATE OR REPLACE VIEW group_commissions AS
+	-- (deals and revenue from the commission rows: referral rewards, issue 16,
+	-- add their amounts, not their deals a second time)
 	SELECT p.group_name, l.month, l.kind, count(DISTINCT l.project_id) AS projects,
-	       sum(l.deals)::bigint AS deals, sum(l.revenue) AS revenue, sum(l.commission) AS commission,
-	       sum(l.flagged_deals)::bigint AS flagged_deals, sum(l.flagged_commission) AS flagged_commission
+	       coalesce(sum(l.deals) FILTER (WHERE l.entry = 'commission'), 0)::bigint AS deals,
+	       coalesce(sum(l.revenue) FILTER (WHERE l.entry = 'commission'), 0) AS revenue, sum(l.commission) AS commission,
+	       coalesce(sum(l.flagged_deals) FILTER (WHERE l.entry = 'commission'), 0)::bigint AS flagged_deals,
+	       sum(l.flagged_commission) AS flagged_commission
 	FROM commission_ledger l JOIN project p ON p.project_id = l.project_id
 	-- readable by roles granted every project of the group (issue 16)
 	WHERE NOT EXISTS (SELECT 1 FROM project q WHERE q.group_name = p.group_name AND NOT reads_project(q.project_id))

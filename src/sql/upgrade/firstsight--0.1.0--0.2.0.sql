@@ -314,3 +314,32 @@ INSERT INTO label (kind, code, zh, en) VALUES
 	('verdict', 'duplicate', '重复报备', 'duplicate'),
 	('verdict', 'protected', '他人保护中', 'protected by another channel'),
 	('verdict', 'visited', '客户已到访', 'already visited');
+
+-- issue 16: min_quality and parties (src/sql/state/235_route_parties.sql)
+ALTER TABLE setting_definition DROP CONSTRAINT setting_definition_kind_check,
+	ADD CONSTRAINT setting_definition_kind_check CHECK (kind IN ('distance', 'interval', 'integer', 'choice', 'quality'));
+INSERT INTO setting_definition VALUES
+	('min_quality', 'quality', '0', NULL, NULL,
+	 'captures below this quality (0 to 1) are matched but never make a person or a gallery exemplar; one matching nobody is stored as unidentified; 0: every capture may'),
+	('party_seconds', 'integer', '10', NULL, NULL,
+	 'visits starting at the same entrance camera less than this many seconds apart form a party (同行); 0: no parties');
+ALTER TABLE visit ADD COLUMN party_id bigint;
+CREATE INDEX visit_party ON visit (project_id, party_id) WHERE party_id IS NOT NULL;
+-- issue 16: referrals (src/sql/state/302_referrals.sql)
+ALTER TABLE deal ADD COLUMN referrer_person_id bigint;
+-- issue 16: data-subject requests (src/sql/state/640_subject_requests.sql)
+CREATE SEQUENCE subject_request_id_seq;
+CREATE TABLE subject_request_log (
+	request_id bigint NOT NULL DEFAULT nextval('subject_request_id_seq') PRIMARY KEY,
+	requested_at timestamptz NOT NULL DEFAULT clock_timestamp(),
+	requested_by name NOT NULL DEFAULT session_user,
+	action text NOT NULL CHECK (action IN ('find', 'export')),
+	looked_up_by text,
+	project_id bigint,
+	person_id bigint,
+	persons_found integer,
+	purpose text NOT NULL
+);
+CREATE INDEX subject_request_log_person ON subject_request_log (project_id, person_id, requested_at);
+SELECT pg_catalog.pg_extension_config_dump('subject_request_log', '');
+SELECT pg_catalog.pg_extension_config_dump('subject_request_id_seq', '');

@@ -1,0 +1,92 @@
+-- Issue 16: poor captures and parties (同行), called by ingest_batch.
+-- A capture below min_quality that matches nobody stays unidentified: no
+-- person, no visit, its biometric data kept to the end of its local day.
+-- A party: visits that started at the same entrance camera less than
+-- party_seconds apart (a chain: each within the window of the one before),
+-- named by the first visit of the party (visit.party_id; NULL: came alone).
+
+COMMENT ON COLUMN visit.party_id IS 'the party (同行) the visit came in with: the first visit of the party; NULL: came alone';
+
+-- give a batch's unidentified captures (person NULL) their expiry
+CREATE OR REPLACE FUNCTION mark_unidentified(p_project_id bigint, p_ids bigint[], p_persons bigint[]) RETURNS void
+	LANGUAGE sql
+	SET search_path = firstsight, pg_catalog, pg_temp
+	AS $$
+	WITH s AS (
+		SELECT p.time_zone AS tz, project_setting_value(p.project_id, 'photo_retention')::interval AS photo_keep
+		FROM project p WHERE p.project_id = p_project_id)
+	UPDATE capture x
+	SET expires_at = CASE WHEN x.face IS NOT NULL THEN end_of_day(x.captured_at, s.tz) END,
+	    photo_expires_at = CASE WHEN x.photo IS NOT NULL
+	                            THEN least(end_of_day(x.captured_at, s.tz), x.captured_at + s.photo_keep) END
+	FROM s, unnest(p_ids, p_persons) u(capture_id, person_id)
+	WHERE u.person_id IS NULL AND x.project_id = p_project_id AND x.capture_id = u.capture_id
+	$$;
+REVOKE ALL ON FUNCTION mark_unidentified(bigint, bigint[], bigint[]) FROM PUBLIC;
+
+-- recompute the parties of one local day of a project; returns the visits whose party changed
+CREATE OR REPLACE FUNCTION assign_parties(project_id bigint, day date) RETURNS integer
+	LANGUAGE plpgsql
+	SET search_path = firstsight, pg_catalog, pg_temp
+	AS $$
+DECLARE
+	pid bigint := assign_parties.project_id;
+	secs integer := project_setting_value(pid, 'party_seconds')::integer;
+	tz text := (SELECT p.time_zone FROM project p WHERE p.project_id = pid);
+	lo timestamptz := (day::timestamp) AT TIME ZONE tz;
+	hi timestamptz := ((day + 1)::timestamp) AT TIME ZONE tz;
+	vids bigint[];
+	parties bigint[];
+BEGIN
+	IF tz IS NULL THEN
+		RAISE EXCEPTION USING ERRCODE = 'foreign_key_violation',
+			MESSAGE = format('project %s does not exist', coalesce(pid::text, 'NULL'));
+	END IF;
+	WITH e AS (
+		-- visits of the day that started at an entrance camera
+		SELECT v.visit_id, v.first_camera_id AS cam, v.started_at,
+		       CASE WHEN lag(v.started_at) OVER w IS NULL
+		                 OR v.started_at - lag(v.started_at) OVER w >= make_interval(secs => secs) THEN 1 ELSE 0 END AS brk
+		FROM visit v
+		JOIN camera c ON c.project_id = v.project_id AND c.camera_id = v.first_camera_id AND c.zone = 'entrance'
+		WHERE v.project_id = pid AND v.started_at >= lo AND v.started_at < hi AND secs > 0
+		WINDOW w AS (PARTITION BY v.first_camera_id ORDER BY v.started_at, v.visit_id)
+	), g AS (
+		SELECT e.*, sum(brk) OVER (PARTITION BY cam ORDER BY started_at, visit_id) AS grp FROM e
+	), pt AS (
+		SELECT g.visit_id,
+		       CASE WHEN count(*) OVER (PARTITION BY cam, grp) > 1
+		            THEN min(g.visit_id) OVER (PARTITION BY cam, grp) END AS party
+		FROM g
+	)
+	SELECT array_agg(v.visit_id ORDER BY v.visit_id), array_agg(pt.party ORDER BY v.visit_id) INTO vids, parties
+	FROM visit v
+	LEFT JOIN pt ON pt.visit_id = v.visit_id
+	WHERE v.project_id = pid AND v.started_at >= lo AND v.started_at < hi
+	  AND v.party_id IS DISTINCT FROM pt.party;
+	IF vids IS NULL THEN
+		RETURN 0;
+	END IF;
+	UPDATE visit v SET party_id = u.party
+	FROM unnest(vids, parties) u(visit_id, party)
+	WHERE v.project_id = pid AND v.visit_id = u.visit_id;
+	RETURN cardinality(vids);
+END
+$$;
+COMMENT ON FUNCTION assign_parties(bigint, date) IS
+	'recompute the parties (同行) of a project''s local day: visits that started at one entrance camera less than party_seconds apart; returns the visits whose party changed';
+
+-- the parties of the local days of some visits just opened (ingestion)
+CREATE OR REPLACE FUNCTION assign_parties(p_project_id bigint, p_visit_ids bigint[]) RETURNS integer
+	LANGUAGE sql
+	SET search_path = firstsight, pg_catalog, pg_temp
+	AS $$
+	SELECT coalesce(sum(assign_parties(p_project_id, d.day)), 0)::integer
+	FROM (SELECT DISTINCT (v.started_at AT TIME ZONE p.time_zone)::date AS day
+	      FROM visit v
+	      JOIN project p ON p.project_id = v.project_id
+	      JOIN camera c ON c.project_id = v.project_id AND c.camera_id = v.first_camera_id AND c.zone = 'entrance'
+	      WHERE v.project_id = p_project_id AND v.visit_id = ANY (p_visit_ids)
+	        AND project_setting_value(p_project_id, 'party_seconds')::integer > 0) d
+	$$;
+REVOKE ALL ON FUNCTION assign_parties(bigint, bigint[]) FROM PUBLIC;
