@@ -24,9 +24,9 @@ INSERT INTO capture (project_id, camera_id, captured_at, face, quality, masked) 
 SELECT capture_id AS ce, person_id AS pe FROM capture WHERE project_id = :e AND captured_at = '2024-09-01 10:00' \gset
 SELECT capture_id AS cl, person_id AS pl FROM capture WHERE project_id = :e AND captured_at = '2024-09-01 11:00' \gset
 SELECT capture_id AS cw, person_id AS pw FROM capture WHERE project_id = :w \gset
-SELECT bind_identity(:e, :ce, '11010519491231002X', NULL) = :pe AS bound;
-SELECT bind_identity(:w, :cw, '11010519491231002X', NULL) = :pw AS bound;
-SELECT bind_identity(:e, :cl, '110105198001010016', NULL) = :pl AS bound;
+SELECT bind_identity(:e, :ce, '440300198511114566', NULL) = :pe AS bound;
+SELECT bind_identity(:w, :cw, '440300198511114566', NULL) = :pw AS bound;
+SELECT bind_identity(:e, :cl, '440300197001010025', NULL) = :pl AS bound;
 INSERT INTO deal (project_id, person_id, signed_at, price) VALUES
 	(:w, :pw, '2024-09-20 15:00+08', 2000000), (:e, :pl, '2024-09-21 15:00+08', 1000000);
 SELECT group_name, month, projects, visits, new_persons, deals, revenue, commission, referral_rewards,
