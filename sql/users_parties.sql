@@ -68,6 +68,12 @@ SELECT person_id = :third AS third FROM suggest_cobuyers(:p, :d);
 \set VERBOSITY sqlstate
 SELECT * FROM suggest_cobuyers(:p, -1);
 \set VERBOSITY terse
+-- a merge makes the two latecomers one person: their party of two is one
+-- visit now, no party (tidy_person recomputes the day's parties)
+SELECT person_id AS late1 FROM capture WHERE project_id = :p AND captured_at = '2024-06-01 10:00:40' \gset
+SELECT person_id AS late2 FROM capture WHERE project_id = :p AND captured_at = '2024-06-01 10:00:44' \gset
+SELECT merge_person(:p, :late1, :late2) = :late1 AS kept_first;
+SELECT first_camera_id, started, party_of FROM parties WHERE project_id = :p AND started >= '10:00:40' ORDER BY started;
 -- a manager of the other project gets nothing of this one
 SELECT setup_roles();
 CREATE ROLE regress_fs_party_mgr;

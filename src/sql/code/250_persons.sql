@@ -65,6 +65,11 @@ BEGIN
 	-- captures moved in (merge, split) take this person's expiry; the update
 	-- above re-dates them only when it moves the retention clock
 	PERFORM refresh_expiry(p_project_id, p_person_id);
+	-- the parties (同行) of the days of the person's visits (issue 16)
+	PERFORM assign_parties(p_project_id, d.day)
+	FROM (SELECT DISTINCT (v.started_at AT TIME ZONE pr.time_zone)::date AS day
+	      FROM visit v JOIN project pr ON pr.project_id = v.project_id
+	      WHERE v.project_id = p_project_id AND v.person_id = p_person_id) d;
 END
 $$;
 
