@@ -42,28 +42,32 @@ BEGIN
 		RAISE EXCEPTION USING ERRCODE = 'foreign_key_violation',
 			MESSAGE = format('project %s does not exist', coalesce(pid::text, 'NULL'));
 	END IF;
+	-- one pass over the day's visits (no join back: a plan of the new day's
+	-- visits made before they were analysed must not rescan the window)
 	WITH e AS (
-		-- visits of the day that started at an entrance camera
-		SELECT v.visit_id, v.first_camera_id AS cam, v.started_at,
-		       CASE WHEN lag(v.started_at) OVER w IS NULL
-		                 OR v.started_at - lag(v.started_at) OVER w >= make_interval(secs => secs) THEN 1 ELSE 0 END AS brk
+		SELECT v.visit_id, v.party_id AS old, v.first_camera_id AS cam, v.started_at,
+		       c.camera_id IS NOT NULL AND secs > 0 AS ent
 		FROM visit v
-		JOIN camera c ON c.project_id = v.project_id AND c.camera_id = v.first_camera_id AND c.zone = 'entrance'
-		WHERE v.project_id = pid AND v.started_at >= lo AND v.started_at < hi AND secs > 0
-		WINDOW w AS (PARTITION BY v.first_camera_id ORDER BY v.started_at, v.visit_id)
+		LEFT JOIN camera c ON c.project_id = v.project_id AND c.camera_id = v.first_camera_id AND c.zone = 'entrance'
+		WHERE v.project_id = pid AND v.started_at >= lo AND v.started_at < hi
+	), b AS (
+		SELECT e.*,
+		       CASE WHEN lag(e.started_at) OVER w IS NULL
+		                 OR e.started_at - lag(e.started_at) OVER w >= make_interval(secs => secs) THEN 1 ELSE 0 END AS brk
+		FROM e
+		WINDOW w AS (PARTITION BY e.ent, e.cam ORDER BY e.started_at, e.visit_id)
 	), g AS (
-		SELECT e.*, sum(brk) OVER (PARTITION BY cam ORDER BY started_at, visit_id) AS grp FROM e
+		SELECT b.*, sum(b.brk) OVER (PARTITION BY b.ent, b.cam ORDER BY b.started_at, b.visit_id) AS grp FROM b
 	), pt AS (
-		SELECT g.visit_id,
-		       CASE WHEN count(*) OVER (PARTITION BY cam, grp) > 1
-		            THEN min(g.visit_id) OVER (PARTITION BY cam, grp) END AS party
+		-- (entrance visits only: a party is of two or more, named by its first visit)
+		SELECT g.visit_id, g.old,
+		       CASE WHEN g.ent AND count(*) OVER (PARTITION BY g.ent, g.cam, g.grp) > 1
+		            THEN min(g.visit_id) OVER (PARTITION BY g.ent, g.cam, g.grp) END AS party
 		FROM g
 	)
-	SELECT array_agg(v.visit_id ORDER BY v.visit_id), array_agg(pt.party ORDER BY v.visit_id) INTO vids, parties
-	FROM visit v
-	LEFT JOIN pt ON pt.visit_id = v.visit_id
-	WHERE v.project_id = pid AND v.started_at >= lo AND v.started_at < hi
-	  AND v.party_id IS DISTINCT FROM pt.party;
+	SELECT array_agg(pt.visit_id ORDER BY pt.visit_id), array_agg(pt.party ORDER BY pt.visit_id) INTO vids, parties
+	FROM pt
+	WHERE pt.old IS DISTINCT FROM pt.party;
 	IF vids IS NULL THEN
 		RETURN 0;
 	END IF;
