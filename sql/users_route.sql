@@ -64,9 +64,14 @@ SELECT count(*) AS own_funnel FROM zone_funnel WHERE project_id = :b;
 -- and cannot go around the views to the captures
 SELECT count(*) FROM capture WHERE project_id = :a;
 RESET ROLE;
--- an analyst reads the views, not the captures behind them
+-- an analyst reads the views of the projects granted to them, not the captures behind them
+SET ROLE regress_fs_route_analyst;
+SELECT count(*) AS ungranted_route FROM visit_route WHERE project_id = :a;
+RESET ROLE;
+SELECT grant_analyst('regress_fs_route_analyst', :a);
 SET ROLE regress_fs_route_analyst;
 SELECT count(*) > 0 AS reads_route FROM visit_route WHERE project_id = :a;
+SELECT count(*) AS other_project_steps FROM visit_route WHERE project_id = :b;
 SELECT count(*) FROM capture;
 RESET ROLE;
 DROP OWNED BY regress_fs_route_mgr, regress_fs_route_analyst;
