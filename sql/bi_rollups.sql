@@ -70,6 +70,26 @@ UPDATE project SET time_zone = 'Asia/Shanghai' WHERE project_id = :p;
 DELETE FROM visit WHERE project_id = :p AND visit_id = 9001;
 SELECT pg_temp.views();
 
+-- the counters many captures share are appended as deltas (issue 21); the
+-- views read them with the folded rows, so folding them changes nothing shown
+INSERT INTO capture (project_id, camera_id, captured_at, face, quality, masked)
+VALUES (:p, 'gate', '2024-05-10 18:00+08', '[0,0,1,0]', 0.9, false);
+SELECT (SELECT count(*) FROM rollup_day_delta WHERE project_id = :p) > 0 AS day_deltas,
+       (SELECT count(*) FROM rollup_month_agent_delta WHERE project_id = :p) > 0 AS month_agent_deltas;
+SELECT pg_temp.views();
+SELECT rollup_fold() > 0 AS folded;
+SELECT (SELECT count(*) FROM rollup_day_delta) + (SELECT count(*) FROM rollup_month_agent_delta)
+       + (SELECT count(*) FROM rollup_consultant_delta) AS deltas_left;
+SELECT pg_temp.views();
+-- the fold is the owner's (the worker's through setup_roles), not a reader's
+CREATE ROLE bi_rollups_reader;
+GRANT USAGE ON SCHEMA firstsight TO bi_rollups_reader;
+SET ROLE bi_rollups_reader;
+SELECT rollup_fold();
+RESET ROLE;
+REVOKE USAGE ON SCHEMA firstsight FROM bi_rollups_reader;
+DROP ROLE bi_rollups_reader;
+
 -- rollup_check sees a counter that is off, and rebuild_rollups repairs it
 UPDATE rollup_day SET unique_persons = unique_persons + 1
 WHERE project_id = :p AND day = '2024-05-10';

@@ -12,7 +12,9 @@
  * batches (retention_pace: calls sized to firstsight.retention_batch_time,
  * erasing firstsight.retention_share of the time).  It sleeps on its latch; a
  * transaction that wrote deliveries sets that latch when it commits, so the
- * worker wakes at commit rather than polling.  See src/worker/README.md.
+ * worker wakes at commit rather than polling.  Every ROLLUP_FOLD_MS it folds
+ * the BI rollups' delta rows (rollup_fold) in a transaction of its own.  See
+ * src/worker/README.md.
  */
 #include "postgres.h"
 
@@ -318,6 +320,10 @@ static int	retention_size = 0;		/* rows a pass of the next call */
 static int	retention_calls = 0;
 static TimestampTz retention_started = 0;	/* when the run began */
 static bool retention_erased = false;	/* whether a call of the run erased anything */
+static TimestampTz last_fold = 0;
+
+/* milliseconds between folds of the BI rollups' deltas */
+#define ROLLUP_FOLD_MS 10000
 static SPIPlanPtr fetch_plan = NULL;
 static SPIPlanPtr record_plan = NULL;
 static SPIPlanPtr refuse_plan = NULL;
@@ -708,6 +714,29 @@ RetentionStep(void)
 	retention_active = true;
 }
 
+/*
+ * Fold the BI rollups' delta rows into their counters (rollup_fold, in a
+ * transaction of its own): the views are exact without it, the fold keeps the
+ * deltas few.  Skipped where the catalog is older than the function (0.1.0).
+ */
+static void
+RollupFold(void)
+{
+	bool		isnull;
+
+	TxBegin("firstsight: folding rollup deltas");
+	if (SPI_execute("SELECT pg_catalog.to_regprocedure('firstsight.rollup_fold()') IS NOT NULL",
+					true, 1) != SPI_OK_SELECT || SPI_processed != 1 ||
+		!DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull)))
+	{
+		TxEnd();
+		return;
+	}
+	if (SPI_execute("SELECT firstsight.rollup_fold()", false, 1) != SPI_OK_SELECT)
+		elog(ERROR, "rollup_fold failed");
+	TxEnd();
+}
+
 /* undo a failed step: log it, abort its transaction, go on */
 static void
 StepFailed(const char *step)
@@ -841,6 +870,21 @@ FsWorkerMain(Datum arg)
 			PG_END_TRY();
 		}
 
+		/* the BI rollups' deltas, when due */
+		if (TimestampDifferenceExceeds(last_fold, GetCurrentTimestamp(), ROLLUP_FOLD_MS))
+		{
+			last_fold = GetCurrentTimestamp();
+			PG_TRY();
+			{
+				RollupFold();
+			}
+			PG_CATCH();
+			{
+				StepFailed("rollup_fold");
+			}
+			PG_END_TRY();
+		}
+
 		/* one batch of deliveries */
 		PG_TRY();
 		{
@@ -875,6 +919,7 @@ FsWorkerMain(Datum arg)
 
 			nap = Min(nap, Max(until, 0));
 		}
+		nap = Min(nap, Max(ROLLUP_FOLD_MS - (long) ((GetCurrentTimestamp() - last_fold) / 1000), 0));
 		if (full)
 			nap = 0;
 		if (nap > 0)

@@ -5,7 +5,12 @@
 -- merges, late receptions, recomputed visit chains, a deal making an old
 -- visitor a buyer).  The counters are additive and every trigger adds a delta
 -- computed from its statement's transition tables, so concurrent writers
--- commute (an upsert locks the counter row it adds to).  Distinct-person counts
+-- commute.  The counters many captures share (per project and day, per
+-- project, month and agent, per consultant and month) take their deltas as
+-- appended rows (rollup_*_delta), read with the folded rows by the
+-- rollup_*_current views and folded by rollup_fold(); the per-person ones are
+-- upserted (an upsert locks the counter row it adds to, a person's own).
+-- Distinct-person counts
 -- are not additive: they come from a per-(key, person) level whose rows report,
 -- through RETURNING, whether a person started or stopped counting for the key.
 -- No biometric column anywhere; erasure touches none of the inputs.
@@ -18,6 +23,107 @@ COMMENT ON TABLE rollup_month_agent IS 'BI rollup behind channel_share and conve
 COMMENT ON TABLE rollup_consultant_person IS 'BI rollup: receptions per project, local month, consultant and person; rows at 0 are harmless';
 COMMENT ON TABLE rollup_consultant IS 'BI rollup behind consultant_board: per project, local month and consultant';
 COMMENT ON TABLE rollup_buyer IS 'BI rollup: deals naming each person as buyer or co-buyer (as entered, merges not followed)';
+
+-- The counters the camera path adds to are written as append-only deltas
+-- (rollup_day_delta, rollup_month_agent_delta, rollup_consultant_delta: every
+-- writer inserts, nobody updates a shared row, so concurrent cameras never
+-- wait for each other's commit on a counter).  These views are the counters
+-- as of the reader's snapshot: the folded rows plus the deltas not yet folded.
+-- The BI views and rollup_check read them, so the BI views are exact at every
+-- commit; rollup_fold() only keeps the deltas few.
+CREATE OR REPLACE VIEW rollup_day_current AS
+	SELECT project_id, day, sum(visits)::bigint AS visits, sum(unique_persons)::bigint AS unique_persons,
+	       sum(new_persons)::bigint AS new_persons, sum(returning_persons)::bigint AS returning_persons,
+	       sum(accompanied_visits)::bigint AS accompanied_visits, sum(received_visits)::bigint AS received_visits
+	FROM (SELECT project_id, day, visits, unique_persons, new_persons, returning_persons, accompanied_visits, received_visits
+	      FROM rollup_day
+	      UNION ALL
+	      SELECT project_id, day, visits, unique_persons, new_persons, returning_persons, accompanied_visits, received_visits
+	      FROM rollup_day_delta) u
+	GROUP BY project_id, day;
+COMMENT ON VIEW rollup_day_current IS 'rollup_day with the deltas not yet folded (rollup_fold)';
+
+CREATE OR REPLACE VIEW rollup_month_agent_current AS
+	SELECT project_id, month, agent_id, sum(visits)::bigint AS visits, sum(first_visits)::bigint AS first_visits,
+	       sum(returned)::bigint AS returned, sum(bought)::bigint AS bought
+	FROM (SELECT project_id, month, agent_id, visits, first_visits, returned, bought FROM rollup_month_agent
+	      UNION ALL
+	      SELECT project_id, month, agent_id, visits, first_visits, returned, bought FROM rollup_month_agent_delta) u
+	GROUP BY project_id, month, agent_id;
+COMMENT ON VIEW rollup_month_agent_current IS 'rollup_month_agent with the deltas not yet folded (rollup_fold)';
+
+CREATE OR REPLACE VIEW rollup_consultant_current AS
+	SELECT project_id, month, consultant_id, sum(receptions)::bigint AS receptions,
+	       sum(persons_received)::bigint AS persons_received, sum(new_persons_received)::bigint AS new_persons_received
+	FROM (SELECT project_id, month, consultant_id, receptions, persons_received, new_persons_received FROM rollup_consultant
+	      UNION ALL
+	      SELECT project_id, month, consultant_id, receptions, persons_received, new_persons_received
+	      FROM rollup_consultant_delta) u
+	GROUP BY project_id, month, consultant_id;
+COMMENT ON VIEW rollup_consultant_current IS 'rollup_consultant with the deltas not yet folded (rollup_fold)';
+
+COMMENT ON TABLE rollup_day_delta IS 'BI rollup deltas for rollup_day, appended by the visit triggers, folded by rollup_fold';
+COMMENT ON TABLE rollup_month_agent_delta IS 'BI rollup deltas for rollup_month_agent, appended by the visit, person and deal triggers, folded by rollup_fold';
+COMMENT ON TABLE rollup_consultant_delta IS 'BI rollup deltas for rollup_consultant, appended by the visit triggers, folded by rollup_fold';
+
+-- move the committed deltas into the folded counters, one fold at a time (a
+-- second caller returns 0 at once); deltas of transactions still running are
+-- left for the next fold.  Returns the delta rows folded.
+CREATE OR REPLACE FUNCTION rollup_fold() RETURNS bigint
+	LANGUAGE plpgsql SECURITY DEFINER
+	SET search_path = firstsight, pg_catalog, pg_temp
+	AS $$
+DECLARE
+	n bigint := 0;
+	k bigint;
+BEGIN
+	IF NOT pg_try_advisory_xact_lock(hashtextextended('firstsight.rollup_fold', 0)) THEN
+		RETURN 0;
+	END IF;
+	WITH d AS (DELETE FROM rollup_day_delta RETURNING *),
+	g AS (SELECT project_id, day, sum(visits)::bigint AS visits, sum(unique_persons)::bigint AS unique_persons,
+	             sum(new_persons)::bigint AS new_persons, sum(returning_persons)::bigint AS returning_persons,
+	             sum(accompanied_visits)::bigint AS accompanied_visits, sum(received_visits)::bigint AS received_visits,
+	             count(*) AS n
+	      FROM d GROUP BY 1, 2),
+	u AS (INSERT INTO rollup_day AS r
+	      SELECT project_id, day, visits, unique_persons, new_persons, returning_persons, accompanied_visits, received_visits FROM g
+	      ON CONFLICT (project_id, day) DO UPDATE
+	      SET visits = r.visits + excluded.visits, unique_persons = r.unique_persons + excluded.unique_persons,
+	          new_persons = r.new_persons + excluded.new_persons,
+	          returning_persons = r.returning_persons + excluded.returning_persons,
+	          accompanied_visits = r.accompanied_visits + excluded.accompanied_visits,
+	          received_visits = r.received_visits + excluded.received_visits)
+	SELECT coalesce(sum(g.n), 0) INTO k FROM g;
+	n := n + k;
+	WITH d AS (DELETE FROM rollup_month_agent_delta RETURNING *),
+	g AS (SELECT project_id, month, agent_id, sum(visits)::bigint AS visits, sum(first_visits)::bigint AS first_visits,
+	             sum(returned)::bigint AS returned, sum(bought)::bigint AS bought, count(*) AS n
+	      FROM d GROUP BY 1, 2, 3),
+	u AS (INSERT INTO rollup_month_agent AS r
+	      SELECT project_id, month, agent_id, visits, first_visits, returned, bought FROM g
+	      ON CONFLICT (project_id, month, agent_id) DO UPDATE
+	      SET visits = r.visits + excluded.visits, first_visits = r.first_visits + excluded.first_visits,
+	          returned = r.returned + excluded.returned, bought = r.bought + excluded.bought)
+	SELECT coalesce(sum(g.n), 0) INTO k FROM g;
+	n := n + k;
+	WITH d AS (DELETE FROM rollup_consultant_delta RETURNING *),
+	g AS (SELECT project_id, month, consultant_id, sum(receptions)::bigint AS receptions,
+	             sum(persons_received)::bigint AS persons_received, sum(new_persons_received)::bigint AS new_persons_received,
+	             count(*) AS n
+	      FROM d GROUP BY 1, 2, 3),
+	u AS (INSERT INTO rollup_consultant AS r
+	      SELECT project_id, month, consultant_id, receptions, persons_received, new_persons_received FROM g
+	      ON CONFLICT (project_id, month, consultant_id) DO UPDATE
+	      SET receptions = r.receptions + excluded.receptions, persons_received = r.persons_received + excluded.persons_received,
+	          new_persons_received = r.new_persons_received + excluded.new_persons_received)
+	SELECT coalesce(sum(g.n), 0) INTO k FROM g;
+	RETURN n + k;
+END
+$$;
+COMMENT ON FUNCTION rollup_fold() IS
+	'fold the committed BI rollup deltas into rollup_day, rollup_month_agent and rollup_consultant (the background worker calls it; the views are exact either way)';
+REVOKE ALL ON FUNCTION rollup_fold() FROM PUBLIC;
 
 -- The counters from the facts, for rebuild_rollups and rollup_check
 -- (p_project_id NULL: every project).  Plain SQL without SET, names qualified,
@@ -106,6 +212,11 @@ DECLARE
 	pid bigint := rebuild_rollups.project_id;
 	t text;
 BEGIN
+	-- not while rollup_fold moves deltas into the tables rebuilt here
+	PERFORM pg_advisory_xact_lock(hashtextextended('firstsight.rollup_fold', 0));
+	FOREACH t IN ARRAY ARRAY['day', 'month_agent', 'consultant'] LOOP
+		EXECUTE format('DELETE FROM rollup_%s_delta r WHERE $1 IS NULL OR r.project_id = $1', t) USING pid;
+	END LOOP;
 	FOREACH t IN ARRAY ARRAY['person_day', 'day', 'buyer', 'funnel_person', 'month_agent', 'consultant_person', 'consultant'] LOOP
 		EXECUTE format('DELETE FROM rollup_%s r WHERE $1 IS NULL OR r.project_id = $1', t) USING pid;
 		EXECUTE format('INSERT INTO rollup_%s SELECT * FROM rollup_facts_%s($1)', t, t) USING pid;
@@ -137,10 +248,12 @@ BEGIN
 		             ELSE 'receptions <> 0 OR persons_received <> 0 OR new_persons_received <> 0' END;
 		RETURN QUERY EXECUTE format(
 			'SELECT %1$L, ''missing or different'', f::text FROM (SELECT * FROM rollup_facts_%1$s($1)
-			   EXCEPT ALL SELECT * FROM rollup_%1$s r WHERE ($1 IS NULL OR r.project_id = $1) AND (%2$s)) f
+			   EXCEPT ALL SELECT * FROM %3$I r WHERE ($1 IS NULL OR r.project_id = $1) AND (%2$s)) f
 			 UNION ALL
-			 SELECT %1$L, ''not in the facts'', r::text FROM (SELECT * FROM rollup_%1$s r WHERE ($1 IS NULL OR r.project_id = $1) AND (%2$s)
-			   EXCEPT ALL SELECT * FROM rollup_facts_%1$s($1)) r', t, nz) USING pid;
+			 SELECT %1$L, ''not in the facts'', r::text FROM (SELECT * FROM %3$I r WHERE ($1 IS NULL OR r.project_id = $1) AND (%2$s)
+			   EXCEPT ALL SELECT * FROM rollup_facts_%1$s($1)) r', t, nz,
+			-- the counters written as deltas: as folded plus the deltas not yet folded
+			CASE WHEN t IN ('day', 'month_agent', 'consultant') THEN 'rollup_' || t || '_current' ELSE 'rollup_' || t END) USING pid;
 	END LOOP;
 END
 $$;
@@ -187,23 +300,18 @@ BEGIN
 		FROM pd LEFT JOIN up_pd u ON u.project_id = pd.project_id AND u.day = pd.day AND u.person_id = pd.person_id
 		GROUP BY 1, 2),
 	up_day AS (
-		INSERT INTO rollup_day AS r
+		INSERT INTO rollup_day_delta (project_id, day, visits, unique_persons, new_persons, returning_persons,
+		                              accompanied_visits, received_visits)
 		SELECT project_id, day, visits, unique_persons, new_persons, returning_persons, accompanied, received FROM dd
-		ON CONFLICT (project_id, day) DO UPDATE
-		SET visits = r.visits + excluded.visits, unique_persons = r.unique_persons + excluded.unique_persons,
-		    new_persons = r.new_persons + excluded.new_persons,
-		    returning_persons = r.returning_persons + excluded.returning_persons,
-		    accompanied_visits = r.accompanied_visits + excluded.accompanied_visits,
-		    received_visits = r.received_visits + excluded.received_visits
+		WHERE visits <> 0 OR unique_persons <> 0 OR new_persons <> 0 OR returning_persons <> 0
+		   OR accompanied <> 0 OR received <> 0
 		),
 	ma AS (
 		SELECT project_id, pg_catalog.date_trunc('month', day)::date AS month, agent_id, sum(s)::bigint AS visits
 		FROM sv GROUP BY 1, 2, 3),
 	up_ma AS (
-		INSERT INTO rollup_month_agent AS r
-		SELECT project_id, month, agent_id, visits, 0, 0, 0 FROM ma
-		ON CONFLICT (project_id, month, agent_id) DO UPDATE
-		SET visits = r.visits + excluded.visits
+		INSERT INTO rollup_month_agent_delta (project_id, month, agent_id, visits, first_visits, returned, bought)
+		SELECT project_id, month, agent_id, visits, 0, 0, 0 FROM ma WHERE visits <> 0
 		),
 	cp AS (
 		SELECT project_id, pg_catalog.date_trunc('month', day)::date AS month, consultant_id, person_id, sum(s)::bigint AS receptions,
@@ -223,11 +331,8 @@ BEGIN
 		FROM cp LEFT JOIN up_cp u ON u.project_id = cp.project_id AND u.month = cp.month
 		                         AND u.consultant_id = cp.consultant_id AND u.person_id = cp.person_id
 		GROUP BY 1, 2, 3)
-	INSERT INTO rollup_consultant AS r
-	SELECT * FROM cd
-	ON CONFLICT (project_id, month, consultant_id) DO UPDATE
-	SET receptions = r.receptions + excluded.receptions, persons_received = r.persons_received + excluded.persons_received,
-	    new_persons_received = r.new_persons_received + excluded.new_persons_received;
+	INSERT INTO rollup_consultant_delta (project_id, month, consultant_id, receptions, persons_received, new_persons_received)
+	SELECT * FROM cd WHERE receptions <> 0 OR persons <> 0 OR new_receptions <> 0;
 END
 $$;
 
@@ -366,11 +471,8 @@ BEGIN
 			      SELECT project_id, month, agent_id, -first_visits, -returned, -bought FROM unnest(old)) u
 			GROUP BY 1, 2, 3
 			HAVING sum(first_visits) <> 0 OR sum(returned) <> 0 OR sum(bought) <> 0)
-		INSERT INTO rollup_month_agent AS r
-		SELECT project_id, month, agent_id, 0, first_visits, returned, bought FROM d
-		ON CONFLICT (project_id, month, agent_id) DO UPDATE
-		SET first_visits = r.first_visits + excluded.first_visits, returned = r.returned + excluded.returned,
-		    bought = r.bought + excluded.bought;
+		INSERT INTO rollup_month_agent_delta (project_id, month, agent_id, visits, first_visits, returned, bought)
+		SELECT project_id, month, agent_id, 0, first_visits, returned, bought FROM d;
 	END LOOP;
 END
 $$;
@@ -421,9 +523,8 @@ BEGIN
 			  AND o.agent_id IS NOT DISTINCT FROM r.agent_id
 			  AND r.bought <> CASE WHEN b.deals > 0 THEN r.first_visits ELSE 0 END
 			RETURNING r.project_id, r.month, r.agent_id, r.bought - o.bought AS d)
-		INSERT INTO rollup_month_agent AS m
-		SELECT project_id, month, agent_id, 0, 0, 0, sum(d)::bigint FROM u GROUP BY 1, 2, 3
-		ON CONFLICT (project_id, month, agent_id) DO UPDATE SET bought = m.bought + excluded.bought;
+		INSERT INTO rollup_month_agent_delta (project_id, month, agent_id, visits, first_visits, returned, bought)
+		SELECT project_id, month, agent_id, 0, 0, 0, sum(d)::bigint FROM u GROUP BY 1, 2, 3 HAVING sum(d) <> 0;
 	END LOOP;
 END
 $$;

@@ -17,7 +17,8 @@ COMMENT ON VIEW visit_channel IS 'each visit with its local day and channel (the
 
 -- daily_traffic, channel_share, conversion_funnel and consultant_board read
 -- the rollups of 315_rollups.sql (counters per project and local day or month,
--- kept by triggers) instead of grouping every visit; deals and attributions,
+-- kept by triggers; the folded rows plus the deltas not yet folded, so exact
+-- at every commit) instead of grouping every visit; deals and attributions,
 -- far fewer, are read as they are.  rollup_check() compares the rollups with
 -- the facts.
 -- (unidentified captures, issue 16: captures below min_quality that matched
@@ -26,7 +27,7 @@ COMMENT ON VIEW visit_channel IS 'each visit with its local day and channel (the
 CREATE OR REPLACE VIEW daily_traffic AS
 	SELECT r.project_id, r.day, r.visits, r.unique_persons, r.new_persons, r.returning_persons,
 	       r.accompanied_visits, r.received_visits, u.unidentified AS unidentified_captures
-	FROM rollup_day r
+	FROM rollup_day_current r
 	JOIN project p ON p.project_id = r.project_id
 	CROSS JOIN LATERAL (
 		SELECT count(*) AS unidentified FROM capture x
@@ -48,7 +49,7 @@ CREATE OR REPLACE VIEW channel_share AS
 	WITH va AS (
 		-- visits per month and accompanying agent (NULL: came alone)
 		SELECT r.project_id, r.month, r.agent_id, r.visits
-		FROM rollup_month_agent r WHERE r.visits > 0),
+		FROM rollup_month_agent_current r WHERE r.visits > 0),
 	u AS (
 		SELECT va.project_id, va.month, coalesce(ag.channel_id, nc.channel_id) AS channel_id,
 		       va.visits, 0 AS deals, 0::numeric AS revenue
@@ -85,7 +86,7 @@ CREATE OR REPLACE VIEW conversion_funnel AS
 		-- persons by month and accompanying agent of their first visit (the one not
 		-- seen_before), how many have more than one visit and how many bought
 		SELECT r.project_id, r.month, r.agent_id, r.first_visits, r.returned, r.bought
-		FROM rollup_month_agent r WHERE r.first_visits > 0)
+		FROM rollup_month_agent_current r WHERE r.first_visits > 0)
 	SELECT fa.project_id, fa.month, c.channel_id, c.name AS channel, c.kind,
 	       sum(fa.first_visits)::bigint AS first_visits,
 	       sum(fa.returned)::bigint AS returned,
@@ -168,7 +169,7 @@ CREATE OR REPLACE VIEW consultant_board AS
 		-- receptions, distinct persons received and first-visit receptions per month and consultant
 		SELECT r.project_id, r.month, r.consultant_id, r.receptions, r.persons_received,
 		       r.new_persons_received, 0 AS deals, 0::numeric AS revenue, 0 AS conflicts
-		FROM rollup_consultant r WHERE r.receptions > 0
+		FROM rollup_consultant_current r WHERE r.receptions > 0
 		UNION ALL
 		SELECT a.project_id, date_trunc('month', a.signed_at AT TIME ZONE p.time_zone)::date, a.entitled_consultant_id,
 		       0, 0, 0, 1, x.price, ('consultant_conflict' = ANY (a.flags))::int

@@ -184,6 +184,8 @@ BEGIN
 	GRANT SELECT, UPDATE ON outbox_delivery TO firstsight_worker;
 	GRANT EXECUTE ON FUNCTION enforce_retention(integer, timestamptz),
 		retention_pace(integer, float8, integer, real, interval) TO firstsight_worker;
+	-- BI rollups (issue 21): the worker folds the counters' deltas
+	GRANT EXECUTE ON FUNCTION rollup_fold() TO firstsight_worker;
 END
 $$;
 REVOKE ALL ON FUNCTION setup_roles_hardening() FROM PUBLIC;

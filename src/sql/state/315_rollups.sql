@@ -5,7 +5,12 @@
 -- merges, late receptions, recomputed visit chains, a deal making an old
 -- visitor a buyer).  The counters are additive and every trigger adds a delta
 -- computed from its statement's transition tables, so concurrent writers
--- commute (an upsert locks the counter row it adds to).  Distinct-person counts
+-- commute.  The counters many captures share (per project and day, per
+-- project, month and agent, per consultant and month) take their deltas as
+-- appended rows (rollup_*_delta), read with the folded rows by the
+-- rollup_*_current views and folded by rollup_fold(); the per-person ones are
+-- upserted (an upsert locks the counter row it adds to, a person's own).
+-- Distinct-person counts
 -- are not additive: they come from a per-(key, person) level whose rows report,
 -- through RETURNING, whether a person started or stopped counting for the key.
 -- No biometric column anywhere; erasure touches none of the inputs.
@@ -111,3 +116,50 @@ CREATE TYPE rollup_person_key AS (project_id bigint, person_id bigint);
 -- a visit row as the visit triggers count it, with its sign (+1 now, -1 before)
 CREATE TYPE rollup_visit_delta AS (project_id bigint, person_id bigint, started_at timestamptz,
                                    seen_before boolean, agent_id bigint, consultant_id bigint, s integer);
+
+-- Append-only deltas (issue 21): the counters that many captures add to (one
+-- rollup_day row per project and day, one rollup_month_agent row per project,
+-- month and agent) are not updated in place on the camera path, where every
+-- camera's transaction would wait for the previous one's commit on that row.
+-- Each writer inserts its delta here instead; nobody updates a shared row.
+-- The views read the folded counters plus the deltas (rollup_*_current), so
+-- they are exact at every commit; rollup_fold() moves committed deltas into
+-- the folded tables (the background worker calls it, see docs/attribution.md).
+CREATE SEQUENCE rollup_delta_id_seq CACHE 64;
+CREATE TABLE rollup_day_delta (
+	project_id bigint NOT NULL,
+	delta_id bigint NOT NULL DEFAULT nextval('rollup_delta_id_seq'),
+	day date NOT NULL,
+	visits bigint NOT NULL,
+	unique_persons bigint NOT NULL,
+	new_persons bigint NOT NULL,
+	returning_persons bigint NOT NULL,
+	accompanied_visits bigint NOT NULL,
+	received_visits bigint NOT NULL,
+	PRIMARY KEY (project_id, delta_id)
+);
+CREATE TABLE rollup_month_agent_delta (
+	project_id bigint NOT NULL,
+	delta_id bigint NOT NULL DEFAULT nextval('rollup_delta_id_seq'),
+	month date NOT NULL,
+	agent_id bigint,
+	visits bigint NOT NULL,
+	first_visits bigint NOT NULL,
+	returned bigint NOT NULL,
+	bought bigint NOT NULL,
+	PRIMARY KEY (project_id, delta_id)
+);
+CREATE TABLE rollup_consultant_delta (
+	project_id bigint NOT NULL,
+	delta_id bigint NOT NULL DEFAULT nextval('rollup_delta_id_seq'),
+	month date NOT NULL,
+	consultant_id bigint NOT NULL,
+	receptions bigint NOT NULL,
+	persons_received bigint NOT NULL,
+	new_persons_received bigint NOT NULL,
+	PRIMARY KEY (project_id, delta_id)
+);
+SELECT pg_catalog.pg_extension_config_dump('rollup_day_delta', '');
+SELECT pg_catalog.pg_extension_config_dump('rollup_month_agent_delta', '');
+SELECT pg_catalog.pg_extension_config_dump('rollup_consultant_delta', '');
+SELECT pg_catalog.pg_extension_config_dump('rollup_delta_id_seq', '');

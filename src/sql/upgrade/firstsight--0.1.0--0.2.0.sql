@@ -343,3 +343,43 @@ CREATE TABLE subject_request_log (
 CREATE INDEX subject_request_log_person ON subject_request_log (project_id, person_id, requested_at);
 SELECT pg_catalog.pg_extension_config_dump('subject_request_log', '');
 SELECT pg_catalog.pg_extension_config_dump('subject_request_id_seq', '');
+
+-- BI rollups: append-only deltas for the counters the camera path adds to (issue 21)
+CREATE SEQUENCE rollup_delta_id_seq CACHE 64;
+CREATE TABLE rollup_day_delta (
+	project_id bigint NOT NULL,
+	delta_id bigint NOT NULL DEFAULT nextval('rollup_delta_id_seq'),
+	day date NOT NULL,
+	visits bigint NOT NULL,
+	unique_persons bigint NOT NULL,
+	new_persons bigint NOT NULL,
+	returning_persons bigint NOT NULL,
+	accompanied_visits bigint NOT NULL,
+	received_visits bigint NOT NULL,
+	PRIMARY KEY (project_id, delta_id)
+);
+CREATE TABLE rollup_month_agent_delta (
+	project_id bigint NOT NULL,
+	delta_id bigint NOT NULL DEFAULT nextval('rollup_delta_id_seq'),
+	month date NOT NULL,
+	agent_id bigint,
+	visits bigint NOT NULL,
+	first_visits bigint NOT NULL,
+	returned bigint NOT NULL,
+	bought bigint NOT NULL,
+	PRIMARY KEY (project_id, delta_id)
+);
+CREATE TABLE rollup_consultant_delta (
+	project_id bigint NOT NULL,
+	delta_id bigint NOT NULL DEFAULT nextval('rollup_delta_id_seq'),
+	month date NOT NULL,
+	consultant_id bigint NOT NULL,
+	receptions bigint NOT NULL,
+	persons_received bigint NOT NULL,
+	new_persons_received bigint NOT NULL,
+	PRIMARY KEY (project_id, delta_id)
+);
+SELECT pg_catalog.pg_extension_config_dump('rollup_day_delta', '');
+SELECT pg_catalog.pg_extension_config_dump('rollup_month_agent_delta', '');
+SELECT pg_catalog.pg_extension_config_dump('rollup_consultant_delta', '');
+SELECT pg_catalog.pg_extension_config_dump('rollup_delta_id_seq', '');
