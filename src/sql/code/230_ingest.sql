@@ -427,6 +427,15 @@ BEGIN
 	-- (captures below min_quality, and unidentified ones, are no exemplar)
 	SELECT array_agg(CASE WHEN quality[o] >= min_q THEN persons[o] END ORDER BY o) INTO gal_persons
 	FROM generate_series(1, cnt) o;
+	-- (each dynamic INSERT is parsed and planned per call: most returning
+	-- captures write no exemplar, so a kept-plan check of the same conditions
+	-- on every capture of the batch, a superset of the rows the INSERT would
+	-- write, comes first and skips it when nothing would be written)
+	IF EXISTS (SELECT 1 FROM unnest(gal_persons, quality, masks, dist) AS c(person_id, quality, masked, distance)
+	           WHERE c.person_id IS NOT NULL AND (c.distance IS NULL OR NOT c.masked)
+	             AND NOT EXISTS (SELECT 1 FROM face x WHERE x.project_id = p_project_id AND x.person_id = c.person_id
+	                             AND x.kind = CASE WHEN c.masked THEN 'masked' ELSE 'unmasked' END
+	                             AND NOT (c.quality > x.quality + 0.05))) THEN
 	EXECUTE format($q$
 	INSERT INTO %s AS f (project_id, person_id, kind, capture_id, captured_at, quality, masked, face)
 	SELECT $1, c.person_id, c.kind, c.capture_id, c.captured_at, c.quality, c.masked, c.face
@@ -442,7 +451,13 @@ BEGIN
 	    face = excluded.face
 	WHERE excluded.quality > f.quality + 0.05$q$, gallery_table(p_project_id))
 	USING p_project_id, ids, gal_persons, ts, quality, masks, faces, dist;
+	END IF;
 
+	IF EXISTS (SELECT 1 FROM unnest(gal_persons, ts, masks, dist, face_masked) AS c(person_id, captured_at, masked, distance, fm)
+	           WHERE c.person_id IS NOT NULL AND (c.distance IS NULL OR NOT (c.masked OR c.fm))
+	             AND (c.distance IS NULL OR c.distance >= recent_min)
+	             AND NOT EXISTS (SELECT 1 FROM face x WHERE x.project_id = p_project_id AND x.person_id = c.person_id
+	                             AND x.captured_at > c.captured_at - gap)) THEN
 	EXECUTE format($q$
 	INSERT INTO %s AS f (project_id, person_id, kind, capture_id, captured_at, quality, masked, face)
 	SELECT $1, c.person_id, 'recent', c.capture_id, c.captured_at, c.quality, c.masked, c.face
@@ -458,6 +473,7 @@ BEGIN
 	SET capture_id = excluded.capture_id, captured_at = excluded.captured_at, quality = excluded.quality,
 	    masked = excluded.masked, face = excluded.face$q$, gallery_table(p_project_id))
 	USING p_project_id, ids, gal_persons, ts, quality, masks, faces, dist, face_masked, recent_min, gap;
+	END IF;
 
 	IF p_row THEN
 		RETURN QUERY SELECT persons[1], row_visit, dist[1], row_expiry[1], row_expiry[2],
