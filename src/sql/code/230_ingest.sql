@@ -81,6 +81,81 @@ CREATE OR REPLACE FUNCTION refresh_visit_chain(p_project_id bigint, p_person_ids
 	       OR v.seen_before <> (c.prev_id IS NOT NULL))
 	$$;
 
+-- step 6 of ingest_batch: the gallery.  Per person the best unmasked and
+-- best masked exemplar, and a recent one per visit (arrays as ingest_batch
+-- has them: capture ids, persons, times, qualities, masked flags, faces,
+-- match distances and whether the matched gallery face was masked)
+CREATE OR REPLACE FUNCTION ingest_gallery(p_project_id bigint, ids bigint[], persons bigint[], ts timestamptz[],
+                                          quality real[], masks boolean[], faces embedding[], dist float8[],
+                                          face_masked boolean[], recent_min float8, gap interval)
+	RETURNS void
+	LANGUAGE plpgsql
+	SET search_path = firstsight, pg_catalog, pg_temp
+	AS $$
+BEGIN
+	-- best unmasked and best masked exemplar, and a recent one per visit;
+	-- a match that rests on a masked face or a masked capture adds no
+	-- exemplar (a masked capture of one person that joined another would
+	-- otherwise let that person attract the first one's faces), except that
+	-- an unmasked capture may become its person's unmasked exemplar (a person
+	-- first seen masked gains the face it later shows unmasked)
+	-- (rows that would not replace the stored exemplar are left out before the
+	-- INSERT: its row triggers and the index insert attempt cost more than the check;
+	-- a capture closer than recent_min_distance to the gallery face it matched
+	-- is not stored as the recent exemplar: it adds nothing the gallery does
+	-- not already match, and each one is an index insert)
+	-- (the gallery partition by name: its keys are the conflict arbiters, the
+	-- parent face has none, see src/sql/state/200_domain_tables.sql)
+	-- (each dynamic INSERT is parsed and planned per call: most returning
+	-- captures write no exemplar, so a kept-plan check of the same conditions
+	-- on every capture of the batch, a superset of the rows the INSERT would
+	-- write, comes first and skips it when nothing would be written)
+	IF EXISTS (SELECT 1 FROM unnest(persons, quality, masks, dist) AS c(person_id, quality, masked, distance)
+	           WHERE c.person_id IS NOT NULL AND (c.distance IS NULL OR NOT c.masked)
+	             AND NOT EXISTS (SELECT 1 FROM face x WHERE x.project_id = p_project_id AND x.person_id = c.person_id
+	                             AND x.kind = CASE WHEN c.masked THEN 'masked' ELSE 'unmasked' END
+	                             AND NOT (c.quality > x.quality + 0.05))) THEN
+	EXECUTE format($q$
+	INSERT INTO %s AS f (project_id, person_id, kind, capture_id, captured_at, quality, masked, face)
+	SELECT $1, c.person_id, c.kind, c.capture_id, c.captured_at, c.quality, c.masked, c.face
+	FROM (SELECT DISTINCT ON (c.person_id, c.masked) c.*, CASE WHEN c.masked THEN 'masked' ELSE 'unmasked' END AS kind
+	      FROM unnest($2, $3, $4, $5, $6, $7, $8)
+	           AS c(capture_id, person_id, captured_at, quality, masked, face, distance)
+	      WHERE c.distance IS NULL OR NOT c.masked
+	      ORDER BY c.person_id, c.masked, c.quality DESC, c.captured_at DESC) c
+	WHERE NOT EXISTS (SELECT 1 FROM face x WHERE x.project_id = $1 AND x.person_id = c.person_id
+	                  AND x.kind = c.kind AND NOT (c.quality > x.quality + 0.05))
+	ON CONFLICT (project_id, person_id, kind) DO UPDATE
+	SET capture_id = excluded.capture_id, captured_at = excluded.captured_at, quality = excluded.quality,
+	    face = excluded.face
+	WHERE excluded.quality > f.quality + 0.05$q$, gallery_table(p_project_id))
+	USING p_project_id, ids, persons, ts, quality, masks, faces, dist;
+	END IF;
+
+	IF EXISTS (SELECT 1 FROM unnest(persons, ts, masks, dist, face_masked) AS c(person_id, captured_at, masked, distance, fm)
+	           WHERE c.person_id IS NOT NULL AND (c.distance IS NULL OR NOT (c.masked OR c.fm))
+	             AND (c.distance IS NULL OR c.distance >= recent_min)
+	             AND NOT EXISTS (SELECT 1 FROM face x WHERE x.project_id = p_project_id AND x.person_id = c.person_id
+	                             AND x.captured_at > c.captured_at - gap)) THEN
+	EXECUTE format($q$
+	INSERT INTO %s AS f (project_id, person_id, kind, capture_id, captured_at, quality, masked, face)
+	SELECT $1, c.person_id, 'recent', c.capture_id, c.captured_at, c.quality, c.masked, c.face
+	FROM (SELECT DISTINCT ON (c.person_id) c.*
+	      FROM unnest($2, $3, $4, $5, $6, $7, $8, $9)
+	           AS c(capture_id, person_id, captured_at, quality, masked, face, distance, fm)
+	      WHERE c.distance IS NULL OR NOT (c.masked OR c.fm)
+	      ORDER BY c.person_id, c.captured_at DESC, c.quality DESC) c
+	WHERE (c.distance IS NULL OR c.distance >= $10)
+	  AND NOT EXISTS (SELECT 1 FROM face x WHERE x.project_id = $1 AND x.person_id = c.person_id
+	                  AND x.captured_at > c.captured_at - $11)
+	ON CONFLICT (project_id, person_id, kind) DO UPDATE
+	SET capture_id = excluded.capture_id, captured_at = excluded.captured_at, quality = excluded.quality,
+	    masked = excluded.masked, face = excluded.face$q$, gallery_table(p_project_id))
+	USING p_project_id, ids, persons, ts, quality, masks, faces, dist, face_masked, recent_min, gap;
+	END IF;
+END
+$$;
+
 -- match one project's new captures (arrays in captured_at order) and record the results;
 -- p_row: one capture not yet written (the single-row path, capture_ingest_row):
 -- its person, visit, match distance and expiry (and its photo's, should it
@@ -411,69 +486,11 @@ BEGIN
 		PERFORM emit_visit_events(p_project_id, opened, new_ids);
 	END IF;
 
-	-- 6. the gallery: best unmasked and best masked exemplar, and a recent one per visit;
-	-- a match that rests on a masked face or a masked capture adds no
-	-- exemplar (a masked capture of one person that joined another would
-	-- otherwise let that person attract the first one's faces), except that
-	-- an unmasked capture may become its person's unmasked exemplar (a person
-	-- first seen masked gains the face it later shows unmasked)
-	-- (rows that would not replace the stored exemplar are left out before the
-	-- INSERT: its row triggers and the index insert attempt cost more than the check;
-	-- a capture closer than recent_min_distance to the gallery face it matched
-	-- is not stored as the recent exemplar: it adds nothing the gallery does
-	-- not already match, and each one is an index insert)
-	-- (the gallery partition by name: its keys are the conflict arbiters, the
-	-- parent face has none, see src/sql/state/200_domain_tables.sql)
-	-- (captures below min_quality, and unidentified ones, are no exemplar)
+	-- 6. the gallery's exemplars (captures below min_quality, and unidentified
+	-- ones, are no exemplar)
 	SELECT array_agg(CASE WHEN quality[o] >= min_q THEN persons[o] END ORDER BY o) INTO gal_persons
 	FROM generate_series(1, cnt) o;
-	-- (each dynamic INSERT is parsed and planned per call: most returning
-	-- captures write no exemplar, so a kept-plan check of the same conditions
-	-- on every capture of the batch, a superset of the rows the INSERT would
-	-- write, comes first and skips it when nothing would be written)
-	IF EXISTS (SELECT 1 FROM unnest(gal_persons, quality, masks, dist) AS c(person_id, quality, masked, distance)
-	           WHERE c.person_id IS NOT NULL AND (c.distance IS NULL OR NOT c.masked)
-	             AND NOT EXISTS (SELECT 1 FROM face x WHERE x.project_id = p_project_id AND x.person_id = c.person_id
-	                             AND x.kind = CASE WHEN c.masked THEN 'masked' ELSE 'unmasked' END
-	                             AND NOT (c.quality > x.quality + 0.05))) THEN
-	EXECUTE format($q$
-	INSERT INTO %s AS f (project_id, person_id, kind, capture_id, captured_at, quality, masked, face)
-	SELECT $1, c.person_id, c.kind, c.capture_id, c.captured_at, c.quality, c.masked, c.face
-	FROM (SELECT DISTINCT ON (c.person_id, c.masked) c.*, CASE WHEN c.masked THEN 'masked' ELSE 'unmasked' END AS kind
-	      FROM unnest($2, $3, $4, $5, $6, $7, $8)
-	           AS c(capture_id, person_id, captured_at, quality, masked, face, distance)
-	      WHERE c.person_id IS NOT NULL AND (c.distance IS NULL OR NOT c.masked)
-	      ORDER BY c.person_id, c.masked, c.quality DESC, c.captured_at DESC) c
-	WHERE NOT EXISTS (SELECT 1 FROM face x WHERE x.project_id = $1 AND x.person_id = c.person_id
-	                  AND x.kind = c.kind AND NOT (c.quality > x.quality + 0.05))
-	ON CONFLICT (project_id, person_id, kind) DO UPDATE
-	SET capture_id = excluded.capture_id, captured_at = excluded.captured_at, quality = excluded.quality,
-	    face = excluded.face
-	WHERE excluded.quality > f.quality + 0.05$q$, gallery_table(p_project_id))
-	USING p_project_id, ids, gal_persons, ts, quality, masks, faces, dist;
-	END IF;
-
-	IF EXISTS (SELECT 1 FROM unnest(gal_persons, ts, masks, dist, face_masked) AS c(person_id, captured_at, masked, distance, fm)
-	           WHERE c.person_id IS NOT NULL AND (c.distance IS NULL OR NOT (c.masked OR c.fm))
-	             AND (c.distance IS NULL OR c.distance >= recent_min)
-	             AND NOT EXISTS (SELECT 1 FROM face x WHERE x.project_id = p_project_id AND x.person_id = c.person_id
-	                             AND x.captured_at > c.captured_at - gap)) THEN
-	EXECUTE format($q$
-	INSERT INTO %s AS f (project_id, person_id, kind, capture_id, captured_at, quality, masked, face)
-	SELECT $1, c.person_id, 'recent', c.capture_id, c.captured_at, c.quality, c.masked, c.face
-	FROM (SELECT DISTINCT ON (c.person_id) c.*
-	      FROM unnest($2, $3, $4, $5, $6, $7, $8, $9)
-	           AS c(capture_id, person_id, captured_at, quality, masked, face, distance, fm)
-	      WHERE c.person_id IS NOT NULL AND (c.distance IS NULL OR NOT (c.masked OR c.fm))
-	      ORDER BY c.person_id, c.captured_at DESC, c.quality DESC) c
-	WHERE (c.distance IS NULL OR c.distance >= $10)
-	  AND NOT EXISTS (SELECT 1 FROM face x WHERE x.project_id = $1 AND x.person_id = c.person_id
-	                  AND x.captured_at > c.captured_at - $11)
-	ON CONFLICT (project_id, person_id, kind) DO UPDATE
-	SET capture_id = excluded.capture_id, captured_at = excluded.captured_at, quality = excluded.quality,
-	    masked = excluded.masked, face = excluded.face$q$, gallery_table(p_project_id))
-	USING p_project_id, ids, gal_persons, ts, quality, masks, faces, dist, face_masked, recent_min, gap;
-	END IF;
+	PERFORM ingest_gallery(p_project_id, ids, gal_persons, ts, quality, masks, faces, dist, face_masked, recent_min, gap);
 
 	IF p_row THEN
 		RETURN QUERY SELECT persons[1], row_visit, dist[1], row_expiry[1], row_expiry[2],
