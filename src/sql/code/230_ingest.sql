@@ -83,7 +83,7 @@ CREATE OR REPLACE FUNCTION refresh_visit_chain(p_project_id bigint, p_person_ids
 
 -- step 6 of ingest_batch: the gallery.  Per person the best unmasked and
 -- best masked exemplar, and a recent one per visit (arrays as ingest_batch
--- has them: capture ids, persons, times, qualities, masked flags, faces,
+-- has them: capture ids, persons (NULL: no exemplar), times, qualities, masked flags, faces,
 -- match distances and whether the matched gallery face was masked)
 CREATE OR REPLACE FUNCTION ingest_gallery(p_project_id bigint, ids bigint[], persons bigint[], ts timestamptz[],
                                           quality real[], masks boolean[], faces embedding[], dist float8[],
@@ -121,7 +121,7 @@ BEGIN
 	FROM (SELECT DISTINCT ON (c.person_id, c.masked) c.*, CASE WHEN c.masked THEN 'masked' ELSE 'unmasked' END AS kind
 	      FROM unnest($2, $3, $4, $5, $6, $7, $8)
 	           AS c(capture_id, person_id, captured_at, quality, masked, face, distance)
-	      WHERE c.distance IS NULL OR NOT c.masked
+	      WHERE c.person_id IS NOT NULL AND (c.distance IS NULL OR NOT c.masked)
 	      ORDER BY c.person_id, c.masked, c.quality DESC, c.captured_at DESC) c
 	WHERE NOT EXISTS (SELECT 1 FROM face x WHERE x.project_id = $1 AND x.person_id = c.person_id
 	                  AND x.kind = c.kind AND NOT (c.quality > x.quality + 0.05))
@@ -143,7 +143,7 @@ BEGIN
 	FROM (SELECT DISTINCT ON (c.person_id) c.*
 	      FROM unnest($2, $3, $4, $5, $6, $7, $8, $9)
 	           AS c(capture_id, person_id, captured_at, quality, masked, face, distance, fm)
-	      WHERE c.distance IS NULL OR NOT (c.masked OR c.fm)
+	      WHERE c.person_id IS NOT NULL AND (c.distance IS NULL OR NOT (c.masked OR c.fm))
 	      ORDER BY c.person_id, c.captured_at DESC, c.quality DESC) c
 	WHERE (c.distance IS NULL OR c.distance >= $10)
 	  AND NOT EXISTS (SELECT 1 FROM face x WHERE x.project_id = $1 AND x.person_id = c.person_id
