@@ -211,15 +211,37 @@ CREATE OR REPLACE FUNCTION rebuild_rollups(project_id bigint DEFAULT NULL) RETUR
 DECLARE
 	pid bigint := rebuild_rollups.project_id;
 	t text;
+	lit text := coalesce(rebuild_rollups.project_id::text, 'NULL') || '::bigint';
+	body text;
+	on_citus boolean := to_regclass('pg_catalog.pg_dist_partition') IS NOT NULL;
 BEGIN
 	-- not while rollup_fold moves deltas into the tables rebuilt here
 	PERFORM pg_advisory_xact_lock(hashtextextended('firstsight.rollup_fold', 0));
 	FOREACH t IN ARRAY ARRAY['day', 'month_agent', 'consultant'] LOOP
 		EXECUTE format('DELETE FROM rollup_%s_delta r WHERE $1 IS NULL OR r.project_id = $1', t) USING pid;
 	END LOOP;
+
+	IF on_citus THEN
+		EXECUTE 'SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_dist_partition d WHERE d.logicalrelid = $1)'
+			INTO on_citus USING 'firstsight.rollup_day'::regclass;
+	END IF;
 	FOREACH t IN ARRAY ARRAY['person_day', 'day', 'buyer', 'funnel_person', 'month_agent', 'consultant_person', 'consultant'] LOOP
-		EXECUTE format('DELETE FROM rollup_%s r WHERE $1 IS NULL OR r.project_id = $1', t) USING pid;
-		EXECUTE format('INSERT INTO rollup_%s SELECT * FROM rollup_facts_%s($1)', t, t) USING pid;
+		IF on_citus THEN
+			-- Citus plans no SQL function over distributed tables: the body of
+			-- rollup_facts_* with the project id written in, one INSERT ... SELECT
+			-- that each worker runs on its own shards (docs/scale-out.md)
+			SELECT f.prosrc INTO body FROM pg_proc f
+			WHERE f.proname = 'rollup_facts_' || t AND f.pronamespace = 'firstsight'::regnamespace;
+			-- (rollup_facts_consultant reads rollup_facts_consultant_person: the rollup, rebuilt just before)
+			body := regexp_replace(body, 'firstsight\.rollup_facts_(\w+)\(p_project_id\)',
+			                       '(SELECT * FROM firstsight.rollup_\1 WHERE p_project_id IS NULL OR project_id OPERATOR(pg_catalog.=) p_project_id) AS rollup_\1', 'g');
+			body := regexp_replace(regexp_replace(body, '\mp_project_id\M', lit, 'g'), '\mp_person_ids\M', 'NULL::bigint[]', 'g');
+			EXECUTE format('DELETE FROM rollup_%s r WHERE %s IS NULL OR r.project_id = %2$s', t, lit);
+			EXECUTE format('INSERT INTO rollup_%s %s', t, body);
+		ELSE
+			EXECUTE format('DELETE FROM rollup_%s r WHERE $1 IS NULL OR r.project_id = $1', t) USING pid;
+			EXECUTE format('INSERT INTO rollup_%s SELECT * FROM rollup_facts_%s($1)', t, t) USING pid;
+		END IF;
 	END LOOP;
 END
 $$;

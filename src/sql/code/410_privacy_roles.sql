@@ -28,12 +28,19 @@ ALTER TABLE biometric_access_log ENABLE ALWAYS TRIGGER biometric_access_log_guar
 	ENABLE ALWAYS TRIGGER biometric_access_log_no_truncate;
 
 -- true when the current role manages the project (used by row-level security)
+-- (On Citus the policies run on the workers, next to the shards: project_access
+-- is a reference table with a copy on every node, which the function reads
+-- there; pg_roles would need pg_authid there, to_regrole does not.  The Citus
+-- setting lets the read run inside a query on a shard; it means nothing
+-- without Citus.  docs/scale-out.md)
 CREATE OR REPLACE FUNCTION has_project_access(project_id bigint) RETURNS boolean
 	LANGUAGE sql STABLE
 	SET search_path = firstsight, pg_catalog, pg_temp
+	SET citus.allow_nested_distributed_execution = on
 	AS $$
-	SELECT EXISTS (SELECT 1 FROM project_access a JOIN pg_roles r ON r.rolname = a.role_name
-	               WHERE a.project_id = has_project_access.project_id AND pg_has_role(r.oid, 'MEMBER'))
+	SELECT EXISTS (SELECT 1 FROM project_access a
+	               WHERE a.project_id = has_project_access.project_id
+	                 AND pg_has_role(to_regrole(quote_ident(a.role_name::text)), 'MEMBER'))
 	$$;
 
 -- may the session user read biometric data of a project (privacy officer, or manager of it)
@@ -301,8 +308,9 @@ BEGIN
 	-- a grant to a role dropped since stays in project_access: pg_has_role(name) would fail on it
 	-- (and with it every manager's query through has_project_access), so roles are matched by oid
 	-- (analysts and sales apps read theirs too: reads_project and has_project_access run as them)
+	-- (to_regrole: NULL for a dropped role); no subquery, so that Citus can plan the policy
 	CREATE POLICY own_grants ON project_access FOR SELECT TO firstsight_manager, firstsight_analyst, firstsight_sales_app
-		USING (EXISTS (SELECT 1 FROM pg_roles r WHERE r.rolname = role_name AND pg_has_role(r.oid, 'MEMBER')));
+		USING (pg_has_role(to_regrole(quote_ident(role_name::text)), 'MEMBER'));
 	GRANT EXECUTE ON FUNCTION photo(bigint, bigint, text) TO firstsight_manager;
 
 	-- privacy officer: consent, erasure, retention, audit, and the audited reads

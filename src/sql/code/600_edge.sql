@@ -296,20 +296,27 @@ COMMENT ON COLUMN group_flagged_deals.office_flags IS 'flags the office decided 
 COMMENT ON COLUMN group_flagged_deals.group_flags IS 'flags headquarters decided from the group''s facts';
 COMMENT ON COLUMN group_flagged_deals.seen_before_at IS 'projects where the buyer was seen before the first visit here';
 
+-- (two grouped parts joined by hash, not a correlated subquery: Citus plans
+-- each part on the workers and joins the results, docs/scale-out.md)
 CREATE OR REPLACE VIEW group_cross_office_buyers AS
-	SELECT i.group_id_card_hash AS id_card_group_hash,
-	       count(DISTINCT i.project_id) AS projects,
-	       array_agg(DISTINCT i.project_id ORDER BY i.project_id) AS project_ids,
-	       min(q.first_seen) AS first_seen,
-	       (SELECT count(*) FROM deal d
-	        WHERE EXISTS (SELECT 1 FROM identity j
-	                      WHERE j.group_id_card_hash = i.group_id_card_hash AND j.project_id = d.project_id
-	                        AND j.person_id = ANY (d.person_id || d.co_buyer_ids))) AS deals
-	FROM identity i
-	JOIN person q ON q.project_id = i.project_id AND q.person_id = i.person_id
-	WHERE i.group_id_card_hash IS NOT NULL
-	GROUP BY i.group_id_card_hash
-	HAVING count(DISTINCT i.project_id) > 1;
+	WITH b AS (
+		SELECT i.group_id_card_hash AS id_card_group_hash,
+		       count(DISTINCT i.project_id) AS projects,
+		       array_agg(DISTINCT i.project_id ORDER BY i.project_id) AS project_ids,
+		       min(q.first_seen) AS first_seen
+		FROM identity i
+		JOIN person q ON q.project_id = i.project_id AND q.person_id = i.person_id
+		WHERE i.group_id_card_hash IS NOT NULL
+		GROUP BY i.group_id_card_hash
+		HAVING count(DISTINCT i.project_id) > 1),
+	d AS (
+		SELECT j.group_id_card_hash, count(DISTINCT (d.project_id, d.deal_id)) AS deals
+		FROM deal d
+		JOIN identity j ON j.project_id = d.project_id AND j.person_id = ANY (d.person_id || d.co_buyer_ids)
+		WHERE j.group_id_card_hash IS NOT NULL
+		GROUP BY j.group_id_card_hash)
+	SELECT b.id_card_group_hash, b.projects, b.project_ids, b.first_seen, coalesce(d.deals, 0) AS deals
+	FROM b LEFT JOIN d ON d.group_id_card_hash = b.id_card_group_hash;
 COMMENT ON VIEW group_cross_office_buyers IS 'ID cards (hashes under the group key) bound at more than one project: where, first seen, deals naming them';
 
 -- the group views analysts read are security barriers, as the per-project ones (430_access_hardening.sql)
