@@ -8,7 +8,7 @@
 # (time.sql: median of ROUNDS) and the ratio Citus / plain printed.
 # Needs Citus installed in the server's installation (PGBIN's; build it from
 # source, see docs/scale-out.md).  Settings: PROJECTS (20), PER_DAY (60),
-# ROUNDS (3), PGBIN, FS_NO_INSTALL=1.  Bounded: four clusters in one
+# ROUNDS (3), SHARDS (8, citus.shard_count), PGBIN, FS_NO_INSTALL=1.  Bounded: four clusters in one
 # temporary directory, removed at the end (KEEP=1 keeps it).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -53,6 +53,7 @@ shared_preload_libraries = 'citus'
 citus.node_conninfo = 'sslmode=disable'
 citus.enable_unsafe_triggers = on
 citus.enable_repartition_joins = on
+citus.shard_count = ${SHARDS:-8}
 wal_level = logical
 CONF
 	fi

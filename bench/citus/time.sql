@@ -4,6 +4,7 @@
 \set ON_ERROR_STOP 1
 SET client_min_messages = warning;
 CREATE TEMP TABLE view_time (view text, scope text, rows bigint, ms float8);
+SELECT set_config('bench.rounds', :'rounds', false) \gset
 DO $$
 DECLARE
 	t0 timestamptz := clock_timestamp();
@@ -21,7 +22,7 @@ DECLARE
 	one bigint := (SELECT max(project_id) FROM firstsight.project);
 	r int;
 BEGIN
-	FOR r IN 1 .. :rounds LOOP
+	FOR r IN 1 .. current_setting('bench.rounds')::int LOOP
 		FOREACH v IN ARRAY ARRAY['daily_traffic', 'channel_share', 'conversion_funnel', 'flagged_deals',
 		                         'commission_ledger', 'consultant_board'] LOOP
 			t0 := clock_timestamp();

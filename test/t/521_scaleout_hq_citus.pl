@@ -82,6 +82,7 @@ shared_preload_libraries = 'citus'
 citus.node_conninfo = 'sslmode=disable'
 citus.enable_unsafe_triggers = on
 citus.enable_repartition_joins = on
+citus.shard_count = 4
 max_worker_processes = 24
 max_connections = 100
 max_replication_slots = 30
