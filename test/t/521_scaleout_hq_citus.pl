@@ -89,6 +89,8 @@ max_replication_slots = 30
 max_logical_replication_workers = 8
 wal_retrieve_retry_interval = '500ms'
 });
+	# shard moves connect back to the coordinator by its name (localhost by default)
+	$n->append_conf('postgresql.conf', "citus.local_hostname = '" . $n->host . "'\n");
 	$n->start;
 	$n->safe_psql('postgres', 'CREATE EXTENSION citus');
 	push @citus, $n;
