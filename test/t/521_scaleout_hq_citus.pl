@@ -113,7 +113,7 @@ is($hq->safe_psql('postgres', q{
 		SELECT CASE WHEN d.partmethod = 'h' THEN 'distributed' ELSE 'reference' END AS k, count(*) AS n
 		FROM pg_dist_partition d JOIN pg_class c ON c.oid = d.logicalrelid
 		WHERE c.relnamespace = 'firstsight'::regnamespace GROUP BY 1) s}),
-	'distributed 30, reference 8', 'every table placed: 30 distributed, 8 reference tables');
+	'distributed 30, reference 9', 'every table placed: 30 distributed, 9 reference tables');
 is($hq->safe_psql('postgres', q{
 	SELECT count(DISTINCT d.colocationid) || ' ' || bool_and(a.attname = 'project_id')
 	FROM pg_dist_partition d JOIN pg_attribute a ON a.attrelid = d.logicalrelid AND a.attnum = (

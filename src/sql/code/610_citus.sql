@@ -26,6 +26,7 @@ CREATE OR REPLACE FUNCTION citus_table_plan()
 		('project', 'one row per office, joined by every view: a copy on every node joins with any shard'),
 		('project_access', 'the per-project grants the policies read: the policy function reads the copy on its own node'),
 		('camera_access', 'cameras'' grants, read by the camera policy on every node'),
+		('channel_access', 'agency portals'' grants, read by their policy on every node (its key is the role)'),
 		('retention_log', 'no project_id: one row per retention sweep of the cluster'),
 		('setting_definition', 'the extension''s own rows, read with every project''s settings'),
 		('retention_default', 'the extension''s own rows'),
@@ -80,10 +81,14 @@ BEGIN
 	-- foreign keys between tables not yet placed are set aside and made again
 	-- once every table is placed (distributed to distributed by project_id,
 	-- or to a reference table, both of which Citus keeps)
+	-- (a reference table's key to a distributed one cannot be kept: left out)
 	SELECT array_agg(format('ALTER TABLE %s ADD CONSTRAINT %I %s', k.conrelid::regclass, k.conname,
 	                        pg_get_constraintdef(k.oid)) ORDER BY k.conrelid::regclass::text, k.conname)
 	INTO fks FROM pg_constraint k JOIN pg_class c ON c.oid = k.conrelid
 	WHERE k.contype = 'f' AND c.relnamespace = 'firstsight'::regnamespace
+	  AND NOT EXISTS (SELECT 1 FROM citus_table_plan() a, citus_table_plan() b
+	                  WHERE a.table_name = k.conrelid AND a.placement = 'reference'
+	                    AND b.table_name = k.confrelid AND b.placement = 'distributed')
 	  AND NOT (EXISTS (SELECT 1 FROM pg_dist_partition d WHERE d.logicalrelid = k.conrelid)
 	           AND EXISTS (SELECT 1 FROM pg_dist_partition d WHERE d.logicalrelid = k.confrelid));
 	FOR t, g IN SELECT k.conrelid::regclass, k.conname FROM pg_constraint k JOIN pg_class c ON c.oid = k.conrelid
