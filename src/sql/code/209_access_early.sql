@@ -21,16 +21,19 @@ COMMENT ON FUNCTION acting_role() IS
 CREATE OR REPLACE FUNCTION role_reads_project(p_role name, p_project_id bigint) RETURNS boolean
 	LANGUAGE plpgsql STABLE
 	SET search_path = firstsight, pg_catalog, pg_temp
+	SET citus.allow_nested_distributed_execution = on
 	AS $$
 BEGIN
+	-- (roles by to_regrole, not pg_roles, and the Citus setting: on Citus the
+	-- views' filter runs next to the shards, see has_project_access)
 	RETURN coalesce((SELECT r.rolsuper FROM pg_roles r WHERE r.rolname = p_role), false)
-	    OR NOT EXISTS (SELECT 1 FROM pg_roles g
-	                   WHERE g.rolname IN ('firstsight_manager', 'firstsight_analyst', 'firstsight_sales_app', 'firstsight_agency')
-	                     AND pg_has_role(p_role, g.oid, 'MEMBER'))
-	    OR EXISTS (SELECT 1 FROM pg_roles g
-	               WHERE g.rolname = 'firstsight_privacy_officer' AND pg_has_role(p_role, g.oid, 'MEMBER'))
-	    OR EXISTS (SELECT 1 FROM project_access a JOIN pg_roles r ON r.rolname = a.role_name
-	               WHERE a.project_id = p_project_id AND pg_has_role(p_role, r.oid, 'MEMBER'));
+	    OR NOT EXISTS (SELECT 1 FROM unnest(ARRAY['firstsight_manager', 'firstsight_analyst', 'firstsight_sales_app', 'firstsight_agency']) g
+	                   WHERE to_regrole(g) IS NOT NULL AND pg_has_role(p_role, to_regrole(g), 'MEMBER'))
+	    OR (to_regrole('firstsight_privacy_officer') IS NOT NULL
+	        AND pg_has_role(p_role, to_regrole('firstsight_privacy_officer'), 'MEMBER'))
+	    OR EXISTS (SELECT 1 FROM project_access a
+	               WHERE a.project_id = p_project_id
+	                 AND pg_has_role(p_role, to_regrole(quote_ident(a.role_name::text)), 'MEMBER'));
 END
 $$;
 COMMENT ON FUNCTION role_reads_project(name, bigint) IS

@@ -28,6 +28,7 @@ CREATE OR REPLACE FUNCTION citus_table_plan()
 		('camera_access', 'cameras'' grants, read by the camera policy on every node'),
 		('channel_access', 'agency portals'' grants, read by their policy on every node (its key is the role)'),
 		('retention_log', 'no project_id: one row per retention sweep of the cluster'),
+		('subject_request_log', 'the privacy officer''s requests: a lookup by phone or ID card spans projects (its key is the request)'),
 		('setting_definition', 'the extension''s own rows, read with every project''s settings'),
 		('retention_default', 'the extension''s own rows'),
 		('hash_key', 'one key for the whole cluster (each node would draw its own)'),
