@@ -15,6 +15,35 @@ CREATE OR REPLACE FUNCTION acting_role() RETURNS name
 COMMENT ON FUNCTION acting_role() IS
 	'the role a SECURITY DEFINER function acts for (SET ROLE''s, else the login); per-project checks use it';
 
+-- is a role granted a project: a member of a role project_access names for it
+-- (grant_project, grant_analyst, grant_sales_app).  Roles by to_regrole, not
+-- by a join with pg_roles: a grant to a role dropped since matches nobody, and
+-- on Citus the check runs next to the shards (see has_project_access).
+CREATE OR REPLACE FUNCTION role_granted_project(p_role name, p_project_id bigint) RETURNS boolean
+	LANGUAGE sql STABLE
+	SET search_path = firstsight, pg_catalog, pg_temp
+	SET citus.allow_nested_distributed_execution = on
+	AS $$
+	SELECT EXISTS (SELECT 1 FROM project_access a
+	               WHERE a.project_id = p_project_id
+	                 AND pg_has_role(p_role, to_regrole(quote_ident(a.role_name::text)), 'MEMBER'))
+	$$;
+COMMENT ON FUNCTION role_granted_project(name, bigint) IS
+	'true when a role is a member of a role granted the project in project_access';
+
+-- may the session user (not the owner a SECURITY DEFINER function runs as)
+-- serve a project: a superuser, the extension's owner, or a role granted it
+CREATE OR REPLACE FUNCTION session_serves_project(p_project_id bigint) RETURNS boolean
+	LANGUAGE sql STABLE
+	SET search_path = firstsight, pg_catalog, pg_temp
+	AS $$
+	SELECT coalesce((SELECT r.rolsuper FROM pg_roles r WHERE r.rolname = session_user), false)
+	    OR pg_has_role(session_user, (SELECT e.extowner FROM pg_extension e WHERE e.extname = 'firstsight'), 'MEMBER')
+	    OR role_granted_project(session_user, p_project_id)
+	$$;
+COMMENT ON FUNCTION session_serves_project(bigint) IS
+	'true when the session user is a superuser, the extension''s owner, or granted the project';
+
 -- does a role read a project's rows: every project, unless it is a member of
 -- a role scoped per project (manager, analyst, sales app, agency portal), then
 -- the projects granted to it; a superuser and a privacy officer read all
@@ -31,9 +60,7 @@ BEGIN
 	                   WHERE to_regrole(g) IS NOT NULL AND pg_has_role(p_role, to_regrole(g), 'MEMBER'))
 	    OR (to_regrole('firstsight_privacy_officer') IS NOT NULL
 	        AND pg_has_role(p_role, to_regrole('firstsight_privacy_officer'), 'MEMBER'))
-	    OR EXISTS (SELECT 1 FROM project_access a
-	               WHERE a.project_id = p_project_id
-	                 AND pg_has_role(p_role, to_regrole(quote_ident(a.role_name::text)), 'MEMBER'));
+	    OR role_granted_project(p_role, p_project_id);
 END
 $$;
 COMMENT ON FUNCTION role_reads_project(name, bigint) IS

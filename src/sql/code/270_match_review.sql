@@ -18,10 +18,7 @@ BEGIN
 	-- the session user (a SECURITY DEFINER function's current user is its
 	-- owner, as in may_read_biometrics): a superuser, the extension's owner,
 	-- or a manager of this project
-	IF NOT ((SELECT rolsuper FROM pg_roles WHERE rolname = session_user)
-	        OR pg_has_role(session_user, (SELECT e.extowner FROM pg_extension e WHERE e.extname = 'firstsight'), 'MEMBER')
-	        OR EXISTS (SELECT 1 FROM project_access a JOIN pg_roles r ON r.rolname = a.role_name
-	                   WHERE a.project_id = confirm_matches.project_id AND pg_has_role(session_user, r.oid, 'MEMBER'))) THEN
+	IF NOT session_serves_project(confirm_matches.project_id) THEN
 		RAISE EXCEPTION USING ERRCODE = 'insufficient_privilege',
 			MESSAGE = format('no access to project %s', confirm_matches.project_id),
 			HINT = 'A manager confirms matches of the projects granted to them (firstsight.grant_project).';

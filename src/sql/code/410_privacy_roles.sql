@@ -53,8 +53,7 @@ CREATE OR REPLACE FUNCTION may_read_biometrics(p_project_id bigint, p_what text)
 	        AND pg_has_role(session_user, 'firstsight_privacy_officer', 'MEMBER'))
 	    OR (p_what = 'photo' AND to_regrole('firstsight_manager') IS NOT NULL
 	        AND pg_has_role(session_user, 'firstsight_manager', 'MEMBER')
-	        AND EXISTS (SELECT 1 FROM project_access a JOIN pg_roles r ON r.rolname = a.role_name
-	                    WHERE a.project_id = p_project_id AND pg_has_role(session_user, r.oid, 'MEMBER')))
+	        AND role_granted_project(session_user, p_project_id))
 	$$;
 
 -- check and log one read of a capture's biometric data; the capture's person

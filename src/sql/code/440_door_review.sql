@@ -40,10 +40,7 @@ CREATE OR REPLACE FUNCTION check_project_caller(p_project_id bigint, p_what text
 	SET search_path = firstsight, pg_catalog, pg_temp
 	AS $$
 BEGIN
-	IF (SELECT rolsuper FROM pg_roles WHERE rolname = session_user)
-	   OR pg_has_role(session_user, (SELECT e.extowner FROM pg_extension e WHERE e.extname = 'firstsight'), 'MEMBER')
-	   OR EXISTS (SELECT 1 FROM project_access a JOIN pg_roles r ON r.rolname = a.role_name
-	              WHERE a.project_id = p_project_id AND pg_has_role(session_user, r.oid, 'MEMBER')) THEN
+	IF session_serves_project(p_project_id) THEN
 		RETURN;
 	END IF;
 	RAISE EXCEPTION USING ERRCODE = 'insufficient_privilege',
