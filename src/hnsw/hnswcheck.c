@@ -372,7 +372,14 @@ LinkIntoTree(HnswInfo *info, HnswMetaPageData *meta, Reach *r, ItemPointer self,
 							true, HNSW_KEEP_ONLY) == HNSW_BACKLINK_KEPT)
 			return HNSW_BACKLINK_KEPT;
 	}
-	/* every one of those lists is half kept: down their kept links to one with room */
+	/*
+	 * Every one of those lists is half kept: down their kept links to one
+	 * with room, and last down the whole tree from the entry point.  Without
+	 * the entry point, an element whose own links and search results are all
+	 * outside the tree (many duplicates of it, all left out: the ef nearest
+	 * are at distance 0) got nothing at all and stayed an island: regress
+	 * hnsw_extremes under cosine, 1 run in about 60.
+	 */
 	{
 		ItemPointerData *starts = palloc(sizeof(ItemPointerData) * (ncands + n + 1));
 		int			nstarts = 0;
@@ -382,6 +389,8 @@ LinkIntoTree(HnswInfo *info, HnswMetaPageData *meta, Reach *r, ItemPointer self,
 		for (int i = 0; i < n; i++)
 			if (!ItemPointerEquals(&w[i]->tid, self) && Reached(r, &w[i]->tid))
 				starts[nstarts++] = w[i]->tid;
+		if (!ItemPointerEquals(&meta->entry, self))
+			starts[nstarts++] = meta->entry;
 		if (nstarts > 0 && HnswKeepFromKeptDescendants(info, starts, nstarts, self, ec.vec, building))
 			return HNSW_BACKLINK_KEPT;
 	}
@@ -395,6 +404,14 @@ LinkIntoTree(HnswInfo *info, HnswMetaPageData *meta, Reach *r, ItemPointer self,
 	else if (first >= 0)
 		(void) HnswAddBackLink(info, &w[first]->tid, 0, self, ec.vec, w[first]->distance, building,
 							   true, HNSW_KEEP_NO);
+	else if (!ItemPointerEquals(&meta->entry, self))
+	{
+		float	   *ev = palloc(sizeof(float) * info->dims);
+
+		HnswFetchVector(info, &meta->entry, ev);
+		(void) HnswAddBackLink(info, &meta->entry, 0, self, ec.vec,
+							   HnswDistance(info->metric, info->dims, ec.vec, ev), building, true, HNSW_KEEP_NO);
+	}
 	return HNSW_BACKLINK_MADE;
 }
 
