@@ -31,19 +31,6 @@ CREATE OR REPLACE FUNCTION role_granted_project(p_role name, p_project_id bigint
 COMMENT ON FUNCTION role_granted_project(name, bigint) IS
 	'true when a role is a member of a role granted the project in project_access';
 
--- may the session user (not the owner a SECURITY DEFINER function runs as)
--- serve a project: a superuser, the extension's owner, or a role granted it
-CREATE OR REPLACE FUNCTION session_serves_project(p_project_id bigint) RETURNS boolean
-	LANGUAGE sql STABLE
-	SET search_path = firstsight, pg_catalog, pg_temp
-	AS $$
-	SELECT coalesce((SELECT r.rolsuper FROM pg_roles r WHERE r.rolname = session_user), false)
-	    OR pg_has_role(session_user, (SELECT e.extowner FROM pg_extension e WHERE e.extname = 'firstsight'), 'MEMBER')
-	    OR role_granted_project(session_user, p_project_id)
-	$$;
-COMMENT ON FUNCTION session_serves_project(bigint) IS
-	'true when the session user is a superuser, the extension''s owner, or granted the project';
-
 -- does a role read a project's rows: every project, unless it is a member of
 -- a role scoped per project (manager, analyst, sales app, agency portal), then
 -- the projects granted to it; a superuser and a privacy officer read all

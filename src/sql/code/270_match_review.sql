@@ -15,14 +15,7 @@ CREATE OR REPLACE FUNCTION confirm_matches(project_id bigint, capture_ids bigint
 DECLARE
 	n integer;
 BEGIN
-	-- the session user (a SECURITY DEFINER function's current user is its
-	-- owner, as in may_read_biometrics): a superuser, the extension's owner,
-	-- or a manager of this project
-	IF NOT session_serves_project(confirm_matches.project_id) THEN
-		RAISE EXCEPTION USING ERRCODE = 'insufficient_privilege',
-			MESSAGE = format('no access to project %s', confirm_matches.project_id),
-			HINT = 'A manager confirms matches of the projects granted to them (firstsight.grant_project).';
-	END IF;
+	PERFORM require_project(confirm_matches.project_id);	-- managers: their projects
 	UPDATE capture c SET match_reviewed_at = now()
 	WHERE c.project_id = confirm_matches.project_id AND c.capture_id = ANY (capture_ids)
 	  AND c.match_low_confidence AND c.match_reviewed_at IS NULL;

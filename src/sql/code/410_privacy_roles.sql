@@ -43,17 +43,19 @@ CREATE OR REPLACE FUNCTION has_project_access(project_id bigint) RETURNS boolean
 	                 AND pg_has_role(to_regrole(quote_ident(a.role_name::text)), 'MEMBER'))
 	$$;
 
--- may the session user read biometric data of a project (privacy officer, or manager of it)
+-- may the acting role (acting_role(): SET ROLE's, else the login; never more
+-- than the login may) read biometric data of a project: a superuser, a
+-- privacy officer, or for photos a manager granted the project
 CREATE OR REPLACE FUNCTION may_read_biometrics(p_project_id bigint, p_what text) RETURNS boolean
 	LANGUAGE sql STABLE
 	SET search_path = firstsight, pg_catalog, pg_temp
 	AS $$
-	SELECT (SELECT rolsuper FROM pg_roles WHERE rolname = session_user)
+	SELECT coalesce((SELECT rolsuper FROM pg_roles WHERE rolname = acting_role()), false)
 	    OR (to_regrole('firstsight_privacy_officer') IS NOT NULL
-	        AND pg_has_role(session_user, 'firstsight_privacy_officer', 'MEMBER'))
+	        AND pg_has_role(acting_role(), 'firstsight_privacy_officer', 'MEMBER'))
 	    OR (p_what = 'photo' AND to_regrole('firstsight_manager') IS NOT NULL
-	        AND pg_has_role(session_user, 'firstsight_manager', 'MEMBER')
-	        AND role_granted_project(session_user, p_project_id))
+	        AND pg_has_role(acting_role(), 'firstsight_manager', 'MEMBER')
+	        AND role_granted_project(acting_role(), p_project_id))
 	$$;
 
 -- check and log one read of a capture's biometric data; the capture's person

@@ -32,25 +32,6 @@ CREATE OR REPLACE FUNCTION project_named(p_project_id bigint) RETURNS text
 	AS $$ SELECT coalesce((SELECT p.name || ' (' || p.project_id || ')' FROM project p WHERE p.project_id = p_project_id),
 	                      p_project_id::text) $$;
 
--- may the session user (not the owner a SECURITY DEFINER function runs as)
--- serve this project: a superuser, the extension's owner, or a role granted
--- the project (firstsight.grant_project); the others get SQLSTATE 42501
-CREATE OR REPLACE FUNCTION check_project_caller(p_project_id bigint, p_what text) RETURNS void
-	LANGUAGE plpgsql STABLE
-	SET search_path = firstsight, pg_catalog, pg_temp
-	AS $$
-BEGIN
-	IF session_serves_project(p_project_id) THEN
-		RETURN;
-	END IF;
-	RAISE EXCEPTION USING ERRCODE = 'insufficient_privilege',
-		MESSAGE = format('no access to project %s', coalesce(p_project_id::text, 'NULL')),
-		DETAIL = format('The %s of a project is for the roles granted that project.', p_what),
-		HINT = 'The owner grants a role its projects with firstsight.grant_project(role, project_id).';
-END
-$$;
-REVOKE ALL ON FUNCTION check_project_caller(bigint, text) FROM PUBLIC;
-
 -- who owns a person at a moment, by the attribution rules (the same walk a
 -- deal's decision makes, with no deal): the owning channel and agent and
 -- until when, the owning consultant and until when, and when the person was
@@ -138,7 +119,7 @@ DECLARE
 	s jsonb;
 	pid bigint := door_lookup.person_id;
 BEGIN
-	PERFORM check_project_caller(door_lookup.project_id, 'door lookup');
+	PERFORM require_project(door_lookup.project_id);
 	IF door_lookup.capture_id IS NOT NULL THEN
 		SELECT c.person_id INTO pid FROM capture c
 		WHERE c.project_id = door_lookup.project_id AND c.capture_id = door_lookup.capture_id;
@@ -218,7 +199,7 @@ DECLARE
 	v record;
 	s jsonb;
 BEGIN
-	PERFORM check_project_caller(pid, 'worklist');
+	PERFORM require_project(pid);
 	SELECT p.time_zone INTO tz FROM project p WHERE p.project_id = pid;
 	IF tz IS NULL THEN
 		RAISE EXCEPTION USING ERRCODE = 'foreign_key_violation', MESSAGE = format('project %s does not exist', pid);
