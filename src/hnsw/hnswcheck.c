@@ -373,6 +373,24 @@ LinkIntoTree(HnswInfo *info, HnswMetaPageData *meta, Reach *r, ItemPointer self,
 			return HNSW_BACKLINK_KEPT;
 	}
 	/*
+	 * The entry point itself: the root of the tree, which may have no kept
+	 * link at all (VACUUM moved the entry point to an element whose list is
+	 * all plain links) and be neither among an element's own links nor among
+	 * the ef nearest when duplicates fill those at distance 0: then nothing
+	 * joined the tree (regress hnsw_extremes, about 1 round in 3,000: 45 of
+	 * 48 elements outside it after VACUUM).
+	 */
+	if (!ItemPointerEquals(&meta->entry, self))
+	{
+		float	   *ev = palloc(sizeof(float) * info->dims);
+
+		HnswFetchVector(info, &meta->entry, ev);
+		if (HnswAddBackLink(info, &meta->entry, 0, self, ec.vec, HnswDistance(info->metric, info->dims, ec.vec, ev),
+							building, true, HNSW_KEEP_ONLY) == HNSW_BACKLINK_KEPT)
+			return HNSW_BACKLINK_KEPT;
+	}
+
+	/*
 	 * Every one of those lists is half kept: down their kept links to one
 	 * with room, and last down the whole tree from the entry point.  Without
 	 * the entry point, an element whose own links and search results are all
