@@ -95,18 +95,29 @@ $$;
 REVOKE ALL ON FUNCTION identity_hash(text, text) FROM PUBLIC;
 
 -- the person a (possibly merged) person now is
+-- (a loop of one-row reads, PL/pgSQL: Citus plans no SQL function with
+-- parameters, and each read goes to the project's shard; NULL for a person
+-- that is not there, or a chain longer than 100 merges)
 CREATE OR REPLACE FUNCTION current_person(p_project_id bigint, p_person_id bigint) RETURNS bigint
-	LANGUAGE sql STABLE
+	LANGUAGE plpgsql STABLE
 	SET search_path = firstsight, pg_catalog, pg_temp
 	AS $$
-	WITH RECURSIVE chain(person_id, merged_into, depth) AS (
-		SELECT person_id, merged_into, 0 FROM person WHERE project_id = p_project_id AND person_id = p_person_id
-		UNION ALL
-		SELECT p.person_id, p.merged_into, c.depth + 1 FROM chain c
-		JOIN person p ON p.project_id = p_project_id AND p.person_id = c.merged_into
-		WHERE c.depth < 100)
-	SELECT person_id FROM chain WHERE merged_into IS NULL
-	$$;
+DECLARE
+	cur bigint := p_person_id;
+	nxt bigint;
+BEGIN
+	FOR depth IN 0 .. 100 LOOP
+		SELECT p.merged_into INTO nxt FROM person p WHERE p.project_id = p_project_id AND p.person_id = cur;
+		IF NOT FOUND THEN
+			RETURN NULL;
+		ELSIF nxt IS NULL THEN
+			RETURN cur;
+		END IF;
+		cur := nxt;
+	END LOOP;
+	RETURN NULL;
+END
+$$;
 
 -- bind verified ID-card and phone hashes to the person seen in a capture; returns the person
 CREATE OR REPLACE FUNCTION bind_identity(project_id bigint, capture_id bigint, id_card text, phone text)

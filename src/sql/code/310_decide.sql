@@ -4,11 +4,13 @@
 -- come from the same walk.  attribute_deal stores the result as a new version.
 
 -- a channel's name for timelines
+-- (PL/pgSQL: explain_attribution calls it at headquarters on Citus too, which
+-- plans no SQL function with parameters)
 CREATE OR REPLACE FUNCTION channel_label(p_project_id bigint, p_channel_id bigint) RETURNS text
-	LANGUAGE sql STABLE
+	LANGUAGE plpgsql STABLE
 	SET search_path = firstsight, pg_catalog, pg_temp
-	AS $$ SELECT coalesce((SELECT c.name FROM channel c WHERE c.project_id = p_project_id AND c.channel_id = p_channel_id),
-	                      'no channel') $$;
+	AS $$ BEGIN RETURN coalesce((SELECT c.name FROM channel c WHERE c.project_id = p_project_id AND c.channel_id = p_channel_id),
+	                            'no channel'); END $$;
 
 -- the abnormal_cycle bound, in sample standard deviations, for a channel history of n
 -- deals: the two-sided prediction interval of a new deal with the coverage of

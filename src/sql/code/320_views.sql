@@ -22,18 +22,19 @@ COMMENT ON VIEW visit_channel IS 'each visit with its local day and channel (the
 -- far fewer, are read as they are.  rollup_check() compares the rollups with
 -- the facts.
 -- (unidentified captures, issue 16: captures below min_quality that matched
--- nobody, counted per day with visits through capture_person's NULL entries:
--- one index probe per row)
+-- nobody, counted per day with visits: one probe of the capture_person index
+-- per row.  A scalar subquery, not a LATERAL join: Citus plans a correlated
+-- subquery next to the shards, but no LATERAL aggregate that reads the
+-- project's time zone from a reference table, docs/scale-out.md)
 CREATE OR REPLACE VIEW daily_traffic AS
 	SELECT r.project_id, r.day, r.visits, r.unique_persons, r.new_persons, r.returning_persons,
-	       r.accompanied_visits, r.received_visits, u.unidentified AS unidentified_captures
+	       r.accompanied_visits, r.received_visits,
+	       (SELECT count(*) FROM capture x
+	        WHERE x.project_id = r.project_id AND x.person_id IS NULL
+	          AND x.captured_at >= (r.day::timestamp) AT TIME ZONE p.time_zone
+	          AND x.captured_at < ((r.day + 1)::timestamp) AT TIME ZONE p.time_zone) AS unidentified_captures
 	FROM rollup_day_current r
 	JOIN project p ON p.project_id = r.project_id
-	CROSS JOIN LATERAL (
-		SELECT count(*) AS unidentified FROM capture x
-		WHERE x.project_id = r.project_id AND x.person_id IS NULL
-		  AND x.captured_at >= (r.day::timestamp) AT TIME ZONE p.time_zone
-		  AND x.captured_at < ((r.day + 1)::timestamp) AT TIME ZONE p.time_zone) u
 	WHERE r.visits > 0 AND reads_project(r.project_id);
 COMMENT ON VIEW daily_traffic IS 'visits per project and local day: unique, new and returning persons';
 COMMENT ON COLUMN daily_traffic.day IS 'local date in the project''s time zone';
@@ -47,15 +48,19 @@ COMMENT ON COLUMN daily_traffic.unidentified_captures IS 'captures below min_qua
 
 CREATE OR REPLACE VIEW channel_share AS
 	WITH va AS (
-		-- visits per month and accompanying agent (NULL: came alone)
-		SELECT r.project_id, r.month, r.agent_id, r.visits
-		FROM rollup_month_agent_current r WHERE r.visits > 0),
+		-- visits per month and channel: the accompanying agent's, or natural
+		-- (came alone; the agent's channel by a scalar subquery, not an outer
+		-- join: Citus cannot push an outer join of the rollup's UNION ALL down)
+		SELECT r.project_id, r.month,
+		       coalesce((SELECT ag.channel_id FROM agent ag WHERE ag.project_id = r.project_id AND ag.agent_id = r.agent_id),
+		                nc.channel_id) AS channel_id,
+		       r.visits
+		FROM rollup_month_agent_current r
+		JOIN channel nc ON nc.project_id = r.project_id AND nc.kind = 'natural'
+		WHERE r.visits > 0),
 	u AS (
-		SELECT va.project_id, va.month, coalesce(ag.channel_id, nc.channel_id) AS channel_id,
-		       va.visits, 0 AS deals, 0::numeric AS revenue
+		SELECT va.project_id, va.month, va.channel_id, va.visits, 0 AS deals, 0::numeric AS revenue
 		FROM va
-		JOIN channel nc ON nc.project_id = va.project_id AND nc.kind = 'natural'
-		LEFT JOIN agent ag ON ag.project_id = va.project_id AND ag.agent_id = va.agent_id
 		UNION ALL
 		SELECT a.project_id, date_trunc('month', a.signed_at AT TIME ZONE p.time_zone)::date,
 		       a.entitled_channel_id, 0, 1, x.price
@@ -83,19 +88,23 @@ COMMENT ON COLUMN channel_share.revenue IS 'sum of those deals'' prices';
 
 CREATE OR REPLACE VIEW conversion_funnel AS
 	WITH fa AS (
-		-- persons by month and accompanying agent of their first visit (the one not
-		-- seen_before), how many have more than one visit and how many bought
-		SELECT r.project_id, r.month, r.agent_id, r.first_visits, r.returned, r.bought
-		FROM rollup_month_agent_current r WHERE r.first_visits > 0)
+		-- persons by month and channel of their first visit (the one not
+		-- seen_before: the accompanying agent's channel, or natural, as in
+		-- channel_share), how many have more than one visit and how many bought
+		SELECT r.project_id, r.month,
+		       coalesce((SELECT ag.channel_id FROM agent ag WHERE ag.project_id = r.project_id AND ag.agent_id = r.agent_id),
+		                nc.channel_id) AS channel_id,
+		       r.first_visits, r.returned, r.bought
+		FROM rollup_month_agent_current r
+		JOIN channel nc ON nc.project_id = r.project_id AND nc.kind = 'natural'
+		WHERE r.first_visits > 0)
 	SELECT fa.project_id, fa.month, c.channel_id, c.name AS channel, c.kind,
 	       sum(fa.first_visits)::bigint AS first_visits,
 	       sum(fa.returned)::bigint AS returned,
 	       sum(fa.bought)::bigint AS bought,
 	       round(sum(fa.bought) / sum(fa.first_visits), 4) AS conversion_rate
 	FROM fa
-	JOIN channel nc ON nc.project_id = fa.project_id AND nc.kind = 'natural'
-	LEFT JOIN agent ag ON ag.project_id = fa.project_id AND ag.agent_id = fa.agent_id
-	JOIN channel c ON c.project_id = fa.project_id AND c.channel_id = coalesce(ag.channel_id, nc.channel_id)
+	JOIN channel c ON c.project_id = fa.project_id AND c.channel_id = fa.channel_id
 	WHERE reads_project(fa.project_id)
 	GROUP BY fa.project_id, fa.month, c.channel_id, c.name, c.kind;
 COMMENT ON VIEW conversion_funnel IS 'persons by local month and channel of their first visit: how many returned and how many bought';

@@ -9,28 +9,30 @@ GRANT SELECT ON label TO PUBLIC;
 
 -- a code's label, 'zh / en' (the code itself when it has none)
 CREATE OR REPLACE FUNCTION label_text(p_kind text, p_code text) RETURNS text
-	LANGUAGE sql STABLE
+	LANGUAGE plpgsql STABLE
 	SET search_path = firstsight, pg_catalog, pg_temp
-	AS $$ SELECT coalesce((SELECT l.zh || ' / ' || l.en FROM label l WHERE l.kind = p_kind AND l.code = p_code), p_code) $$;
+	AS $$ BEGIN RETURN coalesce((SELECT l.zh || ' / ' || l.en FROM label l WHERE l.kind = p_kind AND l.code = p_code), p_code); END $$;
 COMMENT ON FUNCTION label_text(text, text) IS 'a rule, flag or worklist code''s label as ''zh / en'' (the code when it has none)';
 
--- names for timelines: 'Wang (1)'; the id alone when it names nobody
+-- names for timelines: 'Wang (1)'; the id alone when it names nobody.
+-- (PL/pgSQL, not SQL: Citus plans no SQL function with parameters over its
+-- tables, and explain_attribution runs at headquarters on Citus too)
 CREATE OR REPLACE FUNCTION consultant_named(p_project_id bigint, p_consultant_id bigint) RETURNS text
-	LANGUAGE sql STABLE
+	LANGUAGE plpgsql STABLE
 	SET search_path = firstsight, pg_catalog, pg_temp
-	AS $$ SELECT coalesce((SELECT k.name || ' (' || k.consultant_id || ')' FROM consultant k
-	                       WHERE k.project_id = p_project_id AND k.consultant_id = p_consultant_id), p_consultant_id::text, '-') $$;
+	AS $$ BEGIN RETURN coalesce((SELECT k.name || ' (' || k.consultant_id || ')' FROM consultant k
+	                             WHERE k.project_id = p_project_id AND k.consultant_id = p_consultant_id), p_consultant_id::text, '-'); END $$;
 CREATE OR REPLACE FUNCTION agent_named(p_project_id bigint, p_agent_id bigint) RETURNS text
-	LANGUAGE sql STABLE
+	LANGUAGE plpgsql STABLE
 	SET search_path = firstsight, pg_catalog, pg_temp
-	AS $$ SELECT coalesce((SELECT a.name || ' (' || a.agent_id || ', ' || c.name || ')' FROM agent a
-	                       JOIN channel c ON c.project_id = a.project_id AND c.channel_id = a.channel_id
-	                       WHERE a.project_id = p_project_id AND a.agent_id = p_agent_id), p_agent_id::text, '-') $$;
+	AS $$ BEGIN RETURN coalesce((SELECT a.name || ' (' || a.agent_id || ', ' || c.name || ')' FROM agent a
+	                             JOIN channel c ON c.project_id = a.project_id AND c.channel_id = a.channel_id
+	                             WHERE a.project_id = p_project_id AND a.agent_id = p_agent_id), p_agent_id::text, '-'); END $$;
 CREATE OR REPLACE FUNCTION project_named(p_project_id bigint) RETURNS text
-	LANGUAGE sql STABLE
+	LANGUAGE plpgsql STABLE
 	SET search_path = firstsight, pg_catalog, pg_temp
-	AS $$ SELECT coalesce((SELECT p.name || ' (' || p.project_id || ')' FROM project p WHERE p.project_id = p_project_id),
-	                      p_project_id::text) $$;
+	AS $$ BEGIN RETURN coalesce((SELECT p.name || ' (' || p.project_id || ')' FROM project p WHERE p.project_id = p_project_id),
+	                            p_project_id::text); END $$;
 
 -- who owns a person at a moment, by the attribution rules (the same walk a
 -- deal's decision makes, with no deal): the owning channel and agent and

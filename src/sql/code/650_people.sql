@@ -411,15 +411,29 @@ CREATE OR REPLACE VIEW group_dashboard WITH (security_barrier = true) AS
 		       sum(l.flagged_deals) FILTER (WHERE l.entry = 'commission') AS flagged_deals
 		FROM commission_ledger l JOIN project p ON p.project_id = l.project_id
 		GROUP BY 1, 2),
+	h AS (
+		-- ID cards bound at more than one project of a group, by the hash under
+		-- the group key or under this database's own key (one bound at two
+		-- projects is bound at a project other than any one of them).  Not a
+		-- correlated EXISTS: Citus runs this part on its own and the buyers'
+		-- part next to the shards (docs/scale-out.md)
+		SELECT q.group_name, 'group' AS key, o.group_id_card_hash AS hash
+		FROM identity o JOIN project q ON q.project_id = o.project_id
+		WHERE o.group_id_card_hash IS NOT NULL AND q.group_name IS NOT NULL
+		GROUP BY 1, 3 HAVING count(DISTINCT o.project_id) > 1
+		UNION ALL
+		SELECT q.group_name, 'own', o.id_card_hash
+		FROM identity o JOIN project q ON q.project_id = o.project_id
+		WHERE o.id_card_hash IS NOT NULL AND q.group_name IS NOT NULL
+		GROUP BY 1, 3 HAVING count(DISTINCT o.project_id) > 1),
 	b AS (
 		SELECT p.group_name, date_trunc('month', d.signed_at AT TIME ZONE p.time_zone)::date AS month,
 		       count(DISTINCT (i.project_id, i.person_id)) AS cross_project_buyers
 		FROM deal d
 		JOIN project p ON p.project_id = d.project_id AND p.group_name IS NOT NULL
 		JOIN identity i ON i.project_id = d.project_id AND i.person_id = ANY (d.person_id || d.co_buyer_ids)
-		WHERE EXISTS (SELECT 1 FROM identity o JOIN project q ON q.project_id = o.project_id
-		              WHERE q.group_name = p.group_name AND o.project_id <> d.project_id
-		                AND (o.group_id_card_hash = i.group_id_card_hash OR o.id_card_hash = i.id_card_hash))
+		WHERE (p.group_name, i.group_id_card_hash) IN (SELECT h.group_name, h.hash FROM h WHERE h.key = 'group')
+		   OR (p.group_name, i.id_card_hash) IN (SELECT h.group_name, h.hash FROM h WHERE h.key = 'own')
 		GROUP BY 1, 2),
 	m AS (
 		SELECT group_name, month FROM t UNION SELECT group_name, month FROM l UNION SELECT group_name, month FROM b)
