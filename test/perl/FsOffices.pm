@@ -10,7 +10,17 @@ use Exporter 'import';
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 
-our @EXPORT = qw(office_node office_setup group_key_file receptions cross_office_deals facts_digest);
+our @EXPORT = qw(office_node office_setup group_key_file receptions cross_office_deals facts_digest @project_views);
+
+# the per-project BI views headquarters must give as the offices do, each with
+# the columns that order one project's rows
+our @project_views = (
+	[ 'daily_traffic', 'day' ],
+	[ 'channel_share', 'month, channel_id' ],
+	[ 'conversion_funnel', 'month, channel_id' ],
+	[ 'commission_ledger', 'month, channel_id, entry, referrer_person_id' ],
+	[ 'consultant_board', 'month, consultant_id' ],
+	[ 'flagged_deals', 'deal_id' ]);
 
 # a started office, logical WAL, firstsight and its facts publication;
 # $conf is appended to postgresql.conf

@@ -14,16 +14,13 @@ use warnings;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use FsOffices;
 
 my %office;
 for my $o ([ 'a', 101 ], [ 'b', 201 ]) {
 	my ($name, $pid) = @$o;
-	my $n = PostgreSQL::Test::Cluster->new("office_$name");
-	$n->init(allows_streaming => 'logical');
 	# every statement logged: the group key must not appear in the log
-	$n->append_conf('postgresql.conf', "fsync = off\nlog_statement = 'all'\n");
-	$n->start;
-	$office{$name} = { node => $n, pid => $pid };
+	$office{$name} = { node => office_node($name, "log_statement = 'all'\n"), pid => $pid };
 }
 my $hq = PostgreSQL::Test::Cluster->new('hq');
 $hq->init;
@@ -32,19 +29,12 @@ $hq->start;
 $hq->safe_psql('postgres', 'CREATE EXTENSION firstsight');
 
 # the group key: one file, made once, given to each office
-my $key_hex = join '', map { sprintf '%02x', int(rand(256)) } 1 .. 32;
-my $key_file = $hq->basedir . '/group.key';
-PostgreSQL::Test::Utils::append_to_file($key_file, "$key_hex\n");
-chmod 0600, $key_file;
+my ($key_file, $key_hex) = group_key_file($hq->basedir);
 
 my %fingerprint;
 for my $name (sort keys %office) {
 	my ($n, $pid) = @{ $office{$name} }{qw(node pid)};
-	$n->safe_psql('postgres', q{
-		CREATE EXTENSION firstsight;
-		SELECT count(*) FROM firstsight.create_facts_publication();
-		CREATE ROLE clerk LOGIN;
-	});
+	$n->safe_psql('postgres', 'CREATE ROLE clerk LOGIN');
 	# the careless DBA: a project without the id headquarters gave would collide at headquarters
 	my ($rc, $out, $err) = $n->psql('postgres', q{SELECT firstsight.create_project('no id', dims => 16)});
 	like($err, qr/needs the project id headquarters gave it/, "office $name: create_project without a group project id is refused");
@@ -53,33 +43,7 @@ for my $name (sort keys %office) {
 		extra_params => [ '-U', 'clerk' ]);
 	like($err, qr/permission denied/, "office $name: a role without privilege cannot install the group key");
 	$fingerprint{$name} = $n->safe_psql('postgres', "SELECT firstsight.install_group_key('$key_file')");
-
-	$n->safe_psql('postgres', qq{
-		SELECT firstsight.create_project('Office $name', 'Asia/Shanghai', 16, project_id => $pid);
-		UPDATE firstsight.project SET group_name = 'Group' WHERE project_id = $pid;
-		INSERT INTO firstsight.camera VALUES ($pid, 'door', 'entrance'), ($pid, 'desk', 'sign_in');
-		INSERT INTO firstsight.consultant (project_id, name) VALUES ($pid, 'Li'), ($pid, 'Wang');
-		INSERT INTO firstsight.channel (project_id, kind, name, commission_rate) VALUES ($pid, 'agency', 'Agency', 0.02);
-		INSERT INTO firstsight.agent (project_id, channel_id, name)
-			SELECT $pid, channel_id, 'Zhao' FROM firstsight.channel WHERE project_id = $pid AND kind = 'agency';
-		-- 30 true identities of this office: random unit vectors
-		SELECT setseed(@{[ $pid / 1000 ]});
-		CREATE TABLE centre AS
-			SELECT id, firstsight.l2_normalize(array_agg(random() - 0.5 ORDER BY k)::real[]::firstsight.embedding) AS face
-			FROM generate_series(1, 30) id, generate_series(1, 16) k GROUP BY id;
-		CREATE FUNCTION seen(f integer) RETURNS firstsight.embedding LANGUAGE sql VOLATILE AS \$\$
-			SELECT firstsight.l2_normalize(c.face OPERATOR(firstsight.+)
-				(SELECT array_agg((random() - 0.5) * 0.01)::real[]::firstsight.embedding FROM generate_series(1, 16) WHERE f > 0))
-			FROM centre c WHERE c.id = f \$\$;
-		-- a day of camera traffic: identity f at hour h of day d, with a photo every third capture
-		CREATE PROCEDURE camera_day(d integer, n integer) LANGUAGE sql AS \$\$
-			INSERT INTO firstsight.capture (project_id, camera_id, captured_at, face, quality, masked, photo)
-			SELECT $pid, CASE WHEN i % 2 = 0 THEN 'door' ELSE 'desk' END,
-			       timestamptz '2026-11-02 09:00+08' + d * interval '1 day' + (i % 5) * interval '3 hours' + i * interval '1 second',
-			       seen(1 + (i * 7 + d) % 30), 0.8, false,
-			       CASE WHEN i % 3 = 0 THEN convert_to(repeat(md5(i::text), 40), 'UTF8') END
-			FROM generate_series(1, n) i \$\$;
-	});
+	office_setup($n, $name, $pid);
 	is($n->safe_psql('postgres', q{SELECT count(*) FROM pg_publication_tables t, unnest(t.attnames) c
 		WHERE t.pubname = 'firstsight_facts' AND (c IN ('face', 'photo', 'secret') OR t.tablename ~ '^(face|hash_key|group_key|webhook)')}),
 		'0', "office $name: the publication lists no face, photo, key or secret");
@@ -103,34 +67,10 @@ like($err, qr/headquarters makes no projects of its own/, 'headquarters: create_
 for my $name (sort keys %office) {
 	my ($n, $pid) = @{ $office{$name} }{qw(node pid)};
 	$n->safe_psql('postgres', 'CALL camera_day(0, 90); CALL camera_day(1, 60);');
-	$n->safe_psql('postgres', qq{
-		-- the agent brings every fourth first visit, a consultant receives every second visit
-		SELECT firstsight.receive($pid, v.visit_id, (SELECT min(consultant_id) FROM firstsight.consultant WHERE project_id = $pid),
-		                          CASE WHEN v.visit_id % 4 = 0 THEN (SELECT agent_id FROM firstsight.agent WHERE project_id = $pid) END)
-		FROM firstsight.visit v WHERE v.project_id = $pid AND v.visit_id % 2 = 0 ORDER BY v.visit_id;
-	});
+	receptions($n, $pid);
 }
-# the same ID card: identity 1 of office a (seen on day 0) comes to office b on day 2 and buys there
 my ($a, $b) = map { $office{$_}{node} } qw(a b);
-my $cap_a = $a->safe_psql('postgres', q{
-	SELECT min(x.capture_id) FROM firstsight.capture x JOIN centre c ON (x.face OPERATOR(firstsight.<=>) c.face) < 0.01 WHERE c.id = 1});
-$a->safe_psql('postgres', "SELECT firstsight.bind_identity(101, $cap_a, 'G1234567', '13812348000')");
-$b->safe_psql('postgres', q{
-	INSERT INTO firstsight.capture (project_id, camera_id, captured_at, face, quality, masked)
-	VALUES (201, 'desk', '2026-11-04 10:00+08', seen(30), 0.9, false)});
-my $cap_b = $b->safe_psql('postgres', q{SELECT max(capture_id) FROM firstsight.capture});
-my $buyer_b = $b->safe_psql('postgres', "SELECT firstsight.bind_identity(201, $cap_b, 'G1234567', '13812348000')");
-for my $name (sort keys %office) {
-	my ($n, $pid) = @{ $office{$name} }{qw(node pid)};
-	$n->safe_psql('postgres', qq{
-		INSERT INTO firstsight.deal (project_id, person_id, signed_at, price, channel_id, agent_id)
-		SELECT $pid, p.person_id, timestamptz '2026-11-05 12:00+08', 1000000 + p.person_id,
-		       CASE WHEN p.person_id % 2 = 0 THEN ch.channel_id END, CASE WHEN p.person_id % 2 = 0 THEN ag.agent_id END
-		FROM firstsight.person p, firstsight.channel ch, firstsight.agent ag
-		WHERE p.project_id = $pid AND ch.project_id = $pid AND ch.kind = 'agency' AND ag.project_id = $pid
-		  AND (p.person_id % 5 = 0 OR p.person_id = @{[ $name eq 'b' ? $buyer_b : 0 ]});
-	});
-}
+cross_office_deals(%office);
 
 sub catch_up
 {
@@ -140,28 +80,12 @@ sub catch_up
 	$hq->safe_psql('postgres', 'SELECT firstsight.rebuild_rollups()');
 }
 
-# every published table of a project, row for row, as text (published columns only): one line per table
-sub facts_digest
-{
-	my ($node, $pid) = @_;
-	my $tables = $office{a}{node}->safe_psql('postgres', q{
-		SELECT tablename || ':' || array_to_string(attnames, ',') FROM pg_publication_tables
-		WHERE pubname = 'firstsight_facts' ORDER BY tablename});
-	my @q;
-	for my $line (split /\n/, $tables) {
-		my ($t, $cols) = split /:/, $line;
-		push @q, qq{SELECT '$t', count(*) || ' ' || coalesce(md5(string_agg(r, '|' ORDER BY r)), '-')
-			FROM (SELECT ROW($cols)::text AS r FROM firstsight.$t WHERE project_id = $pid) s};
-	}
-	return $node->safe_psql('postgres', join("\nUNION ALL\n", @q) . "\nORDER BY 1");
-}
-
 sub compare_facts
 {
 	my ($label) = @_;
 	for my $name (sort keys %office) {
 		my ($n, $pid) = @{ $office{$name} }{qw(node pid)};
-		is(facts_digest($hq, $pid), facts_digest($n, $pid), "$label: every published table of office $name equal at headquarters");
+		is(facts_digest($a, $hq, $pid), facts_digest($a, $n, $pid), "$label: every published table of office $name equal at headquarters");
 	}
 }
 
@@ -213,21 +137,14 @@ is($hq->safe_psql('postgres', q{SELECT count(*) FROM firstsight.outbox}), '0', '
 is($hq->safe_psql('postgres', q{SELECT max(version) FROM firstsight.attribution}), '1', 'headquarters: no attribution re-decided');
 
 # the per-project views at headquarters equal the offices' own
-my @views = (
-	'daily_traffic ORDER BY day',
-	'channel_share ORDER BY month, channel_id',
-	'conversion_funnel ORDER BY month, channel_id',
-	'commission_ledger ORDER BY month, channel_id',
-	'consultant_board ORDER BY month, consultant_id',
-	'flagged_deals ORDER BY deal_id');
 sub compare_views
 {
 	my ($label) = @_;
 	for my $name (sort keys %office) {
 		my ($n, $pid) = @{ $office{$name} }{qw(node pid)};
-		for my $v (@views) {
-			my ($view, $order) = split / /, $v, 2;
-			my $q = "SELECT * FROM firstsight.$view WHERE project_id = $pid $order";
+		for my $v (@project_views) {
+			my ($view, $order) = @$v;
+			my $q = "SELECT * FROM firstsight.$view WHERE project_id = $pid ORDER BY $order";
 			my $at_office = $n->safe_psql('postgres', $q);
 			isnt($at_office, '', "$label: $view of office $name has rows") if $view ne 'flagged_deals';
 			is($hq->safe_psql('postgres', $q), $at_office, "$label: $view of office $name equal at headquarters");

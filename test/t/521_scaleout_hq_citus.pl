@@ -1,21 +1,25 @@
 # Headquarters on Citus (docs/scale-out.md): two offices (plain PostgreSQL)
 # publish their facts; headquarters is a Citus coordinator with two workers,
 # and a plain PostgreSQL headquarters subscribes to the same offices for
-# comparison.  Checks: every table placed (facts distributed by project_id and
-# colocated, the small tables reference tables), every distributed table with
-# a key or replica identity, the forwarding from the subscriptions to the
-# shards (initial copy, inserts, updates, erasure), zero biometric bytes on
-# every node, the BI and group views and explain_attribution equal to the
-# plain headquarters', an online shard move with the offices still writing,
-# and a manager's per-project grant (policies the workers evaluate).  Abuse
-# cases: a manager of one office reading the other's rows on the workers,
-# distributing without the trigger setting.  Skipped without Citus (CI has none): build Citus 13.2 for
+# comparison.  The offices are those of TAP 520 (test/perl/FsOffices.pm).
+# Checks: every table placed (facts distributed by project_id and colocated,
+# the small tables reference tables), every distributed table with a key or
+# replica identity, the forwarding from the subscriptions to the shards
+# (initial copy, inserts, updates, erasure), zero biometric bytes on every
+# node, every BI and group view and explain_attribution equal to the plain
+# headquarters', an online shard move (logical) while an office's cameras
+# write, after which the views are still equal, and a manager's per-project
+# grant (policies the workers evaluate).  Abuse cases: a manager of one
+# office reading the other's rows on the workers, distributing without the
+# trigger setting.  Skipped without Citus (CI has none): build Citus 13.2 for
 # PostgreSQL 15 and install it next to firstsight to run it.
 use strict;
 use warnings;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use FsOffices;
+use IPC::Run;
 
 my $pkglibdir = `pg_config --pkglibdir`;
 chomp $pkglibdir;
@@ -24,44 +28,14 @@ plan skip_all => "Citus is not installed ($pkglibdir/citus.so not found): build 
 
 # the offices: plain PostgreSQL with firstsight, cameras, the group key
 my %office;
-my $key_file = PostgreSQL::Test::Utils::tempdir() . '/group.key';
-PostgreSQL::Test::Utils::append_to_file($key_file, join('', map { sprintf '%02x', int(rand(256)) } 1 .. 32) . "\n");
-chmod 0600, $key_file;
+my ($key_file) = group_key_file(PostgreSQL::Test::Utils::tempdir());
 for my $o ([ 'a', 101 ], [ 'b', 201 ]) {
 	my ($name, $pid) = @$o;
-	my $n = PostgreSQL::Test::Cluster->new("office_$name");
-	$n->init(allows_streaming => 'logical');
-	$n->append_conf('postgresql.conf', "fsync = off\n");
-	$n->start;
+	my $n = office_node($name);
 	$office{$name} = { node => $n, pid => $pid };
-	$n->safe_psql('postgres', qq{
-		CREATE EXTENSION firstsight;
-		SELECT count(*) FROM firstsight.create_facts_publication();
-		SELECT firstsight.install_group_key('$key_file');
-		SELECT firstsight.create_project('Office $name', 'Asia/Shanghai', 16, project_id => $pid);
-		UPDATE firstsight.project SET group_name = 'Group' WHERE project_id = $pid;
-		INSERT INTO firstsight.camera VALUES ($pid, 'door', 'entrance'), ($pid, 'desk', 'sign_in');
-		INSERT INTO firstsight.consultant (project_id, name) VALUES ($pid, 'Li'), ($pid, 'Wang');
-		INSERT INTO firstsight.channel (project_id, kind, name, commission_rate) VALUES ($pid, 'agency', 'Agency', 0.02);
-		INSERT INTO firstsight.agent (project_id, channel_id, name)
-			SELECT $pid, channel_id, 'Zhao' FROM firstsight.channel WHERE project_id = $pid AND kind = 'agency';
-		SELECT setseed(@{[ $pid / 1000 ]});
-		CREATE TABLE centre AS
-			SELECT id, firstsight.l2_normalize(array_agg(random() - 0.5 ORDER BY k)::real[]::firstsight.embedding) AS face
-			FROM generate_series(1, 30) id, generate_series(1, 16) k GROUP BY id;
-		CREATE FUNCTION seen(f integer) RETURNS firstsight.embedding LANGUAGE sql VOLATILE AS \$\$
-			SELECT firstsight.l2_normalize(c.face OPERATOR(firstsight.+)
-				(SELECT array_agg((random() - 0.5) * 0.01)::real[]::firstsight.embedding FROM generate_series(1, 16) WHERE f > 0))
-			FROM centre c WHERE c.id = f \$\$;
-		CREATE PROCEDURE camera_day(d integer, n integer) LANGUAGE sql AS \$\$
-			INSERT INTO firstsight.capture (project_id, camera_id, captured_at, face, quality, masked, photo)
-			SELECT $pid, CASE WHEN i % 2 = 0 THEN 'door' ELSE 'desk' END,
-			       timestamptz '2026-11-02 09:00+08' + d * interval '1 day' + (i % 5) * interval '3 hours' + i * interval '1 second',
-			       seen(1 + (i * 7 + d) % 30), 0.8, false,
-			       CASE WHEN i % 3 = 0 THEN convert_to(repeat(md5(i::text), 40), 'UTF8') END
-			FROM generate_series(1, n) i \$\$;
-		CALL camera_day(0, 90);
-	});
+	$n->safe_psql('postgres', "SELECT firstsight.install_group_key('$key_file')");
+	office_setup($n, $name, $pid);
+	$n->safe_psql('postgres', 'CALL camera_day(0, 90)');
 }
 my ($a, $b) = map { $office{$_}{node} } qw(a b);
 
@@ -113,7 +87,7 @@ is($hq->safe_psql('postgres', q{
 		SELECT CASE WHEN d.partmethod = 'h' THEN 'distributed' ELSE 'reference' END AS k, count(*) AS n
 		FROM pg_dist_partition d JOIN pg_class c ON c.oid = d.logicalrelid
 		WHERE c.relnamespace = 'firstsight'::regnamespace GROUP BY 1) s}),
-	'distributed 30, reference 9', 'every table placed: 30 distributed, 9 reference tables');
+	'distributed 33, reference 11', 'every table placed: 33 distributed, 11 reference tables');
 is($hq->safe_psql('postgres', q{
 	SELECT count(DISTINCT d.colocationid) || ' ' || bool_and(a.attname = 'project_id')
 	FROM pg_dist_partition d JOIN pg_attribute a ON a.attrelid = d.logicalrelid AND a.attnum = (
@@ -150,32 +124,10 @@ is($hq->safe_psql('postgres', q{SELECT count(*) FROM firstsight.capture}), '180'
 # the offices go on: another camera day, receptions, an ID card at both, deals
 for my $name (sort keys %office) {
 	my ($n, $pid) = @{ $office{$name} }{qw(node pid)};
-	$n->safe_psql('postgres', qq{
-		CALL camera_day(1, 60);
-		SELECT count(firstsight.receive($pid, v.visit_id, (SELECT min(consultant_id) FROM firstsight.consultant WHERE project_id = $pid),
-		                          CASE WHEN v.visit_id % 4 = 0 THEN (SELECT agent_id FROM firstsight.agent WHERE project_id = $pid) END))
-		FROM firstsight.visit v WHERE v.project_id = $pid AND v.visit_id % 2 = 0;
-	});
+	$n->safe_psql('postgres', 'CALL camera_day(1, 60)');
+	receptions($n, $pid);
 }
-my $cap_a = $a->safe_psql('postgres', q{
-	SELECT min(x.capture_id) FROM firstsight.capture x JOIN centre c ON (x.face OPERATOR(firstsight.<=>) c.face) < 0.01 WHERE c.id = 1});
-$a->safe_psql('postgres', "SELECT firstsight.bind_identity(101, $cap_a, 'G1234567', '13812348000')");
-$b->safe_psql('postgres', q{
-	INSERT INTO firstsight.capture (project_id, camera_id, captured_at, face, quality, masked)
-	VALUES (201, 'desk', '2026-11-04 10:00+08', seen(30), 0.9, false)});
-my $cap_b = $b->safe_psql('postgres', q{SELECT max(capture_id) FROM firstsight.capture});
-my $buyer_b = $b->safe_psql('postgres', "SELECT firstsight.bind_identity(201, $cap_b, 'G1234567', '13812348000')");
-for my $name (sort keys %office) {
-	my ($n, $pid) = @{ $office{$name} }{qw(node pid)};
-	$n->safe_psql('postgres', qq{
-		INSERT INTO firstsight.deal (project_id, person_id, signed_at, price, channel_id, agent_id)
-		SELECT $pid, p.person_id, timestamptz '2026-11-05 12:00+08', 1000000 + p.person_id,
-		       CASE WHEN p.person_id % 2 = 0 THEN ch.channel_id END, CASE WHEN p.person_id % 2 = 0 THEN ag.agent_id END
-		FROM firstsight.person p, firstsight.channel ch, firstsight.agent ag
-		WHERE p.project_id = $pid AND ch.project_id = $pid AND ch.kind = 'agency' AND ag.project_id = $pid
-		  AND (p.person_id % 5 = 0 OR p.person_id = @{[ $name eq 'b' ? $buyer_b : 0 ]});
-	});
-}
+cross_office_deals(%office);
 
 sub catch_up
 {
@@ -187,43 +139,28 @@ sub catch_up
 	$hq->safe_psql('postgres', 'SELECT firstsight.rebuild_rollups()');
 }
 
-# every published table of a project, row for row (published columns only)
-sub facts_digest
-{
-	my ($node, $pid) = @_;
-	my $tables = $a->safe_psql('postgres', q{
-		SELECT tablename || ':' || array_to_string(attnames, ',') FROM pg_publication_tables
-		WHERE pubname = 'firstsight_facts' ORDER BY tablename});
-	my @r;
-	for my $line (split /\n/, $tables) {
-		my ($t, $cols) = split /:/, $line;
-		push @r, "$t " . $node->safe_psql('postgres', qq{SELECT count(*) || ' ' || coalesce(md5(string_agg(r, '|' ORDER BY r)), '-')
-			FROM (SELECT ROW($cols)::text AS r FROM firstsight.$t WHERE project_id = $pid) s});
-	}
-	return join "\n", @r;
-}
-
+# the per-project views (every project at once), then the group views and
+# the others that read the facts
 my @views = (
-	'daily_traffic WHERE true ORDER BY project_id, day',
-	'channel_share WHERE true ORDER BY project_id, month, channel_id',
-	'conversion_funnel WHERE true ORDER BY project_id, month, channel_id',
-	'commission_ledger WHERE true ORDER BY project_id, month, channel_id',
-	'consultant_board WHERE true ORDER BY project_id, month, consultant_id',
-	'flagged_deals WHERE true ORDER BY project_id, deal_id',
+	(map { "$_->[0] WHERE true ORDER BY project_id, $_->[1]" } @project_views),
 	'group_traffic WHERE true ORDER BY group_name, day',
 	'group_channel_share WHERE true ORDER BY group_name, month, kind',
 	'group_commissions WHERE true ORDER BY group_name, month, kind',
 	'group_flagged_deals WHERE true ORDER BY project_id, deal_id',
 	'group_prior_visits WHERE true ORDER BY project_id, deal_id, other_project_id, other_person_id',
 	'group_cross_office_buyers WHERE true ORDER BY id_card_group_hash',
-	'group_freshness WHERE true ORDER BY project_id');
+	'group_freshness WHERE true ORDER BY project_id',
+	'group_dashboard WHERE true ORDER BY group_name, month',
+	'zone_funnel x ORDER BY x::text',
+	'visit_route x ORDER BY x::text',
+	'attribution_report x ORDER BY x::text');
 
 sub compare_all
 {
 	my ($label) = @_;
 	for my $name (sort keys %office) {
 		my ($n, $pid) = @{ $office{$name} }{qw(node pid)};
-		is(facts_digest($hq, $pid), facts_digest($n, $pid), "$label: every published table of office $name equal on the Citus shards");
+		is(facts_digest($a, $hq, $pid), facts_digest($a, $n, $pid), "$label: every published table of office $name equal on the Citus shards");
 	}
 	for my $v (@views) {
 		my ($view) = split / /, $v;
@@ -246,25 +183,28 @@ sub compare_all
 
 catch_up();
 compare_all('first catch-up');
+cmp_ok($hq->safe_psql('postgres', q{SELECT sum(unidentified_captures) FROM firstsight.daily_traffic}), '>', 0,
+	'daily_traffic on Citus counts unidentified captures (poor captures of strangers)');
 is($hq->safe_psql('postgres', q{SELECT project_id || ' ' || seen_before_at::text || ' ' || array_to_string(group_flags, ',')
 	FROM firstsight.group_flagged_deals WHERE cardinality(group_flags) > 0}),
 	'201 {101} prior_visit_elsewhere', 'Citus headquarters flags the deal at b whose buyer was first seen at a');
 
 # nothing biometric on any node: not in the shards, not in the coordinator's
-# shell tables
+# shell tables (Citus hides shards from catalog queries unless the session
+# asks to see them)
 for my $n (@citus) {
 	my $name = $n->name;
-	is($n->safe_psql('postgres', q{
-		SELECT coalesce(sum(s), 0) FROM (
-			SELECT (xpath('//s/text()', query_to_xml(format('SELECT coalesce(sum(pg_column_size(%I)), 0) AS s FROM ONLY %s',
+	my ($bytes, $shards) = split /\|/, $n->safe_psql('postgres', q{
+		SET citus.show_shards_for_app_name_prefixes = '*';
+		SELECT coalesce(sum(s), 0), count(*) FILTER (WHERE relname ~ '^capture_\d+$') FROM (
+			SELECT c.relname, (xpath('//s/text()', query_to_xml(format('SELECT coalesce(sum(pg_column_size(%I)), 0) AS s FROM ONLY %s',
 			                                                a.attname, c.oid::regclass), false, true, '')))[1]::text::bigint AS s
 			FROM pg_class c JOIN pg_attribute a ON a.attrelid = c.oid
 			WHERE c.relnamespace = 'firstsight'::regnamespace AND c.relkind = 'r' AND a.attnum > 0 AND NOT a.attisdropped
-			  AND (a.atttypid = 'firstsight.embedding'::regtype OR a.attname = 'photo')) x}),
-		'0', "$name: zero bytes in every embedding and photo column of every table and shard here");
+			  AND (a.atttypid = 'firstsight.embedding'::regtype OR a.attname = 'photo')) x});
+	is($bytes, '0', "$name: zero bytes in every embedding and photo column of every table and shard here");
+	cmp_ok($shards, '>', ($n == $hq ? -1 : 0), "$name: the check read $shards shards of capture");
 }
-cmp_ok($workers[0]->safe_psql('postgres', q{SELECT count(*) FROM pg_class WHERE relname ~ '^capture_\d+$'}), '>', 0,
-	'worker 1 holds shards of capture (the check above read them)');
 
 # replicated rows ran no ingestion, attribution or notification on Citus either
 is($hq->safe_psql('postgres', q{SELECT count(*) FROM firstsight.outbox}), '0', 'Citus headquarters: no notification emitted');
@@ -281,17 +221,34 @@ is($hq->safe_psql('postgres', q{SELECT count(*) FROM firstsight.deal WHERE proje
 is($hq->safe_psql('postgres', q{SELECT count(*) FROM firstsight.person WHERE project_id <> 101}, extra_params => [ '-U', 'manager_a' ]),
 	'0', 'manager_a reads none of office b\'s persons (a query over every shard)');
 
-# an online shard move while the offices write: move office a's shards to the other worker
+# an online shard move while the office writes: office a's cameras insert one
+# capture a transaction (trickle) from before the move until after it, while
+# its shards (every table of the project, colocated) move to the other worker
 my ($shard, $from_port) = split /\|/, $hq->safe_psql('postgres', q{
 	SELECT s.shardid, p.nodeport FROM pg_dist_shard s JOIN pg_dist_placement pl USING (shardid) JOIN pg_dist_node p USING (groupid)
 	WHERE s.logicalrelid = 'firstsight.capture'::regclass AND s.shardid = get_shard_id_for_distribution_column('firstsight.capture', 101)});
 my ($to) = grep { $_->port != $from_port } @workers;
-$a->safe_psql('postgres', 'CALL camera_day(2, 40)');
+my $captures_before = $a->safe_psql('postgres', 'SELECT count(*) FROM firstsight.capture');
+my ($trickle_out, $trickle_err) = ('', '');
+my $trickle = IPC::Run::start([ 'psql', '-XAtq', '-d', $a->connstr('postgres'), '-c', 'CALL trickle(2)' ],
+	'>', \$trickle_out, '2>', \$trickle_err);
+$a->poll_query_until('postgres', "SELECT count(*) > $captures_before + 5 FROM firstsight.capture") or die 'the cameras do not write';
+$hq->poll_query_until('postgres', "SELECT count(*) > $captures_before + 5 FROM firstsight.capture WHERE project_id = 101")
+	or die 'the office\'s captures do not reach headquarters';
 $hq->safe_psql('postgres', qq{SELECT citus_move_shard_placement($shard, '@{[ $hq->host ]}', $from_port, '@{[ $to->host ]}', @{[ $to->port ]},
 	shard_transfer_mode => 'force_logical')});
-$a->safe_psql('postgres', 'CALL camera_day(3, 40)');
+my $at_move = $a->safe_psql('postgres', 'SELECT count(*) FROM firstsight.capture');
+$a->poll_query_until('postgres', "SELECT count(*) > $at_move + 5 FROM firstsight.capture") or die 'the cameras stopped';
+$a->safe_psql('postgres', 'INSERT INTO trickle_stop VALUES (now())');
+$trickle->finish;
+is($trickle_err, '', 'office a\'s cameras wrote before, during and after the move without an error');
+cmp_ok($at_move - $captures_before, '>', 5, 'captures written at office a from before the move until it ended: ' . ($at_move - $captures_before));
 is($hq->safe_psql('postgres', qq{SELECT p.nodeport FROM pg_dist_placement pl JOIN pg_dist_node p USING (groupid) WHERE pl.shardid = $shard}),
 	$to->port, 'office a\'s shards moved to the other worker (online, logical replication)');
+is($hq->safe_psql('postgres', qq{SELECT count(DISTINCT p.nodeport) || ' ' || min(p.nodeport) FROM pg_dist_shard s
+	JOIN pg_dist_placement pl USING (shardid) JOIN pg_dist_node p USING (groupid)
+	WHERE s.shardid IN (SELECT get_shard_id_for_distribution_column(d.logicalrelid, 101) FROM pg_dist_partition d WHERE d.partmethod = 'h')}),
+	'1 ' . $to->port, 'every distributed table of office a moved with it (colocated)');
 
 # erasure at a and retention at b reach Citus headquarters as facts
 my $erased = $a->safe_psql('postgres', q{SELECT min(person_id) FROM firstsight.person WHERE project_id = 101});

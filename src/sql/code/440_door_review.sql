@@ -340,10 +340,15 @@ $$;
 COMMENT ON FUNCTION daily_worklist(bigint, date) IS
 	'the end-of-day review (归属确认) of a project''s local day: each item with its kind, ids, a description and the call that resolves it';
 
--- the labels of some flags, 'zh / en' each, joined by '; ' (lang: 'zh', 'en' or NULL for both)
+-- the labels of some flags, 'zh / en' each, joined by '; ' (lang: 'zh', 'en' or NULL for both).
+-- On Citus attribution_report calls it next to the shards, where it reads
+-- label, a reference table, from the node's own copy (exact): Citus refuses
+-- that nested read unless the setting is on, for this function only (without
+-- Citus the setting means nothing)
 CREATE OR REPLACE FUNCTION flag_labels(p_flags text[], p_lang text DEFAULT NULL) RETURNS text
 	LANGUAGE sql STABLE
 	SET search_path = firstsight, pg_catalog, pg_temp
+	SET citus.allow_nested_distributed_execution = on
 	AS $$
 	SELECT string_agg(CASE p_lang WHEN 'zh' THEN coalesce(l.zh, f) WHEN 'en' THEN coalesce(l.en, f)
 	                  ELSE coalesce(l.zh || ' / ' || l.en, f) END, '; ' ORDER BY o)

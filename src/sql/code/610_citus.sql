@@ -30,6 +30,7 @@ CREATE OR REPLACE FUNCTION citus_table_plan()
 		('retention_log', 'no project_id: one row per retention sweep of the cluster'),
 		('subject_request_log', 'the privacy officer''s requests: a lookup by phone or ID card spans projects (its key is the request)'),
 		('setting_definition', 'the extension''s own rows, read with every project''s settings'),
+		('label', 'the extension''s own rows: names of rule, flag and worklist codes, read with any project''s rows'),
 		('retention_default', 'the extension''s own rows'),
 		('hash_key', 'one key for the whole cluster (each node would draw its own)'),
 		('group_key', 'one group key for the whole cluster')) r(t, reason) ON r.t = c.relname
