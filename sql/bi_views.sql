@@ -34,17 +34,35 @@ FROM commission_ledger WHERE project_id = :p ORDER BY month, channel;
 SELECT month, consultant, receptions, persons_received, new_persons_received, deals, revenue, conflicts
 FROM consultant_board WHERE project_id = :p ORDER BY month, consultant;
 
--- protection windows still running (relative to now): one reported agency visit yesterday
+-- protection windows still running (relative to now).  A report counts from
+-- when the database received it (report.created_at), as in the decision; the
+-- time the agency claims is shown, never used.  Woai reports person 804,
+-- claiming the report was made a month ago, and brings them after filing:
+-- the report covers that visit (its window from the filing time), and the
+-- protection runs 30 days from the visit
 SELECT pg_temp.person(804, '13800000804');
-SELECT file_report(:p, 22, '13800000804', now() - interval '1 day 1 hour') IS NOT NULL AS reported;
+SELECT file_report(:p, 22, '13800000804', now() - interval '30 days') IS NOT NULL AS reported;
 INSERT INTO visit (project_id, visit_id, person_id, started_at, ended_at, agent_id)
-VALUES (:p, 8006, 804, now() - interval '1 day', now() - interval '23 hours', 22);
+VALUES (:p, 8006, 804, clock_timestamp(), clock_timestamp() + interval '30 minutes', 22);
 -- and one unreported agency visit, which protects nothing
 SELECT pg_temp.person(805, '13800000805');
 INSERT INTO visit (project_id, visit_id, person_id, started_at, ended_at, agent_id)
 VALUES (:p, 8007, 805, now() - interval '1 day', now() - interval '23 hours', 22);
-SELECT person_id, channel, agent_id, days_left BETWEEN 28 AND 30 AS about_30_days_left
+-- the agency back-dates: Woai's agent brought person 807 yesterday with no
+-- report; today the agency files one claiming an hour before that visit.  It
+-- came after the visit, so it protects nothing (the view used to count the
+-- claimed time and showed 807 protected, while the decision pays nothing)
+SELECT pg_temp.person(807, '13800000807');
+INSERT INTO visit (project_id, visit_id, person_id, started_at, ended_at, agent_id)
+VALUES (:p, 8008, 807, now() - interval '1 day', now() - interval '23 hours', 22);
+SELECT verdict FROM file_report_verdict(:p, 22, '13800000807', now() - interval '1 day 1 hour');
+SELECT person_id, channel, agent_id, days_left BETWEEN 29 AND 30 AS about_30_days_left,
+       protected_from > now() - interval '1 minute' AS from_the_visit_after_filing
 FROM protection_expiring WHERE project_id = :p ORDER BY protected_until;
+-- the view and the decision agree: a deal of 807 signed now pays Woai nothing
+SELECT pg_temp.deal(6, 807, to_char(now() AT TIME ZONE 'Asia/Shanghai', 'YYYY-MM-DD HH24:MI'), 12, 22, 2, price => 900000);
+SELECT channel, commission, rule, flags FROM pg_temp.decision(6);
+DELETE FROM deal WHERE project_id = :p AND deal_id = 6;
 SELECT configure(:p, 'attribution_mode', 'first_visit');
 SELECT person_id, channel FROM protection_expiring WHERE project_id = :p ORDER BY person_id;
 -- a person a deal names only as co-buyer has bought: no window to watch any more

@@ -19,7 +19,9 @@ CREATE OR REPLACE FUNCTION local_days_end(ts timestamptz, n integer, tz text) RE
 	LANGUAGE sql STABLE PARALLEL SAFE
 	AS $$ SELECT (((ts AT TIME ZONE tz)::pg_catalog.date OPERATOR(pg_catalog.+) n)::pg_catalog.timestamp) AT TIME ZONE tz $$;
 
--- when a report filed at reported_at stops being valid
+-- when a report filed at reported_at stops being valid; always given the
+-- filing time the database recorded (report.created_at), never the claimed
+-- report.reported_at (the argument keeps its 0.1.0 name)
 CREATE OR REPLACE FUNCTION report_expiry(reported_at timestamptz, cutoff time, validity interval, tz text) RETURNS timestamptz
 	LANGUAGE sql STABLE PARALLEL SAFE
 	AS $$
@@ -29,6 +31,16 @@ CREATE OR REPLACE FUNCTION report_expiry(reported_at timestamptz, cutoff time, v
 	            ELSE ((((reported_at AT TIME ZONE tz)::pg_catalog.date OPERATOR(pg_catalog.+) 1) OPERATOR(pg_catalog.+) cutoff)::pg_catalog.timestamp)
 	                 AT TIME ZONE tz END
 	$$;
+
+-- does a report cover a visit?  The one rule every reader of reports uses (the
+-- decision, protection_expiring, the worklist): filed (report.created_at, the
+-- database's time, never the claimed reported_at) before the visit's start,
+-- and the visit's start before the report's expiry (report_expiry of the filing time)
+CREATE OR REPLACE FUNCTION report_covers(filed_at timestamptz, expires_at timestamptz, visit_at timestamptz) RETURNS boolean
+	LANGUAGE sql IMMUTABLE PARALLEL SAFE
+	AS $$ SELECT filed_at OPERATOR(pg_catalog.<) visit_at AND visit_at OPERATOR(pg_catalog.<) expires_at $$;
+COMMENT ON FUNCTION report_covers(timestamptz, timestamptz, timestamptz) IS
+	'a report filed at filed_at (report.created_at) and valid until expires_at (report_expiry of filed_at) covers a visit starting at visit_at';
 
 -- local time text for timelines
 CREATE OR REPLACE FUNCTION local_text(ts timestamptz, tz text) RETURNS text

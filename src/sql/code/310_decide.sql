@@ -310,8 +310,8 @@ BEGIN
 			ELSE
 				-- the earliest report by an agent of the same channel, filed before the visit and still valid at it
 				FOR r IN SELECT e FROM jsonb_array_elements(p_reports) e LOOP
-					IF (r->>'channel_id')::bigint = vch AND (r->>'filed_at')::timestamptz < v.started_at
-					   AND v.started_at < (r->>'expires_at')::timestamptz THEN
+					IF (r->>'channel_id')::bigint = vch
+					   AND report_covers((r->>'filed_at')::timestamptz, (r->>'expires_at')::timestamptz, v.started_at) THEN
 						rep_id := (r->>'report_id')::bigint;
 						EXIT;
 					END IF;

@@ -252,8 +252,9 @@ CREATE OR REPLACE VIEW protection_expiring AS
 			JOIN agent ra ON ra.project_id = r.project_id AND ra.agent_id = r.agent_id AND ra.channel_id = ag.channel_id
 			JOIN identity i ON i.project_id = r.project_id AND i.person_id = f.person_id
 			              AND (r.phone_hash = i.phone_hash OR (r.phone_hash IS NULL AND r.phone_masked_hash = i.phone_masked_hash))
-			WHERE r.project_id = f.project_id AND r.reported_at < f.started_at
-			  AND f.started_at < report_expiry(r.reported_at, c.report_cutoff, ps.validity, ps.time_zone)));
+			-- the decision's rule: from the filing time the database recorded, never the claimed time
+			WHERE r.project_id = f.project_id AND r.created_at < f.started_at
+			  AND report_covers(r.created_at, report_expiry(r.created_at, c.report_cutoff, ps.validity, ps.time_zone), f.started_at)));
 COMMENT ON VIEW protection_expiring IS 'running agency protection windows of persons no deal names as buyer or co-buyer, soonest end first when ordered by protected_until';
 COMMENT ON COLUMN protection_expiring.channel IS 'the agency that brought the person first (with a valid report, in report_protection mode)';
 COMMENT ON COLUMN protection_expiring.protected_from IS 'local time of the first visit';

@@ -246,7 +246,8 @@ BEGIN
 		                              AND ((rp.phone_hash IS NOT NULL AND rp.phone_hash = i.phone_hash)
 		                                   OR (rp.phone_hash IS NULL AND rp.phone_masked_hash = i.phone_masked_hash))
 		               WHERE rp.project_id = pid AND rp.created_at < x.started_at
-		                 AND x.started_at < report_expiry(rp.created_at, rc.report_cutoff, (st->>'report_validity')::interval, tz))
+		                 AND report_covers(rp.created_at, report_expiry(rp.created_at, rc.report_cutoff, (st->>'report_validity')::interval, tz),
+		                                   x.started_at))
 		         ORDER BY x.started_at, x.visit_id LOOP
 			kind := 'unreported_visit'; kind_label := label_text('worklist', kind); at := v.started_at AT TIME ZONE tz; person_id := v.person_id; visit_id := v.visit_id; ref_id := v.agent_id;
 			IF v.has_phone THEN
