@@ -133,7 +133,8 @@ CREATE OR REPLACE FUNCTION binding_kinds(p_hashes jsonb) RETURNS text
 -- after they were first recorded, or first recorded after the deal's first
 -- decision; updates of the deal; bindings of its buyers (the persons linked
 -- by hashes included) recorded, changed or deleted after its first
--- decision; merges and splits of its buyers
+-- decision; merges and splits of its buyers; visits of its buyers whose
+-- start or person was changed by hand, or which were deleted
 CREATE OR REPLACE FUNCTION decision_changes(p_project_id bigint, p_deal_id bigint, p_buyers bigint[], p_visit_ids bigint[],
                                             p_signed_at timestamptz)
 	RETURNS SETOF jsonb
@@ -167,10 +168,25 @@ CREATE OR REPLACE FUNCTION decision_changes(p_project_id bigint, p_deal_id bigin
 			                        CASE h.action WHEN 'insert' THEN 'recorded' WHEN 'delete' THEN 'deleted' ELSE 'changed' END) END,
 			       change_who(h.changed_by, h.application, h.actor),
 			       CASE WHEN h.changed_at > p_signed_at THEN ' (after the deal was signed)' ELSE '' END)
+		WHEN 'visit' THEN
+			CASE WHEN h.action = 'delete'
+			THEN format('visit %s of person %s (started %s) was deleted by %s%s',
+			            h.subject_id, h.old->>'person_id', local_text((h.old->>'started_at')::timestamptz, tz.time_zone),
+			            change_who(h.changed_by, h.application, h.actor),
+			            CASE WHEN h.changed_at > p_signed_at THEN ' (after the deal was signed)' ELSE '' END)
+			ELSE
+			format('visit %s changed by %s: %s%s', h.subject_id, change_who(h.changed_by, h.application, h.actor),
+			       concat_ws(', ',
+			           CASE WHEN h.old->>'started_at' IS DISTINCT FROM h.new->>'started_at'
+			                THEN format('started %s -> %s', local_text((h.old->>'started_at')::timestamptz, tz.time_zone),
+			                            local_text((h.new->>'started_at')::timestamptz, tz.time_zone)) END,
+			           CASE WHEN h.old->>'person_id' IS DISTINCT FROM h.new->>'person_id'
+			                THEN format('person %s -> %s', h.old->>'person_id', h.new->>'person_id') END),
+			       CASE WHEN h.changed_at > p_signed_at THEN ' (after the deal was signed)' ELSE '' END) END
 		ELSE
 			format('person %s: %s by %s (%s)', h.subject_id, h.action, change_who(h.changed_by, h.application, h.actor), h.new::text)
 		END)
-	FROM change_log h
+	FROM (SELECT p.time_zone FROM project p WHERE p.project_id = p_project_id) tz, change_log h
 	WHERE h.project_id = p_project_id
 	  AND ((h.subject = 'reception' AND h.subject_id = ANY (p_visit_ids::text[])
 	        AND (h.old->>'consultant_id' IS NOT NULL OR h.old->>'agent_id' IS NOT NULL
@@ -180,7 +196,10 @@ CREATE OR REPLACE FUNCTION decision_changes(p_project_id bigint, p_deal_id bigin
 	       OR (h.subject = 'binding' AND (h.old->>'person_id' = ANY (p_buyers::text[]) OR h.new->>'person_id' = ANY (p_buyers::text[]))
 	           AND h.changed_at > (SELECT min(a.decided_at) FROM attribution a
 	                               WHERE a.project_id = p_project_id AND a.deal_id = p_deal_id))
-	       OR (h.subject = 'person' AND h.action IN ('merge', 'split') AND h.subject_id = ANY (p_buyers::text[])))
+	       OR (h.subject = 'person' AND h.action IN ('merge', 'split') AND h.subject_id = ANY (p_buyers::text[]))
+	       -- a visit of the buyers edited by hand (its start, or moved to or from them) or deleted
+	       OR (h.subject = 'visit' AND (h.subject_id = ANY (p_visit_ids::text[])
+	                                    OR h.old->>'person_id' = ANY (p_buyers::text[]) OR h.new->>'person_id' = ANY (p_buyers::text[]))))
 	ORDER BY h.change_id
 	$$;
 

@@ -93,6 +93,14 @@ BEGIN
 		o := jsonb_build_object('project_id', o->'project_id', 'visit_id', o->'visit_id', 'consultant_id', o->'consultant_id', 'agent_id', o->'agent_id', 'received_at', o->'received_at', 'person_id', o->'person_id');
 		n := jsonb_build_object('project_id', n->'project_id', 'visit_id', n->'visit_id', 'consultant_id', n->'consultant_id', 'agent_id', n->'agent_id', 'received_at', n->'received_at', 'person_id', n->'person_id');
 	END IF;
+	IF TG_ARGV[0] = 'visit' THEN
+		-- a visit edited by hand (its start or person) or deleted: what a decision reads of it
+		IF in_correction() THEN
+			RETURN NULL;	-- a merge or split moves visits: its own entry records it
+		END IF;
+		o := jsonb_build_object('project_id', o->'project_id', 'visit_id', o->'visit_id', 'person_id', o->'person_id', 'started_at', o->'started_at', 'ended_at', o->'ended_at', 'consultant_id', o->'consultant_id', 'agent_id', o->'agent_id');
+		n := CASE WHEN n IS NOT NULL THEN jsonb_build_object('project_id', n->'project_id', 'visit_id', n->'visit_id', 'person_id', n->'person_id', 'started_at', n->'started_at', 'ended_at', n->'ended_at', 'consultant_id', n->'consultant_id', 'agent_id', n->'agent_id') END;
+	END IF;
 	IF TG_ARGV[0] = 'deal' AND TG_OP = 'DELETE' THEN
 		-- a deleted deal's decisions go with it (attribution cascades): the
 		-- history keeps them, every version, so the evidence stays
@@ -113,6 +121,14 @@ $$;
 CREATE OR REPLACE TRIGGER reception_history AFTER UPDATE OF consultant_id, agent_id ON visit FOR EACH ROW
 	WHEN (OLD.consultant_id IS DISTINCT FROM NEW.consultant_id OR OLD.agent_id IS DISTINCT FROM NEW.agent_id)
 	EXECUTE FUNCTION history('reception', 'visit_id');
+-- a visit's start or person changed by hand, or a visit deleted: the facts
+-- the decision walks (the cameras' path moves a start only for a capture
+-- that arrives late and earlier; merges and splits record themselves)
+CREATE OR REPLACE TRIGGER visit_history AFTER UPDATE OF started_at, person_id ON visit FOR EACH ROW
+	WHEN (OLD.started_at IS DISTINCT FROM NEW.started_at OR OLD.person_id IS DISTINCT FROM NEW.person_id)
+	EXECUTE FUNCTION history('visit', 'visit_id');
+CREATE OR REPLACE TRIGGER visit_history_delete AFTER DELETE ON visit FOR EACH ROW
+	EXECUTE FUNCTION history('visit', 'visit_id');
 CREATE OR REPLACE TRIGGER report_history AFTER INSERT OR UPDATE OR DELETE ON report FOR EACH ROW
 	EXECUTE FUNCTION history('report', 'report_id');
 CREATE OR REPLACE TRIGGER binding_history AFTER INSERT OR UPDATE OR DELETE ON identity FOR EACH ROW
@@ -216,14 +232,22 @@ BEGIN
 	ELSE
 		persons := ARRAY[(o->>'person_id')::bigint, (n->>'person_id')::bigint];
 	END IF;
-	PERFORM redecide_deals(pid, persons, format('%s %s changed', CASE TG_TABLE_NAME WHEN 'visit' THEN 'reception of visit'
-	                                                                   WHEN 'identity' THEN 'binding' ELSE TG_TABLE_NAME END,
-	                                           coalesce(n, o)->>TG_ARGV[0]));
+	PERFORM redecide_deals(pid, persons, format('%s %s %s', CASE WHEN TG_NAME = 'reception_redecide' THEN 'reception of visit'
+	                                                              WHEN TG_TABLE_NAME = 'identity' THEN 'binding' ELSE TG_TABLE_NAME END,
+	                                           coalesce(n, o)->>TG_ARGV[0],
+	                                           CASE WHEN TG_TABLE_NAME = 'visit' AND TG_OP = 'DELETE' THEN 'deleted' ELSE 'changed' END));
 	RETURN NULL;
 END
 $$;
 CREATE OR REPLACE TRIGGER reception_redecide AFTER UPDATE OF consultant_id, agent_id ON visit FOR EACH ROW
 	WHEN (OLD.consultant_id IS DISTINCT FROM NEW.consultant_id OR OLD.agent_id IS DISTINCT FROM NEW.agent_id)
+	EXECUTE FUNCTION redecide_on_change('visit_id');
+-- a visit's start or person edited by hand, or a visit deleted: the deals
+-- of the persons it left and joined (and of those linked to them)
+CREATE OR REPLACE TRIGGER visit_redecide AFTER UPDATE OF started_at, person_id ON visit FOR EACH ROW
+	WHEN (OLD.started_at IS DISTINCT FROM NEW.started_at OR OLD.person_id IS DISTINCT FROM NEW.person_id)
+	EXECUTE FUNCTION redecide_on_change('visit_id');
+CREATE OR REPLACE TRIGGER visit_redecide_delete AFTER DELETE ON visit FOR EACH ROW
 	EXECUTE FUNCTION redecide_on_change('visit_id');
 CREATE OR REPLACE TRIGGER binding_redecide AFTER INSERT OR UPDATE OR DELETE ON identity FOR EACH ROW
 	EXECUTE FUNCTION redecide_on_change('identity_id');

@@ -15,13 +15,15 @@ INSERT INTO setting_definition VALUES
 	('exemplar_hold', 'choice', 'window', NULL, '{window,off}',
 	 'window: one unmasked gallery exemplar of a person is kept while an ownership or protection window that depends on recognising them is open; off: retention alone');
 
--- every change to receptions, reports, bindings, deals, persons and settings;
+-- every change to receptions, reports, bindings, deals, persons, settings and
+-- (since the visits' history) a visit's start, person or deletion;
 -- append-only (a trigger refuses UPDATE, DELETE and TRUNCATE)
 CREATE SEQUENCE change_id_seq;
 CREATE TABLE change_log (
 	project_id bigint NOT NULL,
 	change_id bigint NOT NULL DEFAULT nextval('change_id_seq'),
-	subject text NOT NULL CHECK (subject IN ('reception', 'report', 'binding', 'deal', 'person', 'setting')),
+	subject text NOT NULL CONSTRAINT change_log_subject_check
+		CHECK (subject IN ('reception', 'report', 'binding', 'deal', 'person', 'setting', 'visit')),
 	subject_id text NOT NULL,
 	action text NOT NULL CHECK (action IN ('insert', 'update', 'delete', 'merge', 'split')),
 	old jsonb,

@@ -383,3 +383,9 @@ SELECT pg_catalog.pg_extension_config_dump('rollup_day_delta', '');
 SELECT pg_catalog.pg_extension_config_dump('rollup_month_agent_delta', '');
 SELECT pg_catalog.pg_extension_config_dump('rollup_consultant_delta', '');
 SELECT pg_catalog.pg_extension_config_dump('rollup_delta_id_seq', '');
+
+-- issue 15: a visit's start, person and deletion are kept in change_log too
+-- (src/sql/state/305_attribution_dispute.sql)
+ALTER TABLE change_log DROP CONSTRAINT change_log_subject_check;
+ALTER TABLE change_log ADD CONSTRAINT change_log_subject_check
+	CHECK (subject IN ('reception', 'report', 'binding', 'deal', 'person', 'setting', 'visit'));
