@@ -50,10 +50,25 @@ SELECT pg_temp.visit(6004, 604, :'d3', 1, 22);
 SELECT * FROM pg_temp.file(21, '13800000604');
 SELECT (SELECT verdict_until FROM report WHERE project_id = :p AND agent_id = 21 ORDER BY report_id DESC LIMIT 1)
        = local_days_end(now() - interval '3 days', 30, 'Asia/Shanghai') AS until_woai_window_end;
--- brought by the same agency before: not "visited with another agency"
+-- brought by the same agency before, with no report: not "visited with
+-- another agency", but that visit counted as a natural one (report_protection
+-- mode), so a report now covers nothing earlier: visited (it used to say
+-- accepted, and the agency believed its customer protected)
 SELECT pg_temp.person(605, '13800000605');
 SELECT pg_temp.visit(6005, 605, :'d3', 1, 23);
 SELECT * FROM pg_temp.file(21, '13800000605');
+-- brought by the same agency under its report (since lapsed): the agency holds
+-- the customer, a new report is accepted
+SELECT pg_temp.person(606, '13800000606');
+SELECT pg_temp.report(23, '13800000606', to_char((now() - interval '3 days 1 hour') AT TIME ZONE 'Asia/Shanghai', 'YYYY-MM-DD HH24:MI'));
+SELECT pg_temp.visit(6006, 606, :'d3', 1, 23);
+SELECT * FROM pg_temp.file(21, '13800000606');
+-- in first_visit mode (到访为王) the agency's own visit counts without a report
+SELECT pg_temp.person(607, '13800000607');
+SELECT pg_temp.visit(6007, 607, :'d3', 1, 23);
+SELECT configure(:p, 'attribution_mode', 'first_visit');
+SELECT * FROM pg_temp.file(21, '13800000607');
+SELECT reset_setting(:p, 'attribution_mode');
 
 -- no reason names another agency, an agent or a phone digit
 SELECT count(*) AS reasons_with_names

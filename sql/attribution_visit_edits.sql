@@ -7,7 +7,7 @@
 -- an office console who moves a visit's start to before the agency's report
 -- was filed (the agency loses its commission), one who re-points a natural
 -- visit to another person (a flying order becomes the agency's), a DBA who
--- deletes a natural visit at 3 a.m.
+-- deletes a natural visit at 3 a.m., or joins two persons by hand.
 \set pname 'Visit edits'
 \i sql/attribution_setup.psql
 SELECT to_char((now() - interval '10 days') AT TIME ZONE 'Asia/Shanghai', 'YYYY-MM-DD HH24:MI') AS d10,
@@ -77,6 +77,22 @@ DELETE FROM visit WHERE project_id = :p AND visit_id = 6004;
 SELECT * FROM pg_temp.visit_history() WHERE visit = '6004';
 SELECT * FROM pg_temp.decision(3);
 SELECT * FROM pg_temp.explain(3) t WHERE t ~ 'visit 6004|late change';
+
+-- 4. the DBA joins two persons by hand, not through merge_person: person
+-- 605 came alone and bought claiming Woai; 606 came with Woai under its
+-- report.  Setting 605's merged_into to 606 makes the deal 606's
+SELECT pg_temp.person(605, '13800000605');
+SELECT pg_temp.person(606, '13800000606');
+SELECT pg_temp.visit(6006, 605, :'d10', 1);
+SELECT pg_temp.report(22, '13800000606', :'d7');
+SELECT pg_temp.visit(6007, 606, :'d5', 2, 22);
+SELECT pg_temp.deal(4, 605, :'d2', 12, 22, 2, price => 1500000);
+SELECT channel, commission, flags FROM pg_temp.decision(4);
+UPDATE person SET merged_into = 606, merged_at = now() WHERE project_id = :p AND person_id = 605;
+SELECT subject, subject_id, action, old->>'merged_into' AS old_merged_into, new->>'merged_into' AS new_merged_into, application
+FROM change_log WHERE project_id = :p AND subject = 'person' ORDER BY change_id;
+SELECT * FROM pg_temp.decision(4);
+SELECT * FROM pg_temp.explain(4) t WHERE t ~ 'person 605 changed|late change';
 
 -- an edit that changes neither start nor person records nothing and decides nothing
 UPDATE visit SET ended_at = ended_at + interval '5 minutes' WHERE project_id = :p AND visit_id = 6005;

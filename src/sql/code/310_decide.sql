@@ -183,6 +183,11 @@ CREATE OR REPLACE FUNCTION decision_changes(p_project_id bigint, p_deal_id bigin
 			           CASE WHEN h.old->>'person_id' IS DISTINCT FROM h.new->>'person_id'
 			                THEN format('person %s -> %s', h.old->>'person_id', h.new->>'person_id') END),
 			       CASE WHEN h.changed_at > p_signed_at THEN ' (after the deal was signed)' ELSE '' END) END
+		WHEN 'person' THEN
+			CASE WHEN h.action = 'update'
+			THEN format('person %s changed by hand by %s: merged into %s -> %s', h.subject_id, change_who(h.changed_by, h.application, h.actor),
+			            coalesce(h.old->>'merged_into', '-'), coalesce(h.new->>'merged_into', '-'))
+			ELSE format('person %s: %s by %s (%s)', h.subject_id, h.action, change_who(h.changed_by, h.application, h.actor), h.new::text) END
 		ELSE
 			format('person %s: %s by %s (%s)', h.subject_id, h.action, change_who(h.changed_by, h.application, h.actor), h.new::text)
 		END)
@@ -197,6 +202,10 @@ CREATE OR REPLACE FUNCTION decision_changes(p_project_id bigint, p_deal_id bigin
 	           AND h.changed_at > (SELECT min(a.decided_at) FROM attribution a
 	                               WHERE a.project_id = p_project_id AND a.deal_id = p_deal_id))
 	       OR (h.subject = 'person' AND h.action IN ('merge', 'split') AND h.subject_id = ANY (p_buyers::text[]))
+	       -- a merged_into set or cleared by hand, on a buyer's side
+	       OR (h.subject = 'person' AND h.action = 'update'
+	           AND (h.subject_id = ANY (p_buyers::text[]) OR h.old->>'merged_into' = ANY (p_buyers::text[])
+	                OR h.new->>'merged_into' = ANY (p_buyers::text[])))
 	       -- a visit of the buyers edited by hand (its start, or moved to or from them) or deleted
 	       OR (h.subject = 'visit' AND (h.subject_id = ANY (p_visit_ids::text[])
 	                                    OR h.old->>'person_id' = ANY (p_buyers::text[]) OR h.new->>'person_id' = ANY (p_buyers::text[]))))

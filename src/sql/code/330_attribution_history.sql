@@ -200,6 +200,29 @@ CREATE OR REPLACE TRIGGER project_redecide AFTER UPDATE OF time_zone, group_name
 	WHEN (OLD.time_zone IS DISTINCT FROM NEW.time_zone OR OLD.group_name IS DISTINCT FROM NEW.group_name)
 	EXECUTE FUNCTION redecide_on_setting();
 
+-- a person's merged_into changed by hand (merge_person and split_person
+-- record themselves): who the buyers are changed; keep it and decide the
+-- deals of both sides again
+CREATE OR REPLACE FUNCTION person_merged_by_hand() RETURNS trigger
+	LANGUAGE plpgsql
+	SET search_path = firstsight, pg_catalog, pg_temp
+	AS $$
+BEGIN
+	IF in_correction() THEN
+		RETURN NULL;
+	END IF;
+	PERFORM record_change(NEW.project_id, 'person', NEW.person_id::text, 'update',
+	                      jsonb_build_object('person_id', OLD.person_id, 'merged_into', OLD.merged_into),
+	                      jsonb_build_object('person_id', NEW.person_id, 'merged_into', NEW.merged_into));
+	PERFORM redecide_deals(NEW.project_id, ARRAY[NEW.person_id, OLD.merged_into, NEW.merged_into],
+	                       format('person %s merged_into changed', NEW.person_id));
+	RETURN NULL;
+END
+$$;
+CREATE OR REPLACE TRIGGER person_merged_history AFTER UPDATE OF merged_into ON person FOR EACH ROW
+	WHEN (OLD.merged_into IS DISTINCT FROM NEW.merged_into)
+	EXECUTE FUNCTION person_merged_by_hand();
+
 -- a late reception, binding or report change: decide the person's decided
 -- deals again, and those of the persons linked to them by a hash
 CREATE OR REPLACE FUNCTION redecide_on_change() RETURNS trigger
@@ -397,6 +420,24 @@ BEGIN
 		verdict := 'visited';
 		reason := format('the customer has already visited %s; a report filed now does not cover an earlier visit',
 		                 CASE WHEN alone THEN 'as a natural visitor' ELSE 'with another agency' END);
+		RETURN;
+	END IF;
+	-- or with this agency's own agent under no report of it that covered the
+	-- visit: in report_protection mode that visit counted as a natural one
+	IF project_setting_value(p_project_id, 'attribution_mode') = 'report_protection' AND EXISTS (
+		SELECT 1 FROM visit v JOIN agent ag ON ag.project_id = v.project_id AND ag.agent_id = v.agent_id AND ag.channel_id = my_ch
+		WHERE v.project_id = p_project_id AND v.person_id = ANY (persons) AND v.started_at <= now()
+		  AND NOT EXISTS (
+			SELECT 1 FROM report rp
+			JOIN agent ra ON ra.project_id = rp.project_id AND ra.agent_id = rp.agent_id AND ra.channel_id = my_ch
+			JOIN channel rc ON rc.project_id = ra.project_id AND rc.channel_id = ra.channel_id
+			JOIN identity i ON i.project_id = rp.project_id AND i.person_id = ANY (persons)
+			               AND ((rp.phone_hash IS NOT NULL AND rp.phone_hash = i.phone_hash)
+			                    OR (rp.phone_hash IS NULL AND rp.phone_masked_hash = i.phone_masked_hash))
+			WHERE rp.project_id = p_project_id
+			  AND report_covers(rp.created_at, report_expiry(rp.created_at, rc.report_cutoff, validity, tz), v.started_at))) THEN
+		verdict := 'visited';
+		reason := 'the customer has already visited with your agency but with no valid report, which counts as a natural visit; a report filed now does not cover an earlier visit';
 		RETURN;
 	END IF;
 	verdict := 'accepted';
