@@ -94,6 +94,18 @@ FROM change_log WHERE project_id = :p AND subject = 'person' ORDER BY change_id;
 SELECT * FROM pg_temp.decision(4);
 SELECT * FROM pg_temp.explain(4) t WHERE t ~ 'person 605 changed|late change';
 
+-- 5. deleting the agent who brought a visitor would make the visit count for
+-- no channel: refused (visits have no key to agent; reports and deals do)
+-- (Fang's agent 24 brought person 608 and has no report or deal: no key stops it)
+SELECT pg_temp.person(608);
+SELECT pg_temp.visit(6008, 608, :'d5', 1, 24);
+\set VERBOSITY sqlstate
+DELETE FROM agent WHERE project_id = :p AND agent_id = 24;
+\set VERBOSITY default
+SELECT count(*) AS agent_24_kept FROM agent WHERE project_id = :p AND agent_id = 24;
+INSERT INTO agent VALUES (:p, 29, 12, 'Woai temp');
+DELETE FROM agent WHERE project_id = :p AND agent_id = 29;
+
 -- an edit that changes neither start nor person records nothing and decides nothing
 UPDATE visit SET ended_at = ended_at + interval '5 minutes' WHERE project_id = :p AND visit_id = 6005;
 SELECT count(*) AS visit_entries FROM change_log WHERE project_id = :p AND subject = 'visit';

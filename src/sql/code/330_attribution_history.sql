@@ -196,6 +196,24 @@ CREATE OR REPLACE TRIGGER channel_redecide AFTER UPDATE OF commission_rate, prot
 CREATE OR REPLACE TRIGGER agent_redecide AFTER UPDATE OF channel_id ON agent FOR EACH ROW
 	WHEN (OLD.channel_id IS DISTINCT FROM NEW.channel_id)
 	EXECUTE FUNCTION redecide_on_setting();
+-- an agent who accompanied a visit stays: the visit is evidence, and without
+-- the agent's row it would count for no channel (reports and deals have keys
+-- to agent; visits, written by the cameras' path, do not)
+CREATE OR REPLACE FUNCTION agent_delete_guard() RETURNS trigger
+	LANGUAGE plpgsql
+	SET search_path = firstsight, pg_catalog, pg_temp
+	AS $$
+BEGIN
+	IF EXISTS (SELECT 1 FROM visit v WHERE v.project_id = OLD.project_id AND v.agent_id = OLD.agent_id) THEN
+		RAISE EXCEPTION USING ERRCODE = 'foreign_key_violation',
+			MESSAGE = format('agent %s of project %s accompanied visits and cannot be deleted', OLD.agent_id, OLD.project_id),
+			DETAIL = 'The visits an agent accompanied are the evidence of the decisions that name their channel.',
+			HINT = 'Keep the agent; to change who is paid for them, move the agent to another channel (recorded and decided again).';
+	END IF;
+	RETURN OLD;
+END
+$$;
+CREATE OR REPLACE TRIGGER agent_delete_guard BEFORE DELETE ON agent FOR EACH ROW EXECUTE FUNCTION agent_delete_guard();
 CREATE OR REPLACE TRIGGER project_redecide AFTER UPDATE OF time_zone, group_name ON project FOR EACH ROW
 	WHEN (OLD.time_zone IS DISTINCT FROM NEW.time_zone OR OLD.group_name IS DISTINCT FROM NEW.group_name)
 	EXECUTE FUNCTION redecide_on_setting();
