@@ -43,6 +43,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../gen/rng.h"
+
 #define Max(a, b) ((a) > (b) ? (a) : (b))
 
 typedef struct Model
@@ -66,58 +68,6 @@ static const Model models[] = {
 	{"small", 128, 40.0, 2.5, 0.37, 0.19, 0.30, 0.85, 0.18, 0.0, 0.35, 0.12, 1.0, 0.4, 2.0},
 	{"arcface", 512, 100.0, 4.0, 3.6, 2.45, 3.0, 0.95, 1.9, 1.0, 2.2, 0.3, 0.2, 0.5, 1.6},
 };
-
-typedef struct Rng
-{
-	uint64_t	s;
-	int			have;
-	double		spare;
-} Rng;
-
-static uint64_t
-SplitMix(uint64_t *s)
-{
-	uint64_t	z = (*s += 0x9E3779B97F4A7C15ull);
-
-	z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-	z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-	return z ^ (z >> 31);
-}
-
-static void
-RngInit(Rng *r, uint64_t seed, uint64_t kind, uint64_t n)
-{
-	uint64_t	s = seed * 0x2545F4914F6CDD1Dull + kind * 0x9E3779B97F4A7C15ull + n;
-
-	r->s = SplitMix(&s);
-	r->have = 0;
-}
-
-/* uniform in (0, 1) */
-static double
-Uniform(Rng *r)
-{
-	return ((double) (SplitMix(&r->s) >> 11) + 0.5) / 9007199254740992.0;
-}
-
-/* standard normal (Box-Muller) */
-static double
-Gauss(Rng *r)
-{
-	double		u,
-				v;
-
-	if (r->have)
-	{
-		r->have = 0;
-		return r->spare;
-	}
-	u = Uniform(r);
-	v = Uniform(r);
-	r->spare = sqrt(-2.0 * log(u)) * sin(2.0 * M_PI * v);
-	r->have = 1;
-	return sqrt(-2.0 * log(u)) * cos(2.0 * M_PI * v);
-}
 
 enum
 {
@@ -162,8 +112,7 @@ Capture(long id, int c, int masked, const double *g, const double *rr, double *x
 {
 	Rng			r;
 	double		s,
-				kappa,
-				n = 0;
+				kappa;
 	double		noise = masked ? m->em : m->e;
 
 	/* the person's usual mask, worn a little differently each time */
@@ -188,11 +137,7 @@ Capture(long id, int c, int masked, const double *g, const double *rr, double *x
 			v += noise * s * Gauss(&r) / sqrt((double) (m->dims - 2));
 		x[k] = v;
 	}
-	for (int k = 0; k < m->dims; k++)
-		n += x[k] * x[k];
-	n = sqrt(n);
-	for (int k = 0; k < m->dims; k++)
-		x[k] /= n;
+	Normalise(x, m->dims);
 }
 
 static int
