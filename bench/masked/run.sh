@@ -23,6 +23,11 @@
 #   bench/masked/run.sh                               # 128-d, default thresholds, then calibrated
 #   MODEL=arcface bench/masked/run.sh                 # 512-d
 #   CALIBRATE=0 SETTINGS="masked_masked_match_distance=0.03" bench/masked/run.sh
+#   CALIBRATE=0 CONSOLIDATE=0 SETTINGS="masked_ratio=1" bench/masked/run.sh   # as before the person's evidence
+#
+# After each measured project, consolidate_masked() (when the extension has
+# it, and CONSOLIDATE is 1) joins the persons a mask split, and the project is
+# measured again.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 . test/common.sh
@@ -34,6 +39,7 @@ SEED=${SEED:-7}
 SHUFFLE=${SHUFFLE:-0.42}
 SETTINGS=${SETTINGS:-}		# "setting=value ..." for project 1 (default: the defaults)
 CALIBRATE=${CALIBRATE:-1}	# 0: project 1 only
+CONSOLIDATE=${CONSOLIDATE:-1}	# 0: no consolidate_masked() run
 BIN=$FS_PG/bin
 case $MODEL in small) DIMS=128 ;; arcface) DIMS=512 ;; *) echo "MODEL is small or arcface" >&2; exit 2 ;; esac
 
@@ -100,6 +106,15 @@ SQL
 	fi
 }
 
+# consolidate_masked (when there is one: issue 18's second round), then measure again
+consolidate() {
+	if [ "$CONSOLIDATE" = 1 ] && [ "$(psql -At -c "SELECT count(*) FROM pg_proc WHERE proname = 'consolidate_masked'")" -gt 0 ]; then
+		local t0=$SECONDS
+		fs_say "project $1 after consolidate_masked: $(psql -At -c "SELECT count(*) FROM firstsight.consolidate_masked($1)") merges in $((SECONDS - t0)) s"
+		measure "$1"
+	fi
+}
+
 fs_say "model $MODEL ($DIMS-d), $IDENTITIES identities x $PER captures, seed $SEED"
 "$dir/gen_masked" --model "$MODEL" --identities "$IDENTITIES" --per "$PER" --seed "$SEED" --stats
 psql -c "SELECT firstsight.create_project('masked', dims => $DIMS)" >/dev/null
@@ -109,6 +124,7 @@ psql -c "SELECT setting, value FROM firstsight.project_settings WHERE project_id
 load 1 "$SEED"
 fs_say "project 1: ${SETTINGS:-default thresholds}"
 measure 1
+consolidate 1
 
 if [ "$CALIBRATE" = 1 ] && [ "$(psql -At -c "SELECT count(*) FROM pg_proc p, unnest(p.proargnames) a WHERE p.proname = 'calibrate' AND a = 'pair_kind'")" -gt 0 ]; then
 	fs_say "project 2: calibration from ID-verified captures (seed $((SEED + 1)))"
@@ -142,4 +158,5 @@ SELECT setting, value FROM firstsight.project_settings WHERE project_id = 3 AND 
 SQL
 	load 3 $((SEED + 2))
 	measure 3
+	consolidate 3
 fi

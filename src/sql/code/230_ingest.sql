@@ -318,6 +318,12 @@ BEGIN
 		END LOOP;
 		SELECT array_agg(j ORDER BY j) INTO todo FROM unnest(todo) j WHERE persons[j] IS NULL;
 	END LOOP;
+	-- a match that rests on a mask and does not stand out from the
+	-- second-best person makes a new person (issue 18: 232_masked_evidence.sql)
+	FOREACH k IN ARRAY coalesce(masked_ambiguous(p_project_id, faces, masks, persons, dist, lim, face_masked, thr, mthr, mmthr), '{}') LOOP
+		persons[k] := NULL; dist[k] := NULL; lim[k] := NULL; face_masked[k] := NULL;
+		todo := (SELECT array_agg(j ORDER BY j) FROM unnest(todo || k) j);
+	END LOOP;
 
 	-- 3. the batch against itself (OpenBLAS): one new person per group of still unmatched captures
 	IF todo IS NOT NULL THEN

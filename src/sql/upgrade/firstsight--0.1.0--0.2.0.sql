@@ -389,3 +389,14 @@ SELECT pg_catalog.pg_extension_config_dump('rollup_delta_id_seq', '');
 ALTER TABLE change_log DROP CONSTRAINT change_log_subject_check;
 ALTER TABLE change_log ADD CONSTRAINT change_log_subject_check
 	CHECK (subject IN ('reception', 'report', 'binding', 'deal', 'person', 'setting', 'visit'));
+
+-- issue 18 (masked18): masked matches decided on the person's evidence
+INSERT INTO setting_definition VALUES
+	('masked_ratio', 'distance', '1', '0.85', NULL,
+	 'a match that rests on a mask (masked capture or masked gallery face) is taken only when its distance relative to its threshold is at most this times the second-best person''s; 1: no such test'),
+	('consolidate_masked_distance', 'distance', '0.65', '0.105', NULL,
+	 'consolidate_masked: the scale of a masked-unmasked pair of captures in the average distance between two persons'),
+	('consolidate_masked_masked_distance', 'distance', '0.35', '0.05', NULL,
+	 'consolidate_masked: the scale of a masked-masked pair of captures in the average distance between two persons'),
+	('consolidate_ratio', 'distance', '0.92', '0.92', NULL,
+	 'consolidate_masked joins a person to its nearest person only when their average is at most this times its second-nearest''s');
