@@ -252,36 +252,6 @@ SearchLayerMem(BuildState *bs, int self, const float *q, const Pair *eps, int ne
 	return res.n;
 }
 
-/*
- * The heuristic (HnswSelect) over sorted pairs; writes kept pairs to chosen,
- * returns count.  fill: the list is filled with the pruned, nearest first
- * (inner product, see HnswFillsPruned).
- */
-static int
-SelectMem(BuildState *bs, const Pair *cands, int n, int max, bool fill, Pair *chosen)
-{
-	const float **vecs = palloc(sizeof(float *) * Max(n, 1));
-	float	   *dist = palloc(sizeof(float) * Max(n, 1));
-	uint8	   *st = palloc(Max(n, 1));
-	int			idx[HNSW_MAX_M * 2];
-	int			k;
-
-	for (int i = 0; i < n; i++)
-	{
-		vecs[i] = ELEM_VEC(bs, cands[i].id);
-		dist[i] = cands[i].distance;
-	}
-	k = HnswSelect(bs->info.metric, bs->info.dims, vecs, dist, NULL, n, -1, max, st, idx);
-	if (fill)
-		k = HnswFillPruned(k, idx, n, max);
-	for (int i = 0; i < k; i++)
-		chosen[i] = cands[idx[i]];
-	pfree(vecs);
-	pfree(dist);
-	pfree(st);
-	return k;
-}
-
 /* append member to element e's level-lc list if it has room and lacks it */
 static void
 AppendLink(BuildState *bs, int e, int member, int lc)
@@ -431,163 +401,167 @@ GetEntry(BuildState *bs, int *entry, int *level)
 	UnlockShared(bs);
 }
 
-/* add element id to the in-memory graph */
-static void
-InsertMem(BuildState *bs, int id)
+/*
+ * The in-memory graph as HnswInsertCore sees it: handles are element
+ * numbers; g is the newcomer's (MemInsert).
+ */
+typedef struct MemInsert
 {
-	BuildElement *el = &bs->elems[id];
-	const float *vec = ELEM_VEC(bs, id);
-	int			m = bs->info.m;
-	int			ep;
-	int			entryLevel;
-	float		epDist;
-	int			top;
-	int32		list[HNSW_MAX_M * 2];
-	Pair	   *eps;
-	int			neps;
+	BuildState *bs;
+	int			id;
+	const float *vec;
+} MemInsert;
 
-	GetEntry(bs, &ep, &entryLevel);
+/* the entry point; the first element becomes it, unless another participant's came first */
+static bool
+MemBegin(void *g, int level, HnswItem *entry, int *entryLevel)
+{
+	MemInsert  *mi = (MemInsert *) g;
+	BuildState *bs = mi->bs;
+	int			ep;
+
+	GetEntry(bs, &ep, entryLevel);
 	if (ep < 0)
 	{
-		/* the first element is the entry point, unless another participant's came first */
 		bool		first;
 
 		LockShared(bs);
 		first = bs->sh->entry < 0;
 		if (first)
 		{
-			bs->sh->entry = id;
-			bs->sh->entryLevel = el->level;
+			bs->sh->entry = mi->id;
+			bs->sh->entryLevel = level;
 		}
 		UnlockShared(bs);
 		if (first)
 		{
-			MarkDone(bs, id);
-			return;
+			*entryLevel = level;
+			return false;
 		}
-		GetEntry(bs, &ep, &entryLevel);
+		GetEntry(bs, &ep, entryLevel);
 	}
-	epDist = Dist(bs, vec, ELEM_VEC(bs, ep));
-	/* greedy descent through the levels above the element's */
-	for (int lc = entryLevel; lc > el->level; lc--)
+	entry->id = ep;
+	entry->distance = Dist(bs, mi->vec, ELEM_VEC(bs, ep));
+	return true;
+}
+
+static int
+MemSearch(void *g, const HnswItem *entries, int nentries, int ef, int lc, HnswItem **out)
+{
+	MemInsert  *mi = (MemInsert *) g;
+
+	return SearchLayerMem(mi->bs, mi->id, mi->vec, entries, nentries, ef, lc, out);
+}
+
+static const float *
+MemVector(void *g, int32 id)
+{
+	return ELEM_VEC(((MemInsert *) g)->bs, id);
+}
+
+/*
+ * The newcomer's level-lc list.  Nobody links to the newcomer before its
+ * links back are made, after all its lists are written; links found in the
+ * list all the same would stay after the chosen ones if room is left.
+ */
+static void
+MemSetList(void *g, int lc, const HnswItem *w, const int *chosen, int k)
+{
+	MemInsert  *mi = (MemInsert *) g;
+	BuildState *bs = mi->bs;
+	Size		start = ELEM_LIST(bs, mi->id, lc);
+	int			slots = HnswLevelSlots(bs->info.m, lc);
+	int			had = 0;
+	Pair		early[HNSW_MAX_M * 2];
+	int			used = k;
+
+	Assert(k <= slots);
+	LockElem(bs, mi->id, LW_EXCLUSIVE);
+	while (had < slots && bs->nbr[start + had] >= 0)
 	{
-		bool		changed = true;
-
-		while (changed)
-		{
-			int			nl = CopyList(bs, ep, lc, list);
-
-			changed = false;
-			for (int i = 0; i < nl; i++)
-			{
-				float		d = Dist(bs, vec, ELEM_VEC(bs, list[i]));
-
-				if (d < epDist)
-				{
-					epDist = d;
-					ep = list[i];
-					changed = true;
-				}
-			}
-		}
+		early[had] = (Pair) {bs->nd[start + had], bs->nbr[start + had]};
+		had++;
 	}
-	top = Min(el->level, entryLevel);
-	/* each level's search starts from all of the level above's results */
-	eps = palloc(sizeof(Pair));
-	eps[0] = (Pair) {epDist, ep};
-	neps = 1;
-	for (int lc = top; lc >= 0; lc--)
+	for (int i = 0; i < k; i++)
 	{
-		Pair	   *w;
-		Pair		chosen[HNSW_MAX_M * 2];
-		int			nw = SearchLayerMem(bs, id, vec, eps, neps, bs->info.efConstruction, lc, &w);
-		int			k = SelectMem(bs, w, nw, HnswLevelSlots(m, lc), HnswFillsPruned(bs->info.metric), chosen);
-		Size		start = ELEM_LIST(bs, id, lc);
-
-
-		/*
-		 * Others can reach the element once its first back-link is made, on
-		 * an upper level, and link to it on this one before its own list is
-		 * written: links found there stay after the chosen ones if room is
-		 * left.
-		 */
-		LockElem(bs, id, LW_EXCLUSIVE);
-		{
-			int			slots = HnswLevelSlots(m, lc);
-			int			had = 0;
-			Pair		early[HNSW_MAX_M * 2];
-			int			used = k;
-
-			while (had < slots && bs->nbr[start + had] >= 0)
-			{
-				early[had] = (Pair) {bs->nd[start + had], bs->nbr[start + had]};
-				had++;
-			}
-			for (int i = 0; i < k; i++)
-			{
-				bs->nbr[start + i] = chosen[i].id;
-				bs->nd[start + i] = chosen[i].distance;
-				bs->ns[start + i] = HNSW_LINK_SELECTED;
-			}
-			for (int j = 0; j < had && used < slots; j++)
-			{
-				bool		dup = false;
-
-				for (int i = 0; i < k && !dup; i++)
-					dup = chosen[i].id == early[j].id;
-				if (!dup)
-				{
-					bs->nbr[start + used] = early[j].id;
-					bs->nd[start + used] = early[j].distance;
-					bs->ns[start + used] = HNSW_LINK_UNKNOWN;
-					used++;
-				}
-			}
-			for (int i = used; i < had; i++)
-				bs->nbr[start + i] = -1;
-		}
-		UnlockElem(bs, id);
-		{
-			bool		linked = false;
-
-			/*
-			 * On level 0 at least one neighbour must take the newcomer, and
-			 * one whose own insert has finished: in a parallel build two
-			 * newcomers can take each other and nothing else, an island
-			 * nothing older leads to.
-			 */
-			for (int i = 0; i < k; i++)
-				linked |= BackLinkMem(bs, chosen[i].id, id, chosen[i].distance, lc, false) && IsDone(bs, chosen[i].id);
-			if (!linked && lc == 0 && k > 0)
-			{
-				int			f = 0;
-
-				while (f < k - 1 && !IsDone(bs, chosen[f].id))
-					f++;
-				BackLinkMem(bs, chosen[f].id, id, chosen[f].distance, 0, true);
-			}
-		}
-		if (nw > 0)
-		{
-			pfree(eps);
-			eps = w;
-			neps = nw;
-		}
-		else
-			pfree(w);
+		bs->nbr[start + i] = w[chosen[i]].id;
+		bs->nd[start + i] = w[chosen[i]].distance;
+		bs->ns[start + i] = HNSW_LINK_SELECTED;
 	}
-	pfree(eps);
-	if (el->level > entryLevel)
+	for (int j = 0; j < had && used < slots; j++)
+	{
+		bool		dup = false;
+
+		for (int i = 0; i < k && !dup; i++)
+			dup = w[chosen[i]].id == early[j].id;
+		if (!dup)
+		{
+			bs->nbr[start + used] = early[j].id;
+			bs->nd[start + used] = early[j].distance;
+			bs->ns[start + used] = HNSW_LINK_UNKNOWN;
+			used++;
+		}
+	}
+	for (int i = used; i < had; i++)
+		bs->nbr[start + i] = -1;
+	UnlockElem(bs, mi->id);
+}
+
+static int
+MemBackLink(void *g, const HnswItem *n, int lc, bool force, int keep)
+{
+	MemInsert  *mi = (MemInsert *) g;
+
+	return BackLinkMem(mi->bs, n->id, mi->id, n->distance, lc, force) ? HNSW_BACKLINK_MADE : HNSW_BACKLINK_NONE;
+}
+
+static bool
+MemFinished(void *g, int32 id)
+{
+	return IsDone(((MemInsert *) g)->bs, id);
+}
+
+/* the new entry point if the newcomer is above it; its insert has finished */
+static void
+MemEnd(void *g, int level, int entryLevel)
+{
+	MemInsert  *mi = (MemInsert *) g;
+	BuildState *bs = mi->bs;
+
+	if (level > entryLevel)
 	{
 		LockShared(bs);
-		if (el->level > bs->sh->entryLevel)
+		if (level > bs->sh->entryLevel)
 		{
-			bs->sh->entry = id;
-			bs->sh->entryLevel = el->level;
+			bs->sh->entry = mi->id;
+			bs->sh->entryLevel = level;
 		}
 		UnlockShared(bs);
 	}
-	MarkDone(bs, id);
+	MarkDone(bs, mi->id);
+}
+
+/* the build makes no kept link per insert: the tree is grown when the graph is written */
+static const HnswInsertOps MemInsertOps = {
+	.begin = MemBegin,
+	.search = MemSearch,
+	.vector = MemVector,
+	.setList = MemSetList,
+	.write = NULL,
+	.backLink = MemBackLink,
+	.finished = MemFinished,
+	.keepsLinks = false,
+	.keepFromDescendants = NULL,
+	.end = MemEnd,
+};
+
+/* add element id to the in-memory graph */
+static void
+InsertMem(BuildState *bs, int id)
+{
+	MemInsert	mi = {bs, id, ELEM_VEC(bs, id)};
+
+	HnswInsertCore(&MemInsertOps, &mi, &bs->info, bs->elems[id].level);
 }
 
 /* bytes one element of this level takes in memory */

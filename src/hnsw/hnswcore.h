@@ -251,6 +251,46 @@ typedef struct HnswReprune
 extern bool HnswRepruneList(HnswMetric metric, int dims, const float *const *vecs, const float *dist,
 							const uint8 *known, int n, int ie, int max, bool force, HnswReprune *r);
 
+/*
+ * The insert of one element, for both graphs (HnswInsertCore in
+ * hnswinsert.c): level search and neighbour selection on each level from
+ * the top down, the element's own lists, then the links back to it with the
+ * rules of level 0 (some finished neighbour must take it; on disk, one of
+ * them keeps it: the tree of kept links).  Each graph gives its own access;
+ * g is its state, with the newcomer and its vector.  Handles are the
+ * graph's (the build's element numbers; the on-disk insert's loaded
+ * elements).  The per-level work is in the search (HnswSearchLayerCore,
+ * inlined per graph): these are called a few times per level.
+ *
+ * begin: the entry point and its level (locks taken); false when the graph
+ * is empty.  search: the ef elements of level lc nearest the newcomer from
+ * the entries, ascending, in *out; how many.  vector: an element's vector.
+ * setList: the newcomer's level-lc list, w[chosen[0..k-1]].  write (may be
+ * NULL): put the newcomer where the others can link to it.  backLink: a
+ * link from n to the newcomer (HnswAddBackLink's force and keep; returns
+ * HNSW_BACKLINK_*).  finished (may be NULL: all are): n's own insert has
+ * finished.  keepsLinks: level-0 back-links make the newcomer's kept link
+ * (on disk; the build grows the tree when it writes the graph).
+ * keepFromDescendants (with keepsLinks): the last way to a kept link, down
+ * the kept links from w.  end: the new entry point when level is above
+ * entryLevel; locks released.
+ */
+typedef struct HnswInsertOps
+{
+	bool		(*begin) (void *g, int level, HnswItem *entry, int *entryLevel);
+	int			(*search) (void *g, const HnswItem *entries, int nentries, int ef, int lc, HnswItem **out);
+	const float *(*vector) (void *g, int32 id);
+	void		(*setList) (void *g, int lc, const HnswItem *w, const int *chosen, int k);
+	void		(*write) (void *g);
+	int			(*backLink) (void *g, const HnswItem *n, int lc, bool force, int keep);
+	bool		(*finished) (void *g, int32 id);
+	bool		keepsLinks;
+	bool		(*keepFromDescendants) (void *g, const HnswItem *w, int n);
+	void		(*end) (void *g, int level, int entryLevel);
+} HnswInsertOps;
+
+extern void HnswInsertCore(const HnswInsertOps *ops, void *g, const HnswInfo *info, int level);
+
 #pragma GCC visibility pop
 
 #endif

@@ -11,6 +11,7 @@
 #include "access/generic_xlog.h"
 #include "embedding/embedding.h"
 #include "hnsw.h"
+#include "hnswcore.h"
 #include "miscadmin.h"
 #include "storage/freespace.h"
 #include "storage/lmgr.h"
@@ -119,6 +120,7 @@ WriteElement(HnswInfo *info, HnswElementTuple tup, Size size, bool building)
 	ItemPointerData tid;
 	bool		extended = false;
 
+	ItemPointerSetInvalid(&tid);
 	if (ReuseFreeSlot(info, tup, size, building, &tid))
 		return tid;
 
@@ -213,183 +215,380 @@ HnswKeepFromKeptDescendants(HnswInfo *info, const ItemPointerData *starts, int n
 	return false;
 }
 
-/* insert one vector (already prepared for the metric) into the on-disk graph */
-void
-HnswInsertElement(HnswInfo *info, const float *vec, ItemPointer heaptid, bool building)
+/*
+ * The heuristic (HnswSelect) over a level search's results w (ascending):
+ * chosen gets the kept indexes, at most max; with inner product the list is
+ * filled with the pruned, nearest first (HnswFillsPruned).
+ */
+static int
+SelectLinks(const HnswInsertOps *ops, void *g, const HnswInfo *info, const HnswItem *w, int n, int max,
+			int *chosen)
 {
-	HnswMetaPageData meta;
-	int			level = HnswRandomLevel(info->ml, info->maxLevel);
-	Size		size = HnswTupleSize(info->m, level, info->dims);
-	HnswElementTuple tup = palloc0(size);
-	HnswCandidate **levelResults[HNSW_MAX_LEVEL + 1];
-	int			levelCounts[HNSW_MAX_LEVEL + 1];
-	int			levelChosen[HNSW_MAX_LEVEL + 1][HNSW_MAX_M * 2];
-	int			levelNChosen[HNSW_MAX_LEVEL + 1];
-	ItemPointerData tid;
-	LOCKMODE	lockmode = ShareLock;
-	int			top;
+	const float **vecs = palloc(sizeof(float *) * Max(n, 1));
+	float	   *dist = palloc(sizeof(float) * Max(n, 1));
+	uint8	   *st = palloc(Max(n, 1));
+	int			k;
 
-	tup->heaptid = *heaptid;
-	tup->level = level;
-	tup->dims = info->dims;
-	for (int i = 0; i < HnswSlots(info->m, level); i++)
-		ItemPointerSetInvalid(&tup->neighbors[i].tid);
-	memcpy(HnswTupleVector(tup, info->m), vec, sizeof(float) * info->dims);
-
-	/* a new top level changes the entry point: serialise with other inserts */
-	LockPage(info->index, HNSW_UPDATE_LOCK, lockmode);
-	HnswReadMeta(info->index, &meta);
-	if (level > meta.entryLevel)
+	for (int i = 0; i < n; i++)
 	{
-		UnlockPage(info->index, HNSW_UPDATE_LOCK, lockmode);
-		lockmode = ExclusiveLock;
-		LockPage(info->index, HNSW_UPDATE_LOCK, lockmode);
-		HnswReadMeta(info->index, &meta);
+		vecs[i] = ops->vector(g, w[i].id);
+		dist[i] = w[i].distance;
 	}
+	k = HnswSelect(info->metric, info->dims, vecs, dist, NULL, n, -1, max, st, chosen);
+	if (HnswFillsPruned(info->metric))
+		k = HnswFillPruned(k, chosen, n, max);
+	Assert(k >= 0 && k <= max);
+	pfree(vecs);
+	pfree(dist);
+	pfree(st);
+	return k;
+}
 
-	top = Min(level, meta.entryLevel);
-	if (meta.entryLevel >= 0)
+static inline bool
+Finished(const HnswInsertOps *ops, void *g, int32 id)
+{
+	return ops->finished == NULL || ops->finished(g, id);
+}
+
+/*
+ * Links back to the newcomer from its chosen neighbours on level lc (w the
+ * level's search results, chosen[0..k-1] the chosen ones).  On level 0 at
+ * least one neighbour whose own insert has finished must take it (in a
+ * parallel build two newcomers can take each other and nothing else, an
+ * island nothing older leads to).  Where links are kept (on disk), the
+ * first link made on level 0 is the newcomer's kept way in; if the
+ * heuristic kept it out of every list, the nearest list with room for a
+ * kept link must take it (among the chosen, else among all the search
+ * found, else down the kept links from those), and if none has room (lists
+ * half kept already), the nearest list takes a plain link.
+ */
+static void
+LinkBack(const HnswInsertOps *ops, void *g, int lc, const HnswItem *w, int n, const int *chosen, int k)
+{
+	bool		keeps = lc == 0 && ops->keepsLinks;
+	bool		kept = false;
+	bool		linked = false;
+
+	for (int i = 0; i < k; i++)
 	{
-		HnswCandidate *ep = HnswLoadCandidate(info, &meta.entry, vec, meta.entryLevel);
-		HnswCandidate **eps = &ep;
+		const HnswItem *c = &w[chosen[i]];
+		int			r = ops->backLink(g, c, lc, false, keeps && !kept ? HNSW_KEEP_IF_ROOM : HNSW_KEEP_NO);
+
+		kept |= r == HNSW_BACKLINK_KEPT;
+		linked |= r != HNSW_BACKLINK_NONE && Finished(ops, g, c->id);
+	}
+	if (keeps)
+	{
+		for (int i = 0; !kept && i < k; i++)
+			kept = ops->backLink(g, &w[chosen[i]], 0, true, HNSW_KEEP_ONLY) == HNSW_BACKLINK_KEPT;
+		for (int i = 0; !kept && i < n; i++)
+			kept = ops->backLink(g, &w[i], 0, true, HNSW_KEEP_ONLY) == HNSW_BACKLINK_KEPT;
+		if (!kept && n > 0)
+			kept = ops->keepFromDescendants(g, w, n);
+	}
+	if (lc == 0 && !kept && !linked && k > 0)
+	{
+		int			f = 0;
+
+		while (f < k - 1 && !Finished(ops, g, w[chosen[f]].id))
+			f++;
+		(void) ops->backLink(g, &w[chosen[f]], 0, true, HNSW_KEEP_NO);
+	}
+}
+
+/*
+ * Insert one element of the given level (HnswRandomLevel) into a graph,
+ * the build's in memory or the on-disk one (see HnswInsertOps): greedy
+ * descent from the entry point to the element's level, then on each level
+ * a search with ef_construction candidates, started from all of the
+ * candidates found on the level above (not only the nearest), and the
+ * heuristic's choice among them (it judges every candidate, however far:
+ * on face-like data the far links are the ones that lead from one person's
+ * captures to another's); the element's lists are written, the element
+ * put in place, then the links back on each level (LinkBack), then the
+ * entry point moved if the element is above it.  The searches of lower
+ * levels read only their own level's lists, so making every level's links
+ * after all the searches changes nothing for them.
+ */
+void
+HnswInsertCore(const HnswInsertOps *ops, void *g, const HnswInfo *info, int level)
+{
+	HnswItem	ep;
+	int			entryLevel = -1;
+	int			top = -1;
+	HnswItem   *w[HNSW_MAX_LEVEL + 1];
+	int			nw[HNSW_MAX_LEVEL + 1];
+	int			chosen[HNSW_MAX_LEVEL + 1][HNSW_MAX_M * 2];
+	int			k[HNSW_MAX_LEVEL + 1];
+
+	Assert(level >= 0 && level <= HNSW_MAX_LEVEL);
+	if (ops->begin(g, level, &ep, &entryLevel))
+	{
+		const HnswItem *eps = &ep;
 		int			neps = 1;
 
-		for (int lc = meta.entryLevel; lc > top; lc--)
+		Assert(entryLevel >= 0 && entryLevel <= HNSW_MAX_LEVEL);
+		top = Min(level, entryLevel);
+		for (int lc = entryLevel; lc > top; lc--)
 		{
-			HnswVisited *visited = HnswVisitedCreate(64);
-			int			n;
-			HnswCandidate **w = HnswSearchLayer(info, vec, &ep, 1, 1, lc, visited, &n, NULL);
+			HnswItem   *d;
 
-			ep = HnswLoadCandidate(info, n > 0 ? &w[0]->tid : &ep->tid, vec, lc - 1);
+			if (ops->search(g, &ep, 1, 1, lc, &d) > 0)
+				ep = d[0];
 		}
 		for (int lc = top; lc >= 0; lc--)
 		{
-			HnswVisited *visited = HnswVisitedCreate(info->efConstruction * 16);
-			HnswCandidate **w;
-			float	  **vecs;
-			int			n;
-
-			w = HnswSearchLayer(info, vec, eps, neps, info->efConstruction, lc, visited, &n, NULL);
-			vecs = palloc(sizeof(float *) * Max(n, 1));
-			for (int i = 0; i < n; i++)
+			nw[lc] = ops->search(g, eps, neps, info->efConstruction, lc, &w[lc]);
+			k[lc] = SelectLinks(ops, g, info, w[lc], nw[lc], HnswLevelSlots(info->m, lc), chosen[lc]);
+			ops->setList(g, lc, w[lc], chosen[lc], k[lc]);
+			/* the next level down starts from everything found here, or from the same entries */
+			if (nw[lc] > 0)
 			{
-				vecs[i] = palloc(sizeof(float) * info->dims);
-				HnswFetchVector(info, &w[i]->tid, vecs[i]);
-			}
-			levelResults[lc] = w;
-			levelCounts[lc] = n;
-			levelNChosen[lc] = HnswSelectNeighbors(info, w, n, HnswLevelSlots(info->m, lc), vecs, levelChosen[lc]);
-			if (HnswFillsPruned(info->metric))
-				levelNChosen[lc] = HnswFillPruned(levelNChosen[lc], levelChosen[lc], n, HnswLevelSlots(info->m, lc));
-			for (int i = 0; i < levelNChosen[lc]; i++)
-			{
-				HnswCandidate *c = w[levelChosen[lc][i]];
-
-				tup->neighbors[HnswLevelStart(info->m, lc) + i].tid = c->tid;
-				tup->neighbors[HnswLevelStart(info->m, lc) + i].distance = c->distance;
-			}
-			if (lc > 0)
-			{
-				/*
-				 * The next level down starts from everything found here, or
-				 * from the same entries when only deleted elements were found.
-				 */
-				HnswCandidate **from = n > 0 ? w : eps;
-				int			nfrom = n > 0 ? n : neps;
-
-				eps = palloc(sizeof(HnswCandidate *) * nfrom);
-				for (int i = 0; i < nfrom; i++)
-					eps[i] = HnswLoadCandidate(info, &from[i]->tid, vec, lc - 1);
-				neps = nfrom;
+				eps = w[lc];
+				neps = nw[lc];
 			}
 		}
 	}
+	if (ops->write)
+		ops->write(g);
+	for (int lc = top; lc >= 0; lc--)
+		LinkBack(ops, g, lc, w[lc], nw[lc], chosen[lc], k[lc]);
+	ops->end(g, level, entryLevel);
+}
 
-	tid = WriteElement(info, tup, size, building);
+/*
+ * The on-disk graph as HnswInsertCore sees it.  A handle is an element the
+ * insert met, in els: its TID, its copy as last loaded (with its links of
+ * one level: a search's entries are loaded again for a lower level) and its
+ * vector once fetched.
+ */
+typedef struct DiskElem
+{
+	ItemPointerData tid;
+	HnswCandidate *c;
+	int			lc;				/* the level whose links c holds */
+	float	   *vec;
+} DiskElem;
 
-	/*
-	 * Links back from the chosen neighbours.  On level 0 the first link made
-	 * is the new element's kept way in; if the heuristic kept it out of every
-	 * list, the nearest list with room for a kept link must take it (among
-	 * the chosen neighbours, else among all the search found), and if none
-	 * has room (lists half kept already), the nearest list at all.
-	 */
-	for (int lc = top; lc >= 0 && meta.entryLevel >= 0; lc--)
+typedef struct DiskInsert
+{
+	HnswInfo   *info;
+	const float *vec;
+	bool		building;
+	HnswElementTuple tup;
+	Size		size;
+	ItemPointerData tid;		/* where the element went (write) */
+	HnswMetaPageData meta;
+	LOCKMODE	lockmode;
+	DiskElem   *els;
+	int			nels;
+	int			capEls;
+} DiskInsert;
+
+static int32
+DiskHandle(DiskInsert *di, HnswCandidate *c, int lc)
+{
+	if (di->nels == di->capEls)
 	{
-		bool		kept = false;
-		bool		linked = false;
-
-		for (int i = 0; i < levelNChosen[lc]; i++)
-		{
-			HnswCandidate *c = levelResults[lc][levelChosen[lc][i]];
-			int			r = HnswAddBackLink(info, &c->tid, lc, &tid, vec, c->distance, building,
-											false, lc == 0 && !kept ? HNSW_KEEP_IF_ROOM : HNSW_KEEP_NO);
-
-			kept |= r == HNSW_BACKLINK_KEPT;
-			linked |= r != HNSW_BACKLINK_NONE;
-		}
-		for (int i = 0; lc == 0 && !kept && i < levelNChosen[0]; i++)
-		{
-			HnswCandidate *c = levelResults[0][levelChosen[0][i]];
-
-			kept = HnswAddBackLink(info, &c->tid, 0, &tid, vec, c->distance, building, true, HNSW_KEEP_ONLY) ==
-				HNSW_BACKLINK_KEPT;
-		}
-		for (int i = 0; lc == 0 && !kept && i < levelCounts[0]; i++)
-		{
-			HnswCandidate *c = levelResults[0][i];
-
-			kept = HnswAddBackLink(info, &c->tid, 0, &tid, vec, c->distance, building, true, HNSW_KEEP_ONLY) ==
-				HNSW_BACKLINK_KEPT;
-		}
-		if (lc == 0 && !kept && levelCounts[0] > 0)
-		{
-			ItemPointerData *starts = palloc(sizeof(ItemPointerData) * levelCounts[0]);
-
-			for (int i = 0; i < levelCounts[0]; i++)
-				starts[i] = levelResults[0][i]->tid;
-			kept = HnswKeepFromKeptDescendants(info, starts, levelCounts[0], &tid, vec, building);
-		}
-		if (lc == 0 && !kept && !linked && levelNChosen[0] > 0)
-		{
-			HnswCandidate *c = levelResults[0][levelChosen[0][0]];
-
-			(void) HnswAddBackLink(info, &c->tid, 0, &tid, vec, c->distance, building, true, HNSW_KEEP_NO);
-		}
+		di->capEls *= 2;
+		di->els = repalloc(di->els, sizeof(DiskElem) * di->capEls);
 	}
+	di->els[di->nels].tid = c->tid;
+	di->els[di->nels].c = c;
+	di->els[di->nels].lc = lc;
+	di->els[di->nels].vec = NULL;
+	return di->nels++;
+}
 
-	if (level > meta.entryLevel)
+/* a new top level changes the entry point: serialise with other inserts */
+static bool
+DiskBegin(void *g, int level, HnswItem *entry, int *entryLevel)
+{
+	DiskInsert *di = (DiskInsert *) g;
+	HnswInfo   *info = di->info;
+	HnswCandidate *ep;
+
+	di->lockmode = ShareLock;
+	LockPage(info->index, HNSW_UPDATE_LOCK, di->lockmode);
+	HnswReadMeta(info->index, &di->meta);
+	if (level > di->meta.entryLevel)
+	{
+		UnlockPage(info->index, HNSW_UPDATE_LOCK, di->lockmode);
+		di->lockmode = ExclusiveLock;
+		LockPage(info->index, HNSW_UPDATE_LOCK, di->lockmode);
+		HnswReadMeta(info->index, &di->meta);
+	}
+	*entryLevel = di->meta.entryLevel;
+	if (di->meta.entryLevel < 0)
+		return false;
+	ep = HnswLoadCandidate(info, &di->meta.entry, di->vec, di->meta.entryLevel);
+	entry->distance = ep->distance;
+	entry->id = DiskHandle(di, ep, di->meta.entryLevel);
+	return true;
+}
+
+static int
+DiskSearch(void *g, const HnswItem *entries, int nentries, int ef, int lc, HnswItem **out)
+{
+	DiskInsert *di = (DiskInsert *) g;
+	HnswInfo   *info = di->info;
+	HnswCandidate **eps = palloc(sizeof(HnswCandidate *) * nentries);
+	HnswVisited *visited = HnswVisitedCreate(ef == 1 ? 64 : info->efConstruction * 16);
+	HnswCandidate **w;
+	int			n;
+
+	for (int i = 0; i < nentries; i++)
+	{
+		DiskElem   *e = &di->els[entries[i].id];
+
+		/* loaded with the links of another level: again, for this one */
+		if (e->lc != lc)
+		{
+			e->c = HnswLoadCandidate(info, &e->tid, di->vec, lc);
+			e->lc = lc;
+		}
+		eps[i] = e->c;
+	}
+	w = HnswSearchLayer(info, di->vec, eps, nentries, ef, lc, visited, &n, NULL);
+	*out = palloc(sizeof(HnswItem) * Max(n, 1));
+	for (int i = 0; i < n; i++)
+	{
+		(*out)[i].distance = w[i]->distance;
+		(*out)[i].id = DiskHandle(di, w[i], lc);
+	}
+	return n;
+}
+static const float *
+DiskVector(void *g, int32 id)
+{
+	DiskInsert *di = (DiskInsert *) g;
+	DiskElem   *e = &di->els[id];
+
+	if (e->vec == NULL)
+	{
+		e->vec = palloc(sizeof(float) * di->info->dims);
+		HnswFetchVector(di->info, &e->tid, e->vec);
+	}
+	return e->vec;
+}
+
+static void
+DiskSetList(void *g, int lc, const HnswItem *w, const int *chosen, int k)
+{
+	DiskInsert *di = (DiskInsert *) g;
+	HnswNeighbor *list = &di->tup->neighbors[HnswLevelStart(di->info->m, lc)];
+
+	Assert(k <= HnswLevelSlots(di->info->m, lc));
+	for (int i = 0; i < k; i++)
+	{
+		list[i].tid = di->els[w[chosen[i]].id].tid;
+		list[i].distance = w[chosen[i]].distance;
+	}
+}
+
+static void
+DiskWrite(void *g)
+{
+	DiskInsert *di = (DiskInsert *) g;
+
+	di->tid = WriteElement(di->info, di->tup, di->size, di->building);
+}
+
+static int
+DiskBackLink(void *g, const HnswItem *n, int lc, bool force, int keep)
+{
+	DiskInsert *di = (DiskInsert *) g;
+
+	return HnswAddBackLink(di->info, &di->els[n->id].tid, lc, &di->tid, di->vec, n->distance,
+						   di->building, force, keep);
+}
+
+static bool
+DiskKeepFromDescendants(void *g, const HnswItem *w, int n)
+{
+	DiskInsert *di = (DiskInsert *) g;
+	ItemPointerData *starts = palloc(sizeof(ItemPointerData) * n);
+
+	for (int i = 0; i < n; i++)
+		starts[i] = di->els[w[i].id].tid;
+	return HnswKeepFromKeptDescendants(di->info, starts, n, &di->tid, di->vec, di->building);
+}
+
+/*
+ * A new top level: the old entry point has no kept link in (every other
+ * element's kept link comes from one reached before it, so kept links form
+ * a tree from the entry point); the new entry point keeps one to it, and
+ * the tree hangs from the new one.
+ */
+static void
+DiskEnd(void *g, int level, int entryLevel)
+{
+	DiskInsert *di = (DiskInsert *) g;
+	HnswInfo   *info = di->info;
+
+	if (level > entryLevel)
 	{
 		Buffer		buf;
 		GenericXLogState *state;
 		Page		page;
 		HnswMetaPage m;
 
-		/*
-		 * The old entry point has no kept link in (every other element's
-		 * kept link comes from one reached before it, so kept links form a
-		 * tree from the entry point); the new entry point keeps one to it,
-		 * and the tree hangs from the new one.
-		 */
-		if (meta.entryLevel >= 0)
+		if (entryLevel >= 0)
 		{
 			float	   *old = palloc(sizeof(float) * info->dims);
 
-			HnswFetchVector(info, &meta.entry, old);
-			(void) HnswAddBackLink(info, &tid, 0, &meta.entry, old,
-								   HnswDistance(info->metric, info->dims, vec, old), building, true,
+			HnswFetchVector(info, &di->meta.entry, old);
+			(void) HnswAddBackLink(info, &di->tid, 0, &di->meta.entry, old,
+								   HnswDistance(info->metric, info->dims, di->vec, old), di->building, true,
 								   HNSW_KEEP_IF_ROOM);
 		}
 		buf = ReadBuffer(info->index, HNSW_METAPAGE_BLKNO);
 		LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
-		page = HnswBeginChange(&state, info->index, buf, building, 0);
+		page = HnswBeginChange(&state, info->index, buf, di->building, 0);
 		m = (HnswMetaPage) PageGetContents(page);
-		m->entry = tid;
+		m->entry = di->tid;
 		m->entryLevel = level;
 		HnswFinishChange(state, buf);
 		UnlockReleaseBuffer(buf);
 	}
-	UnlockPage(info->index, HNSW_UPDATE_LOCK, lockmode);
+	UnlockPage(info->index, HNSW_UPDATE_LOCK, di->lockmode);
+}
+
+static const HnswInsertOps DiskInsertOps = {
+	.begin = DiskBegin,
+	.search = DiskSearch,
+	.vector = DiskVector,
+	.setList = DiskSetList,
+	.write = DiskWrite,
+	.backLink = DiskBackLink,
+	.finished = NULL,
+	.keepsLinks = true,
+	.keepFromDescendants = DiskKeepFromDescendants,
+	.end = DiskEnd,
+};
+
+/* insert one vector (already prepared for the metric) into the on-disk graph */
+void
+HnswInsertElement(HnswInfo *info, const float *vec, ItemPointer heaptid, bool building)
+{
+	int			level = HnswRandomLevel(info->ml, info->maxLevel);
+	DiskInsert	di;
+
+	memset(&di, 0, sizeof(di));
+	di.info = info;
+	di.vec = vec;
+	di.building = building;
+	di.size = HnswTupleSize(info->m, level, info->dims);
+	di.tup = palloc0(di.size);
+	di.tup->heaptid = *heaptid;
+	di.tup->level = level;
+	di.tup->dims = info->dims;
+	for (int i = 0; i < HnswSlots(info->m, level); i++)
+		ItemPointerSetInvalid(&di.tup->neighbors[i].tid);
+	memcpy(HnswTupleVector(di.tup, info->m), vec, sizeof(float) * info->dims);
+	di.capEls = info->efConstruction * 4;
+	di.els = palloc(sizeof(DiskElem) * di.capEls);
+	HnswInsertCore(&DiskInsertOps, &di, info, level);
 }
 
 /* aminsert: add the tuple's vector to the on-disk graph */
