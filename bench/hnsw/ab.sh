@@ -10,8 +10,10 @@
 # both search the same table rows.  Both builds must install the same SQL
 # (the same extension version and catalog).
 #
-# Data: face-like vectors from bench/hnsw/gen_faces.c (fixed seed), ROWS
-# captures x DIMS of ROWS/5 identities, QUERIES held-out captures; exact
+# Data (DATA): face (default), face-like vectors from bench/hnsw/gen_faces.c
+# (fixed seed), ROWS captures x DIMS of ROWS/5 identities, QUERIES held-out
+# captures; random, ROWS and QUERIES vectors of DIMS components uniform in
+# [-0.5, 0.5) (PostgreSQL's random() after setseed from SEED).  Exact
 # top-10 by cosine distance once, by sequential scans.  Then PAIRS pairs,
 # each old then new (the order flips every pair): restart the server with
 # that tree, CREATE INDEX (m = 16, ef_construction = 64, serial), and for
@@ -20,7 +22,7 @@
 # its backend's CPU time, and wall time); DROP INDEX.  Prints each
 # pair and the medians, and the median of the per-pair ratios new/old.
 #
-# Settings: ROWS (20000), DIMS (128), QUERIES (500), SEED (42), PAIRS (3),
+# Settings: DATA (face), ROWS (20000), DIMS (128), QUERIES (500), SEED (42), PAIRS (3),
 # EF_LIST ("40 100 200"), KEEP (keep the scratch directory).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -34,6 +36,8 @@ QUERIES=${QUERIES:-500}
 SEED=${SEED:-42}
 PAIRS=${PAIRS:-3}
 EF_LIST=${EF_LIST:-40 100 200}
+DATA=${DATA:-face}
+LOAD0=$(cut -d' ' -f1-3 /proc/loadavg)
 
 T=$(mktemp -d "${TMPDIR:-/tmp}/fs-bench-ab.XXXXXX")
 chmod 755 "$T"
@@ -76,11 +80,18 @@ median() { sort -g | awk '{a[NR] = $1} END {if (NR % 2) print a[(NR + 1) / 2]; e
 
 start "$NEW"
 q -c "CREATE EXTENSION firstsight" -c "ALTER DATABASE postgres SET search_path = public, firstsight"
-"$T/gen_faces" --table --rows "$ROWS" --identities $((ROWS / 5)) --dims "$DIMS" --seed "$SEED" >"$T/rows.bin"
-"$T/gen_faces" --queries "$QUERIES" --rows "$ROWS" --identities $((ROWS / 5)) --dims "$DIMS" --seed "$SEED" >"$T/queries.bin"
 q -c "CREATE TABLE t (id int, e embedding($DIMS)); CREATE TABLE qt (qid int PRIMARY KEY, e embedding($DIMS))"
-q -c "COPY t FROM STDIN (FORMAT binary)" <"$T/rows.bin"
-q -c "COPY qt FROM STDIN (FORMAT binary)" <"$T/queries.bin"
+if [ "$DATA" = random ]; then
+	# (the subquery names the row, so it is run for each)
+	q -c "SELECT setseed(1.0 / ($SEED + 1))" \
+		-c "INSERT INTO t SELECT i, ARRAY(SELECT random()::real - 0.5 FROM generate_series(1, $DIMS) WHERE i > 0)::embedding FROM generate_series(1, $ROWS) i" \
+		-c "INSERT INTO qt SELECT i, ARRAY(SELECT random()::real - 0.5 FROM generate_series(1, $DIMS) WHERE i > 0)::embedding FROM generate_series(1, $QUERIES) i"
+else
+	"$T/gen_faces" --table --rows "$ROWS" --identities $((ROWS / 5)) --dims "$DIMS" --seed "$SEED" >"$T/rows.bin"
+	"$T/gen_faces" --queries "$QUERIES" --rows "$ROWS" --identities $((ROWS / 5)) --dims "$DIMS" --seed "$SEED" >"$T/queries.bin"
+	q -c "COPY t FROM STDIN (FORMAT binary)" <"$T/rows.bin"
+	q -c "COPY qt FROM STDIN (FORMAT binary)" <"$T/queries.bin"
+fi
 q -c "VACUUM ANALYZE t" && q -c "VACUUM ANALYZE qt"
 q -c "CREATE TABLE gt (qid int PRIMARY KEY, ids int[])" -c "SET enable_indexscan = off" -c "SET enable_bitmapscan = off" \
 	-c "INSERT INTO gt SELECT q.qid, ARRAY(SELECT t.id FROM t ORDER BY t.e <=> q.e, t.id LIMIT 10) FROM qt q"
@@ -136,14 +147,14 @@ measure() {
 	done
 	q -c "DROP INDEX t_hnsw"
 	stop
-	fs_say "pair $3 $1: $(grep "^$1 $3 " "$T/results" | cut -d' ' -f3- | paste -sd ';' | sed 's/;/; /g')"
+	fs_say "pair $3 $1 (load $(cut -d' ' -f1 /proc/loadavg)): $(grep "^$1 $3 " "$T/results" | cut -d' ' -f3- | paste -sd ';' | sed 's/;/; /g')"
 }
 for ((p = 1; p <= PAIRS; p++)); do
 	if [ $((p % 2)) = 1 ]; then measure old "$OLD" "$p"; measure new "$NEW" "$p"
 	else measure new "$NEW" "$p"; measure old "$OLD" "$p"; fi
 done
 
-echo "## embedding_hnsw, old against new build ($ROWS x $DIMS, $QUERIES queries, $PAIRS pairs, load $(cut -d' ' -f1-3 /proc/loadavg))"
+echo "## embedding_hnsw, old against new build ($DATA data, $ROWS x $DIMS, $QUERIES queries, $PAIRS pairs, load $LOAD0 at the start, $(cut -d' ' -f1-3 /proc/loadavg) at the end)"
 echo
 echo "| measure | old (median) | new (median) | median of ratios new/old |"
 echo "|---|---:|---:|---:|"
