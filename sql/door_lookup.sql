@@ -51,6 +51,9 @@ SELECT * FROM door_lookup(:p, capture_id => 919999);
 \set VERBOSITY default
 
 -- by capture, and visitor.returned: a camera sees a known face come back
+-- (the door fields go into the events of a project with a webhook that
+-- takes visitor.returned: an event reaches only the webhooks it had when written)
+INSERT INTO webhook (project_id, url, events) VALUES (:p, 'https://sales.example.com/door', '{visitor.returned}');
 SELECT pg_temp.visit(9100006, 910001, '2024-03-02 09:00', NULL, NULL);
 INSERT INTO face (project_id, person_id, kind, capture_id, captured_at, quality, masked, face)
 VALUES (:p, 910001, 'unmasked', 0, '2024-03-01 10:00+08', 0.9, false, '[1,0,0,0]');

@@ -193,17 +193,22 @@ REVOKE ALL ON FUNCTION redeliver(bigint, bigint) FROM PUBLIC;
 
 -- the door_lookup fields of a visitor.returned payload: owner channel and agent,
 -- until when, owning consultant and until when (door_state), no biometric data
+-- (plpgsql, so that door_state runs once: in a sql function its subquery
+-- was pulled up and door_state ran once per key, 11 times, issue 21)
 CREATE OR REPLACE FUNCTION door_payload(p_project_id bigint, p_person_id bigint, p_at timestamptz, p_settings jsonb) RETURNS jsonb
-	LANGUAGE sql STABLE
+	LANGUAGE plpgsql STABLE
 	SET search_path = firstsight, pg_catalog, pg_temp
 	AS $$
-	SELECT jsonb_build_object('owner_kind', s->'owner_kind', 'owner_channel_id', s->'owner_channel_id',
+DECLARE
+	s jsonb := door_state(p_project_id, p_person_id, p_at, p_settings);
+BEGIN
+	RETURN jsonb_build_object('owner_kind', s->'owner_kind', 'owner_channel_id', s->'owner_channel_id',
 	                          'owner_channel', s->'owner_channel', 'owner_agent_id', s->'owner_agent_id',
 	                          'owner_agent', s->'owner_agent', 'owner_until', s->'owner_until', 'owner_rule', s->'owner_rule',
 	                          'owner_consultant_id', s->'consultant_id', 'owner_consultant', s->'consultant',
-	                          'owner_consultant_until', s->'consultant_until', 'bought', s->'bought')
-	FROM (SELECT door_state(p_project_id, p_person_id, p_at, p_settings) AS s) d
-	$$;
+	                          'owner_consultant_until', s->'consultant_until', 'bought', s->'bought');
+END
+$$;
 REVOKE ALL ON FUNCTION door_payload(bigint, bigint, timestamptz, jsonb) FROM PUBLIC;
 
 -- visitor.new and visitor.returned for visits a camera batch has just opened; called
@@ -223,6 +228,11 @@ DECLARE
 	r record;
 	n integer := 0;
 	st jsonb;
+	-- (the door fields cost a door_state per returning visitor: only when an
+	-- enabled webhook of the project takes visitor.returned, since an event is
+	-- delivered only to the webhooks it had when written (issue 21))
+	door boolean := EXISTS (SELECT 1 FROM webhook w WHERE w.project_id = p_project_id AND w.enabled
+	                        AND 'visitor.returned' = ANY (w.events));
 BEGIN
 	FOR r IN
 		SELECT v.person_id,
@@ -259,7 +269,7 @@ BEGIN
 	LOOP
 		CONTINUE WHEN r.event IS NULL;
 		-- a returning visitor: who owns them as they come in, as door_lookup says (issue 16)
-		IF r.event = 'visitor.returned' THEN
+		IF r.event = 'visitor.returned' AND door THEN
 			st := coalesce(st, decision_settings(p_project_id));
 			r.payload := r.payload || door_payload(p_project_id, r.person_id, (r.payload->>'started_at')::timestamptz, st);
 		END IF;
