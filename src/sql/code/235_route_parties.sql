@@ -80,17 +80,66 @@ $$;
 COMMENT ON FUNCTION assign_parties(bigint, date) IS
 	'recompute the parties (同行) of a project''s local day: visits that started at one entrance camera less than party_seconds apart; returns the visits whose party changed';
 
--- the parties of the local days of some visits just opened (ingestion)
+-- the parties of some visits just opened (ingestion): only the run each one
+-- joins is recomputed -- the visits of its entrance camera on its local day
+-- reached from it in steps of less than party_seconds, back and forth (a few
+-- index probes), one party when two or more (issue 21: recomputing the whole
+-- day for every visit opened cost O(visits of the day) per capture).  Runs
+-- the new visit does not touch keep their parties; assign_parties(project,
+-- day) recomputes a whole day (merges, splits, setting changes).
 CREATE OR REPLACE FUNCTION assign_parties(p_project_id bigint, p_visit_ids bigint[]) RETURNS integer
-	LANGUAGE sql
+	LANGUAGE plpgsql
 	SET search_path = firstsight, pg_catalog, pg_temp
 	AS $$
-	SELECT coalesce(sum(assign_parties(p_project_id, d.day)), 0)::integer
-	FROM (SELECT DISTINCT (v.started_at AT TIME ZONE p.time_zone)::date AS day
-	      FROM visit v
-	      JOIN project p ON p.project_id = v.project_id
-	      JOIN camera c ON c.project_id = v.project_id AND c.camera_id = v.first_camera_id AND c.zone = 'entrance'
-	      WHERE v.project_id = p_project_id AND v.visit_id = ANY (p_visit_ids)
-	        AND project_setting_value(p_project_id, 'party_seconds')::integer > 0) d
-	$$;
+DECLARE
+	secs interval;
+	tz text := (SELECT p.time_zone FROM project p WHERE p.project_id = p_project_id);
+	r record;
+	lo timestamptz;
+	hi timestamptz;
+	dlo timestamptz;
+	dhi timestamptz;
+	x timestamptz;
+	party bigint;
+	n integer := 0;
+	k integer;
+BEGIN
+	secs := make_interval(secs => project_setting_value(p_project_id, 'party_seconds')::integer);
+	IF NOT secs > interval '0' OR tz IS NULL THEN
+		RETURN 0;
+	END IF;
+	FOR r IN SELECT v.visit_id, v.first_camera_id AS cam, v.started_at
+	         FROM visit v
+	         JOIN camera c ON c.project_id = v.project_id AND c.camera_id = v.first_camera_id AND c.zone = 'entrance'
+	         WHERE v.project_id = p_project_id AND v.visit_id = ANY (p_visit_ids)
+	         ORDER BY v.started_at, v.visit_id LOOP
+		dlo := ((r.started_at AT TIME ZONE tz)::date::timestamp) AT TIME ZONE tz;
+		dhi := (((r.started_at AT TIME ZONE tz)::date + 1)::timestamp) AT TIME ZONE tz;
+		lo := r.started_at;
+		LOOP
+			SELECT max(v.started_at) INTO x FROM visit v
+			WHERE v.project_id = p_project_id AND v.started_at < lo AND v.started_at > lo - secs AND v.started_at >= dlo
+			  AND v.first_camera_id = r.cam;
+			EXIT WHEN x IS NULL;
+			lo := x;
+		END LOOP;
+		hi := r.started_at;
+		LOOP
+			SELECT min(v.started_at) INTO x FROM visit v
+			WHERE v.project_id = p_project_id AND v.started_at > hi AND v.started_at < hi + secs AND v.started_at < dhi
+			  AND v.first_camera_id = r.cam;
+			EXIT WHEN x IS NULL;
+			hi := x;
+		END LOOP;
+		SELECT CASE WHEN count(*) > 1 THEN min(v.visit_id) END INTO party FROM visit v
+		WHERE v.project_id = p_project_id AND v.started_at >= lo AND v.started_at <= hi AND v.first_camera_id = r.cam;
+		UPDATE visit v SET party_id = party
+		WHERE v.project_id = p_project_id AND v.started_at >= lo AND v.started_at <= hi AND v.first_camera_id = r.cam
+		  AND v.party_id IS DISTINCT FROM party;
+		GET DIAGNOSTICS k = ROW_COUNT;
+		n := n + k;
+	END LOOP;
+	RETURN n;
+END
+$$;
 REVOKE ALL ON FUNCTION assign_parties(bigint, bigint[]) FROM PUBLIC;
