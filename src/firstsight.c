@@ -7,6 +7,7 @@
 #include "catalog/pg_type.h"
 #include "domain/history.h"
 #include "domain/ingest.h"
+#include "domain/newperson.h"
 #include "fmgr.h"
 #include "hnsw/hnsw.h"
 #include "simd/simd.h"
@@ -70,6 +71,7 @@ _PG_init(void)
 	HnswInit();
 	FsWorkerInit();
 	FsIngestInit();
+	FsNewPersonInit();
 	FsHistoryInit();
 
 	MarkGUCPrefixReserved("firstsight");

@@ -1,16 +1,23 @@
 # 16 camera clients insert captures of the same 40 faces at once, in random
 # orders, one at a time, in batches of three and in batches of 64 (searched
 # exactly with OpenBLAS, exact_search_faces): no errors, exactly one person
-# per true identity, one visit per person, consistent counters.
+# per true identity, one visit per person, consistent counters.  Twice: with
+# firstsight preloaded (new-person decisions publish their faces in shared
+# memory and wait only for near ones, issue 21) and without (the project's
+# new-person lock held to commit).
 use strict;
 use warnings;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
 
-my $node = PostgreSQL::Test::Cluster->new('ingest');
+for my $preload (1, 0)
+{
+my $what = $preload ? 'preloaded' : 'not preloaded';
+my $node = PostgreSQL::Test::Cluster->new($preload ? 'ingest_preloaded' : 'ingest');
 $node->init;
-$node->append_conf('postgresql.conf', "max_connections = 40\nfsync = off\ntrack_functions = all\n");
+$node->append_conf('postgresql.conf', "max_connections = 40\nfsync = off\ntrack_functions = all\n"
+	. ($preload ? "shared_preload_libraries = 'firstsight'\n" : ''));
 $node->start;
 
 $node->safe_psql('postgres', q{
@@ -60,38 +67,50 @@ my $ok = IPC::Run::run(
 	[ 'pgbench', '-n', '-c', '16', '-j', '4', '-t', '40', '-f', "$single\@3", '-f', "$batch\@1", '-f', "$exact\@1",
 	  '-h', $node->host, '-p', $node->port, 'postgres' ],
 	'>', \$out, '2>', \$err);
-ok($ok, 'pgbench ran') or diag($err);
-like($out, qr/number of failed transactions: 0/, 'zero failed transactions') if $out =~ /failed transactions/;
-unlike($err, qr/ERROR|deadlock/i, 'no errors reported') or diag($err);
-like($out, qr/number of transactions actually processed: 640\/640/, 'all 640 transactions done') or diag($out);
+ok($ok, "pgbench ran ($what)") or diag($err);
+like($out, qr/number of failed transactions: 0/, "zero failed transactions ($what)") if $out =~ /failed transactions/;
+unlike($err, qr/ERROR|deadlock/i, "no errors reported ($what)") or diag($err);
+like($out, qr/number of transactions actually processed: 640\/640/, "all 640 transactions done ($what)") or diag($out);
 
 my $seen = $node->safe_psql('postgres', q{
 	SELECT count(DISTINCT c.id) FROM firstsight.capture x JOIN centre c ON (x.face OPERATOR(firstsight.<=>) c.face) < 0.01});
 my $persons = $node->safe_psql('postgres', q{SELECT count(*) FROM firstsight.person WHERE merged_into IS NULL});
-is($persons, $seen, "one person per true identity ($seen identities seen)");
+is($persons, $seen, "one person per true identity ($seen identities seen, $what)");
 
 # every capture of one identity went to one person, and persons never share identities
 is($node->safe_psql('postgres', q{
 	SELECT count(*) FROM (
 		SELECT c.id FROM firstsight.capture x JOIN centre c ON (x.face OPERATOR(firstsight.<=>) c.face) < 0.01
-		GROUP BY c.id HAVING count(DISTINCT x.person_id) > 1) s}), '0', 'no identity split over two persons');
+		GROUP BY c.id HAVING count(DISTINCT x.person_id) > 1) s}), '0', "no identity split over two persons ($what)");
 is($node->safe_psql('postgres', q{SELECT count(*) FROM firstsight.capture WHERE person_id IS NULL OR visit_id IS NULL}),
-	'0', 'every capture has a person and a visit');
+	'0', "every capture has a person and a visit ($what)");
 # all captures are within one visit gap: one visit per person, no duplicate visit from a race
-is($node->safe_psql('postgres', q{SELECT count(*) FROM firstsight.visit}), $persons, 'one visit per person');
+is($node->safe_psql('postgres', q{SELECT count(*) FROM firstsight.visit}), $persons, "one visit per person ($what)");
 is($node->safe_psql('postgres', q{
 	SELECT count(*) FROM firstsight.person p
 	WHERE p.captures <> (SELECT count(*) FROM firstsight.capture c WHERE c.person_id = p.person_id)
 	   OR p.visits <> (SELECT count(*) FROM firstsight.visit v WHERE v.person_id = p.person_id)}),
-	'0', 'person counters agree with captures and visits');
+	'0', "person counters agree with captures and visits ($what)");
 # 640 transactions of one, three or 64 captures each (scripts are picked at random, weights 3:1:1)
 my $n = $node->safe_psql('postgres', q{SELECT count(*) FROM firstsight.capture});
-ok($n > 640 && $n <= 640 * 64, "captures of every transaction stored ($n)");
+ok($n > 640 && $n <= 640 * 64, "captures of every transaction stored ($n, $what)");
 ok($node->safe_psql('postgres', q{
 	SELECT coalesce(sum(calls), 0) FROM pg_stat_user_functions WHERE funcname = 'gallery_nearest_exact_kinds'}) > 0,
-	'some batches were searched exactly');
+	"some batches were searched exactly ($what)");
 ok($node->safe_psql('postgres', q{SELECT max(n) FROM (SELECT count(*) n FROM firstsight.face GROUP BY person_id) s}) <= 3,
-	'at most three gallery exemplars per person');
+	"at most three gallery exemplars per person ($what)");
+
+my $claims = $node->safe_psql('postgres', q{
+	SELECT coalesce(sum(calls), 0) FROM pg_stat_user_functions WHERE funcname = 'new_person_claim'});
+if ($preload)
+{
+	ok($claims > 0, "new-person decisions published their faces ($claims claims)");
+}
+else
+{
+	is($claims, '0', 'without shared memory, the lock held to commit');
+}
 
 $node->stop;
+}
 done_testing();

@@ -156,64 +156,28 @@ BEGIN
 END
 $$;
 
--- match one project's new captures (arrays in captured_at order) and record the results;
--- p_row: one capture not yet written (the single-row path, capture_ingest_row):
--- its person, visit, match distance and expiry (and its photo's, should it
--- have one) are returned instead of written to the capture
-CREATE OR REPLACE FUNCTION ingest_batch(p_project_id bigint, ids bigint[], faces embedding[], masks boolean[],
-                             ts timestamptz[], quality real[], cams text[], p_row boolean DEFAULT false)
-	RETURNS TABLE (o_person_id bigint, o_visit_id bigint, o_distance float8,
-	               o_expires_at timestamptz, o_photo_expires_at timestamptz,
-	               o_kind text, o_margin float8, o_low_confidence boolean)
-	LANGUAGE plpgsql
+-- ingest_batch's steps, each a function of its own (issue 15): the settings
+-- (ingest_settings), the gallery search (ingest_search, ingest_search_exact),
+-- the new-person decision under the project's lock (ingest_new_person_check,
+-- ingest_make_persons), visits and the captures' results (ingest_visits), what
+-- follows a visit being opened (ingest_visit_followups) and the gallery's
+-- exemplars (ingest_gallery, above).  Arrays are ingest_batch's: one element
+-- per capture, in captured_at order.
+
+-- the project's ingestion settings in one query, the newest person and the
+-- generation of pending new persons' faces (both read before any search:
+-- ingest_new_person_check searches again when either has moved) and whether
+-- the gallery has faces of each kind
+CREATE OR REPLACE FUNCTION ingest_settings(p_project_id bigint,
+                                           OUT thr float8, OUT mthr float8, OUT mmthr float8, OUT low_margin float8,
+                                           OUT gap interval, OUT wide_ef integer, OUT step_ef integer,
+                                           OUT exact_faces integer, OUT recent_min float8, OUT min_q real,
+                                           OUT dims integer, OUT tz text, OUT last_person bigint,
+                                           OUT has_masked boolean, OUT has_unmasked boolean, OUT np_generation bigint)
+	LANGUAGE plpgsql STABLE	-- (plpgsql: its plan is kept; a sql function is planned per call)
 	SET search_path = firstsight, pg_catalog, pg_temp
-	SET plan_cache_mode = force_generic_plan	-- replanning the visit statement per capture costs ~1 ms
 	AS $$
-DECLARE
-	cnt integer := cardinality(ids);
-	thr float8;
-	mthr float8;
-	mmthr float8;
-	low_margin float8;
-	has_masked boolean;
-	has_unmasked boolean;
-	gap interval;
-	wide_ef integer;
-	step_ef integer;
-	exact_faces integer;
-	recent_min float8;
-	dims integer;
-	tz text;
-	row_visit bigint;
-	row_expiry timestamptz[];
-	last_person bigint;
-	use_exact boolean := false;
-	persons bigint[] := array_fill(NULL::bigint, ARRAY[cnt]);
-	dist float8[] := array_fill(NULL::float8, ARRAY[cnt]);
-	-- per capture: the threshold of the pair its match rests on, whether the
-	-- gallery face was masked, the kind of pair
-	lim float8[] := array_fill(NULL::float8, ARRAY[cnt]);
-	face_masked boolean[] := array_fill(NULL::boolean, ARRAY[cnt]);
-	kinds text[] := array_fill(NULL::text, ARRAY[cnt]);
-	t float8;
-	row_low boolean;
-	labels integer[];
-	todo integer[];
-	new_ids bigint[];
-	chain bigint[];
-	opened bigint[];
-	r record;
-	i integer;
-	pos integer;
-	k integer;
-	-- issue 16: captures below min_quality make no person and no exemplar
-	min_q real := coalesce(project_setting_value(p_project_id, 'min_quality')::real, 0);
-	good integer[];
-	gal_persons bigint[];
 BEGIN
-	-- the project's settings in one query, and the newest person: any person
-	-- made after this point has a larger id (new persons get their ids under
-	-- the advisory lock of step 2 and commit before it is released)
 	SELECT max(v) FILTER (WHERE setting = 'match_distance')::float8,
 	       max(v) FILTER (WHERE setting = 'masked_match_distance')::float8,
 	       max(v) FILTER (WHERE setting = 'masked_masked_match_distance')::float8,
@@ -223,43 +187,109 @@ BEGIN
 	       max(v) FILTER (WHERE setting = 'new_person_ef_step')::integer,
 	       max(v) FILTER (WHERE setting = 'exact_search_faces')::integer,
 	       max(v) FILTER (WHERE setting = 'recent_min_distance')::float8,
+	       -- (issue 16: captures below min_quality make no person and no exemplar)
+	       coalesce(max(v) FILTER (WHERE setting = 'min_quality')::real, 0),
 	       max(x.dims), max(x.time_zone),
 	       (SELECT max(person_id) FROM person WHERE project_id = p_project_id),
 	       EXISTS (SELECT 1 FROM face f WHERE f.project_id = p_project_id AND f.masked),
 	       EXISTS (SELECT 1 FROM face f WHERE f.project_id = p_project_id AND NOT f.masked)
-	INTO thr, mthr, mmthr, low_margin, gap, wide_ef, step_ef, exact_faces, recent_min, dims, tz, last_person,
+	INTO thr, mthr, mmthr, low_margin, gap, wide_ef, step_ef, exact_faces, recent_min, min_q, dims, tz, last_person,
 	     has_masked, has_unmasked
 	FROM (SELECT d.setting, p.dims, p.time_zone, coalesce(s.value, setting_default(d, p.dims)) AS v
 	      FROM project p
 	      JOIN setting_definition d ON d.setting IN ('match_distance', 'masked_match_distance',
 	                                                 'masked_masked_match_distance', 'low_confidence_margin', 'visit_gap',
 	                                                 'new_person_ef_search', 'new_person_ef_step', 'exact_search_faces',
-	                                                 'recent_min_distance')
+	                                                 'recent_min_distance', 'min_quality')
 	      LEFT JOIN project_setting s ON s.project_id = p.project_id AND s.setting = d.setting
 	      WHERE p.project_id = p_project_id) x;
+	-- (read before any search: see new_person_claim)
+	np_generation := new_person_generation(p_project_id);
+END
+$$;
+REVOKE ALL ON FUNCTION ingest_settings(bigint) FROM PUBLIC;
 
-	-- 1. each capture against the gallery: by the index, or, for a batch large
-	-- against the gallery (at most exact_search_faces gallery rows per
-	-- capture, and at least 64 captures), by one exact OpenBLAS pass over it
-	IF cnt >= 64 AND exact_faces > 0 THEN
-		SELECT cnt::float8 * exact_faces >= CASE WHEN c.reltuples >= 0 THEN c.reltuples
-		                                         ELSE pg_relation_size(c.oid) / (4.0 * dims + 64) END
-		INTO use_exact
-		FROM pg_class c WHERE c.oid = to_regclass(format('firstsight.face_p%s', p_project_id));
-		use_exact := coalesce(use_exact, false);
+-- whether a batch is matched by one exact OpenBLAS pass over the gallery
+-- instead of the index: at least 64 captures, and at most exact_faces gallery
+-- rows per capture
+CREATE OR REPLACE FUNCTION ingest_use_exact(p_project_id bigint, cnt integer, exact_faces integer, dims integer)
+	RETURNS boolean
+	LANGUAGE plpgsql STABLE
+	SET search_path = firstsight, pg_catalog, pg_temp
+	AS $$
+BEGIN
+	IF cnt < 64 OR NOT exact_faces > 0 THEN
+		RETURN false;
 	END IF;
-	-- each capture against the gallery's unmasked faces and against its masked
-	-- ones, each kind of pair with its own threshold (a masked face of one
-	-- person attracts other masked faces only within masked_masked_match_distance);
-	-- the best evidence wins: the smallest distance relative to its threshold
-	FOR r IN SELECT e.ord, e.masked, e.person_id, e.distance FROM gallery_nearest_exact_kinds(p_project_id, faces) e
-	         WHERE use_exact
-	         UNION ALL
-	         SELECT n.ord, false, n.person_id, n.distance FROM gallery_nearest_kind(p_project_id, faces, false) n
-	         WHERE NOT use_exact AND has_unmasked
-	         UNION ALL
-	         SELECT n.ord, true, n.person_id, n.distance FROM gallery_nearest_kind(p_project_id, faces, true) n
-	         WHERE NOT use_exact AND has_masked LOOP
+	RETURN coalesce((SELECT cnt::float8 * exact_faces >= CASE WHEN c.reltuples >= 0 THEN c.reltuples
+	                                                          ELSE pg_relation_size(c.oid) / (4.0 * dims + 64) END
+	                 FROM pg_class c WHERE c.oid = to_regclass(format('firstsight.face_p%s', p_project_id))), false);
+END
+$$;
+REVOKE ALL ON FUNCTION ingest_use_exact(bigint, integer, integer, integer) FROM PUBLIC;
+
+-- one search of the gallery's index for some captures of the batch (positions
+-- todo; NULL: every capture) with candidate list ef (0: the index's own).
+-- Each kind of pair has its own threshold (a masked face of one person
+-- attracts other masked faces only within masked_masked_match_distance); the
+-- best evidence wins: the smallest distance relative to its threshold, kept
+-- in persons, dist, lim (the threshold) and face_masked (the gallery face's
+-- kind).  The gallery's unmasked faces are searched first; its masked faces
+-- only for masked captures and for captures the unmasked search left without
+-- a match at least low_margin inside its threshold (issue 21: the masked
+-- search cost every capture a second index scan once one masked exemplar existed)
+CREATE OR REPLACE FUNCTION ingest_search(p_project_id bigint, faces embedding[], masks boolean[], todo integer[],
+                                         ef integer, thr float8, mthr float8, mmthr float8, low_margin float8,
+                                         has_masked boolean, has_unmasked boolean,
+                                         INOUT persons bigint[], INOUT dist float8[], INOUT lim float8[],
+                                         INOUT face_masked boolean[])
+	LANGUAGE plpgsql
+	SET search_path = firstsight, pg_catalog, pg_temp
+	AS $$
+DECLARE
+	r record;
+	pos integer[] := coalesce(todo, (SELECT array_agg(j ORDER BY j) FROM generate_series(1, cardinality(faces)) j));
+	k integer;
+	t float8;
+BEGIN
+	FOR m IN 0 .. 1 LOOP
+		CONTINUE WHEN CASE WHEN m = 1 THEN NOT has_masked ELSE NOT has_unmasked END;
+		IF m = 1 THEN
+			SELECT array_agg(j ORDER BY j) INTO pos FROM unnest(pos) j
+			WHERE masks[j] OR persons[j] IS NULL OR lim[j] - dist[j] < low_margin;
+			EXIT WHEN pos IS NULL;
+		END IF;
+		FOR r IN SELECT n.ord, n.person_id, n.distance
+		         FROM gallery_nearest_kind(p_project_id, (SELECT array_agg(faces[j] ORDER BY o) FROM unnest(pos) WITH ORDINALITY u(j, o)),
+		                                   m = 1, ef) n LOOP
+			k := pos[r.ord];
+			t := pair_threshold(masks[k], m = 1, thr, mthr, mmthr);
+			IF r.distance <= t AND (persons[k] IS NULL OR r.distance * lim[k] < dist[k] * t) THEN
+				persons[k] := r.person_id;
+				dist[k] := r.distance;
+				lim[k] := t;
+				face_masked[k] := m = 1;
+			END IF;
+		END LOOP;
+	END LOOP;
+END
+$$;
+REVOKE ALL ON FUNCTION ingest_search(bigint, embedding[], boolean[], integer[], integer, float8, float8, float8, float8, boolean, boolean, bigint[], float8[], float8[], boolean[]) FROM PUBLIC;
+
+-- the same for the whole batch by one exact OpenBLAS pass over the gallery,
+-- both kinds at once (nothing is missed: no wider search follows)
+CREATE OR REPLACE FUNCTION ingest_search_exact(p_project_id bigint, faces embedding[], masks boolean[],
+                                               thr float8, mthr float8, mmthr float8,
+                                               INOUT persons bigint[], INOUT dist float8[], INOUT lim float8[],
+                                               INOUT face_masked boolean[])
+	LANGUAGE plpgsql
+	SET search_path = firstsight, pg_catalog, pg_temp
+	AS $$
+DECLARE
+	r record;
+	t float8;
+BEGIN
+	FOR r IN SELECT e.ord, e.masked, e.person_id, e.distance FROM gallery_nearest_exact_kinds(p_project_id, faces) e LOOP
 		t := pair_threshold(masks[r.ord], r.masked, thr, mthr, mmthr);
 		IF r.distance <= t AND (persons[r.ord] IS NULL OR r.distance * lim[r.ord] < dist[r.ord] * t) THEN
 			persons[r.ord] := r.person_id;
@@ -268,117 +298,191 @@ BEGIN
 			face_masked[r.ord] := r.masked;
 		END IF;
 	END LOOP;
+END
+$$;
+REVOKE ALL ON FUNCTION ingest_search_exact(bigint, embedding[], boolean[], float8, float8, float8, bigint[], float8[], float8[], boolean[]) FROM PUBLIC;
 
-	-- 2. unmatched captures: the index may have missed the person (HNSW finds a
-	-- near-duplicate's gallery face in most searches, not all), so first search
-	-- again with a much longer candidate list (new_person_ef_search; no lock
-	-- held, only captures that would become new persons pay for it; not after
-	-- an exact search, which misses nothing); then serialise new-person
-	-- creation per project and look again, as widely, because a concurrent
-	-- camera may just have created the person -- only when one did: a project
-	-- whose newest person is still the one read before step 1 has no person
-	-- this search has not seen
-	FOR pos IN 1 .. cnt LOOP
-		IF persons[pos] IS NULL THEN
-			todo := todo || pos;
-		END IF;
-	END LOOP;
-	-- passes 1 and 2 without the lock (skipped when new_person_ef_search is 0
-	-- or the search was exact): pass 1 at new_person_ef_step, which finds most
-	-- of the first search's misses for a fraction of the wider search's cost
-	-- (skipped when 0 or not below new_person_ef_search), pass 2 at
-	-- new_person_ef_search for what it left; pass 3 under the lock, as widely
-	-- (skipped when no person was made since)
-	FOR pass IN 1 .. 3 LOOP
-		CONTINUE WHEN todo IS NULL OR (pass < 3 AND (wide_ef = 0 OR use_exact))
-		              OR (pass = 1 AND NOT (step_ef > 0 AND step_ef < wide_ef));
-		IF pass = 3 THEN
-			PERFORM pg_advisory_xact_lock(hashtextextended('firstsight.new_person', p_project_id));
-			EXIT WHEN (SELECT max(person_id) FROM person WHERE project_id = p_project_id)
-			          IS NOT DISTINCT FROM last_person;
-		END IF;
-		IF pass = 3 THEN
-			-- a concurrent camera may have stored the first face of a kind
-			has_masked := EXISTS (SELECT 1 FROM face f WHERE f.project_id = p_project_id AND f.masked);
-			has_unmasked := EXISTS (SELECT 1 FROM face f WHERE f.project_id = p_project_id AND NOT f.masked);
-		END IF;
-		FOR r IN SELECT n.ord, m AS masked, n.person_id, n.distance
-		         FROM unnest(ARRAY[false, true]) m
-		         CROSS JOIN LATERAL gallery_nearest_kind(p_project_id, (SELECT array_agg(faces[j] ORDER BY j) FROM unnest(todo) j), m,
-		                                                 CASE WHEN pass = 1 THEN step_ef ELSE wide_ef END) n
-		         WHERE CASE WHEN m THEN has_masked ELSE has_unmasked END LOOP
-			k := todo[r.ord];
-			t := pair_threshold(masks[k], r.masked, thr, mthr, mmthr);
-			IF r.distance <= t AND (persons[k] IS NULL OR r.distance * lim[k] < dist[k] * t) THEN
-				persons[k] := r.person_id;
-				dist[k] := r.distance;
-				lim[k] := t;
-				face_masked[k] := r.masked;
-			END IF;
-		END LOOP;
-		SELECT array_agg(j ORDER BY j) INTO todo FROM unnest(todo) j WHERE persons[j] IS NULL;
-	END LOOP;
-	-- a match that rests on a mask and does not stand out from the
-	-- second-best person makes a new person (issue 18: 232_masked_evidence.sql)
-	FOREACH k IN ARRAY coalesce(masked_ambiguous(p_project_id, faces, masks, persons, dist, lim, face_masked, thr, mthr, mmthr), '{}') LOOP
-		persons[k] := NULL; dist[k] := NULL; lim[k] := NULL; face_masked[k] := NULL;
-		todo := (SELECT array_agg(j ORDER BY j) FROM unnest(todo || k) j);
-	END LOOP;
+-- the positions of the captures still without a person (NULL: none)
+CREATE OR REPLACE FUNCTION ingest_unmatched(persons bigint[], todo integer[] DEFAULT NULL) RETURNS integer[]
+	LANGUAGE plpgsql IMMUTABLE
+	SET search_path = firstsight, pg_catalog, pg_temp
+	AS $$
+BEGIN
+	RETURN (SELECT array_agg(j ORDER BY j)
+	        FROM unnest(coalesce(todo, (SELECT array_agg(o ORDER BY o) FROM generate_series(1, cardinality(persons)) o))) j
+	        WHERE persons[j] IS NULL);
+END
+$$;
+REVOKE ALL ON FUNCTION ingest_unmatched(bigint[], integer[]) FROM PUBLIC;
 
-	-- 3. the batch against itself (OpenBLAS): one new person per group of still unmatched captures
-	IF todo IS NOT NULL THEN
-		IF cardinality(todo) > 1 THEN
-			labels := face_clusters((SELECT array_agg(faces[j] ORDER BY o) FROM unnest(todo) WITH ORDINALITY AS u(j, o)),
-			                        (SELECT array_agg(masks[j] ORDER BY o) FROM unnest(todo) WITH ORDINALITY AS u(j, o)),
-			                        thr, mthr, mmthr);
-		ELSE
-			labels := ARRAY[1];
-		END IF;
-		new_ids := array_fill(NULL::bigint, ARRAY[cardinality(todo)]);
-		-- (min_quality: a group makes a person only if one of its captures
-		-- reaches it; the others stay unidentified, with no person or visit)
-		SELECT array_agg(DISTINCT labels[j]) INTO good
-		FROM generate_series(1, cardinality(todo)) j WHERE quality[todo[j]] >= min_q;
-		FOR k IN 1 .. cardinality(todo) LOOP
-			i := todo[k];
-			CONTINUE WHEN good IS NULL OR labels[k] <> ALL (good);
-			IF labels[k] = k THEN
-				new_ids[k] := nextval('person_id_seq');
-				persons[i] := new_ids[k];
-			ELSE
-				-- the first capture of its group stands for the person's
-				-- gallery face (a chain of pairs may leave it beyond the threshold:
-				-- a negative margin, marked low confidence)
-				persons[i] := new_ids[labels[k]];
-				dist[i] := faces[i] <=> faces[todo[labels[k]]];
-				face_masked[i] := masks[todo[labels[k]]];
-				lim[i] := pair_threshold(masks[i], face_masked[i], thr, mthr, mmthr);
-			END IF;
-		END LOOP;
-		new_ids := array_remove(new_ids, NULL);
-		-- (with the day end of that last_seen: step 5 then moves the retention
-		-- clock, and re-dates rows, only if the batch reaches a later day)
-		INSERT INTO person (project_id, person_id, first_seen, last_seen, retention_day_end)
-		SELECT p_project_id, c.person_id, min(c.captured_at), min(c.captured_at), end_of_day(min(c.captured_at), tz)
-		FROM unnest(persons, ts) AS c(person_id, captured_at)
-		WHERE c.person_id = ANY (new_ids)
-		GROUP BY c.person_id;
+-- pending new persons' faces in shared memory (src/domain/newperson.c): the
+-- project's generation, read before a search (-1: not available, firstsight
+-- is not preloaded), and the publication of a decider's unmatched faces
+CREATE OR REPLACE FUNCTION new_person_generation(project_id bigint) RETURNS bigint
+	AS 'MODULE_PATHNAME', 'fs_new_person_generation' LANGUAGE C VOLATILE STRICT;
+COMMENT ON FUNCTION new_person_generation(bigint) IS
+	'internal (ingestion): a counter of the transactions with pending new persons'' faces that ended, read before a search; -1 without shared memory';
+CREATE OR REPLACE FUNCTION new_person_claim(project_id bigint, faces embedding[], masked boolean[], max_distance float8,
+                                            masked_max_distance float8, masked_masked_max_distance float8,
+                                            generation bigint) RETURNS text
+	AS 'MODULE_PATHNAME', 'fs_new_person_claim' LANGUAGE C VOLATILE STRICT;
+COMMENT ON FUNCTION new_person_claim(bigint, embedding[], boolean[], float8, float8, float8, bigint) IS
+	'internal (ingestion): publish faces about to become new persons until the transaction ends (claimed), unless a transaction with faces ended since generation (retry) or another one has a near face pending (waited for it to end)';
+-- (not callable by others: a caller could hold slots or make cameras wait)
+REVOKE ALL ON FUNCTION new_person_claim(bigint, embedding[], boolean[], float8, float8, float8, bigint) FROM PUBLIC;
+REVOKE ALL ON FUNCTION new_person_generation(bigint) FROM PUBLIC;
+
+-- the new-person decision, part 1: make sure no person exists that the
+-- search has not seen, then hold the decision.  A concurrent camera may just
+-- have created the person, or be creating it.  With the pending faces in
+-- shared memory (issue 21): the project's advisory lock in share mode (only
+-- split_person and merge_persons take it exclusively), then loop: search
+-- again (as widely as new_person_ef_search) when a person was made or a
+-- transaction with pending faces ended since the last search, and publish
+-- the still unmatched faces (new_person_claim) -- waiting only when another
+-- camera's pending face is near one of them; cameras with unrelated faces
+-- go on at once.  Without shared memory, or for more than 16 unmatched
+-- faces: the lock in exclusive mode, held to commit (all new-person
+-- decisions of the project one after the other), and one more search when
+-- the project's newest person is no longer the one read before the first
+-- search.  Returns the positions still without a person.
+CREATE OR REPLACE FUNCTION ingest_new_person_check(p_project_id bigint, faces embedding[], masks boolean[], todo integer[],
+                                                   wide_ef integer, thr float8, mthr float8, mmthr float8,
+                                                   low_margin float8, last_person bigint, np_generation bigint, dims integer,
+                                                   INOUT persons bigint[], INOUT dist float8[], INOUT lim float8[],
+                                                   INOUT face_masked boolean[], OUT still integer[])
+	LANGUAGE plpgsql
+	SET search_path = firstsight, pg_catalog, pg_temp
+	AS $$
+DECLARE
+	key bigint := hashtextextended('firstsight.new_person', p_project_id);
+	pending boolean := np_generation >= 0 AND cardinality(todo) <= 16 AND dims <= 1024;
+	g bigint := np_generation;
+	newest bigint := last_person;
+	again boolean := false;
+	st text;
+BEGIN
+	still := todo;
+	IF pending THEN
+		PERFORM pg_advisory_xact_lock_shared(key);
+	ELSE
+		PERFORM pg_advisory_xact_lock(key);
 	END IF;
+	LOOP
+		IF again OR (SELECT max(person_id) FROM person WHERE project_id = p_project_id) IS DISTINCT FROM newest
+		   OR (pending AND new_person_generation(p_project_id) <> g) THEN
+			-- (both read before the search)
+			newest := (SELECT max(person_id) FROM person WHERE project_id = p_project_id);
+			g := new_person_generation(p_project_id);
+			-- (a concurrent camera may have stored the first face of a kind)
+			SELECT * INTO persons, dist, lim, face_masked
+			FROM ingest_search(p_project_id, faces, masks, still, wide_ef, thr, mthr, mmthr, low_margin,
+			                   EXISTS (SELECT 1 FROM face f WHERE f.project_id = p_project_id AND f.masked),
+			                   EXISTS (SELECT 1 FROM face f WHERE f.project_id = p_project_id AND NOT f.masked),
+			                   persons, dist, lim, face_masked);
+			still := ingest_unmatched(persons, still);
+			EXIT WHEN still IS NULL;
+		END IF;
+		EXIT WHEN NOT pending;
+		st := new_person_claim(p_project_id, (SELECT array_agg(faces[j] ORDER BY j) FROM unnest(still) j),
+		                       (SELECT array_agg(masks[j] ORDER BY j) FROM unnest(still) j), thr, mthr, mmthr, g);
+		EXIT WHEN st = 'claimed';
+		IF st = 'full' THEN
+			-- (this transaction's own earlier batches fill every slot: hold
+			-- the lock exclusively, as without shared memory)
+			pending := false;
+			PERFORM pg_advisory_xact_lock(key);
+		END IF;
+		again := st = 'waited';
+	END LOOP;
+END
+$$;
+REVOKE ALL ON FUNCTION ingest_new_person_check(bigint, embedding[], boolean[], integer[], integer, float8, float8, float8, float8, bigint, bigint, integer, bigint[], float8[], float8[], boolean[]) FROM PUBLIC;
 
-	-- 4. known persons are locked so concurrent cameras extend one visit, not two
+-- the new-person decision, part 2 (under the lock): the still unmatched
+-- captures (positions todo) against each other (OpenBLAS), one new person per
+-- group; the first capture of a group stands for the person's gallery face.
+-- min_quality: a group makes a person only if one of its captures reaches it;
+-- the others stay unidentified, with no person or visit.  Writes the person
+-- rows and returns the new ids.
+CREATE OR REPLACE FUNCTION ingest_make_persons(p_project_id bigint, faces embedding[], masks boolean[], ts timestamptz[],
+                                               quality real[], todo integer[], thr float8, mthr float8, mmthr float8,
+                                               min_q real, tz text,
+                                               INOUT persons bigint[], INOUT dist float8[], INOUT lim float8[],
+                                               INOUT face_masked boolean[], OUT new_ids bigint[])
+	LANGUAGE plpgsql
+	SET search_path = firstsight, pg_catalog, pg_temp
+	AS $$
+DECLARE
+	labels integer[];
+	good integer[];
+	i integer;
+BEGIN
+	IF cardinality(todo) > 1 THEN
+		labels := face_clusters((SELECT array_agg(faces[j] ORDER BY o) FROM unnest(todo) WITH ORDINALITY AS u(j, o)),
+		                        (SELECT array_agg(masks[j] ORDER BY o) FROM unnest(todo) WITH ORDINALITY AS u(j, o)),
+		                        thr, mthr, mmthr);
+	ELSE
+		labels := ARRAY[1];
+	END IF;
+	new_ids := array_fill(NULL::bigint, ARRAY[cardinality(todo)]);
+	SELECT array_agg(DISTINCT labels[j]) INTO good
+	FROM generate_series(1, cardinality(todo)) j WHERE quality[todo[j]] >= min_q;
+	FOR k IN 1 .. cardinality(todo) LOOP
+		i := todo[k];
+		CONTINUE WHEN good IS NULL OR labels[k] <> ALL (good);
+		IF labels[k] = k THEN
+			new_ids[k] := nextval('person_id_seq');
+			persons[i] := new_ids[k];
+		ELSE
+			-- (a chain of pairs may leave it beyond the threshold: a negative
+			-- margin, marked low confidence)
+			persons[i] := new_ids[labels[k]];
+			dist[i] := faces[i] <=> faces[todo[labels[k]]];
+			face_masked[i] := masks[todo[labels[k]]];
+			lim[i] := pair_threshold(masks[i], face_masked[i], thr, mthr, mmthr);
+		END IF;
+	END LOOP;
+	new_ids := array_remove(new_ids, NULL);
+	-- (with the day end of that last_seen: ingest_visits then moves the
+	-- retention clock, and re-dates rows, only if the batch reaches a later day)
+	INSERT INTO person (project_id, person_id, first_seen, last_seen, retention_day_end)
+	SELECT p_project_id, c.person_id, min(c.captured_at), min(c.captured_at), end_of_day(min(c.captured_at), tz)
+	FROM unnest(persons, ts) AS c(person_id, captured_at)
+	WHERE c.person_id = ANY (new_ids)
+	GROUP BY c.person_id;
+END
+$$;
+REVOKE ALL ON FUNCTION ingest_make_persons(bigint, embedding[], boolean[], timestamptz[], real[], integer[], float8, float8, float8, real, text, bigint[], float8[], float8[], boolean[]) FROM PUBLIC;
+
+-- visits by the gap rule, then captures, persons and visits in one statement.
+-- Known persons are locked first so concurrent cameras extend one visit, not
+-- two.  Each capture gets its expiry here, from its person's retention terms
+-- with the last_seen this statement gives them (privacy: 400_privacy_retention.sql;
+-- the person's older rows are re-dated by person_expiry only when the local
+-- day of last_seen moves, so upd_person sets retention_day_end); each match
+-- its kind and margin; low confidence: less than low_confidence_margin inside
+-- its threshold, or resting on a masked face of a person with no unmasked face
+-- (masked-only persons).  Unidentified captures (no person) get no visit.
+-- Returns the persons whose visit chain needs recomputing (a visit opened
+-- before a known one), the visits opened, and for the single-row path
+-- (p_row: the capture is not written here) its visit, expiries and low
+-- confidence.
+CREATE OR REPLACE FUNCTION ingest_visits(p_project_id bigint, ids bigint[], persons bigint[], dist float8[], ts timestamptz[],
+                                         cams text[], masks boolean[], face_masked boolean[], lim float8[],
+                                         new_ids bigint[], gap interval, low_margin float8, tz text, p_row boolean,
+                                         OUT chain bigint[], OUT opened bigint[], OUT row_visit bigint,
+                                         OUT row_expiry timestamptz[], OUT row_low boolean)
+	LANGUAGE plpgsql
+	SET search_path = firstsight, pg_catalog, pg_temp
+	SET plan_cache_mode = force_generic_plan	-- replanning the visit statement per capture costs ~1 ms
+	AS $$
+BEGIN
 	PERFORM 1 FROM person p
 	WHERE p.project_id = p_project_id AND p.person_id = ANY (persons)
 	  AND (new_ids IS NULL OR p.person_id <> ALL (new_ids))
 	ORDER BY p.person_id FOR UPDATE;
 
-	-- 5. visits by the gap rule, then captures, persons and visits in one statement;
-	-- each capture gets its expiry here, from its person's retention terms with
-	-- the last_seen this statement gives them (privacy: 400_privacy_retention.sql;
-	-- the person's older rows are re-dated by person_expiry only when the local
-	-- day of last_seen moves, so upd_person sets retention_day_end)
-	-- each match's kind and margin; low confidence: less than low_confidence_margin
-	-- inside its threshold, or resting on a masked face of a person with no
-	-- unmasked face (masked-only persons)
 	WITH c AS MATERIALIZED (
 		SELECT c.*,
 		       CASE WHEN c.fm THEN CASE WHEN c.masked THEN 'masked_masked' ELSE 'masked_unmasked' END
@@ -390,7 +494,7 @@ BEGIN
 		               ELSE false END AS low
 		FROM unnest(ids, persons, dist, ts, cams, masks, face_masked, lim) WITH ORDINALITY
 			AS c(capture_id, person_id, distance, captured_at, camera_id, masked, fm, lim, ord)
-		WHERE c.person_id IS NOT NULL	-- unidentified captures: no visit (below)
+		WHERE c.person_id IS NOT NULL
 	), l AS (
 		SELECT c.*, lag(captured_at) OVER (PARTITION BY person_id ORDER BY captured_at, capture_id) AS lag_ts
 		FROM c
@@ -468,42 +572,149 @@ BEGIN
 	       CASE WHEN p_row THEN (SELECT ARRAY[expiry(tm.t, ts[1]), photo_expiry(tm.t, ts[1])] FROM terms tm LIMIT 1) END,
 	       CASE WHEN p_row THEN (SELECT c.low FROM c LIMIT 1) END
 	INTO chain, opened, row_visit, row_expiry, row_low FROM assigned;
+END
+$$;
+REVOKE ALL ON FUNCTION ingest_visits(bigint, bigint[], bigint[], float8[], timestamptz[], text[], boolean[], boolean[], float8[], bigint[], interval, float8, text, boolean) FROM PUBLIC;
+
+-- what follows the visits: the visit chain of persons given a visit before a
+-- known one, parties (同行) among the visits opened (issue 16), and
+-- visitor.new / visitor.returned for them, in this transaction
+-- (500_notifications.sql)
+CREATE OR REPLACE FUNCTION ingest_visit_followups(p_project_id bigint, chain bigint[], opened bigint[], new_ids bigint[])
+	RETURNS void
+	LANGUAGE plpgsql
+	SET search_path = firstsight, pg_catalog, pg_temp
+	AS $$
+BEGIN
 	IF chain IS NOT NULL THEN
 		PERFORM refresh_visit_chain(p_project_id, chain);
 	END IF;
+	IF opened IS NOT NULL THEN
+		PERFORM assign_parties(p_project_id, opened);
+		PERFORM emit_visit_events(p_project_id, opened, new_ids);
+	END IF;
+END
+$$;
+REVOKE ALL ON FUNCTION ingest_visit_followups(bigint, bigint[], bigint[], bigint[]) FROM PUBLIC;
+
+-- match one project's new captures (arrays in captured_at order) and record the results;
+-- p_row: one capture not yet written (the single-row path, capture_ingest_row):
+-- its person, visit, match distance and expiry (and its photo's, should it
+-- have one) are returned instead of written to the capture
+CREATE OR REPLACE FUNCTION ingest_batch(p_project_id bigint, ids bigint[], faces embedding[], masks boolean[],
+                             ts timestamptz[], quality real[], cams text[], p_row boolean DEFAULT false)
+	RETURNS TABLE (o_person_id bigint, o_visit_id bigint, o_distance float8,
+	               o_expires_at timestamptz, o_photo_expires_at timestamptz,
+	               o_kind text, o_margin float8, o_low_confidence boolean)
+	LANGUAGE plpgsql
+	SET search_path = firstsight, pg_catalog, pg_temp
+	AS $$
+DECLARE
+	cnt integer := cardinality(ids);
+	s record;
+	use_exact boolean;
+	persons bigint[] := array_fill(NULL::bigint, ARRAY[cnt]);
+	dist float8[] := array_fill(NULL::float8, ARRAY[cnt]);
+	-- per capture: the threshold of the pair its match rests on, whether the
+	-- gallery face was masked
+	lim float8[] := array_fill(NULL::float8, ARRAY[cnt]);
+	face_masked boolean[] := array_fill(NULL::boolean, ARRAY[cnt]);
+	todo integer[];
+	new_ids bigint[];
+	v record;
+	k integer;
+BEGIN
+	s := ingest_settings(p_project_id);
+
+	-- 1. each capture against the gallery: by the index, or, for a batch large
+	-- against the gallery, by one exact OpenBLAS pass over it
+	use_exact := ingest_use_exact(p_project_id, cnt, s.exact_faces, s.dims);
+	IF use_exact THEN
+		SELECT * INTO persons, dist, lim, face_masked
+		FROM ingest_search_exact(p_project_id, faces, masks, s.thr, s.mthr, s.mmthr, persons, dist, lim, face_masked);
+	ELSE
+		SELECT * INTO persons, dist, lim, face_masked
+		FROM ingest_search(p_project_id, faces, masks, NULL, 0, s.thr, s.mthr, s.mmthr, s.low_margin,
+		                   s.has_masked, s.has_unmasked, persons, dist, lim, face_masked);
+	END IF;
+
+	-- 2. unmatched captures: the index may have missed the person (HNSW finds a
+	-- near-duplicate's gallery face in most searches, not all), so search again
+	-- with longer candidate lists, no lock held (only captures that would
+	-- become new persons pay for it; skipped when new_person_ef_search is 0 or
+	-- the search was exact, which misses nothing): first at new_person_ef_step,
+	-- which finds most of the first search's misses for a fraction of the
+	-- wider search's cost (skipped when 0 or not below new_person_ef_search),
+	-- then at new_person_ef_search for what it left
+	todo := ingest_unmatched(persons);
+	IF todo IS NOT NULL AND s.wide_ef > 0 AND NOT use_exact THEN
+		IF s.step_ef > 0 AND s.step_ef < s.wide_ef THEN
+			SELECT * INTO persons, dist, lim, face_masked
+			FROM ingest_search(p_project_id, faces, masks, todo, s.step_ef, s.thr, s.mthr, s.mmthr, s.low_margin,
+			                   s.has_masked, s.has_unmasked, persons, dist, lim, face_masked);
+			todo := ingest_unmatched(persons, todo);
+		END IF;
+		IF todo IS NOT NULL THEN
+			SELECT * INTO persons, dist, lim, face_masked
+			FROM ingest_search(p_project_id, faces, masks, todo, s.wide_ef, s.thr, s.mthr, s.mmthr, s.low_margin,
+			                   s.has_masked, s.has_unmasked, persons, dist, lim, face_masked);
+			todo := ingest_unmatched(persons, todo);
+		END IF;
+	END IF;
+
+	-- a match that rests on a mask and does not stand out from the
+	-- second-best person makes a new person (issue 18: 232_masked_evidence.sql;
+	-- before the decision, so that these captures' faces are published too)
+	FOREACH k IN ARRAY coalesce(masked_ambiguous(p_project_id, faces, masks, persons, dist, lim, face_masked,
+	                                             s.thr, s.mthr, s.mmthr), '{}') LOOP
+		persons[k] := NULL; dist[k] := NULL; lim[k] := NULL; face_masked[k] := NULL;
+		todo := (SELECT array_agg(j ORDER BY j) FROM unnest(todo || k) j);
+	END LOOP;
+
+	-- 3. the new-person decision: look again when a concurrent camera made a
+	-- person since, wait for a camera making a person of a near face, then
+	-- one new person per group of still unmatched captures
+	IF todo IS NOT NULL THEN
+		SELECT * INTO persons, dist, lim, face_masked, todo
+		FROM ingest_new_person_check(p_project_id, faces, masks, todo, s.wide_ef, s.thr, s.mthr, s.mmthr,
+		                             s.low_margin, s.last_person, s.np_generation, s.dims,
+		                             persons, dist, lim, face_masked);
+	END IF;
+	IF todo IS NOT NULL THEN
+		SELECT * INTO persons, dist, lim, face_masked, new_ids
+		FROM ingest_make_persons(p_project_id, faces, masks, ts, quality, todo, s.thr, s.mthr, s.mmthr, s.min_q, s.tz,
+		                         persons, dist, lim, face_masked);
+	END IF;
+
+	-- 4. visits, and the captures' persons, visits, matches and expiries
+	v := ingest_visits(p_project_id, ids, persons, dist, ts, cams, masks, face_masked, lim, new_ids,
+	                   s.gap, s.low_margin, s.tz, p_row);
 	-- unidentified captures (below min_quality, matching nobody): biometric
 	-- data kept to the end of their local day, never past photo_retention
 	IF array_position(persons, NULL) IS NOT NULL THEN
 		IF p_row THEN
-			row_expiry := ARRAY[end_of_day(ts[1], tz),
-			                    least(end_of_day(ts[1], tz), ts[1] + project_setting_value(p_project_id, 'photo_retention')::interval)];
+			v.row_expiry := ARRAY[end_of_day(ts[1], s.tz),
+			                      least(end_of_day(ts[1], s.tz), ts[1] + project_setting_value(p_project_id, 'photo_retention')::interval)];
 		ELSE
 			PERFORM mark_unidentified(p_project_id, ids, persons);
 		END IF;
 	END IF;
-	-- parties (同行) among the visits opened here (issue 16)
-	IF opened IS NOT NULL THEN
-		PERFORM assign_parties(p_project_id, opened);
-	END IF;
-
-	-- notifications: visitor.new / visitor.returned for the visits opened here, in
-	-- this transaction (src/sql/500_notifications.sql)
-	IF opened IS NOT NULL THEN
-		PERFORM emit_visit_events(p_project_id, opened, new_ids);
-	END IF;
+	-- 5. visit chains, parties and notifications
+	PERFORM ingest_visit_followups(p_project_id, v.chain, v.opened, new_ids);
 
 	-- 6. the gallery's exemplars (captures below min_quality, and unidentified
 	-- ones, are no exemplar)
-	SELECT array_agg(CASE WHEN quality[o] >= min_q THEN persons[o] END ORDER BY o) INTO gal_persons
-	FROM generate_series(1, cnt) o;
-	PERFORM ingest_gallery(p_project_id, ids, gal_persons, ts, quality, masks, faces, dist, face_masked, recent_min, gap);
+	PERFORM ingest_gallery(p_project_id, ids,
+	                       (SELECT array_agg(CASE WHEN quality[o] >= s.min_q THEN persons[o] END ORDER BY o)
+	                        FROM generate_series(1, cnt) o),
+	                       ts, quality, masks, faces, dist, face_masked, s.recent_min, s.gap);
 
 	IF p_row THEN
-		RETURN QUERY SELECT persons[1], row_visit, dist[1], row_expiry[1], row_expiry[2],
+		RETURN QUERY SELECT persons[1], v.row_visit, dist[1], v.row_expiry[1], v.row_expiry[2],
 		                    CASE WHEN dist[1] IS NOT NULL
 		                         THEN CASE WHEN face_masked[1] AND masks[1] THEN 'masked_masked'
 		                                   WHEN face_masked[1] OR masks[1] THEN 'masked_unmasked' ELSE 'unmasked' END END,
-		                    lim[1] - dist[1], row_low;
+		                    lim[1] - dist[1], v.row_low;
 	END IF;
 END
 $$;
