@@ -25,6 +25,11 @@
 # wait on Lock or LWLock (every 0.1 s).  At the end: rollup_check.
 #   bench/office/run.sh                              # build this tree, run
 #   FS_BUILD=0 FS_PG=... bench/office/run.sh         # the firstsight already installed in FS_PG
+#   BASE_PG=... bench/office/run.sh                  # also another build (e.g. main's),
+# installed into a second private PostgreSQL BASE_PG (with pgvector), on a
+# second cluster of the same settings and the same gallery: each pair of
+# rounds becomes firstsight, base (that build), trigger; both clusters run the
+# whole time, only one of them is loaded at a time.
 # pgvector must be installed into FS_PG (built outside the repository:
 # see bench/README.md).  Bounded: one throwaway cluster, removed at the end.
 set -euo pipefail
@@ -41,38 +46,64 @@ MASKED_PCT=${MASKED_PCT:-15}
 VISIT_CAPTURES=${VISIT_CAPTURES:-4}
 NEW_PER_CLIENT=${NEW_PER_CLIENT:-250}	# new identities a client may use per round
 BIN=$FS_PG/bin
-rounds_total=$((2 * ROUNDS))
+if [ -n "${BASE_PG:-}" ]; then rounds_total=$((3 * ROUNDS)); else rounds_total=$((2 * ROUNDS)); fi
 NEWPOOL=$((NEW_PER_CLIENT * CLIENTS * rounds_total))
 IDS=$((GALLERY + NEWPOOL))
 
 [ "${FS_BUILD:-1}" = 1 ] && { fs_install_deps; fs_build_install; }
 dir=$(mktemp -d "${TMPDIR:-/tmp}/fs-office.XXXXXX")
 chmod 755 "$dir"; [ "$(id -u)" = 0 ] && chown "$(fs_run_user)" "$dir"
-trap 'fs_stop_cluster "$dir"; rm -rf "$dir"' EXIT
+mkdir "$dir/a"; [ "$(id -u)" = 0 ] && chown "$(fs_run_user)" "$dir/a"
+trap 'fs_stop_cluster "$dir/a"; [ -d "$dir/b" ] && fs_stop_cluster "$dir/b"; rm -rf "$dir"' EXIT
 cc -O2 -o "$dir/gen_masked" bench/masked/gen_masked.c -lm
-fs_start_cluster "$dir" "max_connections = 50
+conf="max_connections = 50
 shared_preload_libraries = 'firstsight'
 synchronous_commit = off
 checkpoint_timeout = 30min
 max_wal_size = 8GB
 firstsight.worker_database = 'postgres'"
+fs_start_cluster "$dir/a" "$conf"
+A_HOST=$PGHOST A_PORT=$PGPORT A_BIN=$BIN
+sides="fs pv"
+if [ -n "${BASE_PG:-}" ]; then
+	mkdir "$dir/b"; [ "$(id -u)" = 0 ] && chown "$(fs_run_user)" "$dir/b"
+	FS_PG=$BASE_PG fs_start_cluster "$dir/b" "$conf"
+	B_HOST=$PGHOST B_PORT=$PGPORT B_BIN=$BASE_PG/bin
+	sides="fs base pv"
+fi
+# on: the cluster of a side (fs, pv: this build's; base: BASE_PG's)
+on() { if [ "$1" = base ]; then PGHOST=$B_HOST PGPORT=$B_PORT BIN=$B_BIN; else PGHOST=$A_HOST PGPORT=$A_PORT BIN=$A_BIN; fi; }
 psql() { fs_as_user "$BIN/psql" -X -q -v ON_ERROR_STOP=1 -d postgres "$@"; }
-psql -c "CREATE EXTENSION firstsight" -c "CREATE EXTENSION vector"
-fs_say "firstsight $(psql -At -c "SELECT extversion FROM pg_extension WHERE extname = 'firstsight'"), pgvector $(psql -At -c "SELECT extversion FROM pg_extension WHERE extname = 'vector'"); gallery $GALLERY, $NEWPOOL new identities, $CLIENTS clients, load average $(cut -d' ' -f1-3 /proc/loadavg)"
+for side in $sides; do
+	[ "$side" = pv ] && continue
+	on "$side"
+	psql -c "CREATE EXTENSION firstsight" -c "CREATE EXTENSION vector"
+	fs_say "$side: firstsight $(psql -At -c "SELECT extversion FROM pg_extension WHERE extname = 'firstsight'"), pgvector $(psql -At -c "SELECT extversion FROM pg_extension WHERE extname = 'vector'"); gallery $GALLERY, $NEWPOOL new identities, $CLIENTS clients, load average $(cut -d' ' -f1-3 /proc/loadavg)"
+done
+on fs
 
 # the faces: chunks of 2,000 identities, each chunk its own seed (other people)
-psql -c "CREATE UNLOGGED TABLE bench_face (identity int, variant int, masked boolean, face firstsight.embedding(512), PRIMARY KEY (identity, variant))"
 t0=$SECONDS
 for ((k = 0; k * 2000 < IDS; k++)); do
 	"$dir/gen_masked" --model arcface --identities 2000 --per 6 --seed $((1000 + k)) --captures |
-		awk -v o=$((k * 2000)) -F'\t' '{ id = o + $1 + 1; printf "%d\t%d\t%s\t%s\n", id, v[id]++, $2, $3 }' |
-		psql -c "COPY bench_face FROM STDIN"
+		awk -v o=$((k * 2000)) -F'\t' '{ id = o + $1 + 1; printf "%d\t%d\t%s\t%s\n", id, v[id]++, $2, $3 }'
+done >"$dir/faces.tsv"
+chmod 644 "$dir/faces.tsv"
+for side in $sides; do
+	[ "$side" = pv ] && continue
+	on "$side"
+	psql -c "CREATE UNLOGGED TABLE bench_face (identity int, variant int, masked boolean, face firstsight.embedding(512), PRIMARY KEY (identity, variant))"
+	psql -c "COPY bench_face FROM STDIN" <"$dir/faces.tsv"
+	psql -c "DELETE FROM bench_face WHERE identity > $IDS" -c "VACUUM ANALYZE bench_face"
 done
-psql -c "DELETE FROM bench_face WHERE identity > $IDS" -c "VACUUM ANALYZE bench_face"
+on fs
 fs_say "faces: $(psql -At -c "SELECT count(*) FROM bench_face") generated and loaded in $((SECONDS - t0)) s"
 
 # firstsight: the gallery as the camera path leaves it, loaded with triggers off
 t0=$SECONDS
+for side in $sides; do
+[ "$side" = pv ] && continue
+on "$side"
 psql >/dev/null <<SQL
 SELECT firstsight.create_project('office', dims => 512);
 INSERT INTO firstsight.camera SELECT 1, 'cam' || i, 'entrance' FROM generate_series(0, 7) i;
@@ -90,7 +121,12 @@ SELECT setval('firstsight.' || s, $GALLERY + 1) FROM unnest(ARRAY['person_id_seq
 RESET session_replication_role;
 SELECT firstsight.create_gallery_index(1);
 SELECT firstsight.rebuild_rollups(1);
+CREATE UNLOGGED TABLE bench_truth (side text, round int, capture_id bigint, identity int, masked boolean, PRIMARY KEY (side, capture_id));
+CREATE UNLOGGED TABLE bench_wait (side text, round int, w text);
+VACUUM ANALYZE;
 SQL
+done
+on fs
 thr=$(psql -At -c "SELECT value FROM firstsight.project_settings WHERE project_id = 1 AND setting = 'match_distance'")
 # the trigger side: the same gallery, the same threshold for a new person
 sed "s/:THRESHOLD/$thr/" bench/office/trigger.sql | psql
@@ -99,14 +135,14 @@ psql -c "CREATE UNLOGGED TABLE bench_face_pv AS SELECT identity, variant, face::
      -c "INSERT INTO pv_face (person_id, face) SELECT identity, face FROM bench_face_pv WHERE identity <= $GALLERY AND variant = 0" \
      -c "SELECT setval('pv_person_seq', $GALLERY + 1)" \
      -c "CREATE INDEX ON pv_face USING hnsw (face vector_cosine_ops)" \
-     -c "CREATE UNLOGGED TABLE bench_truth (side text, round int, capture_id bigint, identity int, masked boolean, PRIMARY KEY (side, capture_id))" \
      -c "VACUUM ANALYZE" >/dev/null
 fs_say "galleries loaded in $((SECONDS - t0)) s: firstsight $(psql -At -c "SELECT count(*) FROM firstsight.face") exemplars, trigger $(psql -At -c "SELECT count(*) FROM pv_face") faces; match_distance $thr both sides; ef_search 40 both sides (defaults)"
 
-# one round: SIDE (fs or pv), round number R
+# one round: SIDE (fs, base or pv), round number R
 round() {
 	local side=$1 r=$2 table faces newbase
-	if [ "$side" = fs ]; then table=firstsight.capture faces=bench_face; else table=pv_capture faces=bench_face_pv; fi
+	on "$side"
+	if [ "$side" != pv ]; then table=firstsight.capture faces=bench_face; else table=pv_capture faces=bench_face_pv; fi
 	newbase=$((GALLERY + (r - 1) * NEW_PER_CLIENT * CLIENTS))
 	cat >"$dir/$side$r.sql" <<SQL
 \\set i :i + 1
@@ -128,7 +164,7 @@ INSERT INTO bench_truth VALUES ('$side', $r, :capture_id, :who, :m);
 SQL
 	chmod 644 "$dir/$side$r.sql"
 	local p0 c0
-	p0=$(if [ "$side" = fs ]; then psql -At -c "SELECT count(*) FROM firstsight.person"; else psql -At -c "SELECT count(DISTINCT person_id) FROM pv_face"; fi)
+	p0=$(if [ "$side" != pv ]; then psql -At -c "SELECT count(*) FROM firstsight.person"; else psql -At -c "SELECT count(DISTINCT person_id) FROM pv_face"; fi)
 	# wait events of the pgbench backends, every 0.1 s, after the warm-up
 	( sleep "$WARMUP"; end=$((SECONDS + DURATION)); while [ $SECONDS -lt $end ]; do
 		echo "INSERT INTO bench_wait SELECT '$side', $r, coalesce(wait_event_type || ':' || wait_event, 'CPU') FROM pg_stat_activity WHERE application_name = 'pgbench' AND state = 'active';"
@@ -144,7 +180,7 @@ SQL
 	local rate p50 p99 n
 	read -r rate p50 p99 n <"$dir/$side$r.res"
 	local person_of
-	if [ "$side" = fs ]; then
+	if [ "$side" != pv ]; then
 		person_of="firstsight.current_person(1, c.person_id) FROM firstsight.capture c WHERE c.project_id = 1 AND c.capture_id = t.capture_id"
 	else
 		person_of="c.person_id FROM pv_capture c WHERE c.capture_id = t.capture_id"
@@ -164,20 +200,26 @@ WITH t AS (
 	       string_agg(DISTINCT w, ',') AS kinds FROM bench_wait WHERE side = '$side' AND round = $r
 )
 SELECT format('%s round %s: %s captures/s (%s after warm-up), p50 %s ms, p99 %s ms; returning unmasked matched right %s%% (%s), masked %s%% (%s); spurious persons per 1,000 captures %s (%s new identities, %s persons made, %s captures); Lock+LWLock %s%% of %s samples',
-              CASE '$side' WHEN 'fs' THEN 'firstsight' ELSE 'trigger' END, $r, $rate, $n, $p50, $p99,
+              CASE '$side' WHEN 'fs' THEN 'firstsight' WHEN 'base' THEN 'base' ELSE 'trigger' END, $r, $rate, $n, $p50, $p99,
               round(100.0 * ru_right / nullif(ru, 0), 1), ru, round(100.0 * rm_right / nullif(rm, 0), 1), rm,
               round(1000.0 * (persons - $p0 - new_ids) / nullif(captures, 0), 1), new_ids, persons - $p0, captures,
               round(100.0 * lockish / nullif(samples, 0), 1), samples)
-FROM s, w, (SELECT CASE '$side' WHEN 'fs' THEN (SELECT count(*) FROM firstsight.person)
+FROM s, w, (SELECT CASE WHEN '$side' <> 'pv' THEN (SELECT count(*) FROM firstsight.person)
                                  ELSE (SELECT count(DISTINCT person_id) FROM pv_face) END AS persons) pc;
 SELECT '  wait events: ' || string_agg(w || ' ' || n, ', ' ORDER BY n DESC)
 FROM (SELECT w, count(*) AS n FROM bench_wait WHERE side = '$side' AND round = $r GROUP BY w) x;
 SQL
 }
 
-psql -c "CREATE UNLOGGED TABLE bench_wait (side text, round int, w text)"
+r=0
 for ((k = 1; k <= ROUNDS; k++)); do
-	round fs $((2 * k - 1))
-	round pv $((2 * k))
+	for side in $sides; do
+		r=$((r + 1))
+		round "$side" $r
+	done
 done
-fs_say "rollup_check after the run: $(psql -At -c "SELECT count(*) FROM firstsight.rollup_check()") rows (0: the BI views are exact)"
+for side in $sides; do
+	[ "$side" = pv ] && continue
+	on "$side"
+	fs_say "$side: rollup_check after the run: $(psql -At -c "SELECT count(*) FROM firstsight.rollup_check()") rows (0: the BI views are exact)"
+done
