@@ -180,6 +180,8 @@ SQL
 	local rate p50 p99 n
 	read -r rate p50 p99 n <"$dir/$side$r.res"
 	local person_of
+	local persons_sql="(SELECT count(DISTINCT person_id) FROM pv_face)"
+	[ "$side" != pv ] && persons_sql="(SELECT count(*) FROM firstsight.person)"
 	if [ "$side" != pv ]; then
 		person_of="firstsight.current_person(1, c.person_id) FROM firstsight.capture c WHERE c.project_id = 1 AND c.capture_id = t.capture_id"
 	else
@@ -204,8 +206,7 @@ SELECT format('%s round %s: %s captures/s (%s after warm-up), p50 %s ms, p99 %s 
               round(100.0 * ru_right / nullif(ru, 0), 1), ru, round(100.0 * rm_right / nullif(rm, 0), 1), rm,
               round(1000.0 * (persons - $p0 - new_ids) / nullif(captures, 0), 1), new_ids, persons - $p0, captures,
               round(100.0 * lockish / nullif(samples, 0), 1), samples)
-FROM s, w, (SELECT CASE WHEN '$side' <> 'pv' THEN (SELECT count(*) FROM firstsight.person)
-                                 ELSE (SELECT count(DISTINCT person_id) FROM pv_face) END AS persons) pc;
+FROM s, w, (SELECT $persons_sql AS persons) pc;
 SELECT '  wait events: ' || string_agg(w || ' ' || n, ', ' ORDER BY n DESC)
 FROM (SELECT w, count(*) AS n FROM bench_wait WHERE side = '$side' AND round = $r GROUP BY w) x;
 SQL
