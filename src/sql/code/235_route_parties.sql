@@ -100,6 +100,7 @@ DECLARE
 	dlo timestamptz;
 	dhi timestamptz;
 	x timestamptz;
+	x_prev record;
 	party bigint;
 	n integer := 0;
 	k integer;
@@ -115,6 +116,26 @@ BEGIN
 	         ORDER BY v.started_at, v.visit_id LOOP
 		dlo := ((r.started_at AT TIME ZONE tz)::date::timestamp) AT TIME ZONE tz;
 		dhi := (((r.started_at AT TIME ZONE tz)::date + 1)::timestamp) AT TIME ZONE tz;
+		-- the common case: the visit extends a run at its end (an earlier
+		-- visit within the window, none after it, a later id than the run's
+		-- party): it joins that party, named by the run's first visit; no walk
+		-- (at a busy entrance a run can last all day)
+		SELECT v.visit_id, coalesce(v.party_id, v.visit_id) AS party, v.party_id IS NULL AS alone INTO x_prev
+		FROM visit v
+		WHERE v.project_id = p_project_id AND v.started_at <= r.started_at AND v.started_at > r.started_at - secs
+		  AND v.started_at >= dlo AND v.first_camera_id = r.cam AND v.visit_id <> r.visit_id
+		ORDER BY v.started_at DESC, v.visit_id DESC LIMIT 1;
+		IF x_prev.visit_id IS NOT NULL AND x_prev.party < r.visit_id
+		   AND NOT EXISTS (SELECT 1 FROM visit v
+		                   WHERE v.project_id = p_project_id AND v.started_at >= r.started_at AND v.started_at < r.started_at + secs
+		                     AND v.started_at < dhi AND v.first_camera_id = r.cam AND v.visit_id <> r.visit_id) THEN
+			UPDATE visit v SET party_id = x_prev.party
+			WHERE v.project_id = p_project_id AND v.visit_id IN (r.visit_id, x_prev.visit_id)
+			  AND v.party_id IS DISTINCT FROM x_prev.party;
+			GET DIAGNOSTICS k = ROW_COUNT;
+			n := n + k;
+			CONTINUE;
+		END IF;
 		lo := r.started_at;
 		LOOP
 			SELECT max(v.started_at) INTO x FROM visit v
