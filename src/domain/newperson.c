@@ -66,6 +66,7 @@
 typedef struct NpSlot
 {
 	int64		project;		/* 0: free */
+	Oid			dboid;			/* its database (project ids are per database) */
 	TransactionId xid;			/* the publishing transaction */
 	int			procno;			/* its backend */
 	int			dims;
@@ -251,7 +252,7 @@ fs_new_person_claim(PG_FUNCTION_ARGS)
 				free_slots++;
 				continue;
 			}
-			if (s->project != project || s->procno == MyProc->pgprocno)
+			if (s->project != project || s->dboid != MyDatabaseId || s->procno == MyProc->pgprocno)
 				continue;
 			for (int i = 0; i < n; i++)
 			{
@@ -296,6 +297,7 @@ fs_new_person_claim(PG_FUNCTION_ARGS)
 				if (s->project != 0)
 					continue;
 				s->project = project;
+				s->dboid = MyDatabaseId;
 				s->xid = xid;
 				s->procno = MyProc->pgprocno;
 				s->dims = e[i]->dim;

@@ -387,7 +387,7 @@ BEGIN
 		st := new_person_claim(p_project_id, (SELECT array_agg(faces[j] ORDER BY j) FROM unnest(still) j),
 		                       (SELECT array_agg(masks[j] ORDER BY j) FROM unnest(still) j), thr, mthr, mmthr, g);
 		EXIT WHEN st = 'claimed';
-		IF st = 'full' THEN
+		IF st IS NULL OR st = 'full' THEN
 			-- (this transaction's own earlier batches fill every slot: hold
 			-- the lock exclusively, as without shared memory)
 			pending := false;
