@@ -30,6 +30,13 @@ SELECT firstsight.emit_event(:p, 'visitor.new', 'person:1',
 	jsonb_build_object('v', (SELECT jsonb_agg(jsonb_build_array(i / 100.0, -i / 100.0)) FROM generate_series(1, 16) i)));
 SELECT firstsight.emit_event(:p, 'visitor.new', 'person:1',
 	jsonb_build_object('v', (SELECT jsonb_agg((i / 100.0)::text) FROM generate_series(1, 64) i)));
+-- embeddings as an array of objects and as an object of numbers
+SELECT firstsight.emit_event(:p, 'visitor.new', 'person:1',
+	jsonb_build_object('v', (SELECT jsonb_agg(jsonb_build_object('x', i / 100.0)) FROM generate_series(1, 128) i)));
+SELECT firstsight.emit_event(:p, 'visitor.new', 'person:1',
+	(SELECT jsonb_object_agg('d' || i, i / 100.0) FROM generate_series(1, 128) i));
+SELECT firstsight.emit_event(:p, 'visitor.new', 'person:1',
+	jsonb_build_object('v', (SELECT jsonb_object_agg('d' || i, (i / 100.0)::text) FROM generate_series(1, 128) i)));
 -- written into the outbox by hand: the same screen
 INSERT INTO firstsight.outbox (project_id, event, subject, payload)
 VALUES (:p, 'visitor.new', 'person:1', '{"phone": "13812348000"}');

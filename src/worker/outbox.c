@@ -17,8 +17,9 @@
  * allowed) or an ID-card number (18 characters with a valid check digit);
  * under a key naming a phone or an ID document, any number or string with 7
  * or more digits (a masked "138****8000" passes); a string of 32 or more
- * numbers (an embedding written as text); and arrays whose nested arrays
- * hold 32 or more numbers or numeric strings together.  The 0.1.0 entry
+ * numbers (an embedding written as text); arrays whose nested arrays and
+ * objects hold 32 or more numbers or numeric strings together; and objects
+ * with 32 or more numbers or numeric strings as values.  The 0.1.0 entry
  * point keeps the earlier screen.
  */
 #include "postgres.h"
@@ -371,8 +372,11 @@ CheckPayload(Jsonb *payload, bool strict)
 				break;
 			case WJB_END_OBJECT:
 			case WJB_END_ARRAY:
-				/* an array's numbers count for the array around it: [[16 numbers], [16 numbers]] */
-				if (strict && tok == WJB_END_ARRAY && depth > 0 && in_array[depth - 1] &&
+				/*
+				 * an array's or object's numbers count for the array around
+				 * it: [[16 numbers], [16 numbers]], [{"v": 0.1}, ... 32 times]
+				 */
+				if (strict && depth > 0 && in_array[depth - 1] &&
 					(numbers[depth - 1] += numbers[depth]) >= FS_EMBEDDING_MIN_DIMS)
 					PayloadRefuse(psprintf("Nested arrays hold %d or more numbers, like an embedding.",
 										   FS_EMBEDDING_MIN_DIMS));
@@ -402,10 +406,10 @@ CheckPayload(Jsonb *payload, bool strict)
 					if (strict && StringNumberList(str, len) >= FS_EMBEDDING_MIN_DIMS)
 						PayloadRefuse(psprintf("A string holds %d or more numbers, like an embedding.",
 											   FS_EMBEDDING_MIN_DIMS));
-					if (strict && in_array[depth] && StringIsNumber(str, len) &&
+					if (strict && StringIsNumber(str, len) &&
 						++numbers[depth] >= FS_EMBEDDING_MIN_DIMS)
-						PayloadRefuse(psprintf("An array holds %d or more numbers, like an embedding.",
-											   FS_EMBEDDING_MIN_DIMS));
+						PayloadRefuse(psprintf("An %s holds %d or more numbers, like an embedding.",
+											   in_array[depth] ? "array" : "object", FS_EMBEDDING_MIN_DIMS));
 				}
 				if (v.type == jbvNumeric && strict && id_key)
 				{
@@ -415,10 +419,11 @@ CheckPayload(Jsonb *payload, bool strict)
 					if (DigitCount(num, strlen(num)) >= 7)
 						PayloadRefuseIdentifier("A key names a phone or ID number and holds one.");
 				}
-				if (v.type == jbvNumeric && in_array[depth] &&
+				/* 0.1.0 counts arrays' numbers only; since 0.2.0 an object's too: {"d1": 0.1, ... "d32": 0.3} */
+				if (v.type == jbvNumeric && (in_array[depth] || strict) &&
 					++numbers[depth] >= FS_EMBEDDING_MIN_DIMS)
-					PayloadRefuse(psprintf("An array holds %d or more numbers, like an embedding.",
-										   FS_EMBEDDING_MIN_DIMS));
+					PayloadRefuse(psprintf("An %s holds %d or more numbers, like an embedding.",
+										   in_array[depth] ? "array" : "object", FS_EMBEDDING_MIN_DIMS));
 				key = NULL;
 				if (tok == WJB_VALUE)
 					id_key = false;
