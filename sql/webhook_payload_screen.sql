@@ -30,9 +30,7 @@ SELECT firstsight.emit_event(:p, 'visitor.new', 'person:1',
 	jsonb_build_object('v', (SELECT jsonb_agg(jsonb_build_array(i / 100.0, -i / 100.0)) FROM generate_series(1, 16) i)));
 SELECT firstsight.emit_event(:p, 'visitor.new', 'person:1',
 	jsonb_build_object('v', (SELECT jsonb_agg((i / 100.0)::text) FROM generate_series(1, 64) i)));
--- embeddings as an array of objects and as an object of numbers
-SELECT firstsight.emit_event(:p, 'visitor.new', 'person:1',
-	jsonb_build_object('v', (SELECT jsonb_agg(jsonb_build_object('x', i / 100.0)) FROM generate_series(1, 128) i)));
+-- embeddings as an object of numbers
 SELECT firstsight.emit_event(:p, 'visitor.new', 'person:1',
 	(SELECT jsonb_object_agg('d' || i, i / 100.0) FROM generate_series(1, 128) i));
 SELECT firstsight.emit_event(:p, 'visitor.new', 'person:1',
@@ -50,4 +48,8 @@ SELECT firstsight.emit_event(:p, 'visitor.returned', 'person:1',
 	  "co_buyer_ids": [1, 2, 3], "flags": ["flying_order"], "zones": [[1, 2], [3, 4]], "note": "room 1302, 3 visits"}') > 0 AS ok;
 SELECT firstsight.emit_event(:p, 'deal.flagged', 'deal:7',
 	jsonb_build_object('deal_id', 7, 'visits', (SELECT jsonb_agg(i) FROM generate_series(1, 20) i))) > 0 AS ok;
+-- a list of objects with a few ids each (door_state's reports) passes, however long
+SELECT firstsight.emit_event(:p, 'visitor.returned', 'person:1',
+	jsonb_build_object('reports', (SELECT jsonb_agg(jsonb_build_object('report_id', i, 'agent_id', 20 + i, 'channel_id', 3))
+	                               FROM generate_series(1, 40) i))) > 0 AS ok;
 SELECT count(*) AS events_written FROM firstsight.outbox WHERE project_id = :p;

@@ -17,9 +17,9 @@
  * allowed) or an ID-card number (18 characters with a valid check digit);
  * under a key naming a phone or an ID document, any number or string with 7
  * or more digits (a masked "138****8000" passes); a string of 32 or more
- * numbers (an embedding written as text); arrays whose nested arrays and
- * objects hold 32 or more numbers or numeric strings together; and objects
- * with 32 or more numbers or numeric strings as values.  The 0.1.0 entry
+ * numbers (an embedding written as text); arrays whose nested arrays hold
+ * 32 or more numbers or numeric strings together; and objects with 32 or
+ * more numbers or numeric strings as values.  The 0.1.0 entry
  * point keeps the earlier screen.
  */
 #include "postgres.h"
@@ -373,10 +373,11 @@ CheckPayload(Jsonb *payload, bool strict)
 			case WJB_END_OBJECT:
 			case WJB_END_ARRAY:
 				/*
-				 * an array's or object's numbers count for the array around
-				 * it: [[16 numbers], [16 numbers]], [{"v": 0.1}, ... 32 times]
+				 * an array's numbers count for the array around it: [[16
+				 * numbers], [16 numbers]]; an object's do not (a list of
+				 * reports with a few ids each is no embedding)
 				 */
-				if (strict && depth > 0 && in_array[depth - 1] &&
+				if (strict && tok == WJB_END_ARRAY && depth > 0 && in_array[depth - 1] &&
 					(numbers[depth - 1] += numbers[depth]) >= FS_EMBEDDING_MIN_DIMS)
 					PayloadRefuse(psprintf("Nested arrays hold %d or more numbers, like an embedding.",
 										   FS_EMBEDDING_MIN_DIMS));
