@@ -21,16 +21,22 @@ CREATE OR REPLACE VIEW project_settings AS
 COMMENT ON VIEW project_settings IS 'every setting of every project the reader is granted, with is_default when not configured';
 
 -- the value of one setting of a project (NULL for an unknown project)
+-- (PL/pgSQL, and setting_default's rule written out: on Citus it runs next to
+-- the shards in central ingestion, where Citus plans no SQL function with
+-- parameters and a whole-row argument gets the shard's row type)
 CREATE OR REPLACE FUNCTION project_setting_value(p_project_id bigint, p_setting text) RETURNS text
-	LANGUAGE sql STABLE PARALLEL SAFE
+	LANGUAGE plpgsql STABLE PARALLEL SAFE
 	SET search_path = firstsight, pg_catalog, pg_temp
 	AS $$
-	SELECT coalesce(s.value, setting_default(d, p.dims))
-	FROM project p
-	JOIN setting_definition d ON d.setting = p_setting
-	LEFT JOIN project_setting s ON s.project_id = p.project_id AND s.setting = d.setting
-	WHERE p.project_id = p_project_id
-	$$;
+BEGIN
+	RETURN (SELECT coalesce(s.value, CASE WHEN p.dims <= 128 AND d.small_dims_default IS NOT NULL
+	                                      THEN d.small_dims_default ELSE d.default_value END)
+	        FROM project p
+	        JOIN setting_definition d ON d.setting = p_setting
+	        LEFT JOIN project_setting s ON s.project_id = p.project_id AND s.setting = d.setting
+	        WHERE p.project_id = p_project_id);
+END
+$$;
 
 -- check a value against its definition; returns the normalised text
 CREATE OR REPLACE FUNCTION setting_check(d setting_definition, value text) RETURNS text

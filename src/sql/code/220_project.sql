@@ -107,6 +107,13 @@ BEGIN
 	INSERT INTO project (project_id, name, time_zone, dims)
 		VALUES (coalesce(create_project.project_id, nextval('project_id_seq')), name, time_zone, dims)
 		RETURNING project.project_id INTO id;
+	IF ingest_on_citus() THEN
+		-- central ingestion on Citus: project_retention_defaults is disabled
+		-- there (it would run on the reference table's shards), its rows are made here
+		INSERT INTO retention_policy (project_id, category, keep)
+		SELECT id, d.category, d.keep FROM retention_default d
+		ON CONFLICT DO NOTHING;
+	END IF;
 	INSERT INTO channel (project_id, kind, name) VALUES (id, 'natural', 'natural visitor');
 	-- fillfactor 60: room on each page for a new version of a row, so an
 	-- update that leaves the face alone (privacy's expires_at, refreshed when

@@ -64,10 +64,13 @@ COMMENT ON FUNCTION pair_threshold(boolean, boolean, float8, float8, float8) IS
 	'the match threshold of a kind of pair: unmasked-unmasked, masked capture against an unmasked face, masked-masked; a masked face attracts an unmasked capture only within both masked thresholds';
 
 -- recompute returning / previous visit for every visit of some persons
+-- (PL/pgSQL: central ingestion on Citus runs it next to the shards, where
+-- Citus plans no SQL function with parameters)
 CREATE OR REPLACE FUNCTION refresh_visit_chain(p_project_id bigint, p_person_ids bigint[]) RETURNS void
-	LANGUAGE sql
+	LANGUAGE plpgsql
 	SET search_path = firstsight, pg_catalog, pg_temp
 	AS $$
+BEGIN
 	UPDATE visit v
 	SET seen_before = c.prev_id IS NOT NULL, previous_visit_id = c.prev_id, previous_visit_at = c.prev_end
 	FROM (SELECT visit_id,
@@ -78,8 +81,9 @@ CREATE OR REPLACE FUNCTION refresh_visit_chain(p_project_id bigint, p_person_ids
 	      WINDOW w AS (PARTITION BY person_id ORDER BY started_at, visit_id)) c
 	WHERE v.project_id = p_project_id AND v.visit_id = c.visit_id
 	  AND (v.previous_visit_id IS DISTINCT FROM c.prev_id OR v.previous_visit_at IS DISTINCT FROM c.prev_end
-	       OR v.seen_before <> (c.prev_id IS NOT NULL))
-	$$;
+	       OR v.seen_before <> (c.prev_id IS NOT NULL));
+END
+$$;
 
 -- step 6 of ingest_batch: the gallery.  Per person the best unmasked and
 -- best masked exemplar, and a recent one per visit (arrays as ingest_batch
@@ -115,6 +119,18 @@ BEGIN
 	             AND NOT EXISTS (SELECT 1 FROM face x WHERE x.project_id = p_project_id AND x.person_id = c.person_id
 	                             AND x.kind = CASE WHEN c.masked THEN 'masked' ELSE 'unmasked' END
 	                             AND NOT (c.quality > x.quality + 0.05))) THEN
+	IF cardinality(ids) = 1 AND ingest_on_citus() THEN
+	-- central ingestion on Citus, one capture: the check above decided, the
+	-- row as VALUES (Citus plans no correlated subquery beside unnest)
+	EXECUTE format($q$
+	INSERT INTO %s AS f (project_id, person_id, kind, capture_id, captured_at, quality, masked, face)
+	VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+	ON CONFLICT (project_id, person_id, kind) DO UPDATE
+	SET capture_id = excluded.capture_id, captured_at = excluded.captured_at, quality = excluded.quality,
+	    face = excluded.face
+	WHERE excluded.quality > f.quality + 0.05$q$, gallery_table(p_project_id))
+	USING p_project_id, persons[1], CASE WHEN masks[1] THEN 'masked' ELSE 'unmasked' END, ids[1], ts[1], quality[1], masks[1], faces[1];
+	ELSE
 	EXECUTE format($q$
 	INSERT INTO %s AS f (project_id, person_id, kind, capture_id, captured_at, quality, masked, face)
 	SELECT $1, c.person_id, c.kind, c.capture_id, c.captured_at, c.quality, c.masked, c.face
@@ -131,12 +147,22 @@ BEGIN
 	WHERE excluded.quality > f.quality + 0.05$q$, gallery_table(p_project_id))
 	USING p_project_id, ids, persons, ts, quality, masks, faces, dist;
 	END IF;
+	END IF;
 
 	IF EXISTS (SELECT 1 FROM unnest(persons, ts, masks, dist, face_masked) AS c(person_id, captured_at, masked, distance, fm)
 	           WHERE c.person_id IS NOT NULL AND (c.distance IS NULL OR NOT (c.masked OR c.fm))
 	             AND (c.distance IS NULL OR c.distance >= recent_min)
 	             AND NOT EXISTS (SELECT 1 FROM face x WHERE x.project_id = p_project_id AND x.person_id = c.person_id
 	                             AND x.captured_at > c.captured_at - gap)) THEN
+	IF cardinality(ids) = 1 AND ingest_on_citus() THEN
+	EXECUTE format($q$
+	INSERT INTO %s AS f (project_id, person_id, kind, capture_id, captured_at, quality, masked, face)
+	VALUES ($1, $2, 'recent', $3, $4, $5, $6, $7)
+	ON CONFLICT (project_id, person_id, kind) DO UPDATE
+	SET capture_id = excluded.capture_id, captured_at = excluded.captured_at, quality = excluded.quality,
+	    masked = excluded.masked, face = excluded.face$q$, gallery_table(p_project_id))
+	USING p_project_id, persons[1], ids[1], ts[1], quality[1], masks[1], faces[1];
+	ELSE
 	EXECUTE format($q$
 	INSERT INTO %s AS f (project_id, person_id, kind, capture_id, captured_at, quality, masked, face)
 	SELECT $1, c.person_id, 'recent', c.capture_id, c.captured_at, c.quality, c.masked, c.face
@@ -152,6 +178,7 @@ BEGIN
 	SET capture_id = excluded.capture_id, captured_at = excluded.captured_at, quality = excluded.quality,
 	    masked = excluded.masked, face = excluded.face$q$, gallery_table(p_project_id))
 	USING p_project_id, ids, persons, ts, quality, masks, faces, dist, face_masked, recent_min, gap;
+	END IF;
 	END IF;
 END
 $$;
@@ -195,7 +222,9 @@ BEGIN
 	       EXISTS (SELECT 1 FROM face f WHERE f.project_id = p_project_id AND NOT f.masked)
 	INTO thr, mthr, mmthr, low_margin, gap, wide_ef, step_ef, exact_faces, recent_min, min_q, dims, tz, last_person,
 	     has_masked, has_unmasked
-	FROM (SELECT d.setting, p.dims, p.time_zone, coalesce(s.value, setting_default(d, p.dims)) AS v
+	FROM (SELECT d.setting, p.dims, p.time_zone,
+	             coalesce(s.value, CASE WHEN p.dims <= 128 AND d.small_dims_default IS NOT NULL	-- setting_default (central ingestion on Citus: no whole-row argument)
+	                                    THEN d.small_dims_default ELSE d.default_value END) AS v
 	      FROM project p
 	      JOIN setting_definition d ON d.setting IN ('match_distance', 'masked_match_distance',
 	                                                 'masked_masked_match_distance', 'low_confidence_margin', 'visit_gap',
@@ -251,6 +280,9 @@ DECLARE
 	pos integer[] := coalesce(todo, (SELECT array_agg(j ORDER BY j) FROM generate_series(1, cardinality(faces)) j));
 	k integer;
 	t float8;
+	-- central ingestion on Citus (615_central_ingest.sql): the search by a
+	-- statement planned with its face (Citus plans no kept generic plan)
+	on_citus boolean := ingest_on_citus();
 BEGIN
 	FOR m IN 0 .. 1 LOOP
 		CONTINUE WHEN CASE WHEN m = 1 THEN NOT has_masked ELSE NOT has_unmasked END;
@@ -261,7 +293,13 @@ BEGIN
 		END IF;
 		FOR r IN SELECT n.ord, n.person_id, n.distance
 		         FROM gallery_nearest_kind(p_project_id, (SELECT array_agg(faces[j] ORDER BY o) FROM unnest(pos) WITH ORDINALITY u(j, o)),
-		                                   m = 1, ef) n LOOP
+		                                   m = 1, ef) n
+		         WHERE NOT on_citus
+		         UNION ALL
+		         SELECT n.ord, n.person_id, n.distance
+		         FROM gallery_nearest_citus(p_project_id, (SELECT array_agg(faces[j] ORDER BY o) FROM unnest(pos) WITH ORDINALITY u(j, o)),
+		                                    m = 1, ef) n
+		         WHERE on_citus LOOP
 			k := pos[r.ord];
 			t := pair_threshold(masks[k], m = 1, thr, mthr, mmthr);
 			IF r.distance <= t AND (persons[k] IS NULL OR r.distance * lim[k] < dist[k] * t) THEN
@@ -432,7 +470,9 @@ BEGIN
 		i := todo[k];
 		CONTINUE WHEN good IS NULL OR labels[k] <> ALL (good);
 		IF labels[k] = k THEN
-			new_ids[k] := nextval('person_id_seq');
+			-- (central ingestion on Citus: the project's counter, not this node's sequence)
+			new_ids[k] := CASE WHEN ingest_on_citus() THEN project_counter_next(p_project_id, 'person', 1) + 1
+			                   ELSE nextval('person_id_seq') END;
 			persons[i] := new_ids[k];
 		ELSE
 			-- (a chain of pairs may leave it beyond the threshold: a negative
@@ -478,6 +518,16 @@ CREATE OR REPLACE FUNCTION ingest_visits(p_project_id bigint, ids bigint[], pers
 	SET plan_cache_mode = force_generic_plan	-- replanning the visit statement per capture costs ~1 ms
 	AS $$
 BEGIN
+	IF ingest_on_citus() THEN
+		-- central ingestion on Citus (one capture, from ingest_capture): the
+		-- statement below one step at a time (Citus routes no data-modifying
+		-- CTE with functions in CASE, and plans no generic plan with
+		-- parameters), the same decisions; unidentified captures too
+		PERFORM set_config('plan_cache_mode', 'auto', true);
+		opened := ingest_one_citus(p_project_id, ids[1], persons[1], dist[1], ts[1], cams[1], masks[1], face_masked[1],
+		                           lim[1], low_margin, gap, tz);
+		RETURN;
+	END IF;
 	PERFORM 1 FROM person p
 	WHERE p.project_id = p_project_id AND p.person_id = ANY (persons)
 	  AND (new_ids IS NULL OR p.person_id <> ALL (new_ids))
@@ -691,7 +741,7 @@ BEGIN
 	                   s.gap, s.low_margin, s.tz, p_row);
 	-- unidentified captures (below min_quality, matching nobody): biometric
 	-- data kept to the end of their local day, never past photo_retention
-	IF array_position(persons, NULL) IS NOT NULL THEN
+	IF array_position(persons, NULL) IS NOT NULL AND NOT ingest_on_citus() THEN	-- (on Citus: ingest_one_citus)
 		IF p_row THEN
 			v.row_expiry := ARRAY[end_of_day(ts[1], s.tz),
 			                      least(end_of_day(ts[1], s.tz), ts[1] + project_setting_value(p_project_id, 'photo_retention')::interval)];

@@ -31,22 +31,34 @@ COMMENT ON FUNCTION abnormal_cycle_bound(float8, bigint) IS
 	'abnormal_cycle: the prediction-interval bound in sample standard deviations for a history of n deals';
 
 -- the settings, time zone and channel names a decision reads, in one object
+-- (PL/pgSQL, and setting_default's rule written out: central ingestion on
+-- Citus runs it next to the shards, for the notification of a returning
+-- visitor, where Citus plans no SQL function with parameters and a whole-row
+-- argument gets the shard's row type)
 CREATE OR REPLACE FUNCTION decision_settings(p_project_id bigint) RETURNS jsonb
-	LANGUAGE sql STABLE
+	LANGUAGE plpgsql STABLE
 	SET search_path = firstsight, pg_catalog, pg_temp
 	AS $$
-	SELECT jsonb_object_agg(sdef.setting, coalesce(ps.value, setting_default(sdef, pr.dims)))
+DECLARE
+	channels jsonb;
+	natural_channel bigint;
+BEGIN
+	SELECT jsonb_object_agg(c.channel_id::text, c.name) INTO channels FROM channel c WHERE c.project_id = p_project_id;
+	SELECT min(c.channel_id) INTO natural_channel FROM channel c WHERE c.project_id = p_project_id AND c.kind = 'natural';
+	RETURN (
+	SELECT jsonb_object_agg(sdef.setting, coalesce(ps.value, CASE WHEN pr.dims <= 128 AND sdef.small_dims_default IS NOT NULL
+	                                                            THEN sdef.small_dims_default ELSE sdef.default_value END))
 	       || jsonb_build_object('time_zone', pr.time_zone, 'group_name', pr.group_name, 'dims', pr.dims,
-	              'channels', (SELECT jsonb_object_agg(c.channel_id::text, c.name) FROM channel c WHERE c.project_id = pr.project_id),
-	              'natural_channel', (SELECT min(c.channel_id) FROM channel c WHERE c.project_id = pr.project_id AND c.kind = 'natural'))
+	              'channels', channels, 'natural_channel', natural_channel)
 	FROM project pr
 	CROSS JOIN setting_definition sdef
-	LEFT JOIN project_setting ps ON ps.project_id = pr.project_id AND ps.setting = sdef.setting
+	LEFT JOIN project_setting ps ON ps.project_id = p_project_id AND ps.setting = sdef.setting
 	WHERE pr.project_id = p_project_id
 	  AND sdef.setting IN ('attribution_mode', 'natural_ownership_days', 'consultant_ownership_days', 'report_validity',
 	                       'abnormal_cycle_sigma', 'abnormal_cycle_window_days', 'abnormal_cycle_min_deals', 'match_distance')
-	GROUP BY pr.project_id
-	$$;
+	GROUP BY pr.project_id);
+END
+$$;
 
 -- the buyers of a deal as persons now (merged persons followed), with every
 -- person sharing a full phone hash or an ID-card hash with one of them: the

@@ -356,6 +356,12 @@ BEGIN
 	GRANT EXECUTE ON FUNCTION find_subject(text, text, text), export_subject(bigint, bigint, text)
 		TO firstsight_privacy_officer;
 	GRANT SELECT ON subject_request_log TO firstsight_privacy_officer;
+
+	-- issue 20: central ingestion (src/sql/code/615_central_ingest.sql); the
+	-- function checks the login role's capture grants and camera projects
+	-- itself (names schema-qualified: on Citus the grant is sent to the workers as written)
+	GRANT EXECUTE ON FUNCTION firstsight.ingest_capture(bigint, text, timestamptz, firstsight.embedding, real, boolean, bytea)
+		TO firstsight_camera;
 END
 $$;
 COMMENT ON FUNCTION setup_roles() IS 'create firstsight_camera, firstsight_analyst, firstsight_manager, firstsight_privacy_officer, firstsight_sales_app and firstsight_agency with least privilege; idempotent';

@@ -400,3 +400,12 @@ INSERT INTO setting_definition VALUES
 	 'consolidate_masked: the scale of a masked-masked pair of captures in the average distance between two persons'),
 	('consolidate_ratio', 'distance', '0.92', '0.92', NULL,
 	 'consolidate_masked joins a person to its nearest person only when their average is at most this times its second-nearest''s');
+
+-- central ingestion on Citus: per-project id counters (issue 20, src/sql/state/615_central_ingest.sql)
+CREATE TABLE project_counter (
+	project_id bigint NOT NULL,
+	counter text NOT NULL CHECK (counter IN ('capture', 'person', 'visit')),
+	value bigint NOT NULL,
+	PRIMARY KEY (project_id, counter)
+);
+SELECT pg_catalog.pg_extension_config_dump('project_counter', '');
