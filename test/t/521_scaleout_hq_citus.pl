@@ -87,7 +87,7 @@ is($hq->safe_psql('postgres', q{
 		SELECT CASE WHEN d.partmethod = 'h' THEN 'distributed' ELSE 'reference' END AS k, count(*) AS n
 		FROM pg_dist_partition d JOIN pg_class c ON c.oid = d.logicalrelid
 		WHERE c.relnamespace = 'firstsight'::regnamespace GROUP BY 1) s}),
-	'distributed 33, reference 11', 'every table placed: 33 distributed, 11 reference tables');
+	'distributed 34, reference 11', 'every table placed: 34 distributed, 11 reference tables');
 is($hq->safe_psql('postgres', q{
 	SELECT count(DISTINCT d.colocationid) || ' ' || bool_and(a.attname = 'project_id')
 	FROM pg_dist_partition d JOIN pg_attribute a ON a.attrelid = d.logicalrelid AND a.attnum = (
