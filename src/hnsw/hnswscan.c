@@ -11,12 +11,15 @@
 #include "postgres.h"
 
 #include "access/relscan.h"
+#include "access/tableam.h"
 #include "embedding/embedding.h"
+#include "executor/tuptable.h"
 #include "hnsw.h"
 #include "miscadmin.h"
 #include "pgstat.h"
 #include "utils/float.h"
 #include "utils/memutils.h"
+#include "utils/snapmgr.h"
 
 typedef struct HnswScanOpaqueData
 {
@@ -36,6 +39,15 @@ typedef struct HnswScanOpaqueData
 	bool		ties;			/* searching for ties of the last row (no iterative scan) */
 	bool		lastValid;
 	float		lastDistance;	/* of the last row returned */
+	/* without iterative scan: rows returned that the scan's snapshot sees */
+	int			ef;				/* of the last search from the entry point */
+	bool		allSeen;		/* it found fewer than ef: there is no more */
+	int64		nlive;
+	ItemPointerData *unchecked; /* heap TIDs returned, not yet looked at */
+	int			nunchecked;
+	int			capUnchecked;
+	IndexFetchTableData *fetch; /* made when first needed */
+	TupleTableSlot *slot;
 } HnswScanOpaqueData;
 
 typedef HnswScanOpaqueData *HnswScanOpaque;
@@ -77,6 +89,10 @@ ehnswrescan(IndexScanDesc scan, ScanKey keys, int nkeys, ScanKey orderbys, int n
 	so->draining = false;
 	so->ties = false;
 	so->lastValid = false;
+	so->ef = hnsw_ef_search;
+	so->allSeen = false;
+	so->nlive = 0;
+	so->nunchecked = 0;
 	if (orderbys && scan->numberOfOrderBys > 0)
 		memmove(scan->orderByData, orderbys, scan->numberOfOrderBys * sizeof(ScanKeyData));
 
@@ -84,6 +100,8 @@ ehnswrescan(IndexScanDesc scan, ScanKey keys, int nkeys, ScanKey orderbys, int n
 	so->query = palloc0(sizeof(float) * so->info.dims);
 	so->searchCtx = AllocSetContextCreate(so->ctx, "embedding_hnsw search", ALLOCSET_DEFAULT_SIZES);
 	so->returned = HnswVisitedCreate(256);
+	so->capUnchecked = 64;
+	so->unchecked = palloc(sizeof(ItemPointerData) * so->capUnchecked);
 	so->visited = HnswVisitedCreate(hnsw_ef_search * 16);
 	HnswDiscardedInit(&so->discarded, hnsw_iterative_scan != HNSW_ITERATIVE_OFF);
 	MemoryContextSwitchTo(old);
@@ -122,6 +140,7 @@ Search(HnswScanOpaque so)
 	HnswReadMeta(so->info.index, &meta);
 	so->results = HnswSearchFromEntryDiscarding(&so->info, &meta, so->query, hnsw_ef_search, so->visited,
 												&so->nresults, &so->visits, &so->discarded);
+	so->allSeen = so->nresults < so->ef;
 	so->next = 0;
 	MemoryContextSwitchTo(old);
 }
@@ -198,9 +217,89 @@ ReturnRow(IndexScanDesc scan, HnswScanOpaque so, ItemPointer tid, ItemPointer he
 		return false;
 	so->lastValid = true;
 	so->lastDistance = distance;
+	if (hnsw_iterative_scan == HNSW_ITERATIVE_OFF)
+	{
+		if (so->nunchecked == so->capUnchecked)
+		{
+			so->capUnchecked *= 2;
+			so->unchecked = repalloc(so->unchecked, sizeof(ItemPointerData) * so->capUnchecked);
+		}
+		so->unchecked[so->nunchecked++] = *heaptid;
+	}
 	scan->xs_heaptid = *heaptid;
 	scan->xs_recheck = false;
 	scan->xs_recheckorderby = false;
+	return true;
+}
+
+/*
+ * How many of the rows returned so far the scan's snapshot sees.  A row
+ * deleted by a transaction that another snapshot may still see is dead to
+ * this scan, but VACUUM cannot take it out of the index yet (an open
+ * transaction, an ANALYZE's snapshot, autovacuum's own): its element still
+ * takes a place among the ef_search nearest.
+ */
+static int64
+LiveReturned(IndexScanDesc scan, HnswScanOpaque so)
+{
+	if (scan->heapRelation == NULL || scan->xs_snapshot == NULL || !IsMVCCSnapshot(scan->xs_snapshot))
+	{
+		so->nlive += so->nunchecked;
+		so->nunchecked = 0;
+		return so->nlive;
+	}
+	if (so->fetch == NULL)
+	{
+		so->fetch = table_index_fetch_begin(scan->heapRelation);
+		so->slot = table_slot_create(scan->heapRelation, NULL);
+	}
+	for (int i = 0; i < so->nunchecked; i++)
+	{
+		ItemPointerData tid = so->unchecked[i];
+		bool		call_again = false;
+		bool		all_dead = false;
+
+		if (table_index_fetch_tuple(so->fetch, &tid, scan->xs_snapshot, so->slot, &call_again, &all_dead))
+			so->nlive++;
+		ExecClearTuple(so->slot);
+	}
+	so->nunchecked = 0;
+	return so->nlive;
+}
+
+/*
+ * Without iterative scan, rows the scan's snapshot does not see do not count
+ * among the ef_search nearest: while fewer than ef_search of the rows
+ * returned are visible, search again from the entry point with twice the ef
+ * (within hnsw_max_scan_tuples) and return what the earlier searches did not.
+ * Deleted rows VACUUM could not remove yet (another transaction's snapshot)
+ * otherwise filled the ef_search nearest: after deleting all rows but one,
+ * the one was not returned (issue 19).  False when there is no more to do.
+ */
+static bool
+SearchPastDeadRows(IndexScanDesc scan, HnswScanOpaque so)
+{
+	MemoryContext old;
+	HnswMetaPageData meta;
+
+	if (so->allSeen || so->ef >= hnsw_max_scan_tuples || so->visits >= hnsw_max_scan_tuples ||
+		LiveReturned(scan, so) >= hnsw_ef_search)
+		return false;
+	so->ef = (int) Min((int64) so->ef * 2, (int64) hnsw_max_scan_tuples);
+	MemoryContextReset(so->searchCtx);
+	so->results = NULL;
+	so->nresults = 0;
+	so->next = 0;
+	so->ties = false;
+	old = MemoryContextSwitchTo(so->ctx);
+	so->visited = HnswVisitedCreate(so->ef * 16);
+	HnswDiscardedInit(&so->discarded, false);
+	MemoryContextSwitchTo(so->searchCtx);
+	HnswReadMeta(so->info.index, &meta);
+	so->results = HnswSearchFromEntryDiscarding(&so->info, &meta, so->query, so->ef, so->visited,
+												&so->nresults, &so->visits, &so->discarded);
+	so->allSeen = so->nresults < so->ef;
+	MemoryContextSwitchTo(old);
 	return true;
 }
 
@@ -269,7 +368,9 @@ ehnswgettuple(IndexScanDesc scan, ScanDirection dir)
 		{
 			/* ties of the last row */
 			so->ties = true;
-			if (!so->lastValid || so->visits >= hnsw_max_scan_tuples || !Resume(so, true))
+			if (so->lastValid && so->visits < hnsw_max_scan_tuples && Resume(so, true))
+				continue;
+			if (!SearchPastDeadRows(scan, so))
 				return false;
 			continue;
 		}
@@ -289,6 +390,11 @@ ehnswendscan(IndexScanDesc scan)
 {
 	HnswScanOpaque so = (HnswScanOpaque) scan->opaque;
 
+	if (so->fetch)
+	{
+		ExecDropSingleTupleTableSlot(so->slot);
+		table_index_fetch_end(so->fetch);
+	}
 	MemoryContextDelete(so->ctx);
 	pfree(so);
 	scan->opaque = NULL;
