@@ -309,7 +309,8 @@ SearchPastDeadRows(IndexScanDesc scan, HnswScanOpaque so)
  * Without iterative scan: the ef_search nearest the search found, then
  * every element as near as the last of them (identical vectors: a camera
  * sends the same one again and again; ef_search = 1 over 20 copies returns
- * all 20, not 1), within hnsw_max_scan_tuples.
+ * all 20, not 1), within hnsw_max_scan_tuples; rows the scan's snapshot
+ * does not see do not count among the ef_search (SearchPastDeadRows).
  *
  * relaxed_order: when the rows run out (the query's filter threw them
  * away), the search resumes from the nearest elements it left out, until
