@@ -66,28 +66,42 @@ CREATE OR REPLACE FUNCTION camera_project_refused(p_role name, p_projects bigint
 	$$;
 REVOKE ALL ON FUNCTION camera_project_refused(name, bigint[]) FROM PUBLIC;
 
--- refuse a camera's statement that inserts into a project not granted to it.
--- Runs as the inserting role (not SECURITY DEFINER: it must know who inserts);
--- roles that are not cameras (the owner, a restore) are not limited here.
-CREATE OR REPLACE FUNCTION capture_camera_check() RETURNS trigger
-	LANGUAGE plpgsql
+-- refuse, for a role that is a camera (a member of firstsight_camera, not a
+-- superuser), a project among p_projects not granted to it; roles that are
+-- not cameras (the owner, a restore) are not limited here.  The capture
+-- trigger below and ingest_capture (615_central_ingest.sql) both check so.
+-- Executable by every role (the trigger runs as whoever inserts); for a
+-- camera it calls camera_project_refused, which only cameras may run.
+CREATE OR REPLACE FUNCTION require_camera_projects(p_role name, p_projects bigint[]) RETURNS void
+	LANGUAGE plpgsql STABLE
 	SET search_path = firstsight, pg_catalog, pg_temp
 	AS $$
 DECLARE
 	refused bigint;
 BEGIN
 	IF to_regrole('firstsight_camera') IS NULL
-	   OR (SELECT rolsuper FROM pg_roles WHERE rolname = current_user)
-	   OR NOT pg_has_role(current_user, 'firstsight_camera', 'MEMBER') THEN
-		RETURN NULL;
+	   OR (SELECT rolsuper FROM pg_roles WHERE rolname = p_role)
+	   OR NOT pg_has_role(p_role, 'firstsight_camera', 'MEMBER') THEN
+		RETURN;
 	END IF;
-	refused := camera_project_refused(current_user, ARRAY(SELECT DISTINCT n.project_id FROM camera_rows n));
+	refused := camera_project_refused(p_role, p_projects);
 	IF refused IS NOT NULL THEN
 		RAISE EXCEPTION USING ERRCODE = 'insufficient_privilege',
-			MESSAGE = format('camera role "%s" may not insert captures into project %s', current_user, refused),
+			MESSAGE = format('camera role "%s" may not insert captures into project %s', p_role, refused),
 			DETAIL = 'Nothing from this statement was stored.',
 			HINT = 'The owner grants a camera its projects with firstsight.grant_camera(role, project_id).';
 	END IF;
+END
+$$;
+
+-- refuse a camera's statement that inserts into a project not granted to it.
+-- Runs as the inserting role (not SECURITY DEFINER: it must know who inserts).
+CREATE OR REPLACE FUNCTION capture_camera_check() RETURNS trigger
+	LANGUAGE plpgsql
+	SET search_path = firstsight, pg_catalog, pg_temp
+	AS $$
+BEGIN
+	PERFORM require_camera_projects(current_user, ARRAY(SELECT DISTINCT n.project_id FROM camera_rows n));
 	RETURN NULL;
 END
 $$;

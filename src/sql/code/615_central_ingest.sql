@@ -69,7 +69,6 @@ DECLARE
 	nested text;
 	id bigint;
 	bad record;
-	refused bigint;
 BEGIN
 	IF NOT (has_column_privilege(who, 'firstsight.capture', 'face', 'INSERT')
 	        AND has_column_privilege(who, 'firstsight.capture', 'project_id', 'INSERT')) THEN
@@ -77,17 +76,7 @@ BEGIN
 			MESSAGE = format('role "%s" may not insert captures', who),
 			HINT = 'Cameras are members of firstsight_camera (firstsight.setup_roles).';
 	END IF;
-	IF to_regrole('firstsight_camera') IS NOT NULL
-	   AND NOT (SELECT rolsuper FROM pg_roles WHERE rolname = who)
-	   AND pg_has_role(who, 'firstsight_camera', 'MEMBER') THEN
-		refused := camera_project_refused(who, ARRAY[p_project_id]);
-		IF refused IS NOT NULL THEN
-			RAISE EXCEPTION USING ERRCODE = 'insufficient_privilege',
-				MESSAGE = format('camera role "%s" may not insert captures into project %s', who, refused),
-				DETAIL = 'Nothing from this statement was stored.',
-				HINT = 'The owner grants a camera its projects with firstsight.grant_camera(role, project_id).';
-		END IF;
-	END IF;
+	PERFORM require_camera_projects(who, ARRAY[p_project_id]);
 	IF NOT ingest_on_citus() THEN
 		-- plain PostgreSQL: the camera's INSERT, matched by the capture triggers
 		RETURN QUERY
