@@ -55,7 +55,8 @@ BEGIN
 	LEFT JOIN project_setting ps ON ps.project_id = p_project_id AND ps.setting = sdef.setting
 	WHERE pr.project_id = p_project_id
 	  AND sdef.setting IN ('attribution_mode', 'natural_ownership_days', 'consultant_ownership_days', 'report_validity',
-	                       'abnormal_cycle_sigma', 'abnormal_cycle_window_days', 'abnormal_cycle_min_deals', 'match_distance')
+	                       'abnormal_cycle_sigma', 'abnormal_cycle_window_days', 'abnormal_cycle_min_deals', 'match_distance',
+	                       'deal_backdate_tolerance')
 	GROUP BY pr.project_id);
 END
 $$;
@@ -146,7 +147,8 @@ CREATE OR REPLACE FUNCTION binding_kinds(p_hashes jsonb) RETURNS text
 -- decision; updates of the deal; bindings of its buyers (the persons linked
 -- by hashes included) recorded, changed or deleted after its first
 -- decision; merges and splits of its buyers; visits of its buyers whose
--- start or person was changed by hand, or which were deleted
+-- start or person was changed by hand, which were deleted, or which were
+-- inserted by hand after its first decision
 CREATE OR REPLACE FUNCTION decision_changes(p_project_id bigint, p_deal_id bigint, p_buyers bigint[], p_visit_ids bigint[],
                                             p_signed_at timestamptz)
 	RETURNS SETOF jsonb
@@ -181,7 +183,13 @@ CREATE OR REPLACE FUNCTION decision_changes(p_project_id bigint, p_deal_id bigin
 			       change_who(h.changed_by, h.application, h.actor),
 			       CASE WHEN h.changed_at > p_signed_at THEN ' (after the deal was signed)' ELSE '' END)
 		WHEN 'visit' THEN
-			CASE WHEN h.action = 'delete'
+			CASE WHEN h.action = 'insert'
+			THEN format('visit %s of person %s (started %s%s) was inserted by hand by %s%s',
+			            h.subject_id, h.new->>'person_id', local_text((h.new->>'started_at')::timestamptz, tz.time_zone),
+			            CASE WHEN h.new->>'agent_id' IS NOT NULL THEN format(', agent %s', h.new->>'agent_id') ELSE '' END,
+			            change_who(h.changed_by, h.application, h.actor),
+			            CASE WHEN h.changed_at > p_signed_at THEN ' (after the deal was signed)' ELSE '' END)
+			WHEN h.action = 'delete'
 			THEN format('visit %s of person %s (started %s) was deleted by %s%s',
 			            h.subject_id, h.old->>'person_id', local_text((h.old->>'started_at')::timestamptz, tz.time_zone),
 			            change_who(h.changed_by, h.application, h.actor),
@@ -218,9 +226,14 @@ CREATE OR REPLACE FUNCTION decision_changes(p_project_id bigint, p_deal_id bigin
 	       OR (h.subject = 'person' AND h.action = 'update'
 	           AND (h.subject_id = ANY (p_buyers::text[]) OR h.old->>'merged_into' = ANY (p_buyers::text[])
 	                OR h.new->>'merged_into' = ANY (p_buyers::text[])))
-	       -- a visit of the buyers edited by hand (its start, or moved to or from them) or deleted
+	       -- a visit of the buyers edited by hand (its start, or moved to or from them) or deleted;
+	       -- one inserted by hand, when after the deal's first decision (before it, like a
+	       -- binding, it is one of the facts the first decision was made on)
 	       OR (h.subject = 'visit' AND (h.subject_id = ANY (p_visit_ids::text[])
-	                                    OR h.old->>'person_id' = ANY (p_buyers::text[]) OR h.new->>'person_id' = ANY (p_buyers::text[]))))
+	                                    OR h.old->>'person_id' = ANY (p_buyers::text[]) OR h.new->>'person_id' = ANY (p_buyers::text[]))
+	           AND (h.action <> 'insert'
+	                OR h.changed_at > (SELECT min(a.decided_at) FROM attribution a
+	                                   WHERE a.project_id = p_project_id AND a.deal_id = p_deal_id))))
 	ORDER BY h.change_id
 	$$;
 
@@ -555,6 +568,87 @@ BEGIN
 END
 $$;
 
+-- a back-dated deal: signed_at is the sales app's claim and stays the
+-- cut-off the rules use (sales enter deals a day or two late honestly); when
+-- it lies more than deal_backdate_tolerance before the deal's entry
+-- (created_at, the database's time of the first entry, kept by every
+-- UPDATE), the deal is decided again as at its entry.  Only what happened
+-- between the two times can differ: the buyers' visits then, and the end of
+-- the owning agency's protection; without either nothing is decided again.
+-- When the entitled channel, agent or commission would differ: the flag
+-- backdated_deal, and a timeline line with what lies between
+CREATE OR REPLACE FUNCTION decision_backdate(d deal, p_buyers bigint[], st jsonb, w decision_walk,
+                                             p_channel_id bigint, p_agent_id bigint, p_commission numeric,
+                                             OUT flags text[], OUT events jsonb, OUT evidence jsonb)
+	LANGUAGE plpgsql STABLE
+	SET search_path = firstsight, pg_catalog, pg_temp
+	AS $$
+DECLARE
+	tz text := st->>'time_zone';
+	chnames jsonb := coalesce(st->'channels', '{}');
+	tolerance interval := coalesce(st->>'deal_backdate_tolerance', '2 days')::interval;
+	d2 deal := d;
+	reports jsonb;
+	w2 decision_walk;
+	ent record;
+	commission numeric;
+	between_them text[] := '{}';
+	x jsonb;
+BEGIN
+	flags := '{}';
+	events := '[]';
+	IF d.created_at IS NULL OR d.signed_at >= d.created_at - tolerance THEN
+		RETURN;
+	END IF;
+	IF NOT (w.owner_kind = 'agency' AND w.owner_until > d.signed_at AND w.owner_until <= d.created_at)
+	   AND NOT EXISTS (SELECT 1 FROM visit v WHERE v.project_id = d.project_id AND v.person_id = ANY (p_buyers)
+	                   AND v.started_at > d.signed_at AND v.started_at <= d.created_at) THEN
+		RETURN;
+	END IF;
+	d2.signed_at := d.created_at;
+	SELECT x2.reports INTO reports FROM decision_report_evidence(d2, p_buyers, st) x2;
+	w2 := decision_walk(d.project_id, p_buyers, d.created_at, st, reports);
+	SELECT * INTO ent FROM decision_entitlement(d2, w2, st);
+	commission := round(coalesce((SELECT c.commission_rate FROM channel c WHERE c.project_id = d.project_id AND c.channel_id = ent.channel_id), 0)
+	                    * d.price, 2);
+	IF (ent.channel_id, ent.agent_id, commission) IS NOT DISTINCT FROM (p_channel_id, p_agent_id, p_commission) THEN
+		RETURN;
+	END IF;
+	-- what lies between the claimed signing and the entry
+	FOR x IN SELECT e FROM jsonb_array_elements(w2.visits) e
+	         WHERE (e->>'started_at')::timestamptz > d.signed_at ORDER BY (e->>'started_at')::timestamptz, (e->>'visit_id')::bigint LOOP
+		between_them := between_them || format('visit %s of person %s at %s%s', x->>'visit_id', x->>'person_id',
+			local_text((x->>'started_at')::timestamptz, tz),
+			CASE WHEN x->>'agent_id' IS NULL THEN ', came alone'
+			     WHEN (x->>'counted_for_agency')::boolean
+			     THEN format(' with agent %s (%s)%s', x->>'agent_id', coalesce(chnames->>(x->>'channel_id'), 'no channel'),
+			                 CASE WHEN x->>'report_id' IS NOT NULL THEN format(' under report %s', x->>'report_id') ELSE '' END)
+			     ELSE format(' with agent %s (%s), no valid report', x->>'agent_id', coalesce(chnames->>(x->>'channel_id'), 'no channel')) END);
+	END LOOP;
+	FOR x IN SELECT e FROM jsonb_array_elements(reports) e
+	         WHERE (e->>'filed_at')::timestamptz > d.signed_at AND (e->>'filed_at')::timestamptz <= d.created_at
+	         ORDER BY (e->>'filed_at')::timestamptz, (e->>'report_id')::bigint LOOP
+		between_them := between_them || format('report %s filed by agent %s (%s) at %s', x->>'report_id', x->>'agent_id',
+			coalesce(chnames->>(x->>'channel_id'), 'no channel'), local_text((x->>'filed_at')::timestamptz, tz));
+	END LOOP;
+	IF w.owner_kind = 'agency' AND w.owner_until > d.signed_at AND w.owner_until <= d.created_at THEN
+		between_them := between_them || format('%s protection (agent %s) ended at %s',
+			coalesce(chnames->>w.owner_channel_id::text, 'no channel'), coalesce(w.owner_agent_id::text, '-'), local_text(w.owner_until, tz));
+	END IF;
+	flags := ARRAY['backdated_deal'];
+	evidence := jsonb_build_object('entered_at', d.created_at, 'signed_at', d.signed_at, 'tolerance', st->>'deal_backdate_tolerance',
+		'as_entered', jsonb_build_object('channel_id', ent.channel_id, 'agent_id', ent.agent_id, 'commission', commission, 'rule', ent.rule),
+		'between', to_jsonb(between_them));
+	events := jsonb_build_array(jsonb_build_object('at', d.created_at, 'event',
+		format('back-dated deal: deal %s entered %s claiming signing at %s, %s days earlier (tolerance %s); between them: %s; decided as at its entry: %s, agent %s, commission %s (rule %s) instead of %s, agent %s, commission %s',
+		       d.deal_id, local_text(d.created_at, tz), local_text(d.signed_at, tz),
+		       round((extract(epoch FROM d.created_at - d.signed_at) / 86400)::numeric, 1), st->>'deal_backdate_tolerance',
+		       coalesce(array_to_string(between_them, '; '), 'nothing'),
+		       coalesce(chnames->>ent.channel_id::text, 'no channel'), coalesce(ent.agent_id::text, '-'), commission, ent.rule,
+		       coalesce(chnames->>p_channel_id::text, 'no channel'), coalesce(p_agent_id::text, '-'), p_commission)));
+END
+$$;
+
 -- the current owner-of-the-buyers decision for one deal (version and decided_at
 -- left to the caller), in its steps: the settings, the buyers (with the persons
 -- linked by identity hashes), the matching reports, the walk over the visits,
@@ -586,6 +680,7 @@ DECLARE
 	rate numeric;
 	a attribution;
 	cyc record;
+	bd record;
 	chname text;
 BEGIN
 	SELECT * INTO d FROM deal WHERE project_id = p_project_id AND deal_id = p_deal_id;
@@ -643,6 +738,10 @@ BEGIN
 	a.entitled_agent_id := ent_agent;
 	a.entitled_consultant_id := ent_cons;
 	a.commission := round(coalesce(rate, 0) * d.price, 2);
+	-- signed at the claimed time, entered much later: decided as at the entry too
+	SELECT * INTO bd FROM decision_backdate(d, buyers, st, w, ent_ch, ent_agent, a.commission);
+	flags := flags || bd.flags;
+	timeline := timeline || bd.events;
 	a.rule := rule;
 	a.flags := ARRAY(SELECT DISTINCT f FROM unnest(flags) f ORDER BY f);
 	a.signed_at := d.signed_at;
@@ -666,6 +765,9 @@ BEGIN
 		                   ELSE jsonb_build_object('consultant_id', w.consultant_id, 'until', w.consultant_until) END,
 		'seen_elsewhere', elsewhere,
 		'timeline', timeline);
+	IF bd.evidence IS NOT NULL THEN
+		a.evidence := a.evidence || jsonb_build_object('backdated', bd.evidence);
+	END IF;
 	RETURN a;
 END
 $$;

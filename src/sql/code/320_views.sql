@@ -132,7 +132,7 @@ COMMENT ON COLUMN flagged_deals.claimed_channel IS 'the channel the deal was ent
 COMMENT ON COLUMN flagged_deals.entitled_channel IS 'the channel the rules entitle';
 COMMENT ON COLUMN flagged_deals.commission IS 'commission owed to the entitled channel (rate x price)';
 COMMENT ON COLUMN flagged_deals.rule IS 'the rule that decided';
-COMMENT ON COLUMN flagged_deals.flags IS 'flying_order, hanging_order_suspect, protection_conflict, consultant_conflict, abnormal_cycle, prior_visit_elsewhere';
+COMMENT ON COLUMN flagged_deals.flags IS 'claim_mismatch, late_change, flying_order, hanging_order_suspect, protection_conflict, consultant_conflict, abnormal_cycle, prior_visit_elsewhere, backdated_deal (labels: firstsight.label)';
 COMMENT ON COLUMN flagged_deals.version IS 'the attribution version (highest = current)';
 
 -- (referral rewards, issue 16: a row per referral channel, month and referring

@@ -78,6 +78,24 @@ CREATE OR REPLACE TRIGGER change_log_truncate BEFORE TRUNCATE ON change_log
 -- twice); CREATE OR REPLACE TRIGGER enables for origin only, hence here
 ALTER TABLE change_log ENABLE ALWAYS TRIGGER change_log_guard, ENABLE ALWAYS TRIGGER change_log_truncate;
 
+-- a visit inserted outside the capture triggers that ingestion itself wrote:
+-- central ingestion on Citus (ingest_capture stores the capture, then inserts
+-- the visit it opens, from no trigger).  Such a visit's first capture is a
+-- stored capture taken at the visit's start and in no other visit.
+-- (PL/pgSQL, no whole-row argument: on Citus it runs on the shards)
+CREATE OR REPLACE FUNCTION visit_from_camera(p_project_id bigint, p_visit_id bigint, p_first_capture_id bigint, p_started_at timestamptz)
+	RETURNS boolean
+	LANGUAGE plpgsql STABLE
+	SET search_path = firstsight, pg_catalog, pg_temp
+	AS $$
+BEGIN
+	RETURN p_first_capture_id IS NOT NULL AND EXISTS (
+		SELECT 1 FROM capture c
+		WHERE c.project_id = p_project_id AND c.capture_id = p_first_capture_id AND c.captured_at = p_started_at
+		  AND (c.visit_id IS NULL OR c.visit_id = p_visit_id));
+END
+$$;
+
 -- history of rows of the tables the rules read; TG_ARGV: subject, key
 -- column, and a prefix of the subject id (settings kept in several tables)
 CREATE OR REPLACE FUNCTION history() RETURNS trigger
@@ -98,7 +116,11 @@ BEGIN
 		IF in_correction() THEN
 			RETURN NULL;	-- a merge or split moves visits: its own entry records it
 		END IF;
-		o := jsonb_build_object('project_id', o->'project_id', 'visit_id', o->'visit_id', 'person_id', o->'person_id', 'started_at', o->'started_at', 'ended_at', o->'ended_at', 'consultant_id', o->'consultant_id', 'agent_id', o->'agent_id');
+		IF TG_OP = 'INSERT' AND visit_from_camera((n->>'project_id')::bigint, (n->>'visit_id')::bigint, (n->>'first_capture_id')::bigint,
+		                                          (n->>'started_at')::timestamptz) THEN
+			RETURN NULL;	-- central ingestion on Citus (see visit_from_camera)
+		END IF;
+		o := CASE WHEN o IS NOT NULL THEN jsonb_build_object('project_id', o->'project_id', 'visit_id', o->'visit_id', 'person_id', o->'person_id', 'started_at', o->'started_at', 'ended_at', o->'ended_at', 'consultant_id', o->'consultant_id', 'agent_id', o->'agent_id') END;
 		n := CASE WHEN n IS NOT NULL THEN jsonb_build_object('project_id', n->'project_id', 'visit_id', n->'visit_id', 'person_id', n->'person_id', 'started_at', n->'started_at', 'ended_at', n->'ended_at', 'consultant_id', n->'consultant_id', 'agent_id', n->'agent_id') END;
 	END IF;
 	IF TG_ARGV[0] = 'deal' AND TG_OP = 'DELETE' THEN
@@ -128,6 +150,14 @@ CREATE OR REPLACE TRIGGER visit_history AFTER UPDATE OF started_at, person_id ON
 	WHEN (OLD.started_at IS DISTINCT FROM NEW.started_at OR OLD.person_id IS DISTINCT FROM NEW.person_id)
 	EXECUTE FUNCTION history('visit', 'visit_id');
 CREATE OR REPLACE TRIGGER visit_history_delete AFTER DELETE ON visit FOR EACH ROW
+	EXECUTE FUNCTION history('visit', 'visit_id');
+-- a visit inserted by hand (by the owner, a DBA, a login granted INSERT), not
+-- by ingestion: ingestion inserts visits from the capture triggers
+-- (capture_ingest, capture_ingest_row), so a visit INSERT outside any trigger
+-- is a hand insert; the one exception, central ingestion on Citus, is told by
+-- visit_from_camera.  The WHEN clause keeps the cameras' path free of any call.
+CREATE OR REPLACE TRIGGER visit_history_insert AFTER INSERT ON visit FOR EACH ROW
+	WHEN (pg_catalog.pg_trigger_depth() OPERATOR(pg_catalog.=) 0)
 	EXECUTE FUNCTION history('visit', 'visit_id');
 CREATE OR REPLACE TRIGGER report_history AFTER INSERT OR UPDATE OR DELETE ON report FOR EACH ROW
 	EXECUTE FUNCTION history('report', 'report_id');
@@ -175,7 +205,8 @@ BEGIN
 	        ELSE 'project time zone or group' END;
 	IF TG_TABLE_NAME = 'project_setting'
 	   AND coalesce(n, o)->>'setting' NOT IN ('attribution_mode', 'natural_ownership_days', 'consultant_ownership_days', 'report_validity',
-	                                         'abnormal_cycle_sigma', 'abnormal_cycle_window_days', 'abnormal_cycle_min_deals', 'match_distance') THEN
+	                                         'abnormal_cycle_sigma', 'abnormal_cycle_window_days', 'abnormal_cycle_min_deals', 'match_distance',
+	                                         'deal_backdate_tolerance') THEN
 		RETURN NULL;
 	END IF;
 	FOR dl IN SELECT x.deal_id FROM deal x
@@ -256,6 +287,10 @@ BEGIN
 	IF in_correction() THEN
 		RETURN NULL;
 	END IF;
+	IF TG_TABLE_NAME = 'visit' AND TG_OP = 'INSERT'
+	   AND visit_from_camera(pid, (n->>'visit_id')::bigint, (n->>'first_capture_id')::bigint, (n->>'started_at')::timestamptz) THEN
+		RETURN NULL;
+	END IF;
 	IF TG_TABLE_NAME = 'report' THEN
 		-- the persons bound to the phone the report names
 		persons := ARRAY(SELECT i.person_id FROM identity i
@@ -273,10 +308,15 @@ BEGIN
 	ELSE
 		persons := ARRAY[(o->>'person_id')::bigint, (n->>'person_id')::bigint];
 	END IF;
+	-- the reason says what happened: a deleted report, binding or visit is
+	-- "deleted", with who deleted it; a visit inserted by hand says so
 	PERFORM redecide_deals(pid, persons, format('%s %s %s', CASE WHEN TG_NAME = 'reception_redecide' THEN 'reception of visit'
 	                                                              WHEN TG_TABLE_NAME = 'identity' THEN 'binding' ELSE TG_TABLE_NAME END,
 	                                           coalesce(n, o)->>TG_ARGV[0],
-	                                           CASE WHEN TG_TABLE_NAME = 'visit' AND TG_OP = 'DELETE' THEN 'deleted' ELSE 'changed' END));
+	                                           CASE TG_OP WHEN 'DELETE' THEN 'deleted by ' || change_who(session_user, nullif(current_setting('application_name'), ''),
+	                                                                                                   nullif(current_setting('firstsight.actor', true), ''))
+	                                                      WHEN 'INSERT' THEN CASE WHEN TG_TABLE_NAME = 'visit' THEN 'inserted by hand' ELSE 'changed' END
+	                                                      ELSE 'changed' END));
 	RETURN NULL;
 END
 $$;
@@ -289,6 +329,10 @@ CREATE OR REPLACE TRIGGER visit_redecide AFTER UPDATE OF started_at, person_id O
 	WHEN (OLD.started_at IS DISTINCT FROM NEW.started_at OR OLD.person_id IS DISTINCT FROM NEW.person_id)
 	EXECUTE FUNCTION redecide_on_change('visit_id');
 CREATE OR REPLACE TRIGGER visit_redecide_delete AFTER DELETE ON visit FOR EACH ROW
+	EXECUTE FUNCTION redecide_on_change('visit_id');
+-- a visit inserted by hand (visit_history_insert): the deals of its person
+CREATE OR REPLACE TRIGGER visit_redecide_insert AFTER INSERT ON visit FOR EACH ROW
+	WHEN (pg_catalog.pg_trigger_depth() OPERATOR(pg_catalog.=) 0)
 	EXECUTE FUNCTION redecide_on_change('visit_id');
 CREATE OR REPLACE TRIGGER binding_redecide AFTER INSERT OR UPDATE OR DELETE ON identity FOR EACH ROW
 	EXECUTE FUNCTION redecide_on_change('identity_id');
@@ -339,6 +383,25 @@ BEGIN
 END
 $$;
 CREATE OR REPLACE TRIGGER report_filed_at BEFORE INSERT OR UPDATE ON report FOR EACH ROW EXECUTE FUNCTION report_filed_at();
+
+-- a deal's entry is dated by the database, whoever writes the row (a sales
+-- app through record_deal, or by hand): created_at is the time of the first
+-- entry, against which a claimed signing time is checked
+-- (deal_backdate_tolerance); an UPDATE keeps it
+CREATE OR REPLACE FUNCTION deal_entered_at() RETURNS trigger
+	LANGUAGE plpgsql
+	SET search_path = firstsight, pg_catalog, pg_temp
+	AS $$
+BEGIN
+	IF TG_OP = 'INSERT' THEN
+		NEW.created_at := now();
+	ELSE
+		NEW.created_at := OLD.created_at;
+	END IF;
+	RETURN NEW;
+END
+$$;
+CREATE OR REPLACE TRIGGER deal_entered_at BEFORE INSERT OR UPDATE ON deal FOR EACH ROW EXECUTE FUNCTION deal_entered_at();
 
 -- a deal's claim must be consistent: its agent belongs to its channel, its co-buyers exist
 CREATE OR REPLACE FUNCTION deal_claim_check() RETURNS trigger

@@ -492,6 +492,20 @@ BEGIN
 END
 $$;
 
+-- how a decision's first visit came, for a flag's reason: alone, or with an
+-- agent whose visit did not count for the agency (no valid report of its
+-- channel), so it counted as a natural one
+CREATE OR REPLACE FUNCTION first_visit_how(p_project_id bigint, fv jsonb) RETURNS text
+	LANGUAGE sql STABLE
+	SET search_path = firstsight, pg_catalog, pg_temp
+	AS $$
+	SELECT CASE WHEN fv->>'agent_id' IS NULL THEN 'came alone'
+	            WHEN (fv->>'counted_for_agency')::boolean THEN 'came with agent ' || agent_named(p_project_id, (fv->>'agent_id')::bigint)
+	            ELSE format('came with agent %s under no valid report of %s (a natural visit)',
+	                        agent_named(p_project_id, (fv->>'agent_id')::bigint),
+	                        channel_label(p_project_id, (fv->>'channel_id')::bigint)) END
+	$$;
+
 -- why a decision carries a flag, in one sentence with names (from its evidence)
 CREATE OR REPLACE FUNCTION explain_flag(a attribution, p_flag text) RETURNS text
 	LANGUAGE plpgsql STABLE
@@ -516,8 +530,8 @@ BEGIN
 		              agent_named(a.project_id, d.agent_id), channel_label(a.project_id, a.entitled_channel_id),
 		              agent_named(a.project_id, a.entitled_agent_id));
 	WHEN 'flying_order' THEN
-		why := format('the buyers'' first visit (visit %s, %s) came alone, so the natural channel owned them at signing; the deal claims %s, agent %s',
-		              fv->>'visit_id', local_text((fv->>'started_at')::timestamptz, tz),
+		why := format('the buyers'' first visit (visit %s, %s) %s, so the natural channel owned them at signing; the deal claims %s, agent %s',
+		              fv->>'visit_id', local_text((fv->>'started_at')::timestamptz, tz), first_visit_how(a.project_id, fv),
 		              CASE WHEN claimed_ch IS NULL THEN 'no channel' ELSE channel_label(a.project_id, claimed_ch) END,
 		              agent_named(a.project_id, d.agent_id));
 	WHEN 'hanging_order_suspect' THEN
@@ -527,9 +541,10 @@ BEGIN
 			SELECT r INTO e FROM jsonb_array_elements(a.evidence->'reports') r
 			WHERE (r->>'channel_id')::bigint = claimed_ch AND (r->>'filed_at')::timestamptz > (fv->>'started_at')::timestamptz
 			ORDER BY (r->>'filed_at')::timestamptz LIMIT 1;
-			why := format('report %s of %s was filed at %s, after the buyers'' first visit came alone at %s',
+			why := format('report %s of %s was filed at %s, after the buyers'' first visit %s at %s',
 			              coalesce(e->>'report_id', '-'), channel_label(a.project_id, claimed_ch),
-			              coalesce(local_text((e->>'filed_at')::timestamptz, tz), '-'), local_text((fv->>'started_at')::timestamptz, tz));
+			              coalesce(local_text((e->>'filed_at')::timestamptz, tz), '-'), first_visit_how(a.project_id, fv),
+			              local_text((fv->>'started_at')::timestamptz, tz));
 		END IF;
 	WHEN 'protection_conflict' THEN
 		SELECT x INTO w FROM jsonb_array_elements(a.evidence->'protection_windows') x
@@ -550,6 +565,10 @@ BEGIN
 		why := format('the deal names consultant %s, but consultant %s has owned the buyer since their first reception, until %s',
 		              consultant_named(a.project_id, d.consultant_id), consultant_named(a.project_id, (a.evidence->'consultant'->>'consultant_id')::bigint),
 		              coalesce(local_text((a.evidence->'consultant'->>'until')::timestamptz, tz), '-'));
+	WHEN 'backdated_deal' THEN
+		SELECT substr(t->>'event', length('back-dated deal: ') + 1) INTO why FROM jsonb_array_elements(a.evidence->'timeline') t
+		WHERE t->>'event' LIKE 'back-dated deal:%' LIMIT 1;
+		why := timeline_named(a.project_id, why);
 	WHEN 'abnormal_cycle' THEN
 		SELECT t->>'event' INTO why FROM jsonb_array_elements(a.evidence->'timeline') t
 		WHERE t->>'event' LIKE 'first visit to deal:%' LIMIT 1;

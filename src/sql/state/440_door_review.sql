@@ -24,6 +24,7 @@ INSERT INTO label (kind, code, zh, en) VALUES
 	('flag', 'consultant_conflict', '置业顾问撞单', 'consultant conflict'),
 	('flag', 'abnormal_cycle', '成交周期异常', 'abnormal first-visit-to-deal time'),
 	('flag', 'prior_visit_elsewhere', '曾到访集团其他项目', 'seen earlier at a sister project'),
+	('flag', 'backdated_deal', '成交日期倒签', 'deal back-dated: signed long before it was entered'),
 	('worklist', 'unreceived_visit', '未接待到访', 'visit not received'),
 	('worklist', 'unreported_visit', '带看无有效报备', 'accompanied visit without a valid report'),
 	('worklist', 'returning_visitor', '复访客户', 'returning visitor'),

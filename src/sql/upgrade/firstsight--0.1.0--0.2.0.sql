@@ -409,3 +409,11 @@ CREATE TABLE project_counter (
 	PRIMARY KEY (project_id, counter)
 );
 SELECT pg_catalog.pg_extension_config_dump('project_counter', '');
+
+-- issue 15: a back-dated deal is decided as at its entry too
+-- (src/sql/state/306_backdated_deal.sql, the label in 440_door_review.sql)
+INSERT INTO setting_definition VALUES
+	('deal_backdate_tolerance', 'interval', '2 days', NULL, NULL,
+	 'how long before its entry (the database''s time) a deal may claim to have been signed without a check: beyond it, a deal whose decision as at entry would pay otherwise is flagged backdated_deal');
+INSERT INTO label (kind, code, zh, en) VALUES
+	('flag', 'backdated_deal', '成交日期倒签', 'deal back-dated: signed long before it was entered');
