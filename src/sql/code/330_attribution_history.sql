@@ -283,21 +283,25 @@ DECLARE
 	o jsonb := CASE WHEN TG_OP <> 'INSERT' THEN to_jsonb(OLD) END;
 	n jsonb := CASE WHEN TG_OP <> 'DELETE' THEN to_jsonb(NEW) END;
 	pid bigint := (coalesce(n, o)->>'project_id')::bigint;
+	-- the subject by the trigger's key column, not TG_TABLE_NAME: on a
+	-- Citus worker the trigger fires on a shard (visit_102008)
+	subject text := CASE TG_ARGV[0] WHEN 'visit_id' THEN 'visit' WHEN 'report_id' THEN 'report'
+	                                WHEN 'identity_id' THEN 'binding' END;
 BEGIN
 	IF in_correction() THEN
 		RETURN NULL;
 	END IF;
-	IF TG_TABLE_NAME = 'visit' AND TG_OP = 'INSERT'
+	IF subject = 'visit' AND TG_OP = 'INSERT'
 	   AND visit_from_camera(pid, (n->>'visit_id')::bigint, (n->>'first_capture_id')::bigint, (n->>'started_at')::timestamptz) THEN
 		RETURN NULL;
 	END IF;
-	IF TG_TABLE_NAME = 'report' THEN
+	IF subject = 'report' THEN
 		-- the persons bound to the phone the report names
 		persons := ARRAY(SELECT i.person_id FROM identity i
 		                 WHERE i.project_id = pid
 		                   AND (i.phone_hash IN ((o->>'phone_hash')::bytea, (n->>'phone_hash')::bytea)
 		                        OR i.phone_masked_hash IN ((o->>'phone_masked_hash')::bytea, (n->>'phone_masked_hash')::bytea)));
-	ELSIF TG_TABLE_NAME = 'identity' THEN
+	ELSIF subject = 'binding' THEN
 		-- the binding's person, and the persons sharing the hashes it had:
 		-- a changed or deleted binding can unlink them (redecide_deals adds
 		-- the persons linked to these as they are now)
@@ -310,12 +314,11 @@ BEGIN
 	END IF;
 	-- the reason says what happened: a deleted report, binding or visit is
 	-- "deleted", with who deleted it; a visit inserted by hand says so
-	PERFORM redecide_deals(pid, persons, format('%s %s %s', CASE WHEN TG_NAME = 'reception_redecide' THEN 'reception of visit'
-	                                                              WHEN TG_TABLE_NAME = 'identity' THEN 'binding' ELSE TG_TABLE_NAME END,
+	PERFORM redecide_deals(pid, persons, format('%s %s %s', CASE WHEN TG_NAME = 'reception_redecide' THEN 'reception of visit' ELSE subject END,
 	                                           coalesce(n, o)->>TG_ARGV[0],
 	                                           CASE TG_OP WHEN 'DELETE' THEN 'deleted by ' || change_who(session_user, nullif(current_setting('application_name'), ''),
 	                                                                                                   nullif(current_setting('firstsight.actor', true), ''))
-	                                                      WHEN 'INSERT' THEN CASE WHEN TG_TABLE_NAME = 'visit' THEN 'inserted by hand' ELSE 'changed' END
+	                                                      WHEN 'INSERT' THEN CASE WHEN subject = 'visit' THEN 'inserted by hand' ELSE 'changed' END
 	                                                      ELSE 'changed' END));
 	RETURN NULL;
 END
