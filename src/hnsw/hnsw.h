@@ -244,6 +244,32 @@ typedef struct HnswDiscardedItem
 	float		distance;
 } HnswDiscardedItem;
 
+/* what index_check and the kept-link tree's relink remember of each element (hnswcheck.c) */
+typedef struct HnswElemInfo
+{
+	int16		level;			/* -1: no element at this offset */
+	bool		deleted;
+	bool		reached;		/* found by the walk from the entry point */
+	ItemPointerData heaptid;
+} HnswElemInfo;
+
+/* the walk of a search over the collected elements (hnswcheck.c) */
+typedef struct HnswReach
+{
+	Relation	index;
+	int			m;
+	HnswElemInfo **elems;
+	OffsetNumber *counts;
+	BlockNumber nblocks;
+	bool		keptOnly;		/* follow kept links only (level 0) */
+	ItemPointerData *queue;		/* every element reached so far */
+	int			cap;
+	int			tail;
+} HnswReach;
+
+/* index_check's report (NULL: collect without reporting) */
+typedef struct HnswCheckState HnswCheckState;
+
 /* settings */
 extern int	hnsw_ef_search;
 extern int	hnsw_iterative_scan;
@@ -295,6 +321,15 @@ extern int	HnswAddBackLink(HnswInfo *info, ItemPointer n, int lc, ItemPointer ne
 							float distance, bool building, bool force, int keep);
 
 /* hnswcheck.c */
+extern HnswElemInfo *HnswLookupElem(HnswElemInfo **elems, OffsetNumber *counts, BlockNumber nblocks,
+									ItemPointer tid);
+extern int	HnswCollectElements(Relation index, HnswMetaPageData *meta, BlockNumber nblocks,
+								HnswElemInfo **elems, OffsetNumber *counts, HnswCheckState *cs);
+extern void HnswReachInit(HnswReach *r, Relation index, int m, HnswElemInfo **elems, OffsetNumber *counts,
+						  BlockNumber nblocks, bool keptOnly);
+extern void HnswReachFrom(HnswReach *r, ItemPointer tid, int top);
+
+/* hnswtree.c */
 extern int64 HnswRelinkKeptTree(HnswInfo *info, bool building);
 
 /* hnswbuild.c */

@@ -613,180 +613,38 @@ FlushPage(BuildState *bs, Page image, BlockNumber expected)
 	UnlockReleaseBuffer(buf);
 }
 
-/*
- * Kept links (HNSW_LINK_KEPT, see hnsw.h) are never pruned.  The build
- * gives every element one, so that they form a tree from the entry point:
- * an element's kept link comes from an element already in the tree, so
- * following kept links from the entry point reaches every element however
- * later inserts re-prune the other links.
- */
-typedef struct KeptTree
+/* the build's level-0 lists for the tree builder (HnswMemLists) */
+static Size
+MemList0(void *g, int32 e)
 {
-	BuildState *bs;
-	int			slots;
-	int32	   *queue;			/* the elements in the tree, in the order they joined */
-	int			head;
-	int			tail;
-	int16	   *nkept;			/* kept links in each element's level-0 list */
-	int32	   *keptOwner;		/* the list holding the element's kept link, -1: not in the tree */
-	int16	   *keptSlot;		/* and its slot */
-} KeptTree;
-
-static inline bool
-InTree(KeptTree *kt, int e)
-{
-	return kt->keptOwner[e] >= 0 || e == kt->bs->sh->entry;
+	return ELEM_LIST((BuildState *) g, e, 0);
 }
 
-static inline bool
-HasKeptRoom(KeptTree *kt, int e)
+static float
+MemDistance(void *g, int32 a, int32 b)
 {
-	return kt->nkept[e] < HnswMaxKept(kt->slots);
+	BuildState *bs = (BuildState *) g;
+
+	return Dist(bs, ELEM_VEC(bs, a), ELEM_VEC(bs, b));
 }
 
-/* e joins the tree through slot s of owner's level-0 list */
-static void
-Adopt(KeptTree *kt, int owner, int s, int e)
-{
-	kt->keptOwner[e] = owner;
-	kt->keptSlot[e] = s;
-	kt->nkept[owner]++;
-	/* the tree takes at most half of a list's slots (HnswMaxKept) */
-	Assert(kt->nkept[owner] <= HnswMaxKept(kt->slots));
-	Assert(s >= 0 && s < kt->slots);
-	kt->queue[kt->tail++] = e;
-}
-
-/* grow the tree along level-0 links from the elements queued and not yet walked */
-static void
-GrowTree(KeptTree *kt)
-{
-	for (; kt->head < kt->tail; kt->head++)
-	{
-		int			u = kt->queue[kt->head];
-		const int32 *nbr = kt->bs->nbr + ELEM_LIST(kt->bs, u, 0);
-
-		for (int s = 0; s < kt->slots && nbr[s] >= 0 && HasKeptRoom(kt, u); s++)
-			if (!InTree(kt, nbr[s]))
-				Adopt(kt, u, s, nbr[s]);
-	}
-}
-
-/*
- * Link tree element owner to element e (at distance d) on level 0 and
- * adopt e: in a free slot, else in place of the farthest link that is not
- * kept (its target stays in the tree: the tree's links are kept links).
- */
-static bool
-LinkIntoTree(KeptTree *kt, int owner, int e, float d)
-{
-	BuildState *bs = kt->bs;
-	Size		start = ELEM_LIST(bs, owner, 0);
-	int32	   *onbr = bs->nbr + start;
-	float	   *ond = bs->nd + start;
-	int			slot = -1;
-
-	for (int s = 0; s < kt->slots; s++)
-	{
-		if (onbr[s] < 0)
-		{
-			slot = s;
-			break;
-		}
-		if (kt->keptOwner[onbr[s]] == owner && kt->keptSlot[onbr[s]] == s)
-			continue;
-		if (slot < 0 || ond[s] > ond[slot])
-			slot = s;
-	}
-	if (slot < 0)
-		return false;			/* every slot kept: cannot be, at most half are */
-	onbr[slot] = e;
-	ond[slot] = d;
-	bs->ns[start + slot] = HNSW_LINK_UNKNOWN;
-	Adopt(kt, owner, slot, e);
-	return true;
-}
-
-/*
- * Before the graph is written: grow the kept-link tree from the entry point
- * along level-0 links, each element adopting its newcomers while it has
- * room for kept links (at most half its slots).  An element left out (its
- * tree neighbours' lists are half kept already, or pruning during the build
- * took every link into its small group from outside it: a parallel build
- * of 20,000 rows leaves a few so) is linked from its nearest tree neighbour
- * with room among its own links, or else from the nearest such element of
- * all.  keptOwner[e], keptSlot[e]: the slot holding e's kept link, or -1.
- */
+/* grow the tree of kept links over the in-memory graph (hnswtree.c) */
 static void
 BuildKeptTree(BuildState *bs, int32 *keptOwner, int16 *keptSlot)
 {
-	int			n = bs->sh->n;
-	KeptTree	kt;
-	bool		nearestOfAll = false;
-	int			linked = 0;
+	HnswMemLists ml = {
+		.g = bs,
+		.n = bs->sh->n,
+		.entry = bs->sh->entry,
+		.slots = HnswLevelSlots(bs->info.m, 0),
+		.nbr = bs->nbr,
+		.nd = bs->nd,
+		.ns = bs->ns,
+		.list0 = MemList0,
+		.distance = MemDistance,
+	};
 
-	for (int i = 0; i < n; i++)
-		keptOwner[i] = keptSlot[i] = -1;
-	if (n == 0 || bs->sh->entry < 0)
-		return;
-	kt.bs = bs;
-	kt.slots = HnswLevelSlots(bs->info.m, 0);
-	kt.queue = MemoryContextAllocHuge(CurrentMemoryContext, sizeof(int32) * n);
-	kt.nkept = MemoryContextAllocHuge(CurrentMemoryContext, sizeof(int16) * n);
-	kt.keptOwner = keptOwner;
-	kt.keptSlot = keptSlot;
-	memset(kt.nkept, 0, sizeof(int16) * n);
-	kt.head = 0;
-	kt.tail = 1;
-	kt.queue[0] = bs->sh->entry;
-	GrowTree(&kt);
-
-	while (kt.tail < n)
-	{
-		bool		progress = false;
-
-		for (int e = 0; e < n; e++)
-		{
-			const int32 *enbr = bs->nbr + ELEM_LIST(bs, e, 0);
-			const float *end = bs->nd + ELEM_LIST(bs, e, 0);
-			int			owner = -1;
-			float		od = 0;
-
-			if (InTree(&kt, e))
-				continue;
-			CHECK_FOR_INTERRUPTS();
-			for (int s = 0; s < kt.slots && enbr[s] >= 0; s++)
-				if (InTree(&kt, enbr[s]) && HasKeptRoom(&kt, enbr[s]) && (owner < 0 || end[s] < od))
-				{
-					owner = enbr[s];
-					od = end[s];
-				}
-			for (int q = 0; owner < 0 && nearestOfAll && q < kt.tail; q++)
-			{
-				/* none of its links leads into the tree: the nearest tree element of all */
-				float		d = Dist(bs, ELEM_VEC(bs, e), ELEM_VEC(bs, kt.queue[q]));
-
-				if (HasKeptRoom(&kt, kt.queue[q]) && (owner < 0 || d < od))
-				{
-					owner = kt.queue[q];
-					od = d;
-				}
-			}
-			if (owner >= 0 && LinkIntoTree(&kt, owner, e, od))
-			{
-				progress = true;
-				linked++;
-				GrowTree(&kt);
-			}
-		}
-		if (!progress && nearestOfAll)
-			break;				/* no tree element has room: cannot be */
-		nearestOfAll = !progress;
-	}
-	if (linked > 0)
-		elog(DEBUG1, "embedding_hnsw build linked %d element(s) into the kept-link tree", linked);
-	pfree(kt.queue);
-	pfree(kt.nkept);
+	HnswBuildKeptTree(&ml, keptOwner, keptSlot);
 }
 
 /* write the in-memory graph to pages and the metapage */

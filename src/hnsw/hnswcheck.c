@@ -1,7 +1,10 @@
 /*
  * hnswcheck.c
  *		firstsight.index_check(regclass): a structural check of an
- *		embedding_hnsw index, one row per problem found.
+ *		embedding_hnsw index, one row per problem found.  Its collection of
+ *		the elements and its walk of a search (HnswCollectElements,
+ *		HnswReachFrom) also serve VACUUM's relink of the kept-link tree
+ *		(hnswtree.c).
  */
 #include "postgres.h"
 
@@ -22,28 +25,19 @@
 #include "utils/snapmgr.h"
 #include "utils/tuplestore.h"
 
-/* what the check remembers of each element */
-typedef struct ElemInfo
-{
-	int16		level;			/* -1: no element at this offset */
-	bool		deleted;
-	bool		reached;		/* found by the walk from the entry point */
-	ItemPointerData heaptid;
-} ElemInfo;
-
-typedef struct CheckState
+struct HnswCheckState
 {
 	Tuplestorestate *store;
 	TupleDesc	desc;
 	int			problems;
-} CheckState;
+};
 
 /* report one problem */
 static void
-Problem(CheckState *cs, const char *fmt,...) pg_attribute_printf(2, 3);
+Problem(HnswCheckState *cs, const char *fmt,...) pg_attribute_printf(2, 3);
 
 static void
-Problem(CheckState *cs, const char *fmt,...)
+Problem(HnswCheckState *cs, const char *fmt,...)
 {
 	va_list		ap;
 	char		buf[512];
@@ -62,8 +56,8 @@ Problem(CheckState *cs, const char *fmt,...)
 }
 
 /* the element at (blk, off), or NULL */
-static ElemInfo *
-Lookup(ElemInfo **elems, OffsetNumber *counts, BlockNumber nblocks, ItemPointer tid)
+HnswElemInfo *
+HnswLookupElem(HnswElemInfo **elems, OffsetNumber *counts, BlockNumber nblocks, ItemPointer tid)
 {
 	BlockNumber blk = ItemPointerGetBlockNumberNoCheck(tid);
 	OffsetNumber off = ItemPointerGetOffsetNumberNoCheck(tid);
@@ -78,9 +72,9 @@ Lookup(ElemInfo **elems, OffsetNumber *counts, BlockNumber nblocks, ItemPointer 
  * block); malformed tuples are reported to cs (NULL: not reported) and left
  * out (level -1).  Returns the highest level of a live element, or -1.
  */
-static int
-CollectElements(Relation index, HnswMetaPageData *meta, BlockNumber nblocks, ElemInfo **elems,
-				OffsetNumber *counts, CheckState *cs)
+int
+HnswCollectElements(Relation index, HnswMetaPageData *meta, BlockNumber nblocks, HnswElemInfo **elems,
+				OffsetNumber *counts, HnswCheckState *cs)
 {
 	int			topLive = -1;
 
@@ -95,12 +89,12 @@ CollectElements(Relation index, HnswMetaPageData *meta, BlockNumber nblocks, Ele
 		page = BufferGetPage(buf);
 		maxoff = PageGetMaxOffsetNumber(page);
 		counts[blk] = maxoff;
-		elems[blk] = palloc(sizeof(ElemInfo) * Max(maxoff, 1));
+		elems[blk] = palloc(sizeof(HnswElemInfo) * Max(maxoff, 1));
 		for (OffsetNumber off = FirstOffsetNumber; off <= maxoff; off++)
 		{
 			ItemId		iid = PageGetItemId(page, off);
 			HnswElementTuple tup = (HnswElementTuple) PageGetItem(page, iid);
-			ElemInfo   *ei = &elems[blk][off - 1];
+			HnswElemInfo   *ei = &elems[blk][off - 1];
 
 			ei->level = -1;
 			ei->reached = false;
@@ -128,22 +122,8 @@ CollectElements(Relation index, HnswMetaPageData *meta, BlockNumber nblocks, Ele
 	return topLive;
 }
 
-/* the walk of a search over the collected elements */
-typedef struct Reach
-{
-	Relation	index;
-	int			m;
-	ElemInfo  **elems;
-	OffsetNumber *counts;
-	BlockNumber nblocks;
-	bool		keptOnly;		/* follow kept links only (level 0) */
-	ItemPointerData *queue;		/* every element reached so far */
-	int			cap;
-	int			tail;
-} Reach;
-
-static void
-ReachInit(Reach *r, Relation index, int m, ElemInfo **elems, OffsetNumber *counts, BlockNumber nblocks,
+void
+HnswReachInit(HnswReach *r, Relation index, int m, HnswElemInfo **elems, OffsetNumber *counts, BlockNumber nblocks,
 		  bool keptOnly)
 {
 	r->index = index;
@@ -158,7 +138,7 @@ ReachInit(Reach *r, Relation index, int m, ElemInfo **elems, OffsetNumber *count
 }
 
 static void
-Enqueue(Reach *r, ElemInfo *e, ItemPointer tid)
+Enqueue(HnswReach *r, HnswElemInfo *e, ItemPointer tid)
 {
 	e->reached = true;
 	if (r->tail == r->cap)
@@ -176,12 +156,12 @@ Enqueue(Reach *r, ElemInfo *e, ItemPointer tid)
  * and queueing what they lead to.  Links to too-low levels are reported by
  * the link pass.  keptOnly: the tree of kept links, on level 0 only.
  */
-static void
-ReachFrom(Reach *r, ItemPointer tid, int top)
+void
+HnswReachFrom(HnswReach *r, ItemPointer tid, int top)
 {
 	int			first = r->tail;
 
-	Enqueue(r, Lookup(r->elems, r->counts, r->nblocks, tid), tid);
+	Enqueue(r, HnswLookupElem(r->elems, r->counts, r->nblocks, tid), tid);
 	if (r->keptOnly)
 		top = 0;
 	for (int lc = top; lc >= 0; lc--)
@@ -202,7 +182,7 @@ ReachFrom(Reach *r, ItemPointer tid, int top)
 			tup = (HnswElementTuple) PageGetItem(page, PageGetItemId(page, ItemPointerGetOffsetNumber(&cur)));
 			for (int i = 0; i < slots && ItemPointerIsValid(&tup->neighbors[start + i].tid); i++)
 			{
-				ElemInfo   *t = Lookup(r->elems, r->counts, r->nblocks, &tup->neighbors[start + i].tid);
+				HnswElemInfo   *t = HnswLookupElem(r->elems, r->counts, r->nblocks, &tup->neighbors[start + i].tid);
 
 				if (r->keptOnly && !(tup->neighbors[start + i].flags & HNSW_LINK_KEPT))
 					continue;
@@ -243,10 +223,10 @@ HeapRowGone(IndexFetchTableData *fetch, TupleTableSlot *slot, ItemPointer heapti
  * tree: those are counted in a NOTICE.
  */
 static void
-CheckWalk(Relation index, Relation heap, HnswMetaPageData *meta, ElemInfo **elems,
-		  OffsetNumber *counts, BlockNumber nblocks, CheckState *cs, bool keptOnly)
+CheckWalk(Relation index, Relation heap, HnswMetaPageData *meta, HnswElemInfo **elems,
+		  OffsetNumber *counts, BlockNumber nblocks, HnswCheckState *cs, bool keptOnly)
 {
-	Reach		r;
+	HnswReach		r;
 	int			unreached = 0;
 	int			gone = 0;
 	IndexFetchTableData *fetch;
@@ -255,15 +235,15 @@ CheckWalk(Relation index, Relation heap, HnswMetaPageData *meta, ElemInfo **elem
 	for (BlockNumber blk = HNSW_HEAD_BLKNO; blk < nblocks; blk++)
 		for (OffsetNumber off = FirstOffsetNumber; off <= counts[blk]; off++)
 			elems[blk][off - 1].reached = false;
-	ReachInit(&r, index, meta->m, elems, counts, nblocks, keptOnly);
-	ReachFrom(&r, &meta->entry, meta->entryLevel);
+	HnswReachInit(&r, index, meta->m, elems, counts, nblocks, keptOnly);
+	HnswReachFrom(&r, &meta->entry, meta->entryLevel);
 
 	fetch = table_index_fetch_begin(heap);
 	slot = table_slot_create(heap, NULL);
 	for (BlockNumber blk = HNSW_HEAD_BLKNO; blk < nblocks; blk++)
 		for (OffsetNumber off = FirstOffsetNumber; off <= counts[blk]; off++)
 		{
-			ElemInfo   *ei = &elems[blk][off - 1];
+			HnswElemInfo   *ei = &elems[blk][off - 1];
 
 			if (ei->level < 0 || ei->deleted || ei->reached)
 				continue;
@@ -305,217 +285,6 @@ CheckWalk(Relation index, Relation heap, HnswMetaPageData *meta, ElemInfo **elem
 	pfree(r.queue);
 }
 
-/* is the element at tid live and reached by the walk? */
-static bool
-Reached(Reach *r, ItemPointer tid)
-{
-	ElemInfo   *t = Lookup(r->elems, r->counts, r->nblocks, tid);
-
-	return t != NULL && t->level >= 0 && !t->deleted && t->reached;
-}
-
-#define RELINK_OWN		0		/* from a tree element among its own links */
-#define RELINK_SEARCH	1		/* or among what a search finds */
-#define RELINK_PLAIN	2		/* or else a plain link from the nearest */
-
-/*
- * One element outside the tree of kept links (at self): a kept link into it
- * from its nearest tree element with room, as mode allows.  Returns
- * HNSW_BACKLINK_KEPT, _MADE (a plain link), or _NONE (not now).
- */
-static int
-LinkIntoTree(HnswInfo *info, HnswMetaPageData *meta, Reach *r, ItemPointer self, int mode, bool building)
-{
-	HnswElementCopy ec;
-	HnswNeighbor cands[HNSW_MAX_M * 2];
-	int			ncands = 0;
-	int			slots = HnswLevelSlots(info->m, 0);
-	HnswCandidate **w = NULL;
-	int			n = 0;
-	int			first = -1;
-
-	/* its vector and links, as they are now */
-	if (!HnswCopyElement(info, self, &ec, true) || ec.deleted)
-		return HNSW_BACKLINK_MADE;	/* nothing to do */
-
-	/* the tree elements it links to on level 0, nearest first */
-	for (int i = 0; i < slots && ItemPointerIsValid(&ec.nbrs[i].tid); i++)
-	{
-		int			j = ncands;
-
-		if (!Reached(r, &ec.nbrs[i].tid))
-			continue;
-		while (j > 0 && cands[j - 1].distance > ec.nbrs[i].distance)
-		{
-			cands[j] = cands[j - 1];
-			j--;
-		}
-		cands[j] = ec.nbrs[i];
-		ncands++;
-	}
-	for (int i = 0; i < ncands; i++)
-		if (HnswAddBackLink(info, &cands[i].tid, 0, self, ec.vec, cands[i].distance, building,
-							true, HNSW_KEEP_ONLY) == HNSW_BACKLINK_KEPT)
-			return HNSW_BACKLINK_KEPT;
-	if (mode == RELINK_OWN)
-		return HNSW_BACKLINK_NONE;
-
-	/* the tree elements a search finds, nearest first */
-	w = HnswSearchFromEntry(info, meta, ec.vec, info->efConstruction, 0, &n, NULL);
-	for (int i = 0; i < n; i++)
-	{
-		if (ItemPointerEquals(&w[i]->tid, self) || !Reached(r, &w[i]->tid))
-			continue;
-		if (first < 0)
-			first = i;
-		if (HnswAddBackLink(info, &w[i]->tid, 0, self, ec.vec, w[i]->distance, building,
-							true, HNSW_KEEP_ONLY) == HNSW_BACKLINK_KEPT)
-			return HNSW_BACKLINK_KEPT;
-	}
-	/*
-	 * The entry point itself: the root of the tree, which may have no kept
-	 * link at all (VACUUM moved the entry point to an element whose list is
-	 * all plain links) and be neither among an element's own links nor among
-	 * the ef nearest when duplicates fill those at distance 0: then nothing
-	 * joined the tree (regress hnsw_extremes, about 1 round in 3,000: 45 of
-	 * 48 elements outside it after VACUUM).
-	 */
-	if (!ItemPointerEquals(&meta->entry, self))
-	{
-		float	   *ev = palloc(sizeof(float) * info->dims);
-
-		HnswFetchVector(info, &meta->entry, ev);
-		if (HnswAddBackLink(info, &meta->entry, 0, self, ec.vec, HnswDistance(info->metric, info->dims, ec.vec, ev),
-							building, true, HNSW_KEEP_ONLY) == HNSW_BACKLINK_KEPT)
-			return HNSW_BACKLINK_KEPT;
-	}
-
-	/*
-	 * Every one of those lists is half kept: down their kept links to one
-	 * with room, and last down the whole tree from the entry point.  Without
-	 * the entry point, an element whose own links and search results are all
-	 * outside the tree (many duplicates of it, all left out: the ef nearest
-	 * are at distance 0) got nothing at all and stayed an island: regress
-	 * hnsw_extremes under cosine, 1 run in about 60.
-	 */
-	{
-		ItemPointerData *starts = palloc(sizeof(ItemPointerData) * (ncands + n + 1));
-		int			nstarts = 0;
-
-		for (int i = 0; i < ncands; i++)
-			starts[nstarts++] = cands[i].tid;
-		for (int i = 0; i < n; i++)
-			if (!ItemPointerEquals(&w[i]->tid, self) && Reached(r, &w[i]->tid))
-				starts[nstarts++] = w[i]->tid;
-		if (!ItemPointerEquals(&meta->entry, self))
-			starts[nstarts++] = meta->entry;
-		if (nstarts > 0 && HnswKeepFromKeptDescendants(info, starts, nstarts, self, ec.vec, building))
-			return HNSW_BACKLINK_KEPT;
-	}
-	if (mode == RELINK_SEARCH)
-		return HNSW_BACKLINK_NONE;
-
-	/* no room for a kept link anywhere near: a plain one, so searches reach it now */
-	if (ncands > 0)
-		(void) HnswAddBackLink(info, &cands[0].tid, 0, self, ec.vec, cands[0].distance, building,
-							   true, HNSW_KEEP_NO);
-	else if (first >= 0)
-		(void) HnswAddBackLink(info, &w[first]->tid, 0, self, ec.vec, w[first]->distance, building,
-							   true, HNSW_KEEP_NO);
-	else if (!ItemPointerEquals(&meta->entry, self))
-	{
-		float	   *ev = palloc(sizeof(float) * info->dims);
-
-		HnswFetchVector(info, &meta->entry, ev);
-		(void) HnswAddBackLink(info, &meta->entry, 0, self, ec.vec,
-							   HnswDistance(info->metric, info->dims, ec.vec, ev), building, true, HNSW_KEEP_NO);
-	}
-	return HNSW_BACKLINK_MADE;
-}
-
-/*
- * VACUUM's last step, and a build's that inserted on disk: give every live
- * element outside the tree of kept links (see hnsw.h) a kept link from an
- * element in it.  VACUUM breaks the tree where it deletes an element whose
- * kept links led on, and an element whose lists were all half kept already
- * when it came is left out; such an element can still be reached, but
- * later inserts can prune the links that lead to it and leave it (and what
- * hangs from it) an island no search can enter.  The tree is walked from
- * the entry point; each element left out is linked from its nearest tree
- * element with room for a kept link, among its own level-0 links or, when
- * none of those will do, among what a search for its vector finds
- * (LinkIntoTree); then the walk goes on from it, so what hangs from it is
- * joined with it.  An element
- * that no tree element can take a kept link for gets a plain link from its
- * nearest tree element, so a search reaches it.  Inserts run meanwhile: an
- * element written after the walk began is not looked at.  building: a
- * build's pages, WAL-logged when it ends.  Returns the number of elements
- * linked.
- */
-int64
-HnswRelinkKeptTree(HnswInfo *info, bool building)
-{
-	Relation	index = info->index;
-	HnswMetaPageData meta;
-	BlockNumber nblocks;
-	ElemInfo  **elems;
-	OffsetNumber *counts;
-	Reach		r;
-	ElemInfo   *ep;
-	int64		linked = 0;
-
-	HnswReadMeta(index, &meta);
-	nblocks = RelationGetNumberOfBlocks(index);
-	if (meta.entryLevel < 0 || nblocks <= HNSW_HEAD_BLKNO)
-		return 0;
-	elems = palloc0(sizeof(ElemInfo *) * nblocks);
-	counts = palloc0(sizeof(OffsetNumber) * nblocks);
-	(void) CollectElements(index, &meta, nblocks, elems, counts, NULL);
-	ep = Lookup(elems, counts, nblocks, &meta.entry);
-	if (ep == NULL || ep->level < 0 || ep->deleted)
-		return 0;
-	ReachInit(&r, index, meta.m, elems, counts, nblocks, true);
-	ReachFrom(&r, &meta.entry, 0);
-
-	/*
-	 * Passes over the elements left out until all are in: first from their
-	 * own links only (an element whose neighbours join the tree later in a
-	 * pass is taken in the next); when a pass takes none, from what searches
-	 * find too; when that takes none either, plain links.
-	 */
-	for (int mode = RELINK_OWN;;)
-	{
-		int64		before = linked;
-		int			left = 0;
-
-		for (BlockNumber blk = HNSW_HEAD_BLKNO; blk < nblocks; blk++)
-			for (OffsetNumber off = FirstOffsetNumber; off <= counts[blk]; off++)
-			{
-				ElemInfo   *ei = &elems[blk][off - 1];
-				ItemPointerData self;
-
-				if (ei->level < 0 || ei->deleted || ei->reached)
-					continue;
-				vacuum_delay_point();
-				ItemPointerSet(&self, blk, off);
-				switch (LinkIntoTree(info, &meta, &r, &self, mode, building))
-				{
-					case HNSW_BACKLINK_KEPT:
-						linked++;
-						ReachFrom(&r, &self, 0);
-						break;
-					case HNSW_BACKLINK_NONE:
-						left++;
-						break;
-				}
-			}
-		if (left == 0 || mode == RELINK_PLAIN)
-			break;
-		mode = linked > before ? RELINK_OWN : mode + 1;
-	}
-	return linked;
-}
-
 PG_FUNCTION_INFO_V1(hnsw_index_check);
 /* check links, levels and the entry point */
 Datum
@@ -526,9 +295,9 @@ hnsw_index_check(PG_FUNCTION_ARGS)
 	Relation	index;
 	HnswMetaPageData meta;
 	BlockNumber nblocks;
-	ElemInfo  **elems;
+	HnswElemInfo  **elems;
 	OffsetNumber *counts;
-	CheckState	cs;
+	HnswCheckState	cs;
 	int			topLive = -1;
 	LOCKMODE	lockmode;
 	Oid			heapoid;
@@ -568,11 +337,11 @@ hnsw_index_check(PG_FUNCTION_ARGS)
 
 	HnswReadMeta(index, &meta);
 	nblocks = RelationGetNumberOfBlocks(index);
-	elems = palloc0(sizeof(ElemInfo *) * Max(nblocks, 1));
+	elems = palloc0(sizeof(HnswElemInfo *) * Max(nblocks, 1));
 	counts = palloc0(sizeof(OffsetNumber) * Max(nblocks, 1));
 
 	/* first pass: every element's level and state */
-	topLive = CollectElements(index, &meta, nblocks, elems, counts, &cs);
+	topLive = HnswCollectElements(index, &meta, nblocks, elems, counts, &cs);
 
 	/* second pass: every link of every live element */
 	for (BlockNumber blk = HNSW_HEAD_BLKNO; blk < nblocks; blk++)
@@ -598,7 +367,7 @@ hnsw_index_check(PG_FUNCTION_ARGS)
 				for (int i = 0; i < slots; i++)
 				{
 					ItemPointer t = &tup->neighbors[start + i].tid;
-					ElemInfo   *target;
+					HnswElemInfo   *target;
 
 					if (!ItemPointerIsValid(t))
 					{
@@ -607,7 +376,7 @@ hnsw_index_check(PG_FUNCTION_ARGS)
 					}
 					if (ended)
 						Problem(&cs, "element (%u,%u) level %d: a link follows an empty slot", blk, off, lc);
-					target = Lookup(elems, counts, nblocks, t);
+					target = HnswLookupElem(elems, counts, nblocks, t);
 					if (target == NULL || target->level < 0)
 						Problem(&cs, "element (%u,%u) level %d: link to (%u,%u), which is not an element",
 								blk, off, lc, ItemPointerGetBlockNumberNoCheck(t), ItemPointerGetOffsetNumberNoCheck(t));
@@ -638,7 +407,7 @@ hnsw_index_check(PG_FUNCTION_ARGS)
 				ItemPointerGetBlockNumberNoCheck(&meta.entry), ItemPointerGetOffsetNumberNoCheck(&meta.entry));
 	else if (topLive >= 0)
 	{
-		ElemInfo   *ep = meta.entryLevel >= 0 ? Lookup(elems, counts, nblocks, &meta.entry) : NULL;
+		HnswElemInfo   *ep = meta.entryLevel >= 0 ? HnswLookupElem(elems, counts, nblocks, &meta.entry) : NULL;
 
 		if (ep == NULL || ep->level < 0)
 			Problem(&cs, "entry point is not an element");
@@ -653,7 +422,7 @@ hnsw_index_check(PG_FUNCTION_ARGS)
 	/* every live element must be reachable from the entry point */
 	if (topLive >= 0 && meta.entryLevel >= 0)
 	{
-		ElemInfo   *ep = Lookup(elems, counts, nblocks, &meta.entry);
+		HnswElemInfo   *ep = HnswLookupElem(elems, counts, nblocks, &meta.entry);
 
 		if (ep != NULL && ep->level >= 0 && !ep->deleted)
 		{

@@ -291,6 +291,28 @@ typedef struct HnswInsertOps
 
 extern void HnswInsertCore(const HnswInsertOps *ops, void *g, const HnswInfo *info, int level);
 
+/*
+ * The build's level-0 lists as its builder of the kept-link tree sees them
+ * (HnswBuildKeptTree in hnswtree.c): the build's slot arrays (element
+ * numbers, -1 empty; distances; heuristic verdicts), where element e's
+ * level-0 list starts in them (list0), and the distance between two
+ * elements.  g is the build's state.
+ */
+typedef struct HnswMemLists
+{
+	void	   *g;
+	int			n;				/* elements */
+	int			entry;			/* the entry point, -1: none */
+	int			slots;			/* of a level-0 list */
+	int32	   *nbr;
+	float	   *nd;
+	uint8	   *ns;
+	Size		(*list0) (void *g, int32 e);
+	float		(*distance) (void *g, int32 a, int32 b);
+} HnswMemLists;
+
+extern void HnswBuildKeptTree(const HnswMemLists *ml, int32 *keptOwner, int16 *keptSlot);
+
 #pragma GCC visibility pop
 
 #endif
