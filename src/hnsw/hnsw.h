@@ -184,6 +184,18 @@ typedef HnswElementTupleData *HnswElementTuple;
 #define HnswTupleVector(tup, m) \
 	((float *) ((char *) (tup)->neighbors + sizeof(HnswNeighbor) * HnswSlots(m, (tup)->level)))
 
+/* HnswAddBackLink's request: a link from owner to target on level lc */
+typedef struct HnswBackLink
+{
+	ItemPointerData owner;		/* the element whose list takes the link */
+	int			lc;
+	ItemPointerData target;		/* the newcomer */
+	const float *targetVec;
+	float		distance;		/* between them */
+	bool		force;			/* the newcomer must get in */
+	int			keep;			/* HNSW_KEEP_* */
+} HnswBackLink;
+
 /* what a search needs to know about the index */
 typedef struct HnswInfo
 {
@@ -270,6 +282,40 @@ typedef struct HnswReach
 /* index_check's report (NULL: collect without reporting) */
 typedef struct HnswCheckState HnswCheckState;
 
+/*
+ * The invariants of a neighbour list (README: Page layout, The tree of kept
+ * links), checked wherever a list is written or read for a change in
+ * assert-enabled builds: the list of level lc has HnswLevelSlots slots (2m
+ * on level 0, m above) and its owner has that level; valid slots come
+ * first; no element links to itself; at most HnswMaxKept of the links are
+ * kept, and only on level 0.  self may be NULL.
+ */
+static inline void
+HnswAssertList(const HnswInfo *info, const HnswNeighbor *list, int slots, int level, int lc,
+					 ItemPointer self)
+{
+#ifdef USE_ASSERT_CHECKING
+	int			nkept = 0;
+	bool		ended = false;
+
+	Assert(lc >= 0 && lc <= level && level <= HNSW_MAX_LEVEL);
+	Assert(slots == (lc == 0 ? 2 * info->m : info->m));
+	for (int i = 0; i < slots; i++)
+	{
+		bool		valid = ItemPointerIsValid(&list[i].tid);
+
+		Assert(!(valid && ended));
+		ended |= !valid;
+		Assert(!valid || self == NULL ||
+			   !ItemPointerEquals((ItemPointer) &list[i].tid, self));
+		if (valid && (list[i].flags & HNSW_LINK_KEPT))
+			nkept++;
+	}
+	Assert(nkept <= HnswMaxKept(slots));
+	Assert(lc == 0 || nkept == 0);
+#endif
+}
+
 /* settings */
 extern int	hnsw_ef_search;
 extern int	hnsw_iterative_scan;
@@ -317,8 +363,7 @@ extern Buffer HnswNewBuffer(Relation index, ForkNumber fork);
 extern Page HnswBeginChange(GenericXLogState **state, Relation index, Buffer buf, bool building, int flags);
 extern void HnswFinishChange(GenericXLogState *state, Buffer buf);
 extern void HnswFetchVector(HnswInfo *info, ItemPointer tid, float *out);
-extern int	HnswAddBackLink(HnswInfo *info, ItemPointer n, int lc, ItemPointer newTid, const float *newVec,
-							float distance, bool building, bool force, int keep);
+extern int	HnswAddBackLink(HnswInfo *info, const HnswBackLink *bl, bool building);
 
 /* hnswcheck.c */
 extern HnswElemInfo *HnswLookupElem(HnswElemInfo **elems, OffsetNumber *counts, BlockNumber nblocks,

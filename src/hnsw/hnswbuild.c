@@ -181,6 +181,33 @@ CopyList(BuildState *bs, int id, int lc, int32 *out)
 }
 
 /*
+ * The invariants of a list of the build's graph (as HnswAssertList's on
+ * disk), with its lock held: the owner has the level; valid slots first,
+ * each to another element of that level or higher, none twice.
+ */
+static inline void
+AssertMemList(BuildState *bs, int id, int lc)
+{
+#ifdef USE_ASSERT_CHECKING
+	const int32 *nbr = bs->nbr + ELEM_LIST(bs, id, lc);
+	int			slots = HnswLevelSlots(bs->info.m, lc);
+	bool		ended = false;
+
+	Assert(lc >= 0 && lc <= bs->elems[id].level);
+	for (int i = 0; i < slots; i++)
+	{
+		Assert(!(nbr[i] >= 0 && ended));
+		ended |= nbr[i] < 0;
+		if (nbr[i] < 0)
+			continue;
+		Assert(nbr[i] != id && nbr[i] < bs->cap && bs->elems[nbr[i]].level >= lc);
+		for (int j = 0; j < i; j++)
+			Assert(nbr[j] != nbr[i]);
+	}
+#endif
+}
+
+/*
  * The in-memory graph as HnswSearchLayerCore sees it: an element's handle is
  * its element number; the visited set is a stamp per element.
  */
@@ -219,42 +246,11 @@ MemVisit(void *g, int32 ref, int lc, float bound, HnswItem *item)
 	return HNSW_VISIT_LIVE;
 }
 
-static const HnswGraphOps MemOps = {MemNeighbors, MemVisit, NULL};
-
-/*
- * search one level in memory from the neps entry points for element self;
- * result sorted ascending in *out, count returned.  In a parallel build
- * others can link to self before its own insert is done, so the search may
- * meet it: it is walked through, never a result (that would be a self-link).
- */
-static int
-SearchLayerMem(BuildState *bs, int self, const float *q, const Pair *eps, int neps, int ef, int lc, Pair **out)
-{
-	MemGraph	mg = {bs, q};
-	HnswHeap	res;
-	bool	   *walk = palloc(sizeof(bool) * Max(neps, 1));
-
-	if (++bs->curStamp == 0)
-	{
-		memset(bs->stamp, 0, sizeof(uint32) * bs->cap);
-		bs->curStamp = 1;
-	}
-	bs->stamp[self] = bs->curStamp;
-	for (int i = 0; i < neps; i++)
-	{
-		bs->stamp[eps[i].id] = bs->curStamp;
-		walk[i] = eps[i].id == self;
-	}
-	HnswSearchLayerCore(&MemOps, &mg, eps, walk, neps, ef, lc, &res);
-	pfree(walk);
-	qsort(res.items, res.n, sizeof(Pair), HnswItemCmp);
-	*out = res.items;
-	return res.n;
-}
+static const HnswGraphOps MemGraphOps = {MemNeighbors, MemVisit, NULL};
 
 /* append member to element e's level-lc list if it has room and lacks it */
 static void
-AppendLink(BuildState *bs, int e, int member, int lc)
+MemAppendLink(BuildState *bs, int e, int member, int lc)
 {
 	Size		start = ELEM_LIST(bs, e, lc);
 	int32	   *nbr = bs->nbr + start;
@@ -272,91 +268,6 @@ AppendLink(BuildState *bs, int e, int member, int lc)
 		bs->ns[start + used] = HNSW_LINK_UNKNOWN;
 	}
 	UnlockElem(bs, e);
-}
-
-/*
- * Link element n to newcomer e on level lc, pruning a full list; force: e
- * must get in.  Holds n's lock while it reads and changes n's list; the
- * member a full list leaves out is offered to the newcomer's list after
- * that lock is released (one lock at a time: no lock order to keep).
- */
-static bool
-BackLinkMem(BuildState *bs, int n, int e, float d, int lc, bool force)
-{
-	int			m = bs->info.m;
-	Size		start = ELEM_LIST(bs, n, lc);
-	int32	   *nbr = bs->nbr + start;
-	float	   *nd = bs->nd + start;
-	uint8	   *ns = bs->ns + start;
-	int			slots = HnswLevelSlots(m, lc);
-	int			used = 0;
-	Pair		cands[HNSW_MAX_M * 2 + 1];
-	uint8		known[HNSW_MAX_M * 2 + 1];
-	int			order[HNSW_MAX_M * 2 + 1];
-	const float *vecs[HNSW_MAX_M * 2 + 1];
-	float		dist[HNSW_MAX_M * 2 + 1];
-	HnswReprune r;
-	int			ie = -1;
-	int			leftOut;
-
-	LockElem(bs, n, LW_EXCLUSIVE);
-	while (used < slots && nbr[used] >= 0)
-	{
-		if (nbr[used] == e)
-		{
-			UnlockElem(bs, n);
-			return true;
-		}
-		used++;
-	}
-	if (used < slots)
-	{
-		nbr[used] = e;
-		nd[used] = d;
-		ns[used] = HNSW_LINK_UNKNOWN;
-		UnlockElem(bs, n);
-		return true;
-	}
-	/* members and newcomer, nearest first (insertion sort: the list is short) */
-	for (int i = 0; i <= slots; i++)
-	{
-		Pair		p = i < slots ? (Pair) {nd[i], nbr[i]} : (Pair) {d, e};
-		int			j = i;
-
-		while (j > 0 && cands[j - 1].distance > p.distance)
-		{
-			cands[j] = cands[j - 1];
-			order[j] = order[j - 1];
-			j--;
-		}
-		cands[j] = p;
-		order[j] = i;
-	}
-	for (int i = 0; i <= slots; i++)
-	{
-		known[i] = order[i] < slots ? ns[order[i]] : HNSW_LINK_UNKNOWN;
-		if (order[i] == slots)
-			ie = i;
-		vecs[i] = ELEM_VEC(bs, cands[i].id);
-		dist[i] = cands[i].distance;
-	}
-	if (!HnswRepruneList(bs->info.metric, bs->info.dims, vecs, dist, known, slots + 1, ie, slots, force, &r))
-	{
-		UnlockElem(bs, n);
-		return false;
-	}
-	for (int i = 0; i < slots; i++)
-	{
-		nbr[i] = i < r.nchosen ? cands[r.chosen[i]].id : -1;
-		nd[i] = i < r.nchosen ? cands[r.chosen[i]].distance : 0;
-		ns[i] = i < r.nchosen ? r.st[r.chosen[i]] : HNSW_LINK_UNKNOWN;
-	}
-	leftOut = r.leftOut >= 0 ? cands[r.leftOut].id : -1;
-	UnlockElem(bs, n);
-	/* the member left out may have lost its last way in: the newcomer links to it if it has room */
-	if (leftOut >= 0)
-		AppendLink(bs, e, leftOut, lc);
-	return true;
 }
 
 /* the shared counters and entry point: under the mutex in a parallel build */
@@ -445,12 +356,38 @@ MemBegin(void *g, int level, HnswItem *entry, int *entryLevel)
 	return true;
 }
 
+/*
+ * Search level lc for the newcomer from the entries (HnswSearchLayerCore
+ * over MemGraphOps, with a new visit stamp); result ascending in *out,
+ * count returned.  In a parallel build others can link to the newcomer
+ * before its own insert is done, so the search may meet it: it is walked
+ * through, never a result (that would be a self-link).
+ */
 static int
 MemSearch(void *g, const HnswItem *entries, int nentries, int ef, int lc, HnswItem **out)
 {
 	MemInsert  *mi = (MemInsert *) g;
+	BuildState *bs = mi->bs;
+	MemGraph	mg = {bs, mi->vec};
+	HnswHeap	res;
+	bool	   *walk = palloc(sizeof(bool) * Max(nentries, 1));
 
-	return SearchLayerMem(mi->bs, mi->id, mi->vec, entries, nentries, ef, lc, out);
+	if (++bs->curStamp == 0)
+	{
+		memset(bs->stamp, 0, sizeof(uint32) * bs->cap);
+		bs->curStamp = 1;
+	}
+	bs->stamp[mi->id] = bs->curStamp;
+	for (int i = 0; i < nentries; i++)
+	{
+		bs->stamp[entries[i].id] = bs->curStamp;
+		walk[i] = entries[i].id == mi->id;
+	}
+	HnswSearchLayerCore(&MemGraphOps, &mg, entries, walk, nentries, ef, lc, &res);
+	pfree(walk);
+	qsort(res.items, res.n, sizeof(Pair), HnswItemCmp);
+	*out = res.items;
+	return res.n;
 }
 
 static const float *
@@ -504,15 +441,86 @@ MemSetList(void *g, int lc, const HnswItem *w, const int *chosen, int k)
 	}
 	for (int i = used; i < had; i++)
 		bs->nbr[start + i] = -1;
+	AssertMemList(bs, mi->id, lc);
 	UnlockElem(bs, mi->id);
 }
 
+/*
+ * A link from element n to the newcomer on level lc: in a free slot, else
+ * by the rule for a full list (HnswRepruneMembers, with the verdicts the
+ * list keeps); force: the newcomer must get in.  Holds n's lock while it
+ * reads and changes n's list; the member a full list leaves out is offered
+ * to the newcomer's list after that lock is released (one lock at a time:
+ * no lock order to keep).  The build makes no kept link (keep): the tree is
+ * grown when the graph is written.
+ */
 static int
 MemBackLink(void *g, const HnswItem *n, int lc, bool force, int keep)
 {
 	MemInsert  *mi = (MemInsert *) g;
+	BuildState *bs = mi->bs;
+	int			e = mi->id;
+	Size		start = ELEM_LIST(bs, n->id, lc);
+	int32	   *nbr = bs->nbr + start;
+	float	   *nd = bs->nd + start;
+	uint8	   *ns = bs->ns + start;
+	int			slots = HnswLevelSlots(bs->info.m, lc);
+	int			used = 0;
+	const float *vecs[HNSW_MAX_M * 2];
+	int			order[HNSW_MAX_M * 2 + 1];
+	HnswListMembers lm = {.n = slots, .dist = nd, .vecs = vecs, .known = ns, .skip = NULL};
+	HnswReprune r;
+	int32		chosen[HNSW_MAX_M * 2];
+	float		chosenDist[HNSW_MAX_M * 2];
+	uint8		chosenSt[HNSW_MAX_M * 2];
+	int			leftOut;
 
-	return BackLinkMem(mi->bs, n->id, mi->id, n->distance, lc, force) ? HNSW_BACKLINK_MADE : HNSW_BACKLINK_NONE;
+	LockElem(bs, n->id, LW_EXCLUSIVE);
+	AssertMemList(bs, n->id, lc);
+	while (used < slots && nbr[used] >= 0)
+	{
+		if (nbr[used] == e)
+		{
+			UnlockElem(bs, n->id);
+			return HNSW_BACKLINK_MADE;
+		}
+		used++;
+	}
+	if (used < slots)
+	{
+		nbr[used] = e;
+		nd[used] = n->distance;
+		ns[used] = HNSW_LINK_UNKNOWN;
+		AssertMemList(bs, n->id, lc);
+		UnlockElem(bs, n->id);
+		return HNSW_BACKLINK_MADE;
+	}
+	for (int s = 0; s < slots; s++)
+		vecs[s] = ELEM_VEC(bs, nbr[s]);
+	if (!HnswRepruneMembers(bs->info.metric, bs->info.dims, &lm, n->distance, mi->vec, force, &r, order))
+	{
+		UnlockElem(bs, n->id);
+		return HNSW_BACKLINK_NONE;
+	}
+	Assert(r.nchosen == slots);
+	for (int i = 0; i < slots; i++)
+	{
+		int			s = order[r.chosen[i]];
+
+		chosen[i] = s >= 0 ? nbr[s] : e;
+		chosenDist[i] = s >= 0 ? nd[s] : n->distance;
+		chosenSt[i] = r.st[r.chosen[i]];
+	}
+	leftOut = r.leftOut >= 0 ? nbr[order[r.leftOut]] : -1;
+	memcpy(nbr, chosen, sizeof(int32) * slots);
+	memcpy(nd, chosenDist, sizeof(float) * slots);
+	memcpy(ns, chosenSt, sizeof(uint8) * slots);
+	AssertMemList(bs, n->id, lc);
+	UnlockElem(bs, n->id);
+	/* the member left out may have lost its last way in: the newcomer links to it if it has room */
+	if (leftOut >= 0)
+		MemAppendLink(bs, e, leftOut, lc);
+	return HNSW_BACKLINK_MADE;
 }
 
 static bool
@@ -555,9 +563,9 @@ static const HnswInsertOps MemInsertOps = {
 	.end = MemEnd,
 };
 
-/* add element id to the in-memory graph */
+/* add element id to the in-memory graph: the one insert (HnswInsertCore) over MemInsertOps */
 static void
-InsertMem(BuildState *bs, int id)
+MemInsertElement(BuildState *bs, int id)
 {
 	MemInsert	mi = {bs, id, ELEM_VEC(bs, id)};
 
@@ -927,7 +935,7 @@ BuildCallback(Relation index, ItemPointer tid, Datum *values, bool *isnull,
 		id = AddElement(bs, tid, level);
 		if (id < 0)
 			goto done;			/* the shared graph is full: the second scan inserts it */
-		InsertMem(bs, id);
+		MemInsertElement(bs, id);
 	}
 	bs->indtuples++;
 	if ((int64) bs->indtuples % 1000 == 0 && (!bs->parallel || bs->leader))

@@ -252,6 +252,24 @@ extern bool HnswRepruneList(HnswMetric metric, int dims, const float *const *vec
 							const uint8 *known, int n, int ie, int max, bool force, HnswReprune *r);
 
 /*
+ * A full list's members as HnswRepruneMembers sees them, by slot: distance
+ * to the owner, vector, the heuristic's last verdict (known, may be NULL:
+ * the on-disk graph keeps none) and whether the member stays whatever the
+ * re-pruning decides (skip, may be NULL: the on-disk graph's kept links).
+ */
+typedef struct HnswListMembers
+{
+	int			n;
+	const float *dist;
+	const float *const *vecs;
+	const uint8 *known;
+	const bool *skip;
+} HnswListMembers;
+
+extern bool HnswRepruneMembers(HnswMetric metric, int dims, const HnswListMembers *lm, float newDist,
+							   const float *newVec, bool force, HnswReprune *r, int *order);
+
+/*
  * The insert of one element, for both graphs (HnswInsertCore in
  * hnswinsert.c): level search and neighbour selection on each level from
  * the top down, the element's own lists, then the links back to it with the

@@ -198,14 +198,16 @@ HnswKeepFromKeptDescendants(HnswInfo *info, const ItemPointerData *starts, int n
 		{
 			ItemPointer child = &ec.nbrs[s].tid;
 			float	   *cv;
+			HnswBackLink bl = {.owner = *child, .lc = 0, .target = *newTid, .targetVec = newVec,
+			.force = true, .keep = HNSW_KEEP_ONLY};
 
 			if (!(ec.nbrs[s].flags & HNSW_LINK_KEPT) || !HnswVisitedAdd(seen, child))
 				continue;
 			tried++;
 			cv = palloc(sizeof(float) * info->dims);
 			HnswFetchVector(info, child, cv);
-			if (HnswAddBackLink(info, child, 0, newTid, newVec, HnswDistance(info->metric, info->dims, newVec, cv),
-								building, true, HNSW_KEEP_ONLY) == HNSW_BACKLINK_KEPT)
+			bl.distance = HnswDistance(info->metric, info->dims, newVec, cv);
+			if (HnswAddBackLink(info, &bl, building) == HNSW_BACKLINK_KEPT)
 				return true;
 			pfree(cv);
 			queue[tail++] = *child;
@@ -340,6 +342,7 @@ HnswInsertCore(const HnswInsertOps *ops, void *g, const HnswInfo *info, int leve
 		{
 			nw[lc] = ops->search(g, eps, neps, info->efConstruction, lc, &w[lc]);
 			k[lc] = SelectLinks(ops, g, info, w[lc], nw[lc], HnswLevelSlots(info->m, lc), chosen[lc]);
+			Assert(k[lc] >= 0 && k[lc] <= HnswLevelSlots(info->m, lc) && k[lc] <= nw[lc]);
 			ops->setList(g, lc, w[lc], chosen[lc], k[lc]);
 			/* the next level down starts from everything found here, or from the same entries */
 			if (nw[lc] > 0)
@@ -419,6 +422,8 @@ DiskBegin(void *g, int level, HnswItem *entry, int *entryLevel)
 		HnswReadMeta(info->index, &di->meta);
 	}
 	*entryLevel = di->meta.entryLevel;
+	/* only an insert that holds the update lock exclusively puts an element above the entry point */
+	Assert(level <= di->meta.entryLevel || di->lockmode == ExclusiveLock);
 	if (di->meta.entryLevel < 0)
 		return false;
 	ep = HnswLoadCandidate(info, &di->meta.entry, di->vec, di->meta.entryLevel);
@@ -484,6 +489,7 @@ DiskSetList(void *g, int lc, const HnswItem *w, const int *chosen, int k)
 		list[i].tid = di->els[w[chosen[i]].id].tid;
 		list[i].distance = w[chosen[i]].distance;
 	}
+	HnswAssertList(di->info, list, HnswLevelSlots(di->info->m, lc), di->tup->level, lc, NULL);
 }
 
 static void
@@ -499,8 +505,10 @@ DiskBackLink(void *g, const HnswItem *n, int lc, bool force, int keep)
 {
 	DiskInsert *di = (DiskInsert *) g;
 
-	return HnswAddBackLink(di->info, &di->els[n->id].tid, lc, &di->tid, di->vec, n->distance,
-						   di->building, force, keep);
+	HnswBackLink bl = {.owner = di->els[n->id].tid, .lc = lc, .target = di->tid, .targetVec = di->vec,
+		.distance = n->distance, .force = force, .keep = keep};
+
+	return HnswAddBackLink(di->info, &bl, di->building);
 }
 
 static bool
@@ -536,11 +544,12 @@ DiskEnd(void *g, int level, int entryLevel)
 		if (entryLevel >= 0)
 		{
 			float	   *old = palloc(sizeof(float) * info->dims);
+			HnswBackLink bl = {.owner = di->tid, .lc = 0, .target = di->meta.entry, .targetVec = old,
+				.distance = 0, .force = true, .keep = HNSW_KEEP_IF_ROOM};
 
 			HnswFetchVector(info, &di->meta.entry, old);
-			(void) HnswAddBackLink(info, &di->tid, 0, &di->meta.entry, old,
-								   HnswDistance(info->metric, info->dims, di->vec, old), di->building, true,
-								   HNSW_KEEP_IF_ROOM);
+			bl.distance = HnswDistance(info->metric, info->dims, di->vec, old);
+			(void) HnswAddBackLink(info, &bl, di->building);
 		}
 		buf = ReadBuffer(info->index, HNSW_METAPAGE_BLKNO);
 		LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);

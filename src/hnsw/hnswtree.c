@@ -104,6 +104,8 @@ HasKeptRoom(KeptTree *kt, int e)
 static void
 Adopt(KeptTree *kt, int owner, int s, int e)
 {
+	/* a kept link comes from an element already in the tree, to one not yet in it */
+	Assert(InTree(kt, owner) && !InTree(kt, e));
 	kt->keptOwner[e] = owner;
 	kt->keptSlot[e] = s;
 	kt->nkept[owner]++;
@@ -273,6 +275,16 @@ Reached(HnswReach *r, ItemPointer tid)
 #define RELINK_SEARCH	1		/* also among what a search finds */
 #define RELINK_PLAIN	2		/* or else a plain link from the nearest */
 
+/* a level-0 link from owner to bl's target, as keep says (HnswAddBackLink) */
+static int
+KeepFrom(HnswInfo *info, HnswBackLink *bl, ItemPointer owner, float distance, int keep, bool building)
+{
+	bl->owner = *owner;
+	bl->distance = distance;
+	bl->keep = keep;
+	return HnswAddBackLink(info, bl, building);
+}
+
 /*
  * One element outside the tree of kept links (at self): a kept link into it
  * from its nearest tree element with room, as mode allows.  Returns
@@ -288,10 +300,12 @@ DiskLinkIntoTree(HnswInfo *info, HnswMetaPageData *meta, HnswReach *r, ItemPoint
 	HnswCandidate **w = NULL;
 	int			n = 0;
 	int			first = -1;
+	HnswBackLink bl = {.lc = 0, .target = *self, .force = true};
 
 	/* its vector and links, as they are now */
 	if (!HnswCopyElement(info, self, &ec, true) || ec.deleted)
 		return HNSW_BACKLINK_MADE;	/* nothing to do */
+	bl.targetVec = ec.vec;
 
 	/* the tree elements it links to on level 0, nearest first */
 	for (int i = 0; i < slots && ItemPointerIsValid(&ec.nbrs[i].tid); i++)
@@ -309,8 +323,7 @@ DiskLinkIntoTree(HnswInfo *info, HnswMetaPageData *meta, HnswReach *r, ItemPoint
 		ncands++;
 	}
 	for (int i = 0; i < ncands; i++)
-		if (HnswAddBackLink(info, &cands[i].tid, 0, self, ec.vec, cands[i].distance, building,
-							true, HNSW_KEEP_ONLY) == HNSW_BACKLINK_KEPT)
+		if (KeepFrom(info, &bl, &cands[i].tid, cands[i].distance, HNSW_KEEP_ONLY, building) == HNSW_BACKLINK_KEPT)
 			return HNSW_BACKLINK_KEPT;
 	if (mode == TREE_OWN)
 		return HNSW_BACKLINK_NONE;
@@ -323,8 +336,7 @@ DiskLinkIntoTree(HnswInfo *info, HnswMetaPageData *meta, HnswReach *r, ItemPoint
 			continue;
 		if (first < 0)
 			first = i;
-		if (HnswAddBackLink(info, &w[i]->tid, 0, self, ec.vec, w[i]->distance, building,
-							true, HNSW_KEEP_ONLY) == HNSW_BACKLINK_KEPT)
+		if (KeepFrom(info, &bl, &w[i]->tid, w[i]->distance, HNSW_KEEP_ONLY, building) == HNSW_BACKLINK_KEPT)
 			return HNSW_BACKLINK_KEPT;
 	}
 	/*
@@ -340,8 +352,8 @@ DiskLinkIntoTree(HnswInfo *info, HnswMetaPageData *meta, HnswReach *r, ItemPoint
 		float	   *ev = palloc(sizeof(float) * info->dims);
 
 		HnswFetchVector(info, &meta->entry, ev);
-		if (HnswAddBackLink(info, &meta->entry, 0, self, ec.vec, HnswDistance(info->metric, info->dims, ec.vec, ev),
-							building, true, HNSW_KEEP_ONLY) == HNSW_BACKLINK_KEPT)
+		if (KeepFrom(info, &bl, &meta->entry, HnswDistance(info->metric, info->dims, ec.vec, ev),
+					 HNSW_KEEP_ONLY, building) == HNSW_BACKLINK_KEPT)
 			return HNSW_BACKLINK_KEPT;
 	}
 
@@ -372,18 +384,16 @@ DiskLinkIntoTree(HnswInfo *info, HnswMetaPageData *meta, HnswReach *r, ItemPoint
 
 	/* no room for a kept link anywhere near: a plain one, so searches reach it now */
 	if (ncands > 0)
-		(void) HnswAddBackLink(info, &cands[0].tid, 0, self, ec.vec, cands[0].distance, building,
-							   true, HNSW_KEEP_NO);
+		(void) KeepFrom(info, &bl, &cands[0].tid, cands[0].distance, HNSW_KEEP_NO, building);
 	else if (first >= 0)
-		(void) HnswAddBackLink(info, &w[first]->tid, 0, self, ec.vec, w[first]->distance, building,
-							   true, HNSW_KEEP_NO);
+		(void) KeepFrom(info, &bl, &w[first]->tid, w[first]->distance, HNSW_KEEP_NO, building);
 	else if (!ItemPointerEquals(&meta->entry, self))
 	{
 		float	   *ev = palloc(sizeof(float) * info->dims);
 
 		HnswFetchVector(info, &meta->entry, ev);
-		(void) HnswAddBackLink(info, &meta->entry, 0, self, ec.vec,
-							   HnswDistance(info->metric, info->dims, ec.vec, ev), building, true, HNSW_KEEP_NO);
+		(void) KeepFrom(info, &bl, &meta->entry, HnswDistance(info->metric, info->dims, ec.vec, ev), HNSW_KEEP_NO,
+						building);
 	}
 	return HNSW_BACKLINK_MADE;
 }

@@ -1008,160 +1008,229 @@ HnswFinishChange(GenericXLogState *state, Buffer buf)
 		MarkBufferDirty(buf);
 }
 
-/* add a link from element n to target on level lc if n has a free slot there */
-static void
-AppendLinkIfRoom(HnswInfo *info, ItemPointer n, int lc, ItemPointer target, float distance, bool building)
-{
-	Buffer		buf = HnswReadBuffer(info->index, ItemPointerGetBlockNumber(n));
-	HnswElementTuple tup;
-	int			start = HnswLevelStart(info->m, lc);
-	int			slots = HnswLevelSlots(info->m, lc);
-	int			used = 0;
-
-	LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
-	tup = TupleAt(BufferGetPage(buf), n, info->index);
-	if (!tup->deleted && tup->level >= lc)
-	{
-		while (used < slots && ItemPointerIsValid(&tup->neighbors[start + used].tid))
-		{
-			if (ItemPointerEquals(&tup->neighbors[start + used].tid, target))
-				break;
-			used++;
-		}
-		if (used < slots && !ItemPointerIsValid(&tup->neighbors[start + used].tid))
-		{
-			GenericXLogState *state;
-			Page		page = HnswBeginChange(&state, info->index, buf, building, 0);
-
-			tup = TupleAt(page, n, info->index);
-			tup->neighbors[start + used].tid = *target;
-			tup->neighbors[start + used].flags = 0;
-			tup->neighbors[start + used].distance = distance;
-			HnswFinishChange(state, buf);
-		}
-	}
-	UnlockReleaseBuffer(buf);
-}
-
 /*
- * What HnswAddBackLink saw of element n's level-lc list: a copy of its
- * slots, how many are used and kept, and where the newcomer already is.
+ * Links back to a newcomer (HnswAddBackLink), in steps of one purpose each:
+ * read the owner's list under its page lock (ReadList), decide what the new
+ * link's flags are (NewLinkFlags), write one slot (WriteSlot) when the list
+ * has the newcomer or room, else re-prune the list with its page unlocked
+ * (Reprune, the rule of HnswRepruneMembers) and write the result if the list
+ * is still as it was read (WriteRepruned).
  */
+
+/* what ReadList saw of the owner's level-lc list */
 typedef struct BackLinkList
 {
-	HnswNeighbor before[HNSW_MAX_M * 2];
+	HnswNeighbor before[HNSW_MAX_M * 2];	/* a copy of its slots */
 	int			slots;
 	int			used;
 	int			nkept;
 	int			present;		/* the newcomer's slot, or -1 */
 } BackLinkList;
 
-#define BACKLINK_FULL	(-1)
-
 /*
- * The first step of HnswAddBackLink, under n's page lock: a list that
- * already has the newcomer, or has room, takes it (or its kept flag) at
- * once; a full one is copied to bl for re-pruning (BACKLINK_FULL).
- * *newFlags gets the new link's flags.
+ * Pin and lock (exclusive) the page of bl's owner and copy its list into
+ * list; InvalidBuffer (nothing locked) when the owner is deleted or below
+ * the level.
  */
-static int
-BackLinkIfRoom(HnswInfo *info, ItemPointer n, int lc, ItemPointer newTid, float distance,
-			   bool building, int keep, BackLinkList *bl, uint16 *newFlags)
+static Buffer
+ReadList(HnswInfo *info, const HnswBackLink *bl, BackLinkList *list)
 {
-	int			start = HnswLevelStart(info->m, lc);
-	Buffer		buf = HnswReadBuffer(info->index, ItemPointerGetBlockNumber(n));
-	GenericXLogState *state;
+	Buffer		buf = HnswReadBuffer(info->index, ItemPointerGetBlockNumber(&bl->owner));
 	HnswElementTuple tup;
-	HnswNeighbor *list;
-	int			result;
+	const HnswNeighbor *nb;
 
-	bl->slots = HnswLevelSlots(info->m, lc);
-	bl->used = 0;
-	bl->nkept = 0;
-	bl->present = -1;
 	LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
-	tup = TupleAt(BufferGetPage(buf), n, info->index);
-	if (tup->deleted || tup->level < lc)
+	tup = TupleAt(BufferGetPage(buf), unconstify(ItemPointerData *, &bl->owner), info->index);
+	if (tup->deleted || tup->level < bl->lc)
 	{
 		UnlockReleaseBuffer(buf);
-		return HNSW_BACKLINK_NONE;
+		return InvalidBuffer;
 	}
-	list = &tup->neighbors[start];
-	while (bl->used < bl->slots && ItemPointerIsValid(&list[bl->used].tid))
+	list->slots = HnswLevelSlots(info->m, bl->lc);
+	list->used = 0;
+	list->nkept = 0;
+	list->present = -1;
+	nb = &tup->neighbors[HnswLevelStart(info->m, bl->lc)];
+	memcpy(list->before, nb, sizeof(HnswNeighbor) * list->slots);
+	while (list->used < list->slots && ItemPointerIsValid(&nb[list->used].tid))
 	{
-		if (ItemPointerEquals(&list[bl->used].tid, newTid))
-			bl->present = bl->used;
-		if (list[bl->used].flags & HNSW_LINK_KEPT)
-			bl->nkept++;
-		bl->used++;
+		if (ItemPointerEquals(unconstify(ItemPointerData *, &nb[list->used].tid),
+							  unconstify(ItemPointerData *, &bl->target)))
+			list->present = list->used;
+		if (nb[list->used].flags & HNSW_LINK_KEPT)
+			list->nkept++;
+		list->used++;
 	}
-	/* a list never holds more kept links than its half (HnswMaxKept) */
-	Assert(bl->nkept <= HnswMaxKept(bl->slots));
-	*newFlags = keep != HNSW_KEEP_NO && bl->nkept < HnswMaxKept(bl->slots) ? HNSW_LINK_KEPT : 0;
-	if (keep == HNSW_KEEP_ONLY && *newFlags == 0 &&
-		!(bl->present >= 0 && (list[bl->present].flags & HNSW_LINK_KEPT)))
-		result = HNSW_BACKLINK_NONE;
-	else if (bl->present >= 0)
-	{
-		/* already linked (a repair after VACUUM re-links existing elements) */
-		if ((list[bl->present].flags & *newFlags) != *newFlags)
-		{
-			Page		page = HnswBeginChange(&state, info->index, buf, building, 0);
-
-			tup = TupleAt(page, n, info->index);
-			tup->neighbors[start + bl->present].flags |= *newFlags;
-			HnswFinishChange(state, buf);
-		}
-		result = (list[bl->present].flags & HNSW_LINK_KEPT) ? HNSW_BACKLINK_KEPT : HNSW_BACKLINK_MADE;
-	}
-	else if (bl->used < bl->slots)
-	{
-		Page		page = HnswBeginChange(&state, info->index, buf, building, 0);
-
-		tup = TupleAt(page, n, info->index);
-		tup->neighbors[start + bl->used].tid = *newTid;
-		tup->neighbors[start + bl->used].flags = *newFlags;
-		tup->neighbors[start + bl->used].distance = distance;
-		HnswFinishChange(state, buf);
-		result = *newFlags ? HNSW_BACKLINK_KEPT : HNSW_BACKLINK_MADE;
-	}
-	else
-	{
-		memcpy(bl->before, list, sizeof(HnswNeighbor) * bl->slots);
-		result = BACKLINK_FULL;
-	}
-	UnlockReleaseBuffer(buf);
-	return result;
+	HnswAssertList(info, nb, list->slots, tup->level, bl->lc, unconstify(ItemPointerData *, &bl->owner));
+	return buf;
 }
 
 /*
- * Write the re-pruned list of n (kept links first, in their order, then
- * the chosen candidates) if it is still the list bl copied; false if it
- * changed meanwhile (the caller starts over).
+ * The new link's flags (HNSW_LINK_KEPT when it is to be kept and the list
+ * has room for one more kept link), or -1 when keep is HNSW_KEEP_ONLY and
+ * it cannot be kept (and is not already).
+ */
+static int
+NewLinkFlags(const BackLinkList *list, int keep)
+{
+	int			flags = keep != HNSW_KEEP_NO && list->nkept < HnswMaxKept(list->slots) ? HNSW_LINK_KEPT : 0;
+
+	if (keep == HNSW_KEEP_ONLY && flags == 0 &&
+		!(list->present >= 0 && (list->before[list->present].flags & HNSW_LINK_KEPT)))
+		return -1;
+	return flags;
+}
+
+/* write slot s of the owner's level-lc list (its page locked) and WAL-log it */
+static void
+WriteSlot(HnswInfo *info, Buffer buf, ItemPointer owner, int lc, int s, const HnswNeighbor *nb, bool building)
+{
+	GenericXLogState *state;
+	Page		page = HnswBeginChange(&state, info->index, buf, building, 0);
+	HnswElementTuple tup = TupleAt(page, owner, info->index);
+
+	Assert(s >= 0 && s < HnswLevelSlots(info->m, lc));
+	tup->neighbors[HnswLevelStart(info->m, lc) + s] = *nb;
+	HnswAssertList(info, &tup->neighbors[HnswLevelStart(info->m, lc)], HnswLevelSlots(info->m, lc),
+						 tup->level, lc, owner);
+	HnswFinishChange(state, buf);
+}
+
+/* add a link from element owner to target on level lc if owner has a free slot there */
+static void
+AppendLinkIfRoom(HnswInfo *info, ItemPointer owner, int lc, ItemPointer target, float distance, bool building)
+{
+	HnswBackLink bl = {.owner = *owner, .lc = lc, .target = *target};
+	BackLinkList list;
+	Buffer		buf = ReadList(info, &bl, &list);
+
+	if (buf == InvalidBuffer)
+		return;
+	if (list.present < 0 && list.used < list.slots)
+		WriteSlot(info, buf, owner, lc, list.used,
+				  &(HnswNeighbor) {.tid = *target, .flags = 0, .distance = distance}, building);
+	UnlockReleaseBuffer(buf);
+}
+
+/*
+ * The rule for a full list taking a newcomer, for both graphs: its members
+ * that may be pruned (all but those skip marks: kept links, which stay
+ * where they are) and the newcomer, nearest first (a member before the
+ * newcomer at an equal distance), through HnswRepruneList for one slot
+ * fewer than candidates.  dist, vecs, known (may be NULL) are the members'
+ * by slot.  order[i] gets candidate i's slot in the list, or -1 for the
+ * newcomer; r's indexes are candidates'.  False when the list stays as it
+ * was.
+ */
+bool
+HnswRepruneMembers(HnswMetric metric, int dims, const HnswListMembers *lm, float newDist, const float *newVec,
+				   bool force, HnswReprune *r, int *order)
+{
+	float		dist[HNSW_MAX_M * 2 + 1];
+	const float *vecs[HNSW_MAX_M * 2 + 1];
+	uint8		known[HNSW_MAX_M * 2 + 1];
+	int			n = 0;
+	int			ie = -1;
+
+	Assert(lm->n <= HNSW_MAX_M * 2);
+	/* insertion sort: the list is short */
+	for (int s = 0; s <= lm->n; s++)
+	{
+		float		d = s < lm->n ? lm->dist[s] : newDist;
+		int			j = n;
+
+		if (s < lm->n && lm->skip && lm->skip[s])
+			continue;
+		while (j > 0 && dist[j - 1] > d)
+		{
+			dist[j] = dist[j - 1];
+			order[j] = order[j - 1];
+			j--;
+		}
+		dist[j] = d;
+		order[j] = s < lm->n ? s : -1;
+		n++;
+	}
+	for (int i = 0; i < n; i++)
+	{
+		if (order[i] < 0)
+			ie = i;
+		vecs[i] = order[i] < 0 ? newVec : lm->vecs[order[i]];
+		known[i] = order[i] < 0 || lm->known == NULL ? HNSW_LINK_UNKNOWN : lm->known[order[i]];
+	}
+	Assert(ie >= 0 && n >= 2);
+	return HnswRepruneList(metric, dims, vecs, dist, lm->known ? known : NULL, n, ie, n - 1, force, r);
+}
+
+/*
+ * Re-prune the full list copied in list for the newcomer (HnswRepruneMembers),
+ * reading the members' vectors with no page locked: cands gets the
+ * candidates (members by order, the newcomer), *leftOutVec the vector of
+ * the member left out.  False when the newcomer stays out.
  */
 static bool
-WriteRepruned(HnswInfo *info, ItemPointer n, int lc, const BackLinkList *bl, const HnswNeighbor *cands,
-			  const HnswReprune *r, int ie, uint16 newFlags, bool building)
+Reprune(HnswInfo *info, const HnswBackLink *bl, const BackLinkList *list, HnswNeighbor *cands,
+		HnswReprune *r, const float **leftOutVec)
 {
-	int			start = HnswLevelStart(info->m, lc);
-	Buffer		buf = HnswReadBuffer(info->index, ItemPointerGetBlockNumber(n));
+	float		dist[HNSW_MAX_M * 2];
+	const float *vecs[HNSW_MAX_M * 2];
+	bool		skip[HNSW_MAX_M * 2];
+	int			order[HNSW_MAX_M * 2 + 1];
+	HnswListMembers lm = {.n = list->slots, .dist = dist, .vecs = vecs, .known = NULL, .skip = skip};
+
+	for (int s = 0; s < list->slots; s++)
+	{
+		skip[s] = (list->before[s].flags & HNSW_LINK_KEPT) != 0;
+		dist[s] = list->before[s].distance;
+		vecs[s] = NULL;
+		if (!skip[s])
+		{
+			float	   *v = palloc(sizeof(float) * info->dims);
+
+			HnswFetchVector(info, unconstify(ItemPointerData *, &list->before[s].tid), v);
+			vecs[s] = v;
+		}
+	}
+	if (!HnswRepruneMembers(info->metric, info->dims, &lm, bl->distance, bl->targetVec, bl->force, r, order))
+		return false;
+	Assert(r->nchosen == list->slots - list->nkept);
+	for (int i = 0; i <= r->nchosen; i++)
+		cands[i] = order[i] >= 0 ? list->before[order[i]] :
+			(HnswNeighbor) {.tid = bl->target, .flags = 0, .distance = bl->distance};
+	*leftOutVec = r->leftOut >= 0 ? vecs[order[r->leftOut]] : NULL;
+	return true;
+}
+
+/*
+ * Write the re-pruned list of the owner (kept links first, in their order,
+ * then the chosen candidates; the newcomer's link with flags) if it is
+ * still the list copied; false if it changed meanwhile (the caller starts
+ * over).
+ */
+static bool
+WriteRepruned(HnswInfo *info, const HnswBackLink *bl, const BackLinkList *list, const HnswNeighbor *cands,
+			  const HnswReprune *r, uint16 flags, bool building)
+{
+	ItemPointer owner = unconstify(ItemPointerData *, &bl->owner);
+	int			start = HnswLevelStart(info->m, bl->lc);
+	Buffer		buf = HnswReadBuffer(info->index, ItemPointerGetBlockNumber(owner));
 	HnswElementTuple tup;
 	GenericXLogState *state;
 	Page		page;
 	int			w = 0;
 
 	LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
-	tup = TupleAt(BufferGetPage(buf), n, info->index);
-	if (memcmp(&tup->neighbors[start], bl->before, sizeof(HnswNeighbor) * bl->slots) != 0)
+	tup = TupleAt(BufferGetPage(buf), owner, info->index);
+	if (memcmp(&tup->neighbors[start], list->before, sizeof(HnswNeighbor) * list->slots) != 0)
 	{
 		UnlockReleaseBuffer(buf);
 		return false;
 	}
 	page = HnswBeginChange(&state, info->index, buf, building, 0);
-	tup = TupleAt(page, n, info->index);
-	for (int i = 0; i < bl->slots; i++)
-		if (bl->before[i].flags & HNSW_LINK_KEPT)
-			tup->neighbors[start + w++] = bl->before[i];
+	tup = TupleAt(page, owner, info->index);
+	for (int i = 0; i < list->slots; i++)
+		if (list->before[i].flags & HNSW_LINK_KEPT)
+			tup->neighbors[start + w++] = list->before[i];
 	for (int i = 0; i < r->nchosen; i++)
 	{
 		HnswNeighbor *nb = &tup->neighbors[start + w++];
@@ -1169,99 +1238,80 @@ WriteRepruned(HnswInfo *info, ItemPointer n, int lc, const BackLinkList *bl, con
 		memset(nb, 0, sizeof(HnswNeighbor));
 		nb->tid = cands[r->chosen[i]].tid;
 		nb->distance = cands[r->chosen[i]].distance;
-		nb->flags = r->chosen[i] == ie ? newFlags : 0;
+		nb->flags = ItemPointerEquals(&nb->tid, unconstify(ItemPointerData *, &bl->target)) ? flags : 0;
 	}
-	Assert(w <= bl->slots);
-	for (; w < bl->slots; w++)
-	{
-		memset(&tup->neighbors[start + w], 0, sizeof(HnswNeighbor));
-		ItemPointerSetInvalid(&tup->neighbors[start + w].tid);
-	}
+	/* a full list stays full: every slot but the one left out */
+	Assert(w == list->slots);
+	HnswAssertList(info, &tup->neighbors[start], list->slots, tup->level, bl->lc, owner);
 	HnswFinishChange(state, buf);
 	UnlockReleaseBuffer(buf);
 	return true;
 }
 
 /*
- * Add a link from element n to the new element on level lc.  A full list is
- * re-pruned by HnswRepruneList over its members and the newcomer; the
- * vectors for that are read without holding n's page, so the list is
- * checked again before it is written and the work redone if it changed
- * meanwhile.  Kept links (HNSW_LINK_KEPT) are never pruned: they stay where
- * they are and the heuristic chooses among the other members for the other
- * slots.  force: the newcomer must get in (it takes the farthest member's
- * place when the heuristic turns it away); keep (HNSW_KEEP_*): the new link
- * is to be the newcomer's kept way in, if the list has fewer than
- * HnswMaxKept kept links (_IF_ROOM: else a plain link; _ONLY: else none).
- * Returns HNSW_BACKLINK_NONE when no link was made (n is deleted or below
- * lc, or, not force, the heuristic preferred the members, or no room for a
- * kept one), else _MADE or _KEPT.
+ * Add a link from element bl->owner to the newcomer bl->target on level
+ * bl->lc.  A list that has the newcomer already takes only its kept flag, a
+ * list with room takes the link in its first free slot; a full list is
+ * re-pruned (HnswRepruneMembers) over its members and the newcomer, with
+ * the vectors read without holding the owner's page, so the list is checked
+ * again before it is written and the work redone if it changed meanwhile.
+ * Kept links (HNSW_LINK_KEPT) are never pruned.  bl->force: the newcomer
+ * must get in (it takes the farthest member's place when the heuristic
+ * turns it away); bl->keep (HNSW_KEEP_*): the new link is to be the
+ * newcomer's kept way in, if the list has fewer than HnswMaxKept kept links
+ * (_IF_ROOM: else a plain link; _ONLY: else none).  The member a full list
+ * leaves out may have lost its last way in: the newcomer, near both, links
+ * to it if it has room.  building: no WAL (the build logs its pages when it
+ * ends).  Returns HNSW_BACKLINK_NONE when no link was made (the owner is
+ * deleted or below the level, or, not force, the heuristic preferred the
+ * members, or no room for a kept one), else _MADE or _KEPT.
  */
 int
-HnswAddBackLink(HnswInfo *info, ItemPointer n, int lc, ItemPointer newTid, const float *newVec,
-				float distance, bool building, bool force, int keep)
+HnswAddBackLink(HnswInfo *info, const HnswBackLink *bl, bool building)
 {
 	/* an insert that keeps changing the list wins only so many races */
-	for (int attempt = 0; attempt < (force ? 1000 : 10); attempt++)
+	for (int attempt = 0; attempt < (bl->force ? 1000 : 10); attempt++)
 	{
-		BackLinkList bl;
-		uint16		newFlags;
+		BackLinkList list;
+		Buffer		buf = ReadList(info, bl, &list);
+		int			flags;
 		HnswNeighbor cands[HNSW_MAX_M * 2 + 1];
-		float		dist[HNSW_MAX_M * 2 + 1];
-		const float *vecs[HNSW_MAX_M * 2 + 1];
 		HnswReprune r;
-		int			ncands = 0;
-		int			ie = -1;
-		int			result;
+		const float *leftOutVec;
 
-		result = BackLinkIfRoom(info, n, lc, newTid, distance, building, keep, &bl, &newFlags);
-		if (result != BACKLINK_FULL)
-			return result;
-
-		/* full: choose again among the members that are not kept and the newcomer, nearest first */
-		for (int i = 0; i <= bl.slots; i++)
-		{
-			HnswNeighbor c;
-			int			j;
-
-			if (i < bl.slots && (bl.before[i].flags & HNSW_LINK_KEPT))
-				continue;
-			c = i < bl.slots ? bl.before[i] : (HnswNeighbor) {.tid = *newTid, .distance = distance};
-			for (j = ncands; j > 0 && c.distance < cands[j - 1].distance; j--)
-				cands[j] = cands[j - 1];
-			cands[j] = c;
-			ncands++;
-		}
-		for (int i = 0; i < ncands; i++)
-		{
-			dist[i] = cands[i].distance;
-			if (ItemPointerEquals(&cands[i].tid, newTid))
-			{
-				ie = i;
-				vecs[i] = newVec;
-			}
-			else
-			{
-				float	   *v = palloc(sizeof(float) * info->dims);
-
-				HnswFetchVector(info, &cands[i].tid, v);
-				vecs[i] = v;
-			}
-		}
-		Assert(ncands == bl.slots - bl.nkept + 1 && ie >= 0);
-		if (!HnswRepruneList(info->metric, info->dims, vecs, dist, NULL, ncands, ie, ncands - 1, force, &r))
+		if (buf == InvalidBuffer)
 			return HNSW_BACKLINK_NONE;
-		if (!WriteRepruned(info, n, lc, &bl, cands, &r, ie, newFlags, building))
-			continue;
+		flags = NewLinkFlags(&list, bl->keep);
+		if (flags < 0)
+		{
+			UnlockReleaseBuffer(buf);
+			return HNSW_BACKLINK_NONE;
+		}
+		if (list.present >= 0 || list.used < list.slots)
+		{
+			int			s = list.present >= 0 ? list.present : list.used;
+			HnswNeighbor nb = list.present >= 0 ? list.before[s] :
+				(HnswNeighbor) {.tid = bl->target, .flags = 0, .distance = bl->distance};
 
-		/*
-		 * The member left out may have lost its last way in: the newcomer,
-		 * near both, links to it if it has room.
-		 */
+			/* already linked (a repair after VACUUM re-links existing elements): only the flag */
+			if (list.present < 0 || (nb.flags & flags) != flags)
+			{
+				nb.flags |= flags;
+				WriteSlot(info, buf, unconstify(ItemPointerData *, &bl->owner), bl->lc, s, &nb, building);
+			}
+			UnlockReleaseBuffer(buf);
+			return (nb.flags & HNSW_LINK_KEPT) ? HNSW_BACKLINK_KEPT : HNSW_BACKLINK_MADE;
+		}
+		UnlockReleaseBuffer(buf);
+
+		if (!Reprune(info, bl, &list, cands, &r, &leftOutVec))
+			return HNSW_BACKLINK_NONE;
+		if (!WriteRepruned(info, bl, &list, cands, &r, flags, building))
+			continue;
 		if (r.leftOut >= 0)
-			AppendLinkIfRoom(info, newTid, lc, &cands[r.leftOut].tid,
-							 HnswDistance(info->metric, info->dims, newVec, vecs[r.leftOut]), building);
-		return newFlags ? HNSW_BACKLINK_KEPT : HNSW_BACKLINK_MADE;
+			AppendLinkIfRoom(info, unconstify(ItemPointerData *, &bl->target), bl->lc, &cands[r.leftOut].tid,
+							 HnswDistance(info->metric, info->dims, bl->targetVec, leftOutVec), building);
+		return flags ? HNSW_BACKLINK_KEPT : HNSW_BACKLINK_MADE;
 	}
 	return HNSW_BACKLINK_NONE;
 }

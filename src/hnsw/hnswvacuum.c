@@ -306,6 +306,7 @@ RepairGraph(HnswInfo *info, HnswVisited *deleted, HnswVisited *stillLinked, Memo
 							page = GenericXLogRegisterBuffer(xs, buf, 0);
 							tup = (HnswElementTuple) PageGetItem(page, PageGetItemId(page, off));
 							memcpy(&tup->neighbors[start], fresh, sizeof(HnswNeighbor) * slots);
+							HnswAssertList(info, &tup->neighbors[start], slots, tup->level, lc, &tid);
 							GenericXLogFinish(xs);
 						}
 						else
@@ -323,8 +324,13 @@ RepairGraph(HnswInfo *info, HnswVisited *deleted, HnswVisited *stillLinked, Memo
 					}
 					UnlockReleaseBuffer(buf);
 					for (int i = 0; i < nfresh && i < slots && ItemPointerIsValid(&fresh[i].tid); i++)
-						HnswAddBackLink(info, &fresh[i].tid, lc, &tid, ec.vec, fresh[i].distance, false,
-										i == 0, lc == 0 && i == 0 ? HNSW_KEEP_IF_ROOM : HNSW_KEEP_NO);
+					{
+						HnswBackLink bl = {.owner = fresh[i].tid, .lc = lc, .target = tid, .targetVec = ec.vec,
+							.distance = fresh[i].distance, .force = i == 0,
+							.keep = lc == 0 && i == 0 ? HNSW_KEEP_IF_ROOM : HNSW_KEEP_NO};
+
+						(void) HnswAddBackLink(info, &bl, false);
+					}
 				}
 			}
 			MemoryContextSwitchTo(old);
