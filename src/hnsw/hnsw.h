@@ -206,6 +206,7 @@ typedef struct HnswInfo
 	HnswMetric	metric;
 	int			maxLevel;
 	double		ml;				/* level multiplier 1/ln(m) */
+	uint64		freedMet;		/* elements met whose slot VACUUM had freed (stale links) */
 } HnswInfo;
 
 /* a graph element met during a search */

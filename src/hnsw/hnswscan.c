@@ -36,6 +36,7 @@ typedef struct HnswScanOpaqueData
 	HnswVisited *returned;
 	HnswDiscarded discarded;	/* met but not yet returned */
 	bool		draining;		/* past the bound: return discarded in order */
+	int			restarts;		/* searches again from the entry point after VACUUM (Resume) */
 	bool		ties;			/* searching for ties of the last row (no iterative scan) */
 	bool		lastValid;
 	float		lastDistance;	/* of the last row returned */
@@ -87,6 +88,7 @@ ehnswrescan(IndexScanDesc scan, ScanKey keys, int nkeys, ScanKey orderbys, int n
 	so->next = 0;
 	so->visits = 0;
 	so->draining = false;
+	so->restarts = 0;
 	so->ties = false;
 	so->lastValid = false;
 	so->ef = hnsw_ef_search;
@@ -130,19 +132,54 @@ PrepareQuery(IndexScanDesc scan, HnswScanOpaque so)
 	}
 }
 
-/* the first search: descend, then search level 0 with ef_search */
-static void
-Search(HnswScanOpaque so)
-{
-	HnswMetaPageData meta;
-	MemoryContext old = MemoryContextSwitchTo(so->searchCtx);
+/*
+ * A search may have followed links that VACUUM made stale meanwhile: the
+ * scan read the entry point or a list before VACUUM moved the entry point
+ * and repaired the lists around the elements it deleted, and then met one
+ * of those elements after VACUUM had cleared its links and freed its slot
+ * (HNSW_FREE): a dead end where the element used to lead on.  Such a
+ * search may have missed every live row (a scan that resumed from deleted
+ * elements after a VACUUM between two FETCHes of a cursor returned none of
+ * 300 live rows; TAP 109).  Nothing links to a freed slot, so meeting one
+ * (info.freedMet) is the sign; the scan then searches again from the entry
+ * point, now a live one (VACUUM moves it before it frees any slot), with a
+ * new visited set and new discarded elements.  The rows it returned are
+ * not returned again (the returned set).  A link made stale whose slot was
+ * taken again leads to a real element, at its true distance: no harm.
+ */
+#define HNSW_MAX_RESTARTS	16
 
-	HnswReadMeta(so->info.index, &meta);
-	so->results = HnswSearchFromEntryDiscarding(&so->info, &meta, so->query, hnsw_ef_search, so->visited,
-												&so->nresults, &so->visits, &so->discarded);
-	so->allSeen = so->nresults < so->ef;
-	so->next = 0;
-	MemoryContextSwitchTo(old);
+/*
+ * Search from the entry point with ef_search, again while the search met
+ * freed slots; fresh: forget what earlier searches visited and left out.
+ */
+static void
+Search(HnswScanOpaque so, bool fresh)
+{
+	for (int restarts = 0;; restarts++)
+	{
+		HnswMetaPageData meta;
+		uint64		freedBefore = so->info.freedMet;
+		MemoryContext old;
+
+		if (restarts > 0 || fresh)
+		{
+			MemoryContextReset(so->searchCtx);
+			old = MemoryContextSwitchTo(so->ctx);
+			so->visited = HnswVisitedCreate(hnsw_ef_search * 16);
+			HnswDiscardedInit(&so->discarded, hnsw_iterative_scan != HNSW_ITERATIVE_OFF);
+			MemoryContextSwitchTo(old);
+		}
+		old = MemoryContextSwitchTo(so->searchCtx);
+		HnswReadMeta(so->info.index, &meta);
+		so->results = HnswSearchFromEntryDiscarding(&so->info, &meta, so->query, hnsw_ef_search, so->visited,
+													&so->nresults, &so->visits, &so->discarded);
+		so->allSeen = so->nresults < so->ef;
+		so->next = 0;
+		MemoryContextSwitchTo(old);
+		if (so->info.freedMet == freedBefore || restarts >= HNSW_MAX_RESTARTS)
+			break;
+	}
 }
 
 /*
@@ -158,6 +195,7 @@ Resume(HnswScanOpaque so, bool tiesOnly)
 	MemoryContext old;
 	HnswCandidate **entries;
 	int			nentries = 0;
+	uint64		freedBefore = so->info.freedMet;
 
 	if (pairingheap_is_empty(so->discarded.heap))
 		return false;
@@ -192,6 +230,16 @@ Resume(HnswScanOpaque so, bool tiesOnly)
 		so->next = 0;
 	}
 	MemoryContextSwitchTo(old);
+	/*
+	 * Entries or links VACUUM freed since they were met (see Search): the
+	 * way on may be lost; an iterative scan searches again from the entry
+	 * point (its order is relaxed; the rows it returned are skipped).
+	 */
+	if (!tiesOnly && so->info.freedMet != freedBefore && so->restarts < HNSW_MAX_RESTARTS)
+	{
+		so->restarts++;
+		Search(so, true);
+	}
 	return nentries > 0;
 }
 
@@ -333,7 +381,7 @@ ehnswgettuple(IndexScanDesc scan, ScanDirection dir)
 		MemoryContextSwitchTo(old);
 		so->started = true;
 		pgstat_count_index_scan(scan->indexRelation);
-		Search(so);
+		Search(so, false);
 	}
 
 	for (;;)

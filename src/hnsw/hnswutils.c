@@ -33,6 +33,7 @@ HnswInitInfo(HnswInfo *info, Relation index)
 	info->metric = (HnswMetric) meta.metric;
 	info->maxLevel = meta.maxLevel;
 	info->ml = 1.0 / log((double) info->m);
+	info->freedMet = 0;
 }
 
 /* the highest level an element may have so that its tuple fits a page */
@@ -433,6 +434,13 @@ LoadCandidateFromBuffer(HnswInfo *info, Buffer buf, ItemPointer tid, const float
 	LockBuffer(buf, BUFFER_LOCK_SHARE);
 	tup = TupleAt(BufferGetPage(buf), tid, info->index);
 	deleted = tup->deleted != 0;
+	/*
+	 * Nothing links to a freed slot (VACUUM frees only what nothing links
+	 * to): the link that led here was copied before VACUUM changed the
+	 * graph.  The scan counts them (see hnswscan.c).
+	 */
+	if (tup->deleted == HNSW_FREE)
+		info->freedMet++;
 	distance = deleted ? get_float4_infinity() :
 		HnswDistance(info->metric, info->dims, q, HnswTupleVector(tup, info->m));
 	/*
