@@ -9,8 +9,9 @@
  * compiler inlines those into the loop (the in-memory build makes no
  * indirect call per neighbour: the build's speed is the reason for this
  * form).  The neighbour-selection heuristic and the rule for re-pruning a
- * full list are in hnswutils.c (HnswSelect, HnswReprune), over arrays of
- * vectors and distances that both graphs fill.
+ * full list are in hnswutils.c (HnswSelect, HnswRepruneList,
+ * HnswRepruneMembers), over arrays of vectors and distances that both
+ * graphs fill.
  */
 #ifndef FIRSTSIGHT_HNSWCORE_H
 #define FIRSTSIGHT_HNSWCORE_H

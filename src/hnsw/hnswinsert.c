@@ -167,7 +167,7 @@ WriteElement(HnswInfo *info, HnswElementTuple tup, Size size, bool building)
  * that list cut the newcomer off: fuzz hnsw_sql found such elements after
  * inserts into indexes with m = 2 and 4 (index_check: "cannot be reached
  * from the entry point"), until the next VACUUM relinked them.  VACUUM's
- * relinking (hnswcheck.c) uses it too, from the tree elements it found.
+ * relinking (hnswtree.c) uses it too, from the tree elements it found.
  * starts: where to begin, nearest first.  True when a kept link was made.
  */
 #define HNSW_KEPT_DESCENT	1000

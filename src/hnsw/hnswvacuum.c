@@ -16,12 +16,14 @@
  *		and, at the end (amvacuumcleanup; an autovacuum that removed nothing
  *		skips it), give every live element the deletions left outside the
  *		tree of kept links (hnsw.h) a kept link from its nearest element in
- *		it (HnswRelinkKeptTree in hnswcheck.c, which shares index_check's
+ *		it (HnswRelinkKeptTree in hnswtree.c, which uses index_check's
  *		walk), so later inserts cannot cut it off from searches.
  *		A scan that still holds the TID of a freed element may read the new
  *		element in its slot: a real element at its true distance, which it
  *		may return or walk on from (a scan keeps its own copies of the heap
- *		TIDs it returns, so it never returns the old row by the new element).
+ *		TIDs it returns, so it never returns the old row by the new element);
+ *		one that meets a freed slot searches again from the entry point
+ *		(hnswscan.c, Search).
  */
 #include "postgres.h"
 
