@@ -923,6 +923,11 @@ COMMENT ON FUNCTION ingest_statement_pending() IS 'false when the single-row pat
 CREATE OR REPLACE FUNCTION capture_ingest_row() RETURNS trigger
 	LANGUAGE plpgsql SECURITY DEFINER
 	SET search_path = firstsight, pg_catalog, pg_temp
+	-- (issue 21: one capture's statements, in every function it calls and the
+	-- triggers its writes fire, keep one generic plan each instead of being
+	-- planned again per capture, ~0.8 ms of a ~6 ms capture: their parameters
+	-- are one capture's, so the custom plans are no better)
+	SET plan_cache_mode = force_generic_plan
 	AS $$
 DECLARE
 	bad record;
