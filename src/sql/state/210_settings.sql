@@ -40,8 +40,8 @@ INSERT INTO setting_definition VALUES
 	 'candidate list of an intermediate search before the wider one (new_person_ef_search): only captures it leaves unmatched pay for the wider search; 0, or not below new_person_ef_search: none'),
 	('exact_search_faces', 'integer', '100', NULL, NULL,
 	 'a batch of at least 64 captures is matched by one exact OpenBLAS search of the whole gallery when the gallery has at most this many faces per capture of the batch; 0: never'),
-	('recent_min_distance', 'distance', '0', NULL, NULL,
-	 'a capture closer than this to the gallery face it matched does not become its person''s recent exemplar (it adds little the gallery does not match, and costs an index insert); 0 (the default): every capture may');
+	('recent_min_distance', 'distance', '0.35', '0', NULL,
+	 'a capture closer than this to the gallery face it matched does not become its person''s recent exemplar (it adds little the gallery does not match, and costs an index insert); 0 (the default for models of 128 dimensions or fewer): every capture may');
 
 CREATE TABLE project_setting (
 	project_id bigint NOT NULL REFERENCES project ON DELETE CASCADE,

@@ -417,3 +417,12 @@ INSERT INTO setting_definition VALUES
 	 'how long before its entry (the database''s time) a deal may claim to have been signed without a check: beyond it, a deal whose decision as at entry would pay otherwise is flagged backdated_deal');
 INSERT INTO label (kind, code, zh, en) VALUES
 	('flag', 'backdated_deal', '成交日期倒签', 'deal back-dated: signed long before it was entered');
+
+-- issue 21 (peak21c): a recent exemplar only when it adds information: a
+-- capture closer than recent_min_distance to the gallery face it matched is
+-- not stored (each one is an HNSW insert); on by default for models of more
+-- than 128 dimensions (measured on the 512-d office bench), off for smaller
+UPDATE setting_definition
+SET default_value = '0.35', small_dims_default = '0',
+    description = 'a capture closer than this to the gallery face it matched does not become its person''s recent exemplar (it adds little the gallery does not match, and costs an index insert); 0 (the default for models of 128 dimensions or fewer): every capture may'
+WHERE setting = 'recent_min_distance';
