@@ -27,6 +27,7 @@
 #include <float.h>
 
 #include "access/xact.h"
+#include "miscadmin.h"
 #include "executor/executor.h"
 #include "fmgr.h"
 #include "nodes/plannodes.h"
@@ -35,6 +36,7 @@
 #include "domain/ingest.h"
 #include "embedding/embedding.h"
 #include "simd/simd.h"
+#include "utils/acl.h"
 #include "utils/builtins.h"
 
 static ExecutorStart_hook_type prev_executor_start = NULL;
@@ -197,4 +199,20 @@ fs_face_norm_problem(PG_FUNCTION_ARGS)
 	if (!(normsq <= (double) FLT_MAX))
 		PG_RETURN_TEXT_P(cstring_to_text("overflow"));
 	PG_RETURN_NULL();
+}
+
+/*
+ * role_is_superuser(name): whether a role is a superuser (false for a role
+ * that does not exist), from the role cache: a camera's INSERT asks it for the
+ * inserting role (require_camera_projects), and reading pg_roles instead
+ * locked pg_authid and pg_db_role_setting in every capture's transaction.
+ */
+PG_FUNCTION_INFO_V1(fs_role_is_superuser);
+Datum
+fs_role_is_superuser(PG_FUNCTION_ARGS)
+{
+	Name		role = PG_GETARG_NAME(0);
+	Oid			roleid = get_role_oid(NameStr(*role), true);
+
+	PG_RETURN_BOOL(OidIsValid(roleid) && superuser_arg(roleid));
 }

@@ -63,3 +63,12 @@ CREATE OR REPLACE FUNCTION reads_project(p_project_id bigint) RETURNS boolean
 	AS $$ SELECT role_reads_project(current_user, p_project_id) $$;
 COMMENT ON FUNCTION reads_project(bigint) IS
 	'true when the current role may read the project''s rows in the views (managers, analysts, sales apps: their projects)';
+
+-- is a role a superuser (false when no such role), from the role cache
+-- (src/domain/ingest.c): the camera-project check runs in every camera
+-- INSERT, and pg_roles there locked pg_authid and pg_db_role_setting in
+-- every capture's transaction (issue 21)
+CREATE OR REPLACE FUNCTION role_is_superuser(p_role name) RETURNS boolean
+	AS 'MODULE_PATHNAME', 'fs_role_is_superuser' LANGUAGE C STABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION role_is_superuser(name) IS
+	'true when the role exists and is a superuser (read from the role cache, no catalog table locked)';

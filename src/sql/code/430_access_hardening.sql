@@ -61,8 +61,11 @@ CREATE OR REPLACE FUNCTION camera_project_refused(p_role name, p_projects bigint
 	SET search_path = firstsight, pg_catalog, pg_temp
 	AS $$
 	SELECT min(p.id) FROM unnest(p_projects) p(id)
-	WHERE NOT EXISTS (SELECT 1 FROM camera_access a JOIN pg_roles r ON r.rolname = a.role_name
-	                  WHERE a.project_id = p.id AND pg_has_role(p_role, r.oid, 'MEMBER'))
+	-- (roles by to_regrole, not pg_roles: no catalog table locked per capture;
+	-- a grant to a role dropped since matches nobody)
+	WHERE NOT EXISTS (SELECT 1 FROM camera_access a
+	                  WHERE a.project_id = p.id
+	                    AND pg_has_role(p_role, to_regrole(quote_ident(a.role_name::text)), 'MEMBER'))
 	$$;
 REVOKE ALL ON FUNCTION camera_project_refused(name, bigint[]) FROM PUBLIC;
 
@@ -79,8 +82,9 @@ CREATE OR REPLACE FUNCTION require_camera_projects(p_role name, p_projects bigin
 DECLARE
 	refused bigint;
 BEGIN
+	-- (role_is_superuser, not pg_roles: no catalog table locked per capture)
 	IF to_regrole('firstsight_camera') IS NULL
-	   OR (SELECT rolsuper FROM pg_roles WHERE rolname = p_role)
+	   OR role_is_superuser(p_role)
 	   OR NOT pg_has_role(p_role, 'firstsight_camera', 'MEMBER') THEN
 		RETURN;
 	END IF;
