@@ -29,6 +29,16 @@
  * reads the counter before its search, and the publication step refuses
  * ("retry") when it has moved since: the caller searches again.
  *
+ * Two-phase commit: a transaction PREPAREd with published faces keeps them
+ * (their persons are still invisible to others) until COMMIT PREPARED or
+ * ROLLBACK PREPARED: at PREPARE its slots pass from its backend to its
+ * transaction id (NP_PREPARED), deciders wait for that transaction as for any
+ * other, and the first claim after it has ended frees them and bumps the
+ * generation (no callback runs at COMMIT PREPARED).  Should the server
+ * restart with such a transaction still prepared, its faces are forgotten
+ * (shared memory is new): a near face seen before it commits may then make
+ * a second person (merge_persons joins them).
+ *
  * Shared memory exists only when firstsight is in shared_preload_libraries;
  * without it, and for batches of more than NP_MAX_CLAIM unmatched faces or
  * faces of more than NP_MAX_DIMS dimensions, ingestion keeps the exclusive
@@ -49,6 +59,7 @@
 #include "storage/lmgr.h"
 #include "storage/lwlock.h"
 #include "storage/proc.h"
+#include "storage/procarray.h"
 #include "storage/shmem.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
@@ -62,13 +73,14 @@
 #define NP_MAX_DIMS		1024	/* larger faces: the exclusive lock */
 #define NP_MAX_CLAIM	16		/* more unmatched faces in a batch: the exclusive lock */
 #define NP_GENERATIONS	64		/* generation counters, by project id modulo */
+#define NP_PREPARED		(-1)	/* procno of a slot whose transaction is prepared */
 
 typedef struct NpSlot
 {
 	int64		project;		/* 0: free */
 	Oid			dboid;			/* its database (project ids are per database) */
 	TransactionId xid;			/* the publishing transaction */
-	int			procno;			/* its backend */
+	int			procno;			/* its backend; NP_PREPARED: its transaction is prepared */
 	int			dims;
 	bool		masked;
 	float		face[NP_MAX_DIMS];
@@ -121,17 +133,25 @@ NpGeneration(int64 project)
 	return (int) ((uint64) project % NP_GENERATIONS);
 }
 
-/* at the end of a transaction that published faces: free them, bump the generations */
+/*
+ * At the end of a transaction that published faces: free them, bump the
+ * generations.  At PREPARE: keep them for the prepared transaction (its
+ * persons are not visible yet), freed by NpReapPrepared once it has ended.
+ */
 static void
 NpXactCallback(XactEvent event, void *arg)
 {
+	bool		prepare = false;
+
 	switch (event)
 	{
 		case XACT_EVENT_COMMIT:
 		case XACT_EVENT_PARALLEL_COMMIT:
 		case XACT_EVENT_ABORT:
 		case XACT_EVENT_PARALLEL_ABORT:
+			break;
 		case XACT_EVENT_PREPARE:
+			prepare = true;
 			break;
 		default:
 			return;
@@ -146,11 +166,36 @@ NpXactCallback(XactEvent event, void *arg)
 
 		if (s->project != 0 && s->procno == MyProc->pgprocno)
 		{
+			if (prepare)
+			{
+				s->procno = NP_PREPARED;
+				continue;
+			}
 			pg_atomic_fetch_add_u64(&np->generation[NpGeneration(s->project)], 1);
 			s->project = 0;
 		}
 	}
 	LWLockRelease(np->lock);
+}
+
+/*
+ * Free the slots of prepared transactions that have ended (COMMIT PREPARED or
+ * ROLLBACK PREPARED), bumping their projects' generations as their
+ * backends would have.  Caller holds np->lock exclusively.
+ */
+static void
+NpReapPrepared(void)
+{
+	for (int i = 0; i < NP_SLOTS; i++)
+	{
+		NpSlot	   *s = &np->slots[i];
+
+		if (s->project != 0 && s->procno == NP_PREPARED && !TransactionIdIsInProgress(s->xid))
+		{
+			pg_atomic_fetch_add_u64(&np->generation[NpGeneration(s->project)], 1);
+			s->project = 0;
+		}
+	}
 }
 
 void
@@ -239,6 +284,7 @@ fs_new_person_claim(PG_FUNCTION_ARGS)
 	xid = GetTopTransactionId();
 
 	LWLockAcquire(np->lock, LW_EXCLUSIVE);
+	NpReapPrepared();
 	if (pg_atomic_read_u64(&np->generation[NpGeneration(project)]) != gen)
 		result = "retry";
 	else
