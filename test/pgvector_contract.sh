@@ -44,10 +44,12 @@
 # every failed assertion is one of KNOWN (below), the differences that are
 # meant; 1 otherwise.
 set -uo pipefail
+SRC=${1:-}
+# a relative PGVECTOR_SRC is the caller's, before the cd to the repository
+[ -n "$SRC" ] && [ -d "$SRC" ] && SRC=$(cd "$SRC" && pwd)
 cd "$(dirname "$0")/.."
 . test/common.sh
 
-SRC=${1:-}
 what=${2:-all}
 shift 2 2>/dev/null || shift $#
 SIDES=${SIDES:-pgvector firstsight}
@@ -60,7 +62,6 @@ if [ ! -d "$SRC/test/sql" ] || [ ! -d "$SRC/test/t" ]; then
 	fs_say "pgvector contract skipped: $SRC has no test/sql and test/t (a pgvector checkout is needed)"
 	exit 0
 fi
-SRC=$(cd "$SRC" && pwd)
 if [ ! -f "$("$FS_PG/bin/pg_config" --sharedir)/extension/vector.control" ]; then
 	fs_say "pgvector contract skipped: pgvector is not installed in $FS_PG (make -C $SRC PG_CONFIG=$FS_PG/bin/pg_config install)"
 	exit 0
