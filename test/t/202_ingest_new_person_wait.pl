@@ -11,20 +11,9 @@ use warnings;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use FsNewPerson;
 
-my $node = PostgreSQL::Test::Cluster->new('new_person_wait');
-$node->init;
-$node->append_conf('postgresql.conf', "fsync = off\nshared_preload_libraries = 'firstsight'\n");
-$node->start;
-
-$node->safe_psql('postgres', q{
-	CREATE EXTENSION firstsight;
-	SELECT firstsight.create_project('new persons', dims => 4);
-	INSERT INTO firstsight.camera SELECT 1, 'cam' || i, 'entrance' FROM generate_series(0, 2) i;
-	-- one known person
-	INSERT INTO firstsight.capture (project_id, camera_id, captured_at, face, quality, masked)
-	VALUES (1, 'cam0', '2024-03-01 10:00+08', '[1,0,0,0]', 0.9, false);
-});
+my $node = new_person_node('new_person_wait');
 
 for my $round ([ 'unmasked', 'false', '[0,0,1,0]', '[0,0,0.999,0.02]', '[0,0.5,0,1]' ],
 			   [ 'masked', 'true', '[0,1,0,0]', '[0.01,0.999,0,0]', '[0.7,-0.7,0.1,0]' ])
