@@ -1079,9 +1079,9 @@ ReadList(HnswInfo *info, const HnswBackLink *bl, BackLinkList *list)
  * it cannot be kept (and is not already).
  */
 static int
-NewLinkFlags(const BackLinkList *list, int keep)
+NewLinkFlags(const HnswInfo *info, const BackLinkList *list, int keep)
 {
-	int			flags = keep != HNSW_KEEP_NO && list->nkept < HnswMaxKept(list->slots) ? HNSW_LINK_KEPT : 0;
+	int			flags = keep != HNSW_KEEP_NO && list->nkept < HnswKeptRoom(info->metric, list->slots) ? HNSW_LINK_KEPT : 0;
 
 	if (keep == HNSW_KEEP_ONLY && flags == 0 &&
 		!(list->present >= 0 && (list->before[list->present].flags & HNSW_LINK_KEPT)))
@@ -1289,7 +1289,7 @@ HnswAddBackLink(HnswInfo *info, const HnswBackLink *bl, bool building)
 
 		if (buf == InvalidBuffer)
 			return HNSW_BACKLINK_NONE;
-		flags = NewLinkFlags(&list, bl->keep);
+		flags = NewLinkFlags(info, &list, bl->keep);
 		if (flags < 0)
 		{
 			UnlockReleaseBuffer(buf);
