@@ -123,7 +123,9 @@ typedef struct HnswNeighbor
 
 /*
  * The kept links a list takes from new inserts and VACUUM's relinking:
- * HnswMaxKept, but with inner product an eighth of the slots (at least one).
+ * HnswMaxKept, but with inner product an eighth of the slots, at least 4
+ * (so m <= 4 keeps half: with m = 2 and 4 an eighth left elements outside the
+ * tree and unreachable, regress hnsw_small_m and hnsw_extremes).
  * With inner product the few elements of large norm are nearly every
  * newcomer's nearest neighbour, and their lists filled half with kept links
  * to small-norm newcomers that re-pruning may never drop: what was left for
@@ -134,7 +136,7 @@ typedef struct HnswNeighbor
  * (older indexes, the build's tree) stay valid: HnswMaxKept is the bound.
  */
 #define HnswKeptRoom(metric, slots) \
-	((metric) == HNSW_METRIC_IP ? Max(1, (slots) / 8) : HnswMaxKept(slots))
+	((metric) == HNSW_METRIC_IP ? Min(HnswMaxKept(slots), Max(4, (slots) / 8)) : HnswMaxKept(slots))
 
 /*
  * A new element's own list: the neighbours the heuristic chose, and with
