@@ -10,7 +10,8 @@ use Exporter 'import';
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 
-our @EXPORT = qw(office_node office_setup group_key_file receptions cross_office_deals facts_digest @project_views);
+our @EXPORT = qw(office_node office_setup group_key_file receptions cross_office_deals facts_digest @project_views
+	citus_skip_unless_installed citus_cluster);
 
 # the per-project BI views headquarters must give as the offices do, each with
 # the columns that order one project's rows
@@ -160,6 +161,45 @@ sub facts_digest
 			FROM (SELECT ROW($cols)::text AS r FROM firstsight.$t WHERE project_id = $pid) s};
 	}
 	return $node->safe_psql('postgres', join("\nUNION ALL\n", @q) . "\nORDER BY 1");
+}
+
+# skip the whole test file when Citus is not installed next to firstsight
+sub citus_skip_unless_installed
+{
+	my $pkglibdir = `pg_config --pkglibdir`;
+	chomp $pkglibdir;
+	Test::More::plan(skip_all => "Citus is not installed ($pkglibdir/citus.so not found): build Citus 13.2 for PostgreSQL 15 to run this test (docs/scale-out.md)")
+		unless -e "$pkglibdir/citus.so";
+}
+
+# a started Citus cluster of a coordinator and two workers named
+# ${prefix}_coordinator, _worker1, _worker2, Citus created and the workers
+# added; %$init goes to init(), $conf is appended to postgresql.conf.
+# Returns the coordinator, then the workers.
+sub citus_cluster
+{
+	my ($prefix, $init, $conf) = @_;
+	my @citus;
+	for my $name (qw(coordinator worker1 worker2)) {
+		my $n = PostgreSQL::Test::Cluster->new("${prefix}_$name");
+		$n->init(%{ $init // {} });
+		$n->append_conf('postgresql.conf', qq{fsync = off
+shared_preload_libraries = 'citus'
+citus.node_conninfo = 'sslmode=disable'
+citus.enable_unsafe_triggers = on
+citus.shard_count = 4
+max_worker_processes = 24
+} . ($conf // ''));
+		# shard moves connect back to the coordinator by its name (localhost by default)
+		$n->append_conf('postgresql.conf', "citus.local_hostname = '" . $n->host . "'\n");
+		$n->start;
+		$n->safe_psql('postgres', 'CREATE EXTENSION citus');
+		push @citus, $n;
+	}
+	my ($coordinator, @workers) = @citus;
+	$coordinator->safe_psql('postgres', "SELECT citus_set_coordinator_host('@{[ $coordinator->host ]}', @{[ $coordinator->port ]})");
+	$coordinator->safe_psql('postgres', "SELECT citus_add_node('@{[ $_->host ]}', @{[ $_->port ]})") for @workers;
+	return @citus;
 }
 
 1;

@@ -21,10 +21,7 @@ use Test::More;
 use FsOffices;
 use IPC::Run;
 
-my $pkglibdir = `pg_config --pkglibdir`;
-chomp $pkglibdir;
-plan skip_all => "Citus is not installed ($pkglibdir/citus.so not found): build Citus 13.2 for PostgreSQL 15 to run this test (docs/scale-out.md)"
-	unless -e "$pkglibdir/citus.so";
+citus_skip_unless_installed();
 
 # the offices: plain PostgreSQL with firstsight, cameras, the group key
 my %office;
@@ -47,31 +44,12 @@ $plain->start;
 $plain->safe_psql('postgres', 'CREATE EXTENSION firstsight');
 
 # headquarters on Citus: a coordinator and two workers
-my @citus;
-for my $name (qw(coordinator worker1 worker2)) {
-	my $n = PostgreSQL::Test::Cluster->new("hq_$name");
-	$n->init(allows_streaming => 'logical');
-	$n->append_conf('postgresql.conf', qq{fsync = off
-shared_preload_libraries = 'citus'
-citus.node_conninfo = 'sslmode=disable'
-citus.enable_unsafe_triggers = on
-citus.enable_repartition_joins = on
-citus.shard_count = 4
-max_worker_processes = 24
+my ($hq, @workers) = citus_cluster('hq', { allows_streaming => 'logical' }, qq{citus.enable_repartition_joins = on
 max_connections = 100
 max_replication_slots = 30
 max_logical_replication_workers = 8
 wal_retrieve_retry_interval = '500ms'
 });
-	# shard moves connect back to the coordinator by its name (localhost by default)
-	$n->append_conf('postgresql.conf', "citus.local_hostname = '" . $n->host . "'\n");
-	$n->start;
-	$n->safe_psql('postgres', 'CREATE EXTENSION citus');
-	push @citus, $n;
-}
-my ($hq, @workers) = @citus;
-$hq->safe_psql('postgres', "SELECT citus_set_coordinator_host('@{[ $hq->host ]}', @{[ $hq->port ]})");
-$hq->safe_psql('postgres', "SELECT citus_add_node('@{[ $_->host ]}', @{[ $_->port ]})") for @workers;
 is($hq->safe_psql('postgres', 'SELECT count(*) FROM citus_get_active_worker_nodes()'), '2', 'Citus: two workers');
 $hq->safe_psql('postgres', 'CREATE EXTENSION firstsight');
 is($workers[0]->safe_psql('postgres', q{SELECT extversion FROM pg_extension WHERE extname = 'firstsight'}),
@@ -192,7 +170,7 @@ is($hq->safe_psql('postgres', q{SELECT project_id || ' ' || seen_before_at::text
 # nothing biometric on any node: not in the shards, not in the coordinator's
 # shell tables (Citus hides shards from catalog queries unless the session
 # asks to see them)
-for my $n (@citus) {
+for my $n ($hq, @workers) {
 	my $name = $n->name;
 	my ($bytes, $shards) = split /\|/, $n->safe_psql('postgres', q{
 		SET citus.show_shards_for_app_name_prefixes = '*';

@@ -17,33 +17,14 @@ use warnings;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use FsOffices;
 
-my $pkglibdir = `pg_config --pkglibdir`;
-chomp $pkglibdir;
-plan skip_all => "Citus is not installed ($pkglibdir/citus.so not found): build Citus 13.2 for PostgreSQL 15 to run this test (docs/scale-out.md)"
-	unless -e "$pkglibdir/citus.so";
+citus_skip_unless_installed();
 
 my %project = (a => 101, b => 201);
 
 # Citus: a coordinator and two workers
-my @citus;
-for my $name (qw(coordinator worker1 worker2)) {
-	my $n = PostgreSQL::Test::Cluster->new("central_$name");
-	$n->init;
-	$n->append_conf('postgresql.conf', qq{fsync = off
-shared_preload_libraries = 'citus'
-citus.node_conninfo = 'sslmode=disable'
-citus.enable_unsafe_triggers = on
-citus.shard_count = 4
-max_worker_processes = 24
-});
-	$n->start;
-	$n->safe_psql('postgres', 'CREATE EXTENSION citus');
-	push @citus, $n;
-}
-my ($hq, @workers) = @citus;
-$hq->safe_psql('postgres', "SELECT citus_set_coordinator_host('@{[ $hq->host ]}', @{[ $hq->port ]})");
-$hq->safe_psql('postgres', "SELECT citus_add_node('@{[ $_->host ]}', @{[ $_->port ]})") for @workers;
+my ($hq, @workers) = citus_cluster('central');
 $hq->safe_psql('postgres', 'CREATE EXTENSION firstsight');
 $hq->safe_psql('postgres', 'SELECT count(*) FROM firstsight.citus_distribute()');
 
