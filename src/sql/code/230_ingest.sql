@@ -647,6 +647,99 @@ END
 $$;
 REVOKE ALL ON FUNCTION ingest_visit_followups(bigint, bigint[], bigint[], bigint[]) FROM PUBLIC;
 
+-- the camera's common case in single-row statements (issue 21): one capture
+-- (the single-row path) matched to a known person.  The same writes as
+-- ingest_visits, ingest_visit_followups and ingest_gallery make for it,
+-- without their batch statements over arrays (the visit statement's executor
+-- start-up alone cost ~1 ms of a ~5 ms capture): the person locked first,
+-- then the visit open at the capture's time extended, or a visit opened
+-- (chained to the person's visit before it; parties and notifications as
+-- for the batch), the person's counters and retention clock, and the
+-- exemplars only when one is due.  Returns the capture's visit, expiries and
+-- low confidence.  capture_masked, face_masked: the capture's and its
+-- matched gallery face's kinds; exemplar: the capture may be one (at least
+-- min_quality).
+CREATE OR REPLACE FUNCTION ingest_row_visit(p_project_id bigint, p_capture_id bigint, p_person_id bigint,
+                                            p_distance float8, p_ts timestamptz, p_camera text, p_quality real,
+                                            p_face embedding, capture_masked boolean, face_masked boolean,
+                                            margin float8, low_margin float8, exemplar boolean, gap interval,
+                                            recent_min float8,
+                                            OUT visit_id bigint, OUT expires_at timestamptz,
+                                            OUT photo_expires_at timestamptz, OUT low boolean)
+	LANGUAGE plpgsql
+	SET search_path = firstsight, pg_catalog, pg_temp
+	SET plan_cache_mode = force_generic_plan
+	AS $$
+DECLARE
+	t retention_terms;
+	v bigint;
+	opened boolean;
+	later boolean;
+	has_good boolean;
+	has_recent boolean;
+BEGIN
+	-- (the order of ingest_visits: the person, then the visit)
+	PERFORM 1 FROM person p WHERE p.project_id = p_project_id AND p.person_id = p_person_id FOR UPDATE;
+	-- (both read before the writes, as the visit statement reads them)
+	low := margin < low_margin
+	       OR (face_masked AND NOT EXISTS (SELECT 1 FROM face f WHERE f.project_id = p_project_id
+	                                      AND f.person_id = p_person_id AND NOT f.masked));
+	t := retention_terms(p_project_id, p_person_id, p_ts);
+	SELECT x.visit_id INTO v FROM visit x
+	WHERE x.project_id = p_project_id AND x.person_id = p_person_id
+	  AND x.started_at - gap < p_ts AND x.ended_at + gap > p_ts
+	ORDER BY x.started_at LIMIT 1;
+	opened := v IS NULL;
+	IF opened THEN
+		later := EXISTS (SELECT 1 FROM visit x WHERE x.project_id = p_project_id AND x.person_id = p_person_id
+		                 AND x.started_at > p_ts);
+		INSERT INTO visit (project_id, visit_id, person_id, started_at, ended_at, captures,
+		                   first_camera_id, first_capture_id, seen_before, previous_visit_id, previous_visit_at)
+		SELECT p_project_id, nextval('visit_id_seq'), p_person_id, p_ts, p_ts, 1, p_camera, p_capture_id,
+		       pv.visit_id IS NOT NULL, pv.visit_id, pv.ended_at
+		FROM (SELECT 1) one
+		LEFT JOIN LATERAL (
+			SELECT x.visit_id, x.ended_at FROM visit x
+			WHERE x.project_id = p_project_id AND x.person_id = p_person_id AND x.started_at < p_ts
+			ORDER BY x.started_at DESC LIMIT 1) pv ON true
+		RETURNING visit.visit_id INTO v;
+	ELSE
+		UPDATE visit x
+		SET started_at = least(x.started_at, p_ts), ended_at = greatest(x.ended_at, p_ts), captures = x.captures + 1,
+		    first_camera_id = CASE WHEN p_ts < x.started_at THEN p_camera ELSE x.first_camera_id END,
+		    first_capture_id = CASE WHEN p_ts < x.started_at THEN p_capture_id ELSE x.first_capture_id END
+		WHERE x.project_id = p_project_id AND x.visit_id = v;
+	END IF;
+	UPDATE person p
+	SET first_seen = least(p.first_seen, p_ts), last_seen = greatest(p.last_seen, p_ts), captures = p.captures + 1,
+	    visits = p.visits + opened::integer,
+	    retention_day_end = end_of_day(greatest(p.last_seen, p_ts), t.time_zone)
+	WHERE p.project_id = p_project_id AND p.person_id = p_person_id;
+	visit_id := v;
+	expires_at := expiry(t, p_ts);
+	photo_expires_at := photo_expiry(t, p_ts);
+	IF opened THEN
+		PERFORM ingest_visit_followups(p_project_id, CASE WHEN later THEN ARRAY[p_person_id] END, ARRAY[v], NULL);
+	END IF;
+	-- the exemplars: ingest_gallery only when it would write.  A masked
+	-- capture is none; an unmasked one replaces the person's unmasked
+	-- exemplar it beats by more than 0.05 in quality, and becomes the recent
+	-- one when no exemplar is within the visit gap, it is far enough from the
+	-- face it matched and that face is not masked
+	IF exemplar AND NOT capture_masked THEN
+		SELECT coalesce(bool_or(x.kind = 'unmasked' AND NOT (p_quality > x.quality + 0.05)), false),
+		       coalesce(bool_or(x.captured_at > p_ts - gap), false)
+		INTO has_good, has_recent
+		FROM face x WHERE x.project_id = p_project_id AND x.person_id = p_person_id;
+		IF NOT has_good OR (NOT has_recent AND NOT face_masked AND p_distance >= recent_min) THEN
+			PERFORM ingest_gallery(p_project_id, ARRAY[p_capture_id], ARRAY[p_person_id], ARRAY[p_ts], ARRAY[p_quality],
+			                       ARRAY[false], ARRAY[p_face], ARRAY[p_distance], ARRAY[face_masked], recent_min, gap);
+		END IF;
+	END IF;
+END
+$$;
+REVOKE ALL ON FUNCTION ingest_row_visit(bigint, bigint, bigint, float8, timestamptz, text, real, embedding, boolean, boolean, float8, float8, boolean, interval, float8) FROM PUBLIC;
+
 -- match one project's new captures (arrays in captured_at order) and record the results;
 -- p_row: one capture not yet written (the single-row path, capture_ingest_row):
 -- its person, visit, match distance and expiry (and its photo's, should it
@@ -720,6 +813,19 @@ BEGIN
 		persons[k] := NULL; dist[k] := NULL; lim[k] := NULL; face_masked[k] := NULL;
 		todo := (SELECT array_agg(j ORDER BY j) FROM unnest(todo || k) j);
 	END LOOP;
+
+	-- the camera's common case, one capture matched to a known person: the
+	-- same writes as steps 4-6 in single-row statements (ingest_row_visit)
+	IF p_row AND persons[1] IS NOT NULL AND NOT ingest_on_citus() THEN
+		v := ingest_row_visit(p_project_id, ids[1], persons[1], dist[1], ts[1], cams[1], quality[1], faces[1],
+		                      masks[1], face_masked[1], lim[1] - dist[1], s.low_margin, quality[1] >= s.min_q,
+		                      s.gap, s.recent_min);
+		RETURN QUERY SELECT persons[1], v.visit_id, dist[1], v.expires_at, v.photo_expires_at,
+		                    CASE WHEN face_masked[1] AND masks[1] THEN 'masked_masked'
+		                         WHEN face_masked[1] OR masks[1] THEN 'masked_unmasked' ELSE 'unmasked' END,
+		                    lim[1] - dist[1], v.low;
+		RETURN;
+	END IF;
 
 	-- 3. the new-person decision: look again when a concurrent camera made a
 	-- person since, wait for a camera making a person of a near face, then

@@ -1,10 +1,12 @@
 -- Rollups behind the BI views.  daily_traffic, channel_share,
 -- conversion_funnel and consultant_board would otherwise read and group every
 -- visit of the period; they read these counters instead, kept current by
--- statement triggers on visit, person and deal (so late facts are counted:
--- merges, late receptions, recomputed visit chains, a deal making an old
--- visitor a buyer).  The counters are additive and every trigger adds a delta
--- computed from its statement's transition tables, so concurrent writers
+-- triggers on visit, person and deal (so late facts are counted: merges, late
+-- receptions, recomputed visit chains, a deal making an old visitor a buyer).
+-- The counters are additive and every trigger adds a delta computed from its
+-- statement's transition tables (inserts, deletes, deals) or from the row it
+-- fires for (visit and person updates: row triggers whose WHEN skips the
+-- camera's updates, which change nothing counted), so concurrent writers
 -- commute.  The counters many captures share (per project and day, per
 -- project, month and agent, per consultant and month) take their deltas as
 -- appended rows (rollup_*_delta), read with the folded rows by the
@@ -387,31 +389,27 @@ BEGIN
 END
 $$;
 
--- updates: most (a capture extending a visit) change nothing the rollups count
+-- updates: most (a capture extending a visit) change nothing the rollups
+-- count, so a row trigger whose WHEN compares what they count skips them in
+-- C (issue 21: a statement trigger kept both transition tables of every
+-- camera's visit update and ran two queries over them); one that fires
+-- moves its row from the old values' counters to the new ones'
 CREATE OR REPLACE FUNCTION rollup_visit_update() RETURNS trigger
 	LANGUAGE plpgsql
 	SET search_path = firstsight, pg_catalog, pg_temp
 	AS $$
 BEGIN
-	IF EXISTS (SELECT 1 FROM rollup_old o JOIN rollup_new n ON n.project_id = o.project_id AND n.visit_id = o.visit_id
-	           WHERE (o.person_id, o.started_at, o.seen_before, o.agent_id, o.consultant_id)
-	                 IS DISTINCT FROM (n.person_id, n.started_at, n.seen_before, n.agent_id, n.consultant_id))
-	   OR (SELECT pg_catalog.count(*) FROM rollup_old) <> (SELECT pg_catalog.count(*) FROM rollup_new
-	                                           JOIN rollup_old USING (project_id, visit_id)) THEN
-		PERFORM rollup_visit_apply(ARRAY(
-			SELECT (project_id, person_id, started_at, seen_before, agent_id, consultant_id, 1)::rollup_visit_delta
-			FROM rollup_new
-			UNION ALL
-			SELECT (project_id, person_id, started_at, seen_before, agent_id, consultant_id, -1)::rollup_visit_delta
-			FROM rollup_old));
-		-- persons whose first visit (not seen_before) came, went or moved
-		PERFORM rollup_funnel_refresh(ARRAY(
-			SELECT DISTINCT (project_id, person_id)::rollup_person_key
-			FROM (SELECT project_id, person_id, started_at, agent_id, 1 AS s FROM rollup_new WHERE NOT seen_before
-			      UNION ALL
-			      SELECT project_id, person_id, started_at, agent_id, -1 FROM rollup_old WHERE NOT seen_before) x
-			GROUP BY project_id, person_id, started_at, agent_id HAVING sum(s) <> 0));
-	END IF;
+	PERFORM rollup_visit_apply(ARRAY[
+		(NEW.project_id, NEW.person_id, NEW.started_at, NEW.seen_before, NEW.agent_id, NEW.consultant_id, 1)::rollup_visit_delta,
+		(OLD.project_id, OLD.person_id, OLD.started_at, OLD.seen_before, OLD.agent_id, OLD.consultant_id, -1)::rollup_visit_delta]);
+	-- the person whose first visit (not seen_before) came, went or moved
+	PERFORM rollup_funnel_refresh(ARRAY(
+		SELECT DISTINCT (x.project_id, x.person_id)::rollup_person_key
+		FROM (SELECT NEW.project_id, NEW.person_id, NEW.started_at, NEW.agent_id, 1 WHERE NOT NEW.seen_before
+		      UNION ALL
+		      SELECT OLD.project_id, OLD.person_id, OLD.started_at, OLD.agent_id, -1 WHERE NOT OLD.seen_before)
+		     AS x(project_id, person_id, started_at, agent_id, s)
+		GROUP BY x.project_id, x.person_id, x.started_at, x.agent_id HAVING sum(x.s) <> 0));
 	RETURN NULL;
 END
 $$;
@@ -420,8 +418,11 @@ CREATE OR REPLACE TRIGGER rollup_visit_insert AFTER INSERT ON visit
 	REFERENCING NEW TABLE AS rollup_new
 	FOR EACH STATEMENT EXECUTE FUNCTION rollup_visit_insert();
 CREATE OR REPLACE TRIGGER rollup_visit_update AFTER UPDATE ON visit
-	REFERENCING OLD TABLE AS rollup_old NEW TABLE AS rollup_new
-	FOR EACH STATEMENT EXECUTE FUNCTION rollup_visit_update();
+	FOR EACH ROW
+	WHEN ((OLD.project_id, OLD.visit_id, OLD.person_id, OLD.started_at, OLD.seen_before, OLD.agent_id, OLD.consultant_id)
+	      IS DISTINCT FROM (NEW.project_id, NEW.visit_id, NEW.person_id, NEW.started_at, NEW.seen_before, NEW.agent_id,
+	                        NEW.consultant_id))
+	EXECUTE FUNCTION rollup_visit_update();
 CREATE OR REPLACE TRIGGER rollup_visit_delete AFTER DELETE ON visit
 	REFERENCING OLD TABLE AS rollup_old
 	FOR EACH STATEMENT EXECUTE FUNCTION rollup_visit_delete();
@@ -581,20 +582,14 @@ BEGIN
 END
 $$;
 
--- ingestion updates persons on every capture: most leave returned as it was
-
+-- ingestion updates persons on every capture: most leave returned as it
+-- was, and the row trigger's WHEN skips them (as for visits, issue 21)
 CREATE OR REPLACE FUNCTION rollup_person_update() RETURNS trigger
 	LANGUAGE plpgsql
 	SET search_path = firstsight, pg_catalog, pg_temp
 	AS $$
-DECLARE
-	k rollup_person_key[] := ARRAY(SELECT (n.project_id, n.person_id)::rollup_person_key
-		FROM rollup_new n JOIN rollup_old o ON o.project_id = n.project_id AND o.person_id = n.person_id
-		WHERE (n.visits > 1) <> (o.visits > 1));
 BEGIN
-	IF cardinality(k) > 0 THEN
-		PERFORM rollup_funnel_refresh(k);
-	END IF;
+	PERFORM rollup_funnel_refresh(ARRAY[(NEW.project_id, NEW.person_id)::rollup_person_key]);
 	RETURN NULL;
 END
 $$;
@@ -654,8 +649,9 @@ CREATE OR REPLACE TRIGGER rollup_person_insert AFTER INSERT ON person
 	REFERENCING NEW TABLE AS rollup_new
 	FOR EACH STATEMENT EXECUTE FUNCTION rollup_person_insert();
 CREATE OR REPLACE TRIGGER rollup_person_update AFTER UPDATE ON person
-	REFERENCING OLD TABLE AS rollup_old NEW TABLE AS rollup_new
-	FOR EACH STATEMENT EXECUTE FUNCTION rollup_person_update();
+	FOR EACH ROW
+	WHEN (OLD.project_id = NEW.project_id AND OLD.person_id = NEW.person_id AND (OLD.visits > 1) <> (NEW.visits > 1))
+	EXECUTE FUNCTION rollup_person_update();
 CREATE OR REPLACE TRIGGER rollup_person_delete AFTER DELETE ON person
 	REFERENCING OLD TABLE AS rollup_old
 	FOR EACH STATEMENT EXECUTE FUNCTION rollup_person_delete();

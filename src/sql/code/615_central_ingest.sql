@@ -134,7 +134,7 @@ COMMENT ON FUNCTION ingest_capture(bigint, text, timestamptz, embedding, real, b
 -- capture (a call runs on the worker of the project's shards), and disables
 -- the triggers Citus would run on the shards, where they cannot work: the
 -- capture triggers (ingest_capture does their work), the rollup triggers
--- (statement triggers with transition tables; rebuild_rollups() recomputes
+-- (they read and write the project's other tables; rebuild_rollups() recomputes
 -- the rollups) and project_retention_defaults (create_project inserts the
 -- defaults itself on Citus).  Returns what it did.  Run it again after
 -- ALTER EXTENSION firstsight UPDATE (the update makes the triggers again).
