@@ -15,12 +15,7 @@ SELECT create_project('Batch path', dims => 8, time_zone => 'Asia/Shanghai', pro
 INSERT INTO camera SELECT p, c, z FROM unnest(ARRAY[:a, :b]) p, (VALUES ('gate', 'entrance'), ('desk', 'sign_in')) AS x(c, z);
 INSERT INTO webhook (project_id, url, events)
 SELECT p, 'https://sales.example.com/hook', '{visitor.new,visitor.returned}' FROM unnest(ARRAY[:a, :b]) p;
-CREATE FUNCTION pg_temp.face(k integer, masked boolean, nudge real DEFAULT 0, weight real DEFAULT NULL) RETURNS embedding LANGUAGE sql AS $$
-	SELECT firstsight.l2_normalize(array_agg(CASE WHEN d = 1 THEN 1
-	                                              WHEN d = k + 1 THEN coalesce(weight, CASE WHEN masked THEN 0.3 ELSE 0.5 END)
-	                                              WHEN d = 7 THEN nudge
-	                                              WHEN d = 8 AND masked THEN 0.3 ELSE 0 END ORDER BY d)::real[]::firstsight.embedding)
-	FROM generate_series(1, 8) d $$;
+\i sql/masked_faces.psql
 -- the captures, in the order the cameras send them
 CREATE TEMP TABLE script (n integer PRIMARY KEY, camera text, at timestamptz, face embedding, quality real, masked boolean, what text);
 INSERT INTO script VALUES
@@ -42,37 +37,34 @@ SELECT n, round((s.face <=> pg_temp.face(CASE WHEN n IN (11, 12, 13) THEN 3 WHEN
                                          n IN (12, 13)))::numeric, 3) AS from_first_face, what
 FROM script s ORDER BY n;
 
--- project a: one INSERT ... VALUES per capture (the single-row path)
-SET track_functions = 'pl';
-BEGIN;
--- (read in the transaction: pending statistics are flushed only outside one)
-SELECT coalesce(pg_stat_get_xact_function_calls('firstsight.ingest_row_visit'::regproc), 0) AS calls0 \gset
-DO $$
+-- send(p, batch): the script's captures to project p, one statement each:
+-- INSERT ... VALUES (the single-row path) or INSERT ... SELECT (the batch trigger)
+CREATE FUNCTION pg_temp.send(p bigint, batch boolean) RETURNS void LANGUAGE plpgsql AS $$
 DECLARE
 	r record;
-	a bigint := (SELECT project_id FROM firstsight.project WHERE name = 'Row path');
 BEGIN
 	FOR r IN SELECT * FROM script ORDER BY n LOOP
-		INSERT INTO firstsight.capture (project_id, camera_id, captured_at, face, quality, masked)
-		VALUES (a, r.camera, r.at, r.face, r.quality, r.masked);
+		IF batch THEN
+			INSERT INTO firstsight.capture (project_id, camera_id, captured_at, face, quality, masked)
+			SELECT p, r.camera, r.at, r.face, r.quality, r.masked FROM generate_series(1, 1);
+		ELSE
+			INSERT INTO firstsight.capture (project_id, camera_id, captured_at, face, quality, masked)
+			VALUES (p, r.camera, r.at, r.face, r.quality, r.masked);
+		END IF;
 	END LOOP;
 END $$;
+-- calls of ingest_row_visit in this transaction since calls0 (read in the
+-- transaction: pending statistics are flushed only outside one)
+SET track_functions = 'pl';
+BEGIN;
+SELECT coalesce(pg_stat_get_xact_function_calls('firstsight.ingest_row_visit'::regproc), 0) AS calls0 \gset
+SELECT pg_temp.send(:a, false);
 -- the row path wrote the 11 captures matched to a known person
 SELECT coalesce(pg_stat_get_xact_function_calls('firstsight.ingest_row_visit'::regproc), 0) - :calls0 AS row_path_calls;
 COMMIT;
--- project b: one INSERT ... SELECT per capture (the batch trigger)
 BEGIN;
 SELECT coalesce(pg_stat_get_xact_function_calls('firstsight.ingest_row_visit'::regproc), 0) AS calls0 \gset
-DO $$
-DECLARE
-	r record;
-	b bigint := (SELECT project_id FROM firstsight.project WHERE name = 'Batch path');
-BEGIN
-	FOR r IN SELECT * FROM script ORDER BY n LOOP
-		INSERT INTO firstsight.capture (project_id, camera_id, captured_at, face, quality, masked)
-		SELECT b, r.camera, r.at, r.face, r.quality, r.masked FROM generate_series(1, 1);
-	END LOOP;
-END $$;
+SELECT pg_temp.send(:b, true);
 -- (none here)
 SELECT coalesce(pg_stat_get_xact_function_calls('firstsight.ingest_row_visit'::regproc), 0) - :calls0 AS row_path_calls;
 COMMIT;

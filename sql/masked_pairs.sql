@@ -12,14 +12,7 @@ INSERT INTO camera VALUES (:p, 'gate', 'entrance'), (:p, 'desk', 'sign_in');
 SELECT setting, value FROM project_settings
 WHERE project_id = :p AND setting IN ('match_distance', 'masked_match_distance', 'masked_masked_match_distance', 'low_confidence_margin')
 ORDER BY setting;
--- face(k, masked, nudge, weight): person k's face; nudge moves it a little
--- along axis 7; weight replaces the identity's 0.5 or 0.3
-CREATE FUNCTION pg_temp.face(k integer, masked boolean, nudge real DEFAULT 0, weight real DEFAULT NULL) RETURNS embedding LANGUAGE sql AS $$
-	SELECT firstsight.l2_normalize(array_agg(CASE WHEN d = 1 THEN 1
-	                                              WHEN d = k + 1 THEN coalesce(weight, CASE WHEN masked THEN 0.3 ELSE 0.5 END)
-	                                              WHEN d = 7 THEN nudge
-	                                              WHEN d = 8 AND masked THEN 0.3 ELSE 0 END ORDER BY d)::real[]::firstsight.embedding)
-	FROM generate_series(1, 8) d $$;
+\i sql/masked_faces.psql
 SELECT round((pg_temp.face(1, true) <=> pg_temp.face(2, true))::numeric, 3) AS masked_masked_different,
        round((pg_temp.face(1, false) <=> pg_temp.face(2, false))::numeric, 3) AS unmasked_different,
        round((pg_temp.face(1, true) <=> pg_temp.face(1, false))::numeric, 3) AS masked_unmasked_same,
