@@ -112,34 +112,20 @@ SELECT person, first_seen, last_seen, captures, visits, retention_day_end FROM p
 SELECT person, kind, capture, quality, masked, expires FROM gal WHERE project_id = :a ORDER BY person, kind;
 SELECT event, events FROM evt WHERE project_id = :a ORDER BY event;
 
+-- every row of both projects as one value per row, by kind
+CREATE TEMP VIEW all_rows AS
+	SELECT 'capture' AS rows, project_id, to_jsonb(x) - 'project_id' AS r FROM cap x
+	UNION ALL SELECT 'visit', project_id, to_jsonb(x) - 'project_id' FROM vis x
+	UNION ALL SELECT 'person', project_id, to_jsonb(x) - 'project_id' FROM per x
+	UNION ALL SELECT 'face', project_id, to_jsonb(x) - 'project_id' FROM gal x
+	UNION ALL SELECT 'outbox', project_id, to_jsonb(x) - 'project_id' FROM evt x;
+SELECT rows, count(*) FILTER (WHERE project_id = :a) AS row_path, count(*) FILTER (WHERE project_id = :b) AS batch
+FROM all_rows GROUP BY rows ORDER BY rows;
 -- rows of either project the other one does not have (none)
-SELECT 'capture' AS rows, * FROM (
-	(SELECT n, person, visit, distance, kind, margin, low, expires, photo_expires FROM cap WHERE project_id = :a
-	 EXCEPT SELECT n, person, visit, distance, kind, margin, low, expires, photo_expires FROM cap WHERE project_id = :b)
+SELECT d.rows, d.r FROM (
+	(SELECT rows, r FROM all_rows WHERE project_id = :a EXCEPT ALL SELECT rows, r FROM all_rows WHERE project_id = :b)
 	UNION ALL
-	(SELECT n, person, visit, distance, kind, margin, low, expires, photo_expires FROM cap WHERE project_id = :b
-	 EXCEPT SELECT n, person, visit, distance, kind, margin, low, expires, photo_expires FROM cap WHERE project_id = :a)) d;
-SELECT 'visit' AS rows, * FROM (
-	(SELECT visit, person, started, ended, captures, first_camera, first_capture, seen_before, previous, previous_at, party FROM vis WHERE project_id = :a
-	 EXCEPT SELECT visit, person, started, ended, captures, first_camera, first_capture, seen_before, previous, previous_at, party FROM vis WHERE project_id = :b)
-	UNION ALL
-	(SELECT visit, person, started, ended, captures, first_camera, first_capture, seen_before, previous, previous_at, party FROM vis WHERE project_id = :b
-	 EXCEPT SELECT visit, person, started, ended, captures, first_camera, first_capture, seen_before, previous, previous_at, party FROM vis WHERE project_id = :a)) d;
-SELECT 'person' AS rows, * FROM (
-	(SELECT person, first_seen, last_seen, captures, visits, retention_day_end FROM per WHERE project_id = :a
-	 EXCEPT SELECT person, first_seen, last_seen, captures, visits, retention_day_end FROM per WHERE project_id = :b)
-	UNION ALL
-	(SELECT person, first_seen, last_seen, captures, visits, retention_day_end FROM per WHERE project_id = :b
-	 EXCEPT SELECT person, first_seen, last_seen, captures, visits, retention_day_end FROM per WHERE project_id = :a)) d;
-SELECT 'face' AS rows, * FROM (
-	(SELECT person, kind, capture, quality, masked, expires FROM gal WHERE project_id = :a
-	 EXCEPT SELECT person, kind, capture, quality, masked, expires FROM gal WHERE project_id = :b)
-	UNION ALL
-	(SELECT person, kind, capture, quality, masked, expires FROM gal WHERE project_id = :b
-	 EXCEPT SELECT person, kind, capture, quality, masked, expires FROM gal WHERE project_id = :a)) d;
-SELECT 'outbox' AS rows, * FROM (
-	(SELECT event, events FROM evt WHERE project_id = :a EXCEPT SELECT event, events FROM evt WHERE project_id = :b)
-	UNION ALL
-	(SELECT event, events FROM evt WHERE project_id = :b EXCEPT SELECT event, events FROM evt WHERE project_id = :a)) d;
+	(SELECT rows, r FROM all_rows WHERE project_id = :b EXCEPT ALL SELECT rows, r FROM all_rows WHERE project_id = :a)) d
+ORDER BY d.rows, d.r::text;
 -- the BI rollups of both, against their facts (no rows: exact)
 SELECT * FROM rollup_check(:a) UNION ALL SELECT * FROM rollup_check(:b);
