@@ -38,3 +38,11 @@ BEGIN
 END
 $$;
 CREATE TRIGGER pv_match BEFORE INSERT ON pv_capture FOR EACH ROW EXECUTE FUNCTION pv_match();
+-- Kept at its best in every round: once autovacuum has analyzed pv_face
+-- (after the first round's new persons), the planner prices a sequential
+-- scan and sort of pv_face below the HNSW index, since the faces are stored
+-- out of line (pgvector's storage is external) and reading them back is
+-- not costed, and the trigger's nearest face becomes a scan of every face:
+-- 18-21 captures/s instead of 822-900 in bench/RESULTS.md's runs.  A user
+-- would find and fix it; the comparison is with the fixed trigger.
+ALTER FUNCTION pv_match() SET enable_seqscan = off;
