@@ -63,6 +63,15 @@ CREATE OR REPLACE FUNCTION pair_threshold(capture_masked boolean, face_masked bo
 COMMENT ON FUNCTION pair_threshold(boolean, boolean, float8, float8, float8) IS
 	'the match threshold of a kind of pair: unmasked-unmasked, masked capture against an unmasked face, masked-masked; a masked face attracts an unmasked capture only within both masked thresholds';
 
+-- the kind of a match (capture_match kind, calibrate's pair classes): capture
+-- masked or not, gallery face (or other capture) masked or not
+CREATE OR REPLACE FUNCTION pair_kind(capture_masked boolean, face_masked boolean) RETURNS text
+	LANGUAGE sql IMMUTABLE PARALLEL SAFE	-- no SET clause: inlined (it names no object)
+	RETURN CASE WHEN capture_masked AND face_masked THEN 'masked_masked'
+	            WHEN capture_masked OR face_masked THEN 'masked_unmasked' ELSE 'unmasked' END;
+COMMENT ON FUNCTION pair_kind(boolean, boolean) IS
+	'the kind of a pair of faces: unmasked, masked_unmasked or masked_masked';
+
 -- recompute returning / previous visit for every visit of some persons
 -- (PL/pgSQL: central ingestion on Citus runs it next to the shards, where
 -- Citus plans no SQL function with parameters)
@@ -535,8 +544,7 @@ BEGIN
 
 	WITH c AS MATERIALIZED (
 		SELECT c.*,
-		       CASE WHEN c.fm THEN CASE WHEN c.masked THEN 'masked_masked' ELSE 'masked_unmasked' END
-		            WHEN c.masked THEN 'masked_unmasked' ELSE 'unmasked' END AS kind,
+		       pair_kind(c.masked, c.fm) AS kind,
 		       c.lim - c.distance AS margin,
 		       c.lim - c.distance < low_margin
 		       OR CASE WHEN c.fm THEN NOT EXISTS (SELECT 1 FROM face f WHERE f.project_id = p_project_id
@@ -655,7 +663,7 @@ REVOKE ALL ON FUNCTION ingest_visit_followups(bigint, bigint[], bigint[], bigint
 -- then the visit open at the capture's time extended, or a visit opened
 -- (chained to the person's visit before it; parties and notifications as
 -- for the batch), the person's counters and retention clock, and the
--- exemplars only when one is due.  Returns the capture's visit, expiries and
+-- exemplars (ingest_gallery).  Returns the capture's visit, expiries and
 -- low confidence.  capture_masked, face_masked: the capture's and its
 -- matched gallery face's kinds; exemplar: the capture may be one (at least
 -- min_quality).
@@ -675,8 +683,6 @@ DECLARE
 	v bigint;
 	opened boolean;
 	later boolean;
-	has_good boolean;
-	has_recent boolean;
 BEGIN
 	-- (the order of ingest_visits: the person, then the visit)
 	PERFORM 1 FROM person p WHERE p.project_id = p_project_id AND p.person_id = p_person_id FOR UPDATE;
@@ -721,20 +727,10 @@ BEGIN
 	IF opened THEN
 		PERFORM ingest_visit_followups(p_project_id, CASE WHEN later THEN ARRAY[p_person_id] END, ARRAY[v], NULL);
 	END IF;
-	-- the exemplars: ingest_gallery only when it would write.  A masked
-	-- capture is none; an unmasked one replaces the person's unmasked
-	-- exemplar it beats by more than 0.05 in quality, and becomes the recent
-	-- one when no exemplar is within the visit gap, it is far enough from the
-	-- face it matched and that face is not masked
-	IF exemplar AND NOT capture_masked THEN
-		SELECT coalesce(bool_or(x.kind = 'unmasked' AND NOT (p_quality > x.quality + 0.05)), false),
-		       coalesce(bool_or(x.captured_at > p_ts - gap), false)
-		INTO has_good, has_recent
-		FROM face x WHERE x.project_id = p_project_id AND x.person_id = p_person_id;
-		IF NOT has_good OR (NOT has_recent AND NOT face_masked AND p_distance >= recent_min) THEN
-			PERFORM ingest_gallery(p_project_id, ARRAY[p_capture_id], ARRAY[p_person_id], ARRAY[p_ts], ARRAY[p_quality],
-			                       ARRAY[false], ARRAY[p_face], ARRAY[p_distance], ARRAY[face_masked], recent_min, gap);
-		END IF;
+	-- the exemplars, as step 6 of ingest_batch writes them (its checks decide)
+	IF exemplar THEN
+		PERFORM ingest_gallery(p_project_id, ARRAY[p_capture_id], ARRAY[p_person_id], ARRAY[p_ts], ARRAY[p_quality],
+		                       ARRAY[capture_masked], ARRAY[p_face], ARRAY[p_distance], ARRAY[face_masked], recent_min, gap);
 	END IF;
 END
 $$;
@@ -821,9 +817,7 @@ BEGIN
 		                      masks[1], face_masked[1], lim[1] - dist[1], s.low_margin, quality[1] >= s.min_q,
 		                      s.gap, s.recent_min);
 		RETURN QUERY SELECT persons[1], v.visit_id, dist[1], v.expires_at, v.photo_expires_at,
-		                    CASE WHEN face_masked[1] AND masks[1] THEN 'masked_masked'
-		                         WHEN face_masked[1] OR masks[1] THEN 'masked_unmasked' ELSE 'unmasked' END,
-		                    lim[1] - dist[1], v.low;
+		                    pair_kind(masks[1], face_masked[1]), lim[1] - dist[1], v.low;
 		RETURN;
 	END IF;
 
@@ -867,9 +861,7 @@ BEGIN
 
 	IF p_row THEN
 		RETURN QUERY SELECT persons[1], v.row_visit, dist[1], v.row_expiry[1], v.row_expiry[2],
-		                    CASE WHEN dist[1] IS NOT NULL
-		                         THEN CASE WHEN face_masked[1] AND masks[1] THEN 'masked_masked'
-		                                   WHEN face_masked[1] OR masks[1] THEN 'masked_unmasked' ELSE 'unmasked' END END,
+		                    CASE WHEN dist[1] IS NOT NULL THEN pair_kind(masks[1], face_masked[1]) END,
 		                    lim[1] - dist[1], v.row_low;
 	END IF;
 END

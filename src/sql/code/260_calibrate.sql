@@ -51,8 +51,7 @@ BEGIN
 
 	RETURN QUERY
 	WITH pairs AS MATERIALIZED (
-		SELECT CASE WHEN masks[s.i] AND masks[s.j] THEN 'masked_masked'
-		            WHEN masks[s.i] OR masks[s.j] THEN 'masked_unmasked' ELSE 'unmasked' END AS kind,
+		SELECT pair_kind(masks[s.i], masks[s.j]) AS kind,
 		       ids[s.i] = ids[s.j] AS same, s.distance
 		FROM similarity_pairs(coalesce(faces[1:max_captures], '{}'), coalesce(faces[1:max_captures], '{}'), 2.0) s
 		WHERE s.i < s.j

@@ -250,9 +250,7 @@ BEGIN
 	END IF;
 	UPDATE capture x
 	SET person_id = p_person_id, visit_id = v_id, match_distance = p_distance,
-	    match_kind = CASE WHEN p_distance IS NOT NULL
-	                      THEN CASE WHEN p_face_masked THEN CASE WHEN p_masked THEN 'masked_masked' ELSE 'masked_unmasked' END
-	                                WHEN p_masked THEN 'masked_unmasked' ELSE 'unmasked' END END,
+	    match_kind = CASE WHEN p_distance IS NOT NULL THEN pair_kind(p_masked, p_face_masked) END,
 	    match_margin = p_lim - p_distance, match_low_confidence = low, match_reviewed_at = NULL,
 	    expires_at = CASE WHEN x.face IS NOT NULL THEN e1 END,
 	    photo_expires_at = CASE WHEN x.photo IS NOT NULL THEN e2 END
