@@ -35,21 +35,13 @@ BIN=$FS_PG/bin
 T=$(mktemp -d "${TMPDIR:-/tmp}/fs-ip-recall.XXXXXX")
 chmod 755 "$T"
 [ "$(id -u)" = 0 ] && chown "$(fs_run_user)" "$T"
-PORT=$((20000 + RANDOM % 20000))
-fs_as_user "$BIN/initdb" -D "$T/data" -A trust -U postgres --no-sync >/dev/null
-cat >>"$T/data/postgresql.conf" <<CONF
-port = $PORT
-listen_addresses = ''
-unix_socket_directories = '$T'
-fsync = off
-CONF
-fs_as_user "$BIN/pg_ctl" -D "$T/data" -l "$T/server.log" -w start >/dev/null
+fs_start_cluster "$T"
 cleanup() {
 	fs_as_user "$BIN/pg_ctl" -D "$T/data" -m immediate stop >/dev/null 2>&1 || true
 	if [ -n "${KEEP:-}" ]; then fs_say "kept $T"; else rm -rf "$T"; fi
 }
 trap cleanup EXIT
-export PGHOST=$T PGPORT=$PORT PGUSER=postgres PGOPTIONS="-c client_min_messages=warning"
+export PGOPTIONS="-c client_min_messages=warning"
 q() { "$BIN/psql" -X -q -At -v ON_ERROR_STOP=1 "$@"; }
 
 for side in $SIDES; do
