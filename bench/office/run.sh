@@ -30,6 +30,20 @@
 # second cluster of the same settings and the same gallery: each pair of
 # rounds becomes firstsight, base (that build), trigger; both clusters run the
 # whole time, only one of them is loaded at a time.
+#   FLOOR=1 bench/office/run.sh                      # also a "floor" round
+# after each firstsight round, on its cluster: the camera path cut down to a
+# search and a row (bench/office/floor.sql, a trigger in front of the row
+# path for that round only):
+# what a capture costs without the visits, counters, retention clock,
+# exemplars, rollups and events.  NEW_PCT=0 MASKED_PCT=0: returning unmasked
+# captures only.
+#   DEFERRED=1 bench/office/run.sh                   # also a "deferred" round
+# after each firstsight round (a design probe, bench/office/deferred.sql):
+# the camera writes what the floor writes, and a separate session folds the
+# rest of ingestion for the captures written since every 0.1 s, in batches;
+# the fold's batches and how long captures waited for it are reported, and
+# what is left is folded before the next round.  Not with FLOOR=1 (the
+# floor's captures would be folded too).
 # pgvector must be installed into FS_PG (built outside the repository:
 # see bench/README.md).  Bounded: one throwaway cluster, removed at the end.
 set -euo pipefail
@@ -46,7 +60,10 @@ MASKED_PCT=${MASKED_PCT:-15}
 VISIT_CAPTURES=${VISIT_CAPTURES:-4}
 NEW_PER_CLIENT=${NEW_PER_CLIENT:-250}	# new identities a client may use per round
 BIN=$FS_PG/bin
-if [ -n "${BASE_PG:-}" ]; then rounds_total=$((3 * ROUNDS)); else rounds_total=$((2 * ROUNDS)); fi
+rounds_total=$((2 * ROUNDS))
+[ -n "${BASE_PG:-}" ] && rounds_total=$((rounds_total + ROUNDS))
+[ "${FLOOR:-0}" = 1 ] && rounds_total=$((rounds_total + ROUNDS))
+[ "${DEFERRED:-0}" = 1 ] && rounds_total=$((rounds_total + ROUNDS))
 NEWPOOL=$((NEW_PER_CLIENT * CLIENTS * rounds_total))
 IDS=$((GALLERY + NEWPOOL))
 
@@ -71,11 +88,13 @@ if [ -n "${BASE_PG:-}" ]; then
 	B_HOST=$PGHOST B_PORT=$PGPORT B_BIN=$BASE_PG/bin
 	sides="fs base pv"
 fi
+[ "${FLOOR:-0}" = 1 ] && sides=${sides/fs/fs floor}
+[ "${DEFERRED:-0}" = 1 ] && sides=${sides/fs/fs deferred}
 # on: the cluster of a side (fs, pv: this build's; base: BASE_PG's)
 on() { if [ "$1" = base ]; then PGHOST=$B_HOST PGPORT=$B_PORT BIN=$B_BIN; else PGHOST=$A_HOST PGPORT=$A_PORT BIN=$A_BIN; fi; }
 psql() { fs_as_user "$BIN/psql" -X -q -v ON_ERROR_STOP=1 -d postgres "$@"; }
 for side in $sides; do
-	[ "$side" = pv ] && continue
+	case $side in pv | floor | deferred) continue ;; esac
 	on "$side"
 	psql -c "CREATE EXTENSION firstsight" -c "CREATE EXTENSION vector"
 	fs_say "$side: firstsight $(psql -At -c "SELECT extversion FROM pg_extension WHERE extname = 'firstsight'"), pgvector $(psql -At -c "SELECT extversion FROM pg_extension WHERE extname = 'vector'"); gallery $GALLERY, $NEWPOOL new identities, $CLIENTS clients, load average $(cut -d' ' -f1-3 /proc/loadavg)"
@@ -90,7 +109,7 @@ for ((k = 0; k * 2000 < IDS; k++)); do
 done >"$dir/faces.tsv"
 chmod 644 "$dir/faces.tsv"
 for side in $sides; do
-	[ "$side" = pv ] && continue
+	case $side in pv | floor | deferred) continue ;; esac
 	on "$side"
 	psql -c "CREATE UNLOGGED TABLE bench_face (identity int, variant int, masked boolean, face firstsight.embedding(512), PRIMARY KEY (identity, variant))"
 	psql -c "COPY bench_face FROM STDIN" <"$dir/faces.tsv"
@@ -102,7 +121,7 @@ fs_say "faces: $(psql -At -c "SELECT count(*) FROM bench_face") generated and lo
 # firstsight: the gallery as the camera path leaves it, loaded with triggers off
 t0=$SECONDS
 for side in $sides; do
-[ "$side" = pv ] && continue
+case $side in pv | floor | deferred) continue ;; esac
 on "$side"
 psql >/dev/null <<SQL
 SELECT firstsight.create_project('office', dims => 512);
@@ -202,7 +221,7 @@ WITH t AS (
 	       string_agg(DISTINCT w, ',') AS kinds FROM bench_wait WHERE side = '$side' AND round = $r
 )
 SELECT format('%s round %s: %s captures/s (%s after warm-up), p50 %s ms, p99 %s ms; returning unmasked matched right %s%% (%s), masked %s%% (%s); spurious persons per 1,000 captures %s (%s new identities, %s persons made, %s captures); Lock+LWLock %s%% of %s samples',
-              CASE '$side' WHEN 'fs' THEN 'firstsight' WHEN 'base' THEN 'base' ELSE 'trigger' END, $r, $rate, $n, $p50, $p99,
+              CASE '$side' WHEN 'fs' THEN 'firstsight' WHEN 'base' THEN 'base' WHEN 'floor' THEN 'floor' WHEN 'deferred' THEN 'deferred' ELSE 'trigger' END, $r, $rate, $n, $p50, $p99,
               round(100.0 * ru_right / nullif(ru, 0), 1), ru, round(100.0 * rm_right / nullif(rm, 0), 1), rm,
               round(1000.0 * (persons - $p0 - new_ids) / nullif(captures, 0), 1), new_ids, persons - $p0, captures,
               round(100.0 * lockish / nullif(samples, 0), 1), samples)
@@ -216,11 +235,38 @@ r=0
 for ((k = 1; k <= ROUNDS; k++)); do
 	for side in $sides; do
 		r=$((r + 1))
-		round "$side" $r
+		case $side in
+		floor | deferred)
+			on fs
+			sed "s/:THRESHOLD/$thr/g" bench/office/floor.sql | psql
+			if [ "$side" = deferred ]; then
+				psql <bench/office/deferred.sql
+				# the fold: every 0.1 s while the cameras run, then what is left
+				psql -c "TRUNCATE bench_fold_log"
+				( end=$((SECONDS + WARMUP + DURATION)); while [ $SECONDS -lt $end ]; do
+					echo "SELECT bench_fold(1);"; echo "SELECT pg_sleep(0.1);"
+				  done ) | psql >/dev/null &
+				folder=$!
+				round "$side" $r
+				t_end=$(date +%s.%N)
+				wait $folder
+				psql -c "DROP TRIGGER capture_floor ON firstsight.capture" -c "DROP TRIGGER capture_zz_floor_done ON firstsight.capture"
+				psql -At -c "SELECT format('  fold session: %s batches, %s captures (%s a batch at most); the oldest capture of a batch had waited p50 %s ms, p99 %s ms, at most %s ms', count(*), sum(n), max(n), round(extract(epoch FROM percentile_disc(0.5) WITHIN GROUP (ORDER BY lag)) * 1000), round(extract(epoch FROM percentile_disc(0.99) WITHIN GROUP (ORDER BY lag)) * 1000), round(extract(epoch FROM max(lag)) * 1000)) FROM bench_fold_log"
+				while [ "$(psql -At -c "SELECT bench_fold(1)")" != 0 ]; do :; done
+				t_done=$(date +%s.%N)
+				fs_say "  every capture folded $(awk -v a="$t_end" -v b="$t_done" 'BEGIN {printf "%.1f", b - a}') s after the round's report; counting that time $(awk -v n="$(cut -d' ' -f4 "$dir/$side$r.res")" -v d="$DURATION" -v a="$t_end" -v b="$t_done" 'BEGIN {printf "%.0f", n / (d + b - a)}') captures/s"
+			else
+				round "$side" $r
+				psql -c "DROP TRIGGER capture_floor ON firstsight.capture" -c "DROP TRIGGER capture_zz_floor_done ON firstsight.capture"
+			fi
+			psql -c "DROP FUNCTION public.bench_floor_row()" -c "DROP FUNCTION public.bench_floor_done()"
+			;;
+		*) round "$side" $r ;;
+		esac
 	done
 done
 for side in $sides; do
-	[ "$side" = pv ] && continue
+	case $side in pv | floor | deferred) continue ;; esac
 	on "$side"
 	fs_say "$side: rollup_check after the run: $(psql -At -c "SELECT count(*) FROM firstsight.rollup_check()") rows (0: the BI views are exact)"
 done
