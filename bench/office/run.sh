@@ -32,11 +32,10 @@
 # whole time, only one of them is loaded at a time.
 #   FLOOR=1 bench/office/run.sh                      # also a "floor" round
 # after each firstsight round, on its cluster: the camera path cut down to a
-# search and a row (bench/office/floor.sql, a trigger in front of the row
-# path for that round only):
-# what a capture costs without the visits, counters, retention clock,
-# exemplars, rollups and events.  NEW_PCT=0 MASKED_PCT=0: returning unmasked
-# captures only.
+# search and a row (bench/office/floor.sql, triggers around the row path for
+# that round only): what a capture costs without the visits, counters,
+# retention clock, exemplars, rollups and events.  NEW_PCT=0 MASKED_PCT=0:
+# returning unmasked captures only.
 #   DEFERRED=1 bench/office/run.sh                   # also a "deferred" round
 # after each firstsight round (a design probe, bench/office/deferred.sql):
 # the camera writes what the floor writes, and a separate session folds the
@@ -60,6 +59,10 @@ MASKED_PCT=${MASKED_PCT:-15}
 VISIT_CAPTURES=${VISIT_CAPTURES:-4}
 NEW_PER_CLIENT=${NEW_PER_CLIENT:-250}	# new identities a client may use per round
 BIN=$FS_PG/bin
+if [ "${FLOOR:-0}" = 1 ] && [ "${DEFERRED:-0}" = 1 ]; then
+	echo "FLOOR=1 and DEFERRED=1 are separate runs (a fold would take the floor's captures too)" >&2
+	exit 2
+fi
 rounds_total=$((2 * ROUNDS))
 [ -n "${BASE_PG:-}" ] && rounds_total=$((rounds_total + ROUNDS))
 [ "${FLOOR:-0}" = 1 ] && rounds_total=$((rounds_total + ROUNDS))
