@@ -85,3 +85,20 @@ SELECT * FROM suggest_cobuyers(:p, :d);
 RESET ROLE;
 DROP OWNED BY regress_fs_party_mgr;
 DROP ROLE regress_fs_party_mgr;
+
+-- an uploading camera's backlog in one statement: the batch opens several
+-- visits of one run at once, each run is walked once, and the parties are
+-- what recomputing the whole day gives (a chain of four at the side door and
+-- one a minute later; a couple at the gate between them)
+INSERT INTO capture (project_id, camera_id, captured_at, face, quality, masked) VALUES
+	(:p, 'side', '2024-06-02 09:00:00', '[-1,0,0,0]', 0.9, false),
+	(:p, 'side', '2024-06-02 09:00:06', '[0,-1,0,0]', 0.9, false),
+	(:p, 'side', '2024-06-02 09:00:12', '[0,0,-1,0]', 0.9, false),
+	(:p, 'side', '2024-06-02 09:00:18', '[0,0,0,-1]', 0.9, false),
+	(:p, 'side', '2024-06-02 09:01:00', '[-1,-1,0,0]', 0.9, false),
+	(:p, 'gate', '2024-06-02 09:00:03', '[0,0,-1,-1]', 0.9, false),
+	(:p, 'gate', '2024-06-02 09:00:09', '[-1,0,-1,0]', 0.9, false);
+SELECT v.first_camera_id, to_char(v.started_at, 'HH24:MI:SS') AS started, to_char(f.started_at, 'HH24:MI:SS') AS party_of
+FROM visit v LEFT JOIN visit f ON f.project_id = v.project_id AND f.visit_id = v.party_id
+WHERE v.project_id = :p AND v.started_at >= '2024-06-02' ORDER BY v.started_at, v.first_camera_id;
+SELECT assign_parties(:p, '2024-06-02'::date) AS changed_by_the_day;

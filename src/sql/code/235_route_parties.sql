@@ -86,7 +86,9 @@ COMMENT ON FUNCTION assign_parties(bigint, date) IS
 -- index probes), one party when two or more (issue 21: recomputing the whole
 -- day for every visit opened cost O(visits of the day) per capture).  Runs
 -- the new visit does not touch keep their parties; assign_parties(project,
--- day) recomputes a whole day (merges, splits, setting changes).
+-- day) recomputes a whole day (merges, splits, setting changes).  A run is
+-- walked once per call: a batch that opens many visits of one run (a busy
+-- entrance's backlog in one COPY) walked it once per visit before.
 CREATE OR REPLACE FUNCTION assign_parties(p_project_id bigint, p_visit_ids bigint[]) RETURNS integer
 	LANGUAGE plpgsql
 	SET search_path = firstsight, pg_catalog, pg_temp
@@ -104,6 +106,10 @@ DECLARE
 	party bigint;
 	n integer := 0;
 	k integer;
+	-- per camera, the end of the last run walked
+	walked_cams text[] := '{}';
+	walked_ends timestamptz[] := '{}';
+	w integer;
 BEGIN
 	secs := make_interval(secs => project_setting_value(p_project_id, 'party_seconds')::integer);
 	IF NOT secs > interval '0' OR tz IS NULL THEN
@@ -114,6 +120,11 @@ BEGIN
 	         JOIN camera c ON c.project_id = v.project_id AND c.camera_id = v.first_camera_id AND c.zone = 'entrance'
 	         WHERE v.project_id = p_project_id AND v.visit_id = ANY (p_visit_ids)
 	         ORDER BY v.started_at, v.visit_id LOOP
+		-- (in started_at order: a visit inside the run walked for an earlier
+		-- one of these has its party; every visit of the camera between that
+		-- run's ends is in it)
+		w := array_position(walked_cams, r.cam);
+		CONTINUE WHEN w IS NOT NULL AND r.started_at <= walked_ends[w];
 		dlo := ((r.started_at AT TIME ZONE tz)::date::timestamp) AT TIME ZONE tz;
 		dhi := (((r.started_at AT TIME ZONE tz)::date + 1)::timestamp) AT TIME ZONE tz;
 		-- the common case: the visit extends a run at its end (an earlier
@@ -159,6 +170,12 @@ BEGIN
 		  AND v.party_id IS DISTINCT FROM party;
 		GET DIAGNOSTICS k = ROW_COUNT;
 		n := n + k;
+		IF w IS NULL THEN
+			walked_cams := walked_cams || r.cam;
+			walked_ends := walked_ends || hi;
+		ELSE
+			walked_ends[w] := hi;
+		END IF;
 	END LOOP;
 	RETURN n;
 END
