@@ -8,8 +8,8 @@
 -- afterwards by bench_fold, which a separate session calls every 0.1 s for
 -- the captures written since, in one batch through ingest_batch's own steps
 -- (ingest_visits, ingest_visit_followups, ingest_gallery).  Masked and
--- unmatched captures keep the whole path.  Run.sh drops floor.sql's trigger
--- after the round and folds what is left.  It measures what a capture costs
+-- unmatched captures keep the whole path.  After the round run.sh folds what
+-- is left, then drops floor.sql's triggers.  It measures what a capture costs
 -- when its bookkeeping is folded in batches, the fold's CPU included (it
 -- runs on the same machine).
 

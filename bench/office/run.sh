@@ -253,16 +253,16 @@ for ((k = 1; k <= ROUNDS; k++)); do
 				round "$side" $r
 				t_end=$(date +%s.%N)
 				wait $folder
-				psql -c "DROP TRIGGER capture_floor ON firstsight.capture" -c "DROP TRIGGER capture_zz_floor_done ON firstsight.capture"
 				psql -At -c "SELECT format('  fold session: %s batches, %s captures (%s a batch at most); the oldest capture of a batch had waited p50 %s ms, p99 %s ms, at most %s ms', count(*), sum(n), max(n), round(extract(epoch FROM percentile_disc(0.5) WITHIN GROUP (ORDER BY lag)) * 1000), round(extract(epoch FROM percentile_disc(0.99) WITHIN GROUP (ORDER BY lag)) * 1000), round(extract(epoch FROM max(lag)) * 1000)) FROM bench_fold_log"
 				while [ "$(psql -At -c "SELECT bench_fold(1)")" != 0 ]; do :; done
 				t_done=$(date +%s.%N)
 				fs_say "  every capture folded $(awk -v a="$t_end" -v b="$t_done" 'BEGIN {printf "%.1f", b - a}') s after the round's report; counting that time $(awk -v n="$(cut -d' ' -f4 "$dir/$side$r.res")" -v d="$DURATION" -v a="$t_end" -v b="$t_done" 'BEGIN {printf "%.0f", n / (d + b - a)}') captures/s"
 			else
 				round "$side" $r
-				psql -c "DROP TRIGGER capture_floor ON firstsight.capture" -c "DROP TRIGGER capture_zz_floor_done ON firstsight.capture"
 			fi
-			psql -c "DROP FUNCTION public.bench_floor_row()" -c "DROP FUNCTION public.bench_floor_done()"
+			# (the fold updates captures and inserts none: the floor's BEFORE INSERT triggers may stay until here)
+			psql -c "DROP TRIGGER capture_floor ON firstsight.capture" -c "DROP TRIGGER capture_zz_floor_done ON firstsight.capture" \
+			     -c "DROP FUNCTION public.bench_floor_row()" -c "DROP FUNCTION public.bench_floor_done()"
 			;;
 		*) round "$side" $r ;;
 		esac
